@@ -1,0 +1,154 @@
+"""Forward scheduling, slack and the critical path, on plain data.
+
+Rules (docs/roadmap-format.md, "Scheduling"):
+- A task with `due` is pinned to it. A task with `duration` starts on the first business
+  day after its latest dependency's finish (without dependencies: its own `start`, else its
+  stage's start, rolled forward to a business day) and takes `duration` business days
+  counting the start day.
+- A dependency finishes on its done_on when done, on its forecast date when its owner gave
+  one, else on its due date: an open task that is late does not move its dependents until
+  someone gives it a new date. Cancelled tasks constrain nobody.
+- Slack is the number of business days a task's finish can slip before the last finish of
+  the roadmap moves; tasks with no slack are on the critical path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from models.calendar import BusinessCalendar
+from models.dates import Anchor, DateExpr
+from models.graph import topological_order
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    key: str
+    stage_start: date
+    start: DateExpr | None = None
+    due: DateExpr | None = None
+    duration: int | None = None
+    depends_on: tuple[str, ...] = ()
+    status: str = "planned"
+    done_on: date | None = None
+    forecast: date | None = None
+
+    def references(self) -> set[str]:
+        refs = set(self.depends_on)
+        for expr in (self.start, self.due):
+            if expr is not None and expr.refers_to_task:
+                refs.add(expr.refers_to_task)
+        return refs
+
+
+@dataclass
+class TaskPlan:
+    key: str
+    start: date
+    due: date
+    finish: date
+    slack: int = 0
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A pinned due date earlier than the finish of one of its dependencies."""
+
+    key: str
+    due: date
+    dependency: str
+    dependency_finish: date
+
+
+@dataclass
+class Schedule:
+    plans: dict[str, TaskPlan] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+class ScheduleCycle(ValueError):
+    pass
+
+
+def schedule_tasks(
+    tasks: Sequence[TaskInput],
+    cal: BusinessCalendar,
+    resolve: Callable[[Anchor], date],
+) -> Schedule:
+    """Compute start, due, finish, slack and criticality of every task.
+
+    `resolve` answers the anchors that are not tasks (session, stage edges).
+    """
+    by_key = {t.key: t for t in tasks}
+    order = topological_order(by_key, {t.key: t.references() for t in tasks})
+    if order is None:
+        raise ScheduleCycle("the tasks' dependencies or date references form a cycle")
+    result = Schedule()
+    plans = result.plans
+
+    def resolve_any(anchor: Anchor) -> date:
+        if anchor.kind == "task":
+            plan = plans[anchor.key]  # type: ignore[index]
+            return plan.start if anchor.edge == "start" else plan.due
+        return resolve(anchor)
+
+    for key in order:
+        task = by_key[key]
+        live_deps = [d for d in task.depends_on if d in plans and by_key[d].status != "cancelled"]
+        earliest = None
+        if live_deps:
+            latest = max(live_deps, key=lambda d: plans[d].finish)
+            earliest = cal.next_business_day(plans[latest].finish)
+        if task.due is not None:
+            due = task.due.evaluate(resolve_any, cal)
+            if task.start is not None:
+                start = task.start.evaluate(resolve_any, cal)
+            else:
+                start = min(earliest or cal.roll_forward(task.stage_start), due)
+            for dep in live_deps:
+                if plans[dep].finish > due:
+                    result.conflicts.append(Conflict(key, due, dep, plans[dep].finish))
+        else:
+            if earliest is not None:
+                start = earliest
+            elif task.start is not None:
+                start = cal.roll_forward(task.start.evaluate(resolve_any, cal))
+            else:
+                start = cal.roll_forward(task.stage_start)
+            due = cal.span_end(start, task.duration or 1)
+        if task.status == "done" and task.done_on is not None:
+            finish = task.done_on
+        elif task.forecast is not None and task.status not in ("done", "cancelled"):
+            finish = task.forecast
+        else:
+            finish = due
+        plans[key] = TaskPlan(key=key, start=min(start, due), due=due, finish=finish)
+
+    _critical_path(tasks, order, plans, cal)
+    return result
+
+
+def _critical_path(
+    tasks: Sequence[TaskInput], order: list[str], plans: Mapping[str, TaskPlan], cal: BusinessCalendar
+) -> None:
+    """Backward pass in business-day positions; slack = latest finish - finish."""
+    by_key = {t.key: t for t in tasks}
+    live = [k for k in order if by_key[k].status != "cancelled"]
+    if not live:
+        return
+    pos = dict(zip(live, cal.positions([plans[k].finish for k in live])))
+    length = {k: max(cal.count(plans[k].start, plans[k].finish), 1) for k in live}
+    project_end = max(pos.values())
+    latest_finish = dict.fromkeys(live, project_end)
+    for key in reversed(live):
+        latest_start = latest_finish[key] - length[key] + 1
+        for dep in by_key[key].depends_on:
+            if dep in latest_finish:
+                latest_finish[dep] = min(latest_finish[dep], latest_start - 1)
+    for key in live:
+        plan = plans[key]
+        plan.slack = latest_finish[key] - pos[key]
+        plan.critical = plan.slack <= 0

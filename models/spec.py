@@ -1,0 +1,130 @@
+"""The roadmap file's shape, as pydantic models (docs/roadmap-format.md describes it for people).
+
+These models check types, required keys, unknown keys and value ranges. Checks that need
+the whole document (references, cycles, dates) live in models/loader.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+DateValue = date | str  # an ISO date or a date expression, see models/dates.py
+Duration = int | str  # business days: 5 or "5bd"
+
+TaskStatus = Literal["planned", "in_progress", "done", "blocked", "cancelled"]
+RiskStatus = Literal["open", "mitigated", "occurred", "closed"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+TASK_STATUSES: tuple[str, ...] = TaskStatus.__args__  # type: ignore[attr-defined]
+RISK_STATUSES: tuple[str, ...] = RiskStatus.__args__  # type: ignore[attr-defined]
+WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Session(_Strict):
+    date: date
+    place: str | None = None
+
+
+class Office(_Strict):
+    name: Text
+    email: Text
+
+
+class RoadmapMeta(_Strict):
+    key: Key
+    title: Text
+    session: Session
+    timezone: str = "Europe/Moscow"
+    calendar: str = "RU"
+    language: Literal["ru", "en"] = "ru"
+    office: Office
+    report_to: list[Text] = Field(default_factory=list)
+
+
+class Partner(_Strict):
+    key: Key
+    name: Text
+    kind: str | None = None
+    contact: Key | None = None
+    formats: list[Text] = Field(default_factory=list)
+
+
+class Person(_Strict):
+    key: Key
+    name: Text
+    email: Text
+    partner: Key | None = None
+    manager: Key | None = None
+
+
+class Workstream(_Strict):
+    key: Key
+    title: Text
+
+
+class Stage(_Strict):
+    key: Key
+    title: Text
+    start: DateValue
+    end: DateValue
+    goal: str | None = None
+
+
+class Task(_Strict):
+    key: Key
+    title: Text
+    stage: Key
+    workstream: Key | None = None
+    owner: Key
+    partners: list[Key] = Field(default_factory=list)
+    start: DateValue | None = None
+    due: DateValue | None = None
+    duration: Duration | None = None
+    depends_on: list[Key] = Field(default_factory=list)
+    status: TaskStatus = "planned"
+    done_on: date | None = None
+    progress: Annotated[int, Field(ge=0, le=100)] | None = None
+    notes: str | None = None
+
+
+class Risk(_Strict):
+    key: Key
+    title: Text
+    owner: Key
+    partner: Key | None = None
+    probability: Annotated[int, Field(ge=1, le=5)]
+    impact: Annotated[int, Field(ge=1, le=5)]
+    mitigation: str | None = None
+    review: date | None = None
+    status: RiskStatus = "open"
+    tasks: list[Key] = Field(default_factory=list)
+
+
+class Policy(_Strict):
+    remind_before: list[Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=lambda: [5, 1])
+    remind_on_due: bool = True
+    overdue_every: Annotated[int, Field(ge=1, le=60)] = 2
+    escalate_after: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: [3, 10]
+    )
+    risk_escalate_score: Annotated[int, Field(ge=1, le=25)] = 15
+    report_day: Weekday = "monday"
+
+
+class RoadmapFile(_Strict):
+    roadmap: RoadmapMeta
+    partners: list[Partner] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list)
+    workstreams: list[Workstream] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    tasks: list[Task] = Field(default_factory=list)
+    risks: list[Risk] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
