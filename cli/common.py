@@ -1,0 +1,79 @@
+"""What every command shares: the --db option, the console and turning errors into exit codes.
+
+Exit codes: 0 ok, 1 operational failure (database unreachable, mail not delivered),
+2 bad input (a wrong file, key, date or option). A user mistake never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from config import get_settings, reset_settings_cache
+from models.errors import UserError
+from models.problems import RoadmapInvalid
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: ROADMAP_DATABASE_URL or sqlite:///var/roadmap.db).", show_default=False),
+]
+RoadmapOption = Annotated[
+    str | None, typer.Option("--roadmap", help="Roadmap key; needed when the database holds several.", show_default=False)
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="The day to evaluate (YYYY-MM-DD); default today in the roadmap's timezone.", show_default=False)
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_url(option: str | None) -> str:
+    if option:
+        os.environ["ROADMAP_DATABASE_URL"] = option
+        reset_settings_cache()
+    return get_settings().database_url
+
+
+def print_problems(exc: RoadmapInvalid) -> None:
+    for p in exc.problems:
+        style = "red" if p.severity == "error" else "yellow"
+        err_console.print(p.format(), style=style, markup=False)
+    errors, warnings = len(exc.errors), len(exc.warnings)
+    err_console.print(f"{errors} error(s), {warnings} warning(s); nothing was changed.", style="bold red")
+
+
+def handle_errors(func: F) -> F:
+    """Turn known failures into messages and exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+        try:
+            return func(*args, **kwargs)
+        except RoadmapInvalid as exc:
+            print_problems(exc)
+            raise typer.Exit(2) from None
+        except UserError as exc:
+            err_console.print(f"error: {exc}", style="red", markup=False)
+            raise typer.Exit(2) from None
+        except OperationalError as exc:
+            err_console.print(f"database error: {exc.orig or exc}".splitlines()[0], style="red", markup=False)
+            raise typer.Exit(1) from None
+        except SQLAlchemyError as exc:
+            err_console.print(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}", style="red", markup=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", style="red")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,191 @@
+"""The `roadmap` command. Each command parses its options, calls one job and prints."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+from models.roadmaps import parse_day
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Roadmap Office: keeps a strategic-session roadmap alive.")
+task_app = typer.Typer(no_args_is_help=True, help="Update tasks.")
+risk_app = typer.Typer(no_args_is_help=True, help="Update risks.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(task_app, name="task")
+app.add_typer(risk_app, name="risk")
+app.add_typer(db_app, name="db")
+
+RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
+
+
+@app.command()
+@handle_errors
+def validate(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")]) -> None:
+    """Check a roadmap file and print every problem with its line."""
+    from tasks.roadmap_jobs import validate_file
+
+    loaded = validate_file(file)
+    for w in loaded.warnings:
+        err_console.print(w.format(), style="yellow", markup=False)
+    doc = loaded.doc
+    console.print(
+        f"{file}: ok: {len(doc.stages)} stages, {len(doc.tasks)} tasks, {len(doc.risks)} risks, "
+        f"{len(doc.people)} people, {len(doc.partners)} partners; {len(loaded.warnings)} warning(s)"
+    )
+
+
+@app.command("import")
+@handle_errors
+def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], db: DbOption = None) -> None:
+    """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
+    from tasks.roadmap_jobs import import_file
+
+    report = import_file(db_url(db), file)
+    for w in report.warnings:
+        err_console.print(w.format(), style="yellow", markup=False)
+    if report.unchanged:
+        console.print(f"{report.roadmap_key}: no changes")
+        return
+    verb = "created" if report.created else "updated"
+    console.print(f"{report.roadmap_key}: {verb}: {len(report.added)} added, {len(report.changed)} changed, "
+                  f"{len(report.archived)} archived, {len(report.moved)} due dates moved")
+    if not report.created:
+        for entity, key in report.added:
+            console.print(f"  + {entity} {key}", style="green", markup=False)
+    for entity, key, name, old, new in report.changed:
+        console.print(f"  ~ {entity} {key}: {name}: {old!s} -> {new!s}", style="yellow", markup=False)
+    for entity, key in report.archived:
+        console.print(f"  - {entity} {key} (archived)", style="red", markup=False)
+    for m in report.moved:
+        console.print(f"  > task {m.key}: due {m.old_due} -> {m.new_due}", style="cyan", markup=False)
+
+
+@app.command()
+@handle_errors
+def status(
+    as_of: AsOfOption = None,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,
+) -> None:
+    """Per stage and per task: due date, status, days late, RAG, critical path, slack."""
+    from models.errors import UserError
+    from tasks.roadmap_jobs import roadmap_status
+
+    if format not in ("table", "json"):
+        raise UserError(f"--format: {format!r} is not one of table, json")
+    doc = roadmap_status(db_url(db), roadmap, parse_day(as_of))
+    if format == "json":
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    meta, summary = doc["roadmap"], doc["summary"]
+    console.print(f"[bold]{meta['title']}[/] ({meta['key']}) as of {meta['as_of']}: "
+                  f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
+                  f"{summary['amber']} at risk, {summary['critical']} on the critical path")
+    stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG", title="Stages")
+    for s in doc["stages"]:
+        stages.add_row(s["key"], s["title"], s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
+                       str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
+    console.print(stages)
+    tasks = Table("task", "title", "owner", "due", "status", "late", "RAG", "critical", "slack", title="Tasks")
+    for t in doc["tasks"]:
+        tasks.add_row(t["key"], t["title"], t["owner_name"], t["due"], t["status"], str(t["days_late"] or ""),
+                      f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]", "yes" if t["critical"] else "", str(t["slack"]))
+    console.print(tasks)
+
+
+@task_app.command("update")
+@handle_errors
+def task_update(
+    key: Annotated[str, typer.Argument(help="Task key.")],
+    status: Annotated[str | None, typer.Option("--status", help="planned, in_progress, done, blocked, cancelled")] = None,
+    progress: Annotated[int | None, typer.Option("--progress", help="0-100")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why; kept in the history.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="When it happened (done_on for done); default today.")] = None,
+    forecast: Annotated[str | None, typer.Option("--forecast", help="A new forecast finish date (moves dependents).")] = None,
+    clear_forecast: Annotated[bool, typer.Option("--clear-forecast", help="Drop the forecast date.")] = False,
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,
+) -> None:
+    """Change a task's status, progress or forecast; the change is recorded and the schedule updated."""
+    from tasks.roadmap_jobs import change_task
+
+    out = change_task(db_url(db), roadmap, key, status=status, progress=progress, note=note,
+                      on=parse_day(on, "--on"), forecast=parse_day(forecast, "--forecast"),
+                      clear_forecast=clear_forecast)
+    _print_update("task", out)
+
+
+@risk_app.command("update")
+@handle_errors
+def risk_update(
+    key: Annotated[str, typer.Argument(help="Risk key.")],
+    status: Annotated[str | None, typer.Option("--status", help="open, mitigated, occurred, closed")] = None,
+    probability: Annotated[int | None, typer.Option("--probability", help="1-5")] = None,
+    impact: Annotated[int | None, typer.Option("--impact", help="1-5")] = None,
+    review: Annotated[str | None, typer.Option("--review", help="Next review date.")] = None,
+    reviewed: Annotated[bool, typer.Option("--reviewed", help="Record that the risk was reviewed (on --on or today).")] = False,
+    mitigation: Annotated[str | None, typer.Option("--mitigation", help="New mitigation text.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why; kept in the history.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="When it happened; default today.")] = None,
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,
+) -> None:
+    """Change a risk's status, scores, review date or mitigation; the change is recorded."""
+    from tasks.roadmap_jobs import change_risk
+
+    out = change_risk(db_url(db), roadmap, key, status=status, probability=probability, impact=impact,
+                      review=parse_day(review, "--review"), reviewed=reviewed, mitigation=mitigation,
+                      note=note, on=parse_day(on, "--on"))
+    _print_update("risk", out)
+
+
+def _print_update(kind: str, out) -> None:  # type: ignore[no-untyped-def]
+    result = out.result
+    if not result.changes:
+        console.print(f"{kind} {result.key}: already so, nothing changed")
+    for name, old, new in result.changes:
+        console.print(f"{kind} {result.key}: {name}: {old!s} -> {new!s}", markup=False)
+    for m in result.moved:
+        console.print(f"  > task {m.key}: due {m.old_due} -> {m.new_due}", style="cyan", markup=False)
+
+
+@app.command("history")
+@handle_errors
+def history_(
+    key: Annotated[str, typer.Argument(help="Task or risk key.")],
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,
+) -> None:
+    """The recorded changes of a task or risk: when, from where, old and new values."""
+    from models.errors import UserError
+    from tasks.roadmap_jobs import entity_history
+
+    rows = entity_history(db_url(db), roadmap, key)
+    if not rows:
+        raise UserError(f"no recorded changes for {key!r}")
+    table = Table("when (UTC)", "what", "field", "old", "new", "source", "by", "note")
+    for c in rows:
+        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.entity} {c.entity_key}", c.field, c.old or "",
+                      c.new or "", c.source, c.actor or "", c.note or "")
+    console.print(table)
+
+
+@db_app.command("upgrade")
+@handle_errors
+def db_upgrade(db: DbOption = None) -> None:
+    """Bring the database schema to the latest version (also done automatically on first use)."""
+    from models.db import current_revision, get_engine, upgrade
+
+    url = db_url(db)
+    upgrade(url)
+    console.print(f"database at revision {current_revision(get_engine(url))}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,41 @@
+"""Finding the roadmap a command is about, and the day it is about."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.errors import UserError
+from models.schema import Roadmap
+
+
+def select_roadmap(session: Session, key: str | None) -> Roadmap:
+    if key:
+        roadmap = session.scalar(select(Roadmap).where(Roadmap.key == key))
+        if roadmap is None:
+            known = ", ".join(session.scalars(select(Roadmap.key).order_by(Roadmap.key))) or "none"
+            raise UserError(f"no roadmap with key {key!r} (known: {known})")
+        return roadmap
+    roadmaps = list(session.scalars(select(Roadmap).order_by(Roadmap.key)))
+    if not roadmaps:
+        raise UserError("the database holds no roadmap yet: run `roadmap import FILE` first")
+    if len(roadmaps) > 1:
+        keys = ", ".join(r.key for r in roadmaps)
+        raise UserError(f"the database holds several roadmaps ({keys}): choose one with --roadmap KEY")
+    return roadmaps[0]
+
+
+def today_in(roadmap: Roadmap) -> date:
+    return datetime.now(ZoneInfo(roadmap.timezone)).date()
+
+
+def parse_day(value: str | None, option: str = "--as-of") -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{option}: {value!r} is not a date; use YYYY-MM-DD") from None

@@ -1,0 +1,167 @@
+"""The database schema (SQLAlchemy 2, typed). Changes go through Alembic: models/migrations.
+
+Rows inside a roadmap refer to each other by key (a task's owner is a person key), the
+way the roadmap file does; this keeps import an upsert by key and lets archived rows keep
+their references. Rows are never deleted by an import: missing ones are archived.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Roadmap(Base):
+    __tablename__ = "roadmaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    session_date: Mapped[date] = mapped_column(Date)
+    session_place: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
+    office_name: Mapped[str] = mapped_column(Text)
+    office_email: Mapped[str] = mapped_column(String(320))
+    report_to: Mapped[list[Any]] = mapped_column(default=list)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_path: Mapped[str | None] = mapped_column(Text)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class _InRoadmap:
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Partner(_InRoadmap, Base):
+    __tablename__ = "partners"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
+
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(100))
+    formats: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Person(_InRoadmap, Base):
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
+
+    name: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(String(320))
+    partner: Mapped[str | None] = mapped_column(String(100))
+    manager: Mapped[str | None] = mapped_column(String(100))
+
+
+class Workstream(_InRoadmap, Base):
+    __tablename__ = "workstreams"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
+
+    title: Mapped[str] = mapped_column(Text)
+
+
+class Stage(_InRoadmap, Base):
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
+
+    title: Mapped[str] = mapped_column(Text)
+    start_expr: Mapped[str] = mapped_column(Text)
+    end_expr: Mapped[str] = mapped_column(Text)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    goal: Mapped[str | None] = mapped_column(Text)
+
+
+class Task(_InRoadmap, Base):
+    """A key task. File fields, live status (file or CLI/web), and the computed schedule."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"), Index("ix_tasks_owner", "roadmap_id", "owner"))
+
+    title: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(100))
+    workstream: Mapped[str | None] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(100))
+    partners: Mapped[list[Any]] = mapped_column(default=list)
+    depends_on: Mapped[list[Any]] = mapped_column(default=list)
+    start_expr: Mapped[str | None] = mapped_column(Text)
+    due_expr: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Live state. `file_state` remembers what the file said at the last import, so a
+    # re-import only overrides a CLI/web update when the file itself changed.
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    done_on: Mapped[date | None] = mapped_column(Date)
+    progress: Mapped[int | None] = mapped_column(Integer)
+    forecast: Mapped[date | None] = mapped_column(Date)
+    file_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Computed by the scheduler.
+    start: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    finish: Mapped[date] = mapped_column(Date)
+    slack: Mapped[int] = mapped_column(Integer, default=0)
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    baseline_start: Mapped[date] = mapped_column(Date)
+    baseline_due: Mapped[date] = mapped_column(Date)
+    # Raised whenever `due` moves, so calendar entries (.ics) update instead of duplicating.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Risk(_InRoadmap, Base):
+    __tablename__ = "risks"
+    __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
+
+    title: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    partner: Mapped[str | None] = mapped_column(String(100))
+    probability: Mapped[int] = mapped_column(Integer)
+    impact: Mapped[int] = mapped_column(Integer)
+    mitigation: Mapped[str | None] = mapped_column(Text)
+    review: Mapped[date | None] = mapped_column(Date)
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    tasks: Mapped[list[Any]] = mapped_column(default=list)
+    file_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def score(self) -> int:
+        return self.probability * self.impact
+
+
+class Change(Base):
+    """One recorded change of one field: the history of tasks, risks and the rest."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_entity", "roadmap_id", "entity", "entity_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(20))  # task | risk | stage | person | ...
+    entity_key: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(40))  # a field name, or "added" / "archived"
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # import | cli | web | schedule
+    actor: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

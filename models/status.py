@@ -1,0 +1,157 @@
+"""Status rules: how late a task is, its RAG colour, and the roll-up per stage.
+
+RAG: green = on track (or done), amber = due within the reminder window, blocked, or
+forecast later than its due date, red = overdue by at least one business day.
+Cancelled tasks have no colour ("grey") and do not count.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from models.calendar import BusinessCalendar
+from models.schema import Person, Roadmap, Stage, Task
+
+OPEN = ("planned", "in_progress", "blocked")
+
+
+@dataclass(frozen=True)
+class TaskState:
+    key: str
+    title: str
+    stage: str
+    workstream: str | None
+    owner: str
+    owner_name: str
+    start: date
+    due: date
+    forecast: date | None
+    status: str
+    progress: int
+    done_on: date | None
+    days_late: int
+    days_left: int
+    rag: str
+    critical: bool
+    slack: int
+    depends_on: list[str]
+    blocked_by: list[str]
+
+
+@dataclass(frozen=True)
+class StageState:
+    key: str
+    title: str
+    start: date
+    end: date
+    forecast_end: date | None
+    progress: int
+    tasks: int
+    done: int
+    overdue: int
+    rag: str
+
+
+def task_progress(task: Task) -> int:
+    if task.status == "done":
+        return 100
+    return max(0, min(100, task.progress or 0))
+
+
+def task_rag(task: Task, as_of: date, cal: BusinessCalendar, window: int) -> tuple[int, int, str]:
+    """(business days late, business days left, colour) of one task on `as_of`."""
+    if task.status == "cancelled":
+        return 0, 0, "grey"
+    if task.status == "done":
+        return 0, 0, "green"
+    late = cal.between(task.due, as_of)
+    if late > 0:
+        return late, 0, "red"
+    left = -late
+    if task.status == "blocked" or left <= window or (task.forecast and task.forecast > task.due):
+        return 0, left, "amber"
+    return 0, left, "green"
+
+
+def task_states(
+    tasks: list[Task], people: dict[str, Person], as_of: date, cal: BusinessCalendar, window: int
+) -> list[TaskState]:
+    by_key = {t.key: t for t in tasks}
+    out = []
+    for t in tasks:
+        late, left, rag = task_rag(t, as_of, cal, window)
+        blockers = [d for d in t.depends_on if d in by_key and by_key[d].status not in ("done", "cancelled")]
+        owner = people.get(t.owner)
+        out.append(
+            TaskState(
+                key=t.key, title=t.title, stage=t.stage, workstream=t.workstream, owner=t.owner,
+                owner_name=owner.name if owner else t.owner, start=t.start, due=t.due, forecast=t.forecast,
+                status=t.status, progress=task_progress(t), done_on=t.done_on, days_late=late, days_left=left,
+                rag=rag, critical=bool(t.critical and t.status not in ("done", "cancelled")), slack=t.slack,
+                depends_on=list(t.depends_on), blocked_by=blockers,
+            )
+        )
+    return out
+
+
+def stage_states(stages: list[Stage], tasks: list[Task], states: list[TaskState], cal: BusinessCalendar) -> list[StageState]:
+    by_stage: dict[str, list[tuple[Task, TaskState]]] = defaultdict(list)
+    for t, s in zip(tasks, states):
+        if t.status != "cancelled":
+            by_stage[t.stage].append((t, s))
+    out = []
+    for st in stages:
+        members = by_stage.get(st.key, [])
+        weights = [max(cal.count(t.start, t.due), 1) for t, _ in members]
+        total = sum(weights)
+        progress = round(sum(w * s.progress for w, (_, s) in zip(weights, members)) / total) if total else 0
+        forecast_end = max((t.finish for t, _ in members), default=None)
+        overdue = sum(1 for _, s in members if s.rag == "red")
+        if overdue or (forecast_end and forecast_end > st.end):
+            rag = "red"
+        elif any(s.rag == "amber" for _, s in members):
+            rag = "amber"
+        else:
+            rag = "green"
+        out.append(
+            StageState(
+                key=st.key, title=st.title, start=st.start, end=st.end, forecast_end=forecast_end,
+                progress=progress, tasks=len(members), done=sum(1 for _, s in members if s.status == "done"),
+                overdue=overdue, rag=rag,
+            )
+        )
+    return out
+
+
+def remind_window(roadmap: Roadmap) -> int:
+    return max(roadmap.policy.get("remind_before") or [0])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tasks: list[TaskState]) -> dict[str, Any]:
+    """The stable JSON shape of `roadmap status --format json` (docs/cli.md)."""
+    return {
+        "schema": "roadmap-status/1",
+        "roadmap": {"key": roadmap.key, "title": roadmap.title, "as_of": as_of.isoformat()},
+        "summary": {
+            "tasks": sum(1 for t in tasks if t.status != "cancelled"),
+            "done": sum(1 for t in tasks if t.status == "done"),
+            "overdue": sum(1 for t in tasks if t.rag == "red"),
+            "amber": sum(1 for t in tasks if t.rag == "amber"),
+            "critical": sum(1 for t in tasks if t.critical),
+        },
+        "stages": [_jsonable(asdict(s)) for s in stages],
+        "tasks": [_jsonable(asdict(t)) for t in tasks],
+    }

@@ -1,0 +1,141 @@
+"""Live updates of tasks and risks (CLI today, the web later): validated, recorded, rescheduled."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.errors import UserError
+from models.history import ChangeLog
+from models.planning import Moved, reschedule
+from models.schema import Risk, Roadmap, Task
+from models.spec import RISK_STATUSES, TASK_STATUSES
+
+
+@dataclass
+class UpdateResult:
+    key: str
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)
+
+
+def _find(session: Session, model: type, roadmap: Roadmap, key: str, kind: str) -> Any:
+    row = session.scalar(select(model).where(model.roadmap_id == roadmap.id, model.key == key))
+    if row is None or row.archived:
+        keys = list(session.scalars(select(model.key).where(model.roadmap_id == roadmap.id, model.archived.is_(False))))
+        guess = difflib.get_close_matches(key, keys, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        state = "is archived" if row is not None else "does not exist"
+        raise UserError(f"{kind} {key!r} {state} in roadmap {roadmap.key!r}{hint}")
+    return row
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise UserError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def update_task(
+    session: Session,
+    roadmap: Roadmap,
+    key: str,
+    *,
+    today: date,
+    status: str | None = None,
+    progress: int | None = None,
+    note: str | None = None,
+    on: date | None = None,
+    forecast: date | None = None,
+    clear_forecast: bool = False,
+    source: str = "cli",
+    actor: str | None = None,
+) -> UpdateResult:
+    """Change a task's live state. `on` is the day it happened (done_on for done; default today)."""
+    task: Task = _find(session, Task, roadmap, key, "task")
+    _choice(status, TASK_STATUSES, "--status")
+    if progress is not None and not 0 <= progress <= 100:
+        raise UserError(f"--progress: {progress} is not between 0 and 100")
+    if status is None and progress is None and note is None and forecast is None and not clear_forecast:
+        raise UserError("nothing to update: give --status, --progress, --forecast or --note")
+    log = ChangeLog(roadmap.id, source, actor)
+    result = UpdateResult(key)
+    values: dict[str, Any] = {}
+    if status is not None:
+        values["status"] = status
+        values["done_on"] = (on or today) if status == "done" else None
+        if status == "done":
+            values["progress"] = 100
+            values["forecast"] = None
+    if progress is not None:
+        values["progress"] = progress
+    if forecast is not None:
+        values["forecast"] = forecast
+    if clear_forecast:
+        values["forecast"] = None
+    for name, value in values.items():
+        old = getattr(task, name)
+        if old != value:
+            setattr(task, name, value)
+            result.changes.append((name, old, value))
+            log.add("task", key, name, old, value, note)
+    if note is not None and not result.changes:
+        log.add("task", key, "note", None, None, note)
+        result.changes.append(("note", None, note))
+    session.flush()
+    schedule_log = ChangeLog(roadmap.id, "schedule", actor)
+    result.moved = reschedule(session, roadmap, schedule_log)
+    log.flush(session)
+    schedule_log.flush(session)
+    return result
+
+
+def update_risk(
+    session: Session,
+    roadmap: Roadmap,
+    key: str,
+    *,
+    today: date,
+    status: str | None = None,
+    probability: int | None = None,
+    impact: int | None = None,
+    review: date | None = None,
+    reviewed: bool = False,
+    on: date | None = None,
+    mitigation: str | None = None,
+    note: str | None = None,
+    source: str = "cli",
+    actor: str | None = None,
+) -> UpdateResult:
+    risk: Risk = _find(session, Risk, roadmap, key, "risk")
+    _choice(status, RISK_STATUSES, "--status")
+    for option, value in (("--probability", probability), ("--impact", impact)):
+        if value is not None and not 1 <= value <= 5:
+            raise UserError(f"{option}: {value} is not between 1 and 5")
+    values: dict[str, Any] = {}
+    for name, value in (("status", status), ("probability", probability), ("impact", impact),
+                        ("review", review), ("mitigation", mitigation)):
+        if value is not None:
+            values[name] = value
+    if reviewed:
+        values["reviewed_on"] = on or today
+    if not values and note is None:
+        raise UserError("nothing to update: give --status, --probability, --impact, --review, --reviewed or --note")
+    log = ChangeLog(roadmap.id, source, actor)
+    result = UpdateResult(key)
+    for name, value in values.items():
+        old = getattr(risk, name)
+        if old != value:
+            setattr(risk, name, value)
+            result.changes.append((name, old, value))
+            log.add("risk", key, name, old, value, note)
+    if note is not None and not result.changes:
+        log.add("risk", key, "note", None, None, note)
+        result.changes.append(("note", None, note))
+    log.flush(session)
+    return result

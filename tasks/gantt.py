@@ -1,0 +1,178 @@
+"""Gantt chart PNG for the weekly report, drawn from ``GanttBar`` rows with matplotlib (Agg).
+
+Why these choices:
+- the object API (``Figure`` + ``FigureCanvasAgg``) instead of pyplot: no global figure state,
+  so a long-running worker neither leaks figures nor depends on the configured backend;
+- DejaVu Sans ships with matplotlib and covers Cyrillic; any character it still lacks
+  (an emoji in a task title) is replaced before drawing, so matplotlib never warns about a
+  missing glyph and never draws an empty box;
+- ``metadata={'Software': None}`` and a fixed size/dpi make the PNG bytes identical for the
+  same input, so a regenerated report is byte-comparable;
+- a roadmap of 10,000 tasks must not produce a giant image: only stages and at most
+  ``max_tasks`` critical-path tasks are drawn, and the caption says how many were left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+from matplotlib import dates as mdates
+from matplotlib import font_manager, ticker
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+
+from models.report_context import STRINGS, GanttBar, babel_locale
+from babel.dates import format_date
+
+FONT_FAMILY = "DejaVu Sans"
+RAG_COLOURS = {"green": "#63BE7B", "amber": "#FFC000", "red": "#F8696B"}
+BASELINE_COLOUR = "#9E9E9E"
+TODAY_COLOUR = "#C00000"
+DPI = 110
+WIDTH_IN = 11.0
+ROW_IN = 0.26  # height per bar
+MAX_LABEL = 48
+
+
+def select_bars(
+    bars: Sequence[GanttBar], *, max_tasks: int = 40, max_stages: int = 30
+) -> tuple[list[GanttBar], int]:
+    """Bars to draw (input order kept) and how many bars were left out.
+
+    Stages are always wanted (up to ``max_stages``); of the tasks only critical-path ones,
+    the first ``max_tasks`` in the order the builder gave.
+    """
+    shown: list[GanttBar] = []
+    stages = tasks = 0
+    for bar in bars:
+        if bar.kind == "stage" and stages < max_stages:
+            stages += 1
+            shown.append(bar)
+        elif bar.kind != "stage" and bar.critical and tasks < max_tasks:
+            tasks += 1
+            shown.append(bar)
+    return shown, len(bars) - len(shown)
+
+
+def render_gantt(
+    bars: Sequence[GanttBar],
+    as_of: dt.date,
+    path: Path,
+    *,
+    lang: str = "ru",
+    max_tasks: int = 40,
+    max_stages: int = 30,
+) -> Path:
+    """Draw the chart to ``path`` (PNG) and return it.
+
+    1. Pick stages and the first ``max_tasks`` critical tasks.
+    2. One row per bar, top to bottom: the baseline as a thin grey bar under the current
+       dates, the current dates coloured by RAG (critical tasks outlined in black).
+    3. A vertical line at ``as_of``; a date axis with month names in the report's language.
+    4. A caption saying how many bars were left out.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown, hidden = select_bars(bars, max_tasks=max_tasks, max_stages=max_stages)
+    strings = STRINGS[lang]
+    height = min(1.6 + ROW_IN * max(len(shown), 3), 1.6 + ROW_IN * (max_tasks + max_stages))
+
+    with matplotlib.rc_context({"font.family": FONT_FAMILY, "font.size": 7.5}):
+        fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        _draw_bars(ax, shown)
+        ax.axvline(mdates.date2num(as_of), color=TODAY_COLOUR, linestyle="--", linewidth=1.2)
+        _date_axis(ax, shown, as_of, lang)
+        _legend(ax, strings)
+        caption = strings["gantt_caption"]
+        if hidden:
+            caption += " " + strings["gantt_more"].format(n=hidden) + "."
+        fig.text(0.01, 0.005, _printable(caption), ha="left", va="bottom", fontsize=7)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
+    return path
+
+
+def _draw_bars(ax, shown: list[GanttBar]) -> None:
+    ys = list(range(len(shown)))
+    ax.set_yticks(ys, [_printable(_short(b.label)) for b in shown])
+    for tick, bar in zip(ax.get_yticklabels(), shown):
+        if bar.kind == "stage":
+            tick.set_fontweight("bold")
+    one_day = 1.0
+    base = [(y, b) for y, b in zip(ys, shown) if b.baseline_start and b.baseline_end]
+    if base:
+        ax.barh(
+            [y + 0.3 for y, _ in base],
+            [mdates.date2num(b.baseline_end) - mdates.date2num(b.baseline_start) + one_day
+             for _, b in base],
+            left=[mdates.date2num(b.baseline_start) for _, b in base],
+            height=0.16, color=BASELINE_COLOUR, zorder=1,
+        )
+    if shown:
+        ax.barh(
+            [y - 0.05 for y in ys],
+            [mdates.date2num(b.end) - mdates.date2num(b.start) + one_day for b in shown],
+            left=[mdates.date2num(b.start) for b in shown],
+            height=[0.6 if b.kind == "stage" else 0.45 for b in shown],
+            color=[RAG_COLOURS.get(b.rag, BASELINE_COLOUR) for b in shown],
+            edgecolor=["black" if b.critical else "none" for b in shown],
+            linewidth=0.8, zorder=2,
+        )
+    ax.set_ylim(len(shown) - 0.4, -0.7)  # first bar on top
+    ax.grid(axis="x", color="#DDDDDD", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+
+
+def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
+    days = [as_of]
+    for b in shown:
+        days += [b.start, b.end] + [d for d in (b.baseline_start, b.baseline_end) if d]
+    lo, hi = min(days), max(days)
+    pad = max((hi - lo).days * 0.03, 2)
+    ax.set_xlim(mdates.date2num(lo) - pad, mdates.date2num(hi) + pad + 1)
+    span = (hi - lo).days
+    pattern = "d MMM" if span <= 120 else "LLL yyyy"
+    locale = babel_locale(lang)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=10))
+    ax.xaxis.set_major_formatter(
+        ticker.FuncFormatter(
+            lambda x, _pos: format_date(mdates.num2date(x).date(), pattern, locale=locale)
+        )
+    )
+
+
+def _legend(ax, strings: dict[str, str]) -> None:
+    handles = [Patch(color=RAG_COLOURS[r], label=strings[r]) for r in ("green", "amber", "red")]
+    handles.append(Patch(color=BASELINE_COLOUR, label=strings["gantt_baseline"]))
+    handles.append(Line2D([], [], color=TODAY_COLOUR, linestyle="--", label=strings["gantt_today"]))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=5,
+              fontsize=7, frameon=False, borderaxespad=-1.6)
+
+
+def _short(label: str) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+@functools.cache
+def _charmap() -> frozenset[int]:
+    font_path = font_manager.findfont(FONT_FAMILY, fallback_to_default=False)
+    return frozenset(font_manager.get_font(font_path).get_charmap())
+
+
+def _printable(text: str) -> str:
+    """Replace characters DejaVu Sans cannot draw, so no glyph goes missing silently.
+
+    ``$`` is escaped too: matplotlib would read "$5k to $10k" as mathtext.
+    """
+    cmap = _charmap()
+    text = "".join(ch if ord(ch) in cmap else "?" for ch in text)
+    return text.replace("$", r"\$")

@@ -1,0 +1,642 @@
+"""The weekly status report as a DOCX file, rendered from a ``ReportContext`` only.
+
+Why it looks like this:
+- The context is plain data (``models/report_context.py``); this module reads nothing else,
+  so a saved snapshot renders the same text again.
+- Tables are written as one XML string per table, parsed once and appended to the table
+  element. python-docx's ``table.cell(i, j)`` is quadratic (minutes for 1,000 rows) and even
+  ``add_row().cells`` costs ~0.3 ms a row; a 10,000-task report has tens of thousands of
+  rows once the appendix is counted. ``bench/bench_report_render.py`` measures both.
+- A4 for every section (python-docx's default template is US Letter); the wide sections are
+  landscape.
+- Each section shows at most ``ctx.max_rows`` rows and a line "… and N more"; the full lists
+  go to an appendix at the end, so the body stays readable for managers.
+- Branding comes from an optional reference document: its styles, header, footer and logo
+  are kept, its body is replaced. The styles this module uses are linted first
+  (``missing_styles``), as Ghostwriter does for templates.
+- Deterministic: core properties and the zip entries' timestamps come from
+  ``ctx.generated_at``, so the same context gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+from xml.sax.saxutils import escape
+
+from babel.numbers import format_decimal
+from docx import Document
+from docx.document import Document as DocumentObject
+from docx.enum.section import WD_ORIENT, WD_SECTION
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Mm, Pt
+
+from models.report_context import (
+    STRINGS,
+    ReportContext,
+    RiskRow,
+    TaskRow,
+    babel_locale,
+    format_day,
+    plural,
+    risk_zone,
+)
+
+REQUIRED_STYLES: tuple[str, ...] = (
+    "Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number",
+)
+RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
+HEADER_FILL = "D9D9D9"
+GROUP_FILL = "F2F2F2"
+A4_SHORT, A4_LONG = Mm(210), Mm(297)
+DEFAULT_MARGIN = Mm(20)
+TABLE_FONT_HALF_POINTS = 18  # 9 pt
+_LANG_TAG = {"ru": "ru-RU", "en": "en-GB"}
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class ReportRenderError(Exception):
+    """Rendering failed; ``section`` says in which part of the report."""
+
+    def __init__(self, section: str, cause: Exception) -> None:
+        super().__init__(f"report section {section!r}: {type(cause).__name__}: {cause}")
+        self.section = section
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def missing_styles(document: DocumentObject) -> list[str]:
+    """Names of the styles this report needs that ``document`` does not define."""
+    return [name for name in REQUIRED_STYLES if name not in document.styles]
+
+
+def render_report(
+    ctx: ReportContext,
+    out_path: Path,
+    *,
+    reference_docx: Path | None = None,
+    chart_png: Path | None = None,
+) -> Path:
+    """Write the report for ``ctx`` to ``out_path`` and return the path.
+
+    1. Open the base document (the reference, emptied, or python-docx's default styled plainly)
+       and check it has every style used here.
+    2. Portrait: title block, executive summary, stages.
+    3. Landscape: Gantt chart, overdue and blocked tasks, next two weeks, risk register.
+    4. Portrait: changes since the previous report, reminders and escalations.
+    5. Landscape appendix with every list that was cut at ``ctx.max_rows``.
+    6. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
+    """
+    doc = _open_base(reference_docx, ctx.language)
+    writer = _Writer(doc, ctx)
+    with _section("title"):
+        writer.page(landscape=False, first=True)
+        writer.title_block()
+    with _section("summary"):
+        writer.summary()
+    with _section("stages"):
+        writer.stages()
+    writer.page(landscape=True)
+    if chart_png is not None:
+        with _section("gantt"):
+            writer.gantt(Path(chart_png))
+    with _section("overdue"):
+        writer.overdue()
+    with _section("upcoming"):
+        writer.upcoming()
+    with _section("risks"):
+        writer.risks()
+    writer.page(landscape=False)
+    with _section("changes"):
+        writer.changes()
+    with _section("messages"):
+        writer.messages()
+    if writer.appendix:
+        with _section("appendix"):
+            writer.page(landscape=True)
+            writer.write_appendix()
+    _set_properties(doc, ctx)
+    return _save(doc, Path(out_path), ctx.generated_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Base document, properties, saving
+# ---------------------------------------------------------------------------------------------
+
+
+def _open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
+    if reference_docx is None:
+        doc = Document()
+        normal = doc.styles["Normal"]
+        normal.font.name = "Calibri"
+        normal.font.size = Pt(10)
+        section = doc.sections[0]
+        for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+            setattr(section, side, DEFAULT_MARGIN)
+    else:
+        doc = Document(str(reference_docx))
+        missing = missing_styles(doc)
+        if missing:
+            raise ValueError(
+                f"reference document {reference_docx} lacks the styles {', '.join(missing)}; "
+                "add them (use each once in Word and save) or choose another reference"
+            )
+        doc.element.body.clear_content()  # keeps the final sectPr: header, footer, margins
+    # spell-checking language of the report
+    rpr = doc.styles["Normal"].element.get_or_add_rPr()
+    for old in rpr.findall(qn("w:lang")):
+        rpr.remove(old)
+    rpr.append(parse_xml(f'<w:lang {nsdecls("w")} w:val="{_LANG_TAG[lang]}"/>'))
+    return doc
+
+
+def _set_properties(doc: DocumentObject, ctx: ReportContext) -> None:
+    when = _utc_naive(ctx.generated_at)
+    props = doc.core_properties
+    props.title = f"{ctx.title} — {ctx.iso_year}-W{ctx.iso_week:02d}"
+    props.subject = STRINGS[ctx.language]["report_title"]
+    props.author = props.last_modified_by = "Roadmap Office"
+    props.identifier = ctx.roadmap_key
+    props.language = _LANG_TAG[ctx.language]
+    props.created = props.modified = when
+    props.last_printed = None
+    props.revision = 1
+
+
+def _save(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) -> Path:
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    data = _fixed_zip_times(buffer.getvalue(), _utc_naive(generated_at))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, out_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return out_path
+
+
+def _fixed_zip_times(data: bytes, when: dt.datetime) -> bytes:
+    """python-docx stamps every zip entry with the current time; use ``when`` instead."""
+    stamp = max(when, dt.datetime(1980, 1, 1)).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(
+        out, "w", zipfile.ZIP_DEFLATED
+    ) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def _utc_naive(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@contextlib.contextmanager
+def _section(name: str) -> Iterator[None]:
+    try:
+        yield
+    except ReportRenderError:
+        raise
+    except Exception as exc:  # say where it broke; the cause stays chained
+        raise ReportRenderError(name, exc) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast tables: one XML string per table
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A table cell: text, optional background fill (hex RGB), bold."""
+
+    text: str
+    fill: str | None = None
+    bold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRow:
+    """A full-width row that titles the rows below it (e.g. one owner's tasks)."""
+
+    text: str
+
+
+Row = Sequence["str | Cell"] | GroupRow
+
+
+def _clean(text: str) -> str:
+    return escape(_XML_ILLEGAL.sub("", text))
+
+
+def _tc(text: str, width: int, fill: str | None, bold: bool, span: int = 1) -> str:
+    props = f'<w:tcW w:w="{width}" w:type="dxa"/>'
+    if span > 1:
+        props += f'<w:gridSpan w:val="{span}"/>'
+    if fill:
+        props += f'<w:shd w:val="clear" w:color="auto" w:fill="{fill}"/>'
+    run = ""
+    if text:
+        rpr = f'{"<w:b/>" if bold else ""}<w:sz w:val="{TABLE_FONT_HALF_POINTS}"/>'
+        run = f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve">{_clean(text)}</w:t></w:r>'
+    return (
+        f'<w:tc><w:tcPr>{props}</w:tcPr>'
+        f'<w:p><w:pPr><w:spacing w:before="0" w:after="0"/></w:pPr>{run}</w:p></w:tc>'
+    )
+
+
+def rows_xml(widths: Sequence[int], rows: Sequence[Row], header: Sequence[str] | None) -> str:
+    """``<w:tr>`` elements for ``rows`` (and a repeating header row first) as one string."""
+    parts: list[str] = []
+    if header is not None:
+        cells = "".join(_tc(h, w, HEADER_FILL, True) for h, w in zip(header, widths))
+        parts.append(f"<w:tr><w:trPr><w:tblHeader/></w:trPr>{cells}</w:tr>")
+    total = sum(widths)
+    for row in rows:
+        if isinstance(row, GroupRow):
+            parts.append(f"<w:tr>{_tc(row.text, total, GROUP_FILL, True, len(widths))}</w:tr>")
+            continue
+        cells = []
+        for value, width in zip(row, widths):
+            if isinstance(value, Cell):
+                cells.append(_tc(value.text, width, value.fill, value.bold))
+            else:
+                cells.append(_tc(value, width, None, False))
+        parts.append("<w:tr>" + "".join(cells) + "</w:tr>")
+    return "".join(parts)
+
+
+def add_fast_table(
+    doc: DocumentObject,
+    weights: Sequence[float],
+    rows: Sequence[Row],
+    header: Sequence[str] | None,
+    usable_twips: int,
+):
+    """Append a table to the body; column widths are ``weights`` scaled to the text width."""
+    scale = usable_twips / sum(weights)
+    widths = [int(w * scale) for w in weights]
+    table = doc.add_table(rows=0, cols=len(widths))
+    table.style = doc.styles["Table Grid"]
+    table.autofit = False  # fixed layout: Word honours the widths and lays out faster
+    for grid_col, width in zip(table._tbl.tblGrid.gridCol_lst, widths):
+        grid_col.set(qn("w:w"), str(width))
+    fragment = parse_xml(f"<w:tbl {nsdecls('w')}>{rows_xml(widths, rows, header)}</w:tbl>")
+    table._tbl.extend(list(fragment))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# The report body
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _AppendixEntry:
+    title: str
+    weights: Sequence[float]
+    header: Sequence[str]
+    rows: list[Row]
+
+
+class _Writer:
+    """Writes the sections in order; collects the lists that overflow ``max_rows``."""
+
+    def __init__(self, doc: DocumentObject, ctx: ReportContext) -> None:
+        self.doc = doc
+        self.ctx = ctx
+        self.lang = ctx.language
+        self.s = STRINGS[ctx.language]
+        self.appendix: list[_AppendixEntry] = []
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def page(self, *, landscape: bool, first: bool = False) -> None:
+        """Start a section (the first one is the document's own) on A4."""
+        section = (
+            self.doc.sections[-1] if first else self.doc.add_section(WD_SECTION.NEW_PAGE)
+        )
+        section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+        section.page_width, section.page_height = (
+            (A4_LONG, A4_SHORT) if landscape else (A4_SHORT, A4_LONG)
+        )
+
+    def usable_twips(self) -> int:
+        section = self.doc.sections[-1]
+        emu = section.page_width - (section.left_margin or 0) - (section.right_margin or 0)
+        return int(emu / 635)  # 635 EMU per twip
+
+    def heading(self, key: str, level: int = 1) -> None:
+        self.doc.add_heading(self.s[key], level=level)
+
+    def para(self, text: str, *, italic: bool = False, bold: bool = False) -> None:
+        run = self.doc.add_paragraph().add_run(text)
+        run.italic, run.bold = italic or None, bold or None
+
+    def table(
+        self,
+        title_key: str,
+        weights: Sequence[float],
+        header: Sequence[str],
+        rows: list[Row],
+    ) -> None:
+        """Table of at most ``max_rows`` data rows; the rest goes to the appendix.
+
+        ``GroupRow``s do not count towards the limit; a group row left without data rows
+        at the cut is dropped.
+        """
+        limit = self.ctx.max_rows
+        data_rows = sum(1 for r in rows if not isinstance(r, GroupRow))
+        shown = rows
+        if data_rows > limit:
+            shown, seen = [], 0
+            for row in rows:
+                if not isinstance(row, GroupRow):
+                    if seen == limit:
+                        break
+                    seen += 1
+                shown.append(row)
+            while shown and isinstance(shown[-1], GroupRow):
+                shown.pop()
+        add_fast_table(self.doc, weights, shown, header, self.usable_twips())
+        if data_rows > limit:
+            self.para(self.s["more"].format(n=data_rows - limit), italic=True)
+            self.appendix.append(_AppendixEntry(self.s[title_key], weights, header, rows))
+
+    def write_appendix(self) -> None:
+        self.heading("h_appendix")
+        for entry in self.appendix:
+            self.doc.add_heading(entry.title, level=2)
+            add_fast_table(self.doc, entry.weights, entry.rows, entry.header, self.usable_twips())
+
+    # -- formatting -----------------------------------------------------------------------
+
+    def day(self, d: dt.date | None) -> str:
+        return format_day(d, self.lang, False)
+
+    def long_day(self, d: dt.date | None) -> str:
+        return format_day(d, self.lang, True)
+
+    def pct(self, value: float, decimals: bool = True) -> str:
+        number = format_decimal(value, "#,##0.#" if decimals else "#,##0",
+                                locale=babel_locale(self.lang))
+        return f"{number}\u00a0%" if self.lang == "ru" else f"{number}%"
+
+    def rag(self, rag: str) -> Cell:
+        return Cell(self.s.get(rag, rag), RAG_FILLS.get(rag))
+
+    def status(self, task: TaskRow) -> str:
+        text = self.s.get(f"st_{task.status}", task.status)
+        if task.blocked_by:
+            text += "; " + self.s["blocked_by"].format(keys=", ".join(task.blocked_by))
+        return text
+
+    def escalation(self, level: int) -> str:
+        return self.s.get(f"esc_{level}", str(level))
+
+    # -- sections -------------------------------------------------------------------------
+
+    def title_block(self) -> None:
+        ctx, s = self.ctx, self.s
+        self.doc.add_heading(ctx.title, level=0)  # level 0 = the "Title" style
+        self.para(s["report_title"], bold=True)
+        self.para(s["period"].format(
+            week=ctx.iso_week, year=ctx.iso_year,
+            start=self.long_day(ctx.week_start), end=self.long_day(ctx.week_end),
+        ))
+        self.para(s["as_of"].format(date=self.long_day(ctx.as_of)))
+        moment = ctx.generated_at
+        offset = moment.utcoffset() or dt.timedelta(0)
+        zone = "UTC" if not offset else "UTC" + moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+        self.para(
+            s["generated"].format(date=self.long_day(moment.date()),
+                                  time=f"{moment:%H:%M} {zone}"),
+            italic=True,
+        )
+
+    def summary(self) -> None:
+        sm, s = self.ctx.summary, self.s
+        self.heading("h_summary")
+        done = s["done_pct_value"].format(
+            count=self.pct(sm.percent_done_count), done=sm.tasks_done, total=sm.tasks_total,
+            weighted=self.pct(sm.percent_done_weighted),
+        )
+        rows: list[Row] = [
+            [s["overall"], self.rag(sm.rag)],
+            [s["done_pct"], done],
+            [s["done_week"], plural(sm.done_this_week, "task", self.lang)],
+            [s["overdue_now"], plural(sm.overdue_now, "task", self.lang)],
+            [s["stages_state"], f"{sm.stages_on_track} / {sm.stages_late}"],
+        ]
+        add_fast_table(self.doc, (2, 5), rows, None, self.usable_twips())
+        self.heading("h_decisions", level=2)
+        if not sm.decisions:
+            self.para(s["no_decisions"])
+        for sentence in sm.decisions[:3]:
+            self.doc.add_paragraph(sentence, style="List Number")
+
+    def stages(self) -> None:
+        s = self.s
+        self.heading("h_stages")
+        if not self.ctx.stages:
+            self.para(s["none_stages"])
+            return
+        rows: list[Row] = []
+        for st in self.ctx.stages:
+            shift = ""
+            if st.end and st.forecast_end:
+                days = (st.forecast_end - st.end).days
+                shift = f"{days:+d}" if days else "0"
+            late = bool(st.end and st.forecast_end and st.forecast_end > st.end)
+            rows.append([
+                st.key, st.title, self.day(st.start), self.day(st.end),
+                Cell(self.day(st.forecast_end), bold=late), shift,
+                self.pct(st.progress, False), self.rag(st.rag),
+            ])
+        header = [s["c_key"], s["c_title"], s["c_start"], s["c_end"], s["c_forecast"],
+                  s["c_shift"], s["c_progress"], s["c_rag"]]
+        self.table("h_stages", (1.3, 4, 2, 2, 2, 1.3, 1.4, 1.6), header, rows)
+
+    def gantt(self, chart_png: Path) -> None:
+        self.heading("h_gantt")
+        section = self.doc.sections[-1]
+        max_height = int((section.page_height - section.top_margin - section.bottom_margin) * 0.8)
+        width = self.usable_twips() * 635
+        paragraph = self.doc.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        picture = paragraph.add_run().add_picture(str(chart_png), width=width)
+        if picture.height > max_height:  # tall chart: fit the page height instead
+            picture.width = int(picture.width * max_height / picture.height)
+            picture.height = max_height
+        self.para(self.s["gantt_caption"], italic=True)
+
+    def overdue(self) -> None:
+        s, lang = self.s, self.lang
+        self.heading("h_overdue")
+        tasks = _unique([*self.ctx.overdue, *self.ctx.blocked])
+        if not tasks:
+            self.para(s["none_overdue"])
+            return
+        by_owner: dict[str, list[TaskRow]] = {}
+        for task in tasks:
+            by_owner.setdefault(task.owner or s["nobody"], []).append(task)
+        groups = sorted(
+            by_owner.items(), key=lambda kv: (-max(t.days_late for t in kv[1]), kv[0])
+        )
+        rows: list[Row] = []
+        for owner, owned in groups:
+            rows.append(GroupRow(s["owner_group"].format(
+                owner=owner, tasks=plural(len(owned), "task", lang))))
+            for t in sorted(owned, key=lambda t: (-t.days_late, -t.escalation_level, t.key)):
+                rows.append([
+                    t.key, t.title, ", ".join(t.partners), self.day(t.due),
+                    Cell(str(t.days_late), RAG_FILLS["red"] if t.days_late else None),
+                    self.escalation(t.escalation_level), self.status(t),
+                    "●" if t.critical else "",
+                ])
+        header = [s["c_key"], s["c_title"], s["c_partners"], s["c_due"], s["c_late"],
+                  s["c_esc"], s["c_state"], s["c_critical"]]
+        self.table("h_overdue", (1.4, 5, 3, 1.8, 1.6, 2.4, 3, 0.6), header, rows)
+        self._overdue_by_partner(tasks)
+
+    def _overdue_by_partner(self, tasks: list[TaskRow]) -> None:
+        s = self.s
+        by_partner: dict[str, list[TaskRow]] = {}
+        for task in tasks:
+            if task.days_late > 0:
+                for partner in task.partners:
+                    by_partner.setdefault(partner, []).append(task)
+        if not by_partner:
+            return
+        self.heading("h_overdue_partner", level=2)
+        rows: list[Row] = []
+        for partner, late in sorted(
+            by_partner.items(), key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0])
+        ):
+            keys = [t.key for t in sorted(late, key=lambda t: (-t.days_late, t.key))]
+            listed = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
+            rows.append([partner, str(len(late)), str(max(t.days_late for t in late)), listed])
+        header = [s["c_partner"], s["c_count"], s["c_worst"], s["c_key"]]
+        self.table("h_overdue_partner", (4, 1.2, 1.8, 8), header, rows)
+
+    def upcoming(self) -> None:
+        s = self.s
+        self.heading("h_upcoming")
+        if not self.ctx.upcoming:
+            self.para(s["none_upcoming"])
+            return
+        rows: list[Row] = [
+            [self.day(t.due), t.key, t.title, t.owner or s["nobody"], ", ".join(t.partners),
+             t.stage, self.status(t), self.pct(t.progress, False), "●" if t.critical else ""]
+            for t in sorted(self.ctx.upcoming, key=lambda t: (t.due or dt.date.max, t.key))
+        ]
+        header = [s["c_due"], s["c_key"], s["c_title"], s["c_owner"], s["c_partners"],
+                  s["c_stage"], s["c_state"], s["c_progress"], s["c_critical"]]
+        self.table("h_upcoming", (1.8, 1.4, 5, 2.6, 2.6, 1.6, 2.2, 1.3, 0.6), header, rows)
+
+    def risks(self) -> None:
+        s = self.s
+        self.heading("h_risks")
+        self.heading("h_heatmap", level=2)
+        grid = self.ctx.heatmap
+        rows: list[Row] = []
+        for p in range(5, 0, -1):
+            rows.append([Cell(str(p), HEADER_FILL, True)] + [
+                Cell(str(grid[p - 1][i - 1]) if grid[p - 1][i - 1] else "",
+                     RAG_FILLS[risk_zone(p * i)], bool(grid[p - 1][i - 1]))
+                for i in range(1, 6)
+            ])
+        header = [s["prob_impact"], "1", "2", "3", "4", "5"]
+        add_fast_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
+        self.heading("h_open_risks", level=2)
+        open_risks = sorted(
+            (r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key)
+        )
+        if not open_risks:
+            self.para(s["none_risks"])
+            return
+        rows = [self._risk_row(r) for r in open_risks]
+        header = [s["c_key"], s["c_title"], s["c_owner"], s["c_prob"], s["c_impact"],
+                  s["c_score"], s["c_mitigation"], s["c_review"], s["c_state"]]
+        self.table("h_open_risks", (1.2, 4, 2.4, 1.4, 1.2, 1.1, 5, 1.8, 1.6), header, rows)
+
+    def _risk_row(self, r: RiskRow) -> list[str | Cell]:
+        return [
+            r.key, r.title, r.owner or self.s["nobody"], str(r.probability), str(r.impact),
+            Cell(str(r.score), RAG_FILLS[risk_zone(r.score)], True), r.mitigation,
+            self.day(r.review_date), self.s.get(f"rs_{r.status}", r.status),
+        ]
+
+    def changes(self) -> None:
+        s, ch = self.s, self.ctx.changes
+        self.heading("h_changes")
+        if ch is None:
+            self.para(s["no_previous"])
+            return
+        if ch.is_empty():
+            self.para(s["no_changes"])
+            return
+        self.para(s["changes_counts"].format(
+            completed=len(ch.completed), newly_overdue=len(ch.newly_overdue),
+            moved=len(ch.moved), new_risks=len(ch.new_risks), closed_risks=len(ch.closed_risks),
+        ))
+        rows: list[Row] = []
+        for kind in ("completed", "newly_overdue"):
+            rows += [[s[f"ch_{kind}"], c.key, c.title, ""] for c in getattr(ch, kind)]
+        rows += [
+            [s["ch_moved"], m.key, m.title,
+             s["moved_detail"].format(old=self.day(m.old_due), new=self.day(m.new_due))]
+            for m in ch.moved
+        ]
+        for kind in ("new_risks", "closed_risks"):
+            rows += [[s[f"ch_{kind}"], c.key, c.title, ""] for c in getattr(ch, kind)]
+        header = [s["c_change"], s["c_key"], s["c_title"], s["c_detail"]]
+        self.table("h_changes", (2.6, 1.4, 6, 3), header, rows)
+
+    def messages(self) -> None:
+        s, msg = self.s, self.ctx.messages
+        self.heading("h_messages")
+        self.para(s["messages_counts"].format(
+            reminders=msg.reminders_sent, escalations=msg.escalations_sent,
+            notices=msg.notices_sent,
+        ))
+        if not msg.escalations:
+            self.para(s["no_escalations"])
+            return
+        rows: list[Row] = [
+            [f"{self.day(e.sent_at.date())} {e.sent_at:%H:%M}", e.recipient, e.subject]
+            for e in sorted(msg.escalations, key=lambda e: (e.sent_at, e.recipient))
+        ]
+        header = [s["c_sent"], s["c_recipient"], s["c_subject"]]
+        self.table("h_messages", (2.4, 4, 8), header, rows)
+
+
+def _unique(tasks: Sequence[TaskRow]) -> list[TaskRow]:
+    seen: set[str] = set()
+    out = []
+    for task in tasks:
+        if task.key not in seen:
+            seen.add(task.key)
+            out.append(task)
+    return out

@@ -1,0 +1,73 @@
+"""Units of work on the roadmap database: each opens one transaction and returns plain data.
+
+The CLI and the Prefect flows call these; the decisions themselves live in models/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.history import history
+from models.importer import ImportReport, import_roadmap
+from models.loader import LoadedRoadmap, load_roadmap
+from models.planning import live_tasks, roadmap_calendar
+from models.roadmaps import select_roadmap, today_in
+from models.schema import Change, Person, Stage
+from models.status import remind_window, stage_states, status_document, task_states
+from models.updates import UpdateResult, update_risk, update_task
+
+
+def validate_file(path: str | Path) -> LoadedRoadmap:
+    return load_roadmap(path)
+
+
+def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> ImportReport:
+    loaded = load_roadmap(path)
+    with session_scope(db_url) as session:
+        return import_roadmap(session, loaded, actor=actor)
+
+
+def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> dict[str, Any]:
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        day = as_of or today_in(roadmap)
+        cal = roadmap_calendar(roadmap)
+        tasks = live_tasks(session, roadmap.id)
+        people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+        stages = list(
+            session.scalars(
+                select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
+            )
+        )
+        states = task_states(tasks, people, day, cal, remind_window(roadmap))
+        return status_document(roadmap, day, stage_states(stages, tasks, states, cal), states)
+
+
+@dataclass
+class Updated:
+    roadmap_key: str
+    result: UpdateResult
+
+
+def change_task(db_url: str, roadmap_key: str | None, key: str, **changes: Any) -> Updated:
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        return Updated(roadmap.key, update_task(session, roadmap, key, today=today_in(roadmap), **changes))
+
+
+def change_risk(db_url: str, roadmap_key: str | None, key: str, **changes: Any) -> Updated:
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        return Updated(roadmap.key, update_risk(session, roadmap, key, today=today_in(roadmap), **changes))
+
+
+def entity_history(db_url: str, roadmap_key: str | None, key: str) -> list[Change]:
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        return history(session, roadmap.id, None, key)
