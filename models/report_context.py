@@ -553,7 +553,9 @@ def format_day(day: dt.date | None, lang: str, long: bool = True) -> str:
     if day is None:
         return "—"
     fmt = "long" if long else _SHORT_DATE[lang]
-    return format_date(day, fmt, locale=_BABEL_LOCALE[lang])
+    # CLDR puts a narrow no-break space before "г."; not every Word font has that glyph,
+    # the ordinary no-break space keeps "2014 г." together just as well.
+    return format_date(day, fmt, locale=_BABEL_LOCALE[lang]).replace("\u202f", "\u00a0")
 
 
 def babel_locale(lang: str) -> str:

@@ -172,7 +172,6 @@ def _set_properties(doc: DocumentObject, ctx: ReportContext) -> None:
     props.identifier = ctx.roadmap_key
     props.language = _LANG_TAG[ctx.language]
     props.created = props.modified = when
-    props.last_printed = None
     props.revision = 1
 
 
