@@ -124,7 +124,10 @@ def parse_address(value: str) -> Address:
     if not parsed.username or not parsed.domain or not parsed.username.isascii():
         raise InvalidAddress(f"not a deliverable ASCII e-mail address: {value!r}")
     # Internationalised domains go on the wire as punycode, which every server accepts.
-    domain = parsed.domain.encode("idna").decode("ascii") if not parsed.domain.isascii() else parsed.domain
+    try:
+        domain = parsed.domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidAddress(f"domain cannot be encoded for DNS: {value!r}") from None
     display = sanitise(name).strip().strip('"').strip()
     return Address(display_name=display, username=parsed.username, domain=domain)
 
@@ -148,7 +151,7 @@ def build_mime(msg: OutgoingMessage, *, now: datetime | None = None) -> EmailMes
     mime["Subject"] = sanitise(msg.subject)
     # RFC 3834: tells vacation responders and ticket systems not to answer us.
     mime["Auto-Submitted"] = "auto-generated"
-    # Outlook/Exchange ignore Auto-Submitted for out-of-office replies; this they honour.
+    # Exchange's documented switch for suppressing automatic replies (MS-OXCMAIL).
     mime["X-Auto-Response-Suppress"] = "All"
     for name, value in msg.headers:
         if not _HEADER_NAME.fullmatch(name) or name.lower() in _MANAGED_HEADERS:
@@ -178,7 +181,7 @@ def _drop_inner_mime_version(part: EmailMessage) -> None:
 def _attach(mime: EmailMessage, att: Attachment) -> None:
     ctype = EmailMessage()
     ctype["Content-Type"] = sanitise(att.content_type)
-    params = {k: v for k, v in ctype.get_params()[1:]}
+    params = dict(ctype.get_params()[1:])
     mime.add_attachment(
         att.data,
         maintype=ctype.get_content_maintype(),
@@ -239,7 +242,8 @@ class FolderTransport:
             self.directory.mkdir(parents=True, exist_ok=True)
             _write_atomically(self.path_for(msg.message_id), data)
         except OSError as exc:
-            raise SendError(f"cannot write to outbox {self.directory}: {exc}", permanent=False) from None
+            raise SendError(f"cannot write to outbox {self.directory}: {exc}",
+                            permanent=False) from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -327,7 +331,7 @@ class SmtpTransport:
             try:
                 smtp = self._connection()
                 refused = smtp.sendmail(sender, recipients, data)
-            except (smtplib.SMTPException, OSError) as exc:
+            except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
                 error, retry = self._classify(exc)
                 if not retry or attempt >= self.retries:
                     raise error from None
@@ -336,9 +340,9 @@ class SmtpTransport:
                 attempt += 1
                 continue
             if refused:
-                # Some recipients got it: resending would duplicate it for them.
+                # The others got it, so resending would duplicate it for them.
                 raise SendError(
-                    self._scrub(f"delivered to some recipients but refused for {refused}"),
+                    self._scrub(f"delivered, but refused for {_describe(refused)}"),
                     permanent=True,
                     smtp_code=next(iter(refused.values()))[0],
                 )
@@ -388,53 +392,53 @@ class SmtpTransport:
         else:
             why = "no keyring entry for service 'yagmail'"
         if found is None:
-            self._fatal = SendError(
+            raise self._config_error(
                 f"no SMTP password for user {self.user!r} ({why}); "
-                "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()",
-                permanent=False,
+                "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()"
             )
-            raise self._fatal
         self._password = found
         return found
 
     def _classify(self, exc: BaseException) -> tuple[SendError, bool]:
         """(error to raise, whether retrying could help)."""
         where = f"{self.host}:{self.port}"
-        # 530 is "authentication required": we sent no or the wrong credentials.
-        if isinstance(exc, smtplib.SMTPAuthenticationError) or getattr(exc, "smtp_code", 0) == 530:
-            self._fatal = SendError(
-                self._scrub(
-                    f"SMTP authentication failed for user {self.user!r} at {where}: "
-                    f"{exc.smtp_code} {_text(exc.smtp_error)}"
-                ),
-                permanent=False,
-                smtp_code=exc.smtp_code,
-            )
-            return self._fatal, False
+        code = getattr(exc, "smtp_code", None)
+        reply = f"{code} {_text(getattr(exc, 'smtp_error', b''))}"
+        # 530 is "authentication required": we logged in wrongly or not at all.
+        if isinstance(exc, smtplib.SMTPAuthenticationError) or code == 530:
+            who = f"user {self.user!r}" if self.user else "no smtp_user configured"
+            return self._config_error(f"SMTP authentication failed at {where} ({who}): {reply}",
+                                      code), False
+        if isinstance(exc, UnicodeEncodeError):
+            # Only the login is encoded as text; the message itself goes as bytes.
+            return self._config_error(
+                f"SMTP authentication failed at {where}: smtplib can only send ASCII "
+                "user names and passwords"), False
         if isinstance(exc, (smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError)):
-            self._fatal = SendError(
-                self._scrub(f"SMTP {self.security} setup with {where} failed: {exc}"),
-                permanent=False,
-            )
-            return self._fatal, False
+            text = f"SMTP {self.security} setup with {where} failed: {exc}"
+            return self._config_error(text), False
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
-            codes = [code for code, _ in exc.recipients.values()]
-            permanent = all(code >= 500 for code in codes)
-            detail = {rcpt: f"{code} {_text(text)}" for rcpt, (code, text) in exc.recipients.items()}
-            return SendError(self._scrub(f"recipients refused by {where}: {detail}"),
-                             permanent=permanent, smtp_code=codes[0]), not permanent
+            codes = [c for c, _ in exc.recipients.values()]
+            permanent = all(c >= 500 for c in codes)
+            return SendError(
+                self._scrub(f"recipients refused by {where}: {_describe(exc.recipients)}"),
+                permanent=permanent, smtp_code=codes[0],
+            ), not permanent
         if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
             # 5xx to MAIL FROM or DATA: this message will never be accepted as it is.
             permanent = exc.smtp_code >= 500
-            return SendError(
-                self._scrub(f"message refused by {where}: {exc.smtp_code} {_text(exc.smtp_error)}"),
-                permanent=permanent, smtp_code=exc.smtp_code,
-            ), not permanent
-        code = getattr(exc, "smtp_code", None)
+            return SendError(self._scrub(f"message refused by {where}: {reply}"),
+                             permanent=permanent, smtp_code=exc.smtp_code), not permanent
         return SendError(
             self._scrub(f"SMTP server {where} unavailable: {type(exc).__name__}: {exc}"),
             permanent=False, smtp_code=code if isinstance(code, int) else None,
         ), True
+
+    def _config_error(self, text: str, code: int | None = None) -> SendError:
+        """A failure that retrying within this run cannot fix. Remembered so the rest of
+        the batch fails fast instead of logging in wrongly again and again."""
+        self._fatal = SendError(self._scrub(text), permanent=False, smtp_code=code)
+        return self._fatal
 
     def _scrub(self, text: str) -> str:
         """Remove the password, plain or base64 as in AUTH PLAIN/LOGIN, from a message
@@ -455,6 +459,10 @@ def _b64(text: str) -> str:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _describe(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
 
 def _discard(yag: yagmail.SMTP) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import ssl
 import threading
 import time
 import warnings
@@ -107,6 +108,7 @@ class SmtpRecorder:
     ``auth=(user, password)`` makes AUTH PLAIN/LOGIN mandatory (without TLS, which is
     fine on loopback); ``echo_credentials`` puts the offered password into the
     rejection text, as some broken servers do, to test that we scrub it.
+    ``tls_context`` offers STARTTLS, ``ssl_context`` speaks TLS from the start.
     ``refuse`` / ``tempfail`` are sets of recipient addresses answered 550 / 451 and may
     be changed while the server runs. The port stays the same across stop()/start().
     """
@@ -121,7 +123,8 @@ class SmtpRecorder:
         refuse: set[str] | None = None,
         tempfail: set[str] | None = None,
         data_delay: float = 0.0,
-        tls_context: object | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         spool_dir: Path | None = None,
     ):
         self.host, self.port = host, port
@@ -129,7 +132,8 @@ class SmtpRecorder:
         self.refuse: set[str] = set(refuse or ())
         self.tempfail: set[str] = set(tempfail or ())
         self.data_delay = data_delay
-        self.tls_context = tls_context
+        self.tls_context = tls_context  # offered with STARTTLS, which is then required
+        self.ssl_context = ssl_context  # implicit TLS from the first byte (port 465 style)
         self.spool_dir = spool_dir
         self.auth_attempts: list[tuple[str, bool]] = []  # (login, succeeded)
         self._received: list[Received] = []
@@ -147,6 +151,8 @@ class SmtpRecorder:
                           authenticator=self._authenticate)
         if self.tls_context is not None:
             kwargs.update(tls_context=self.tls_context, require_starttls=True)
+        if self.ssl_context is not None:
+            kwargs.update(ssl_context=self.ssl_context)
         controller = _Controller(self, **kwargs)
         controller.start()
         self.port = controller.port

@@ -4,12 +4,15 @@ through a real SMTP server on loopback (tests/smtp_fixtures.py)."""
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
+import threading
 import traceback
 from datetime import date, datetime, timezone
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,11 @@ def reminder(**changes: object) -> OutgoingMessage:
     )
     fields.update(changes)
     return OutgoingMessage(**fields)  # type: ignore[arg-type]
+
+
+def text_of(part: EmailMessage) -> str:
+    """Decoded text with the wire's CRLF line ends turned back into "\n"."""
+    return part.get_content().replace("\r\n", "\n").strip()
 
 
 def smtp(server: SmtpRecorder, **kwargs: object) -> SmtpTransport:
@@ -114,7 +122,7 @@ def test_ics_has_a_todo_and_an_all_day_event_per_deadline() -> None:
     assert (event.decoded("dtstart"), event.decoded("dtend")) == (date(2014, 11, 15),
                                                                  date(2014, 11, 16))
     assert int(todo["sequence"]) == int(event["sequence"]) == 3
-    assert todo.decoded("summary").decode() == "Сдать отчёт по вехе"
+    assert str(todo["summary"]) == "Сдать отчёт по вехе"
     assert todo.get("dtstamp") is not None and event.get("dtstamp") is not None
 
 
@@ -141,7 +149,7 @@ def test_mime_is_mixed_alternative_with_real_plain_text_and_attachments() -> Non
     assert alternative.get_content_type() == "multipart/alternative"
     plain, html = alternative.iter_parts()
     assert plain.get_content_type() == "text/plain"
-    assert plain.get_content().strip() == msg.text
+    assert text_of(plain) == msg.text
     assert "<" not in plain.get_content()
     assert html.get_content_type() == "text/html" and "<b>Иван</b>" in html.get_content()
     assert ics.get_content_type() == "text/calendar"
@@ -225,7 +233,7 @@ def test_cyrillic_message_arrives_intact_with_our_message_id(smtp_server: SmtpRe
     assert parsed["To"].addresses[0].display_name == "Иван Петров"
     plain = parsed.get_body(preferencelist=("plain",))
     html = parsed.get_body(preferencelist=("html",))
-    assert plain.get_content().strip() == msg.text
+    assert text_of(plain) == msg.text
     assert "Здравствуйте, <b>Иван</b>!" in html.get_content()
     (ics_part,) = [p for p in parsed.iter_attachments() if p.get_content_type() == "text/calendar"]
     cal = Calendar.from_ical(ics_part.get_content())
@@ -251,7 +259,7 @@ def test_reconnects_after_the_server_restarts(smtp_server: SmtpRecorder) -> None
         smtp_server.stop()
         smtp_server.start()  # same port, the old connection is gone
         transport.send(reminder())
-    assert len(smtp_server.received) == 1  # the second, on the new server
+    assert len(smtp_server.received) == 2
     assert transport.connect_attempts == 2
     assert len(sleeps) == 1
 
@@ -265,6 +273,35 @@ def test_server_down_is_transient_after_the_configured_retries(smtp_down_port: i
     assert caught.value.permanent is False
     assert transport.connect_attempts == 4  # the first try and three retries
     assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_each_attempt_is_a_new_connection_when_the_server_hangs_up() -> None:
+    """Counted on the server side: a listener that accepts and closes at once."""
+    accepted = 0
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up() -> None:
+        nonlocal accepted
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted += 1
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    sleeps: list[float] = []
+    transport = SmtpTransport("127.0.0.1", listener.getsockname()[1], "none", retries=2,
+                              backoff=0.1, sleep=sleeps.append, timeout=2.0)
+    try:
+        with transport, pytest.raises(SendError) as caught:
+            transport.send(reminder())
+    finally:
+        listener.close()
+    assert caught.value.permanent is False
+    assert "ServerDisconnected" in str(caught.value)
+    assert accepted == 3 and sleeps == [0.1, 0.2]
 
 
 def test_delivery_succeeds_when_the_server_comes_back(smtp_down_port: int) -> None:
@@ -340,14 +377,23 @@ def test_wrong_password_fails_once_without_leaking_it() -> None:
                 with pytest.raises(SendError) as caught:
                     transport.send(reminder())
                 errors.append(caught.value)
-        # One failed login for the whole batch: retries would get the account locked.
-        assert server.auth_attempts == [(SMTP_USER, False)]
+        # One login for the whole batch: retries would get the account locked. (smtplib's
+        # login() itself tries each mechanism the server offers, PLAIN then LOGIN.)
+        assert server.connections == 1 and transport.connect_attempts == 1
+        assert {ok for _, ok in server.auth_attempts} == {False}
     for error in errors:
         assert error.permanent is False
         assert "authentication failed" in str(error)
         rendered = "".join(traceback.format_exception(error)) + repr(error)
         assert secret not in rendered
         assert "***" in str(errors[0])  # the server echoed it; we scrubbed it
+
+
+def test_non_ascii_password_is_a_clear_error_not_a_crash(smtp_server_auth: SmtpRecorder) -> None:
+    with smtp(smtp_server_auth, user=SMTP_USER, password="пароль-42") as transport:
+        with pytest.raises(SendError, match="ASCII") as caught:
+            transport.send(reminder())
+    assert caught.value.permanent is False and "пароль" not in str(caught.value)
 
 
 def test_server_requiring_login_without_user_is_a_config_error(
@@ -405,6 +451,22 @@ def test_starttls_refuses_an_untrusted_certificate_and_accepts_a_trusted_one(
         assert len(server.received) == 1
 
 
+def test_implicit_tls_checks_the_certificate_too(self_signed: tuple[Path, Path]) -> None:
+    cert, key = self_signed
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    with SmtpRecorder(ssl_context=server_ctx) as server:
+        untrusting = SmtpTransport(server.host, server.port, "ssl", timeout=5.0,
+                                   sleep=lambda s: None)
+        with untrusting, pytest.raises(SendError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.send(reminder())
+        trusting = SmtpTransport(server.host, server.port, "ssl", user=None, timeout=5.0,
+                                 tls_context=ssl.create_default_context(cafile=str(cert)))
+        with trusting:
+            trusting.send(reminder())
+        assert len(server.received) == 1
+
+
 # --- the outbox folder ----------------------------------------------------------------
 
 def test_folder_transport_writes_one_file_per_message_id(tmp_path: Path) -> None:
@@ -421,7 +483,7 @@ def test_folder_transport_writes_one_file_per_message_id(tmp_path: Path) -> None
     assert set(by_id) == {msg.message_id, other.message_id}
     parsed = message_from_bytes(by_id[msg.message_id].read_bytes(), policy=policy.default)
     assert parsed["Subject"] == msg.subject
-    assert parsed.get_body(preferencelist=("plain",)).get_content().strip() == msg.text
+    assert text_of(parsed.get_body(preferencelist=("plain",))) == msg.text
 
 
 def test_transport_follows_the_settings(tmp_path: Path) -> None:
