@@ -473,7 +473,7 @@ def _task_dates(r, meta, tasks, stage_dates, cal, all_keys):
         for cycle in find_cycles(list(preds), preds):
             r.problem(("tasks", index[cycle[0]], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
         return exprs, None
-    if not ok or len(exprs) != len(index):
+    if not ok or len(exprs) != len(all_keys["tasks"]):  # a broken task is already reported
         return exprs, None
 
     def resolve(anchor: Anchor) -> date:
