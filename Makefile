@@ -1,0 +1,34 @@
+# The two commands of the README, and a few helpers. Everything runs inside .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DAY ?= 2015-03-02
+export PREFECT_HOME ?= $(CURDIR)/var/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test install bench clean
+
+$(BIN)/roadmap: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/roadmap
+
+# The main job on the embedded default: SQLite in var/, mail to var/outbox, reports to var/reports.
+demo: install
+	$(BIN)/roadmap validate examples/open-workshop-moscow.yaml
+	$(BIN)/roadmap import examples/open-workshop-moscow.yaml
+	$(BIN)/roadmap status --as-of $(DEMO_DAY)
+
+# The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf var .pytest_cache .hypothesis
