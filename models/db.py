@@ -34,9 +34,10 @@ def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that
-        # `BEGIN IMMEDIATE` can make a writer transaction the single writer.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # Every transaction is a writer transaction (BEGIN IMMEDIATE): SQLite then has a
+        # single writer at a time, waiting up to busy_timeout, instead of failing when a
+        # reader later tries to write. This is what makes outbox claims exclusive here.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, pool_pre_ping=True)
 

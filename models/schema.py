@@ -165,3 +165,37 @@ class Change(Base):
     actor: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # For due-date changes: the outbox message that told the owner (rescheduling notice).
+    notice_outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    """Every intended message, recorded before it is sent and updated with the outcome.
+
+    The dedup key makes a second recording of the same intent a no-op; the Message-ID
+    is fixed here, so a resend after a crash carries the same one.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation | report | notice
+    dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    recipient_name: Mapped[str | None] = mapped_column(Text)
+    as_of: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)  # [{filename, content_type, path|data_b64}]
+    message_id: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

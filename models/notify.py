@@ -1,0 +1,238 @@
+"""Which reminders, rescheduling notices and escalations are due on a day: plain decisions.
+
+Decided from the data and the as-of day only, never from when a scheduler fired, so a
+missed or doubled run neither skips nor repeats anything (the outbox's dedup keys make
+a repeated intent a no-op). After a gap, reminders are computed for today only, while
+escalations that became due during the gap are each sent once.
+
+Rules (policy keys of the roadmap file):
+- reminders go out on business days only: a task is mentioned when it is due in exactly
+  one of `remind_before` business days, due today (`remind_on_due`), or overdue on the
+  first business day after its due date and then every `overdue_every` business days;
+- level 1 escalation at `escalate_after[0]` business days late (owner's manager and the
+  contacts of the task's partners), level 2 at `escalate_after[1]` (the project office);
+- a risk is escalated (owner, partner's contact, project office) when its score reaches
+  `risk_escalate_score`, when it has occurred, or when its review date passed unreviewed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from models.calendar import BusinessCalendar
+from models.schema import Partner, Person, Risk, Roadmap, Task
+
+OPEN = ("planned", "in_progress", "blocked")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    key: str | None = None  # person key, None for addresses such as the project office
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """One task as an email shows it."""
+
+    key: str
+    title: str
+    stage: str
+    due: date
+    reason: str  # before | due_today | overdue | moved | escalation
+    days_left: int = 0
+    days_late: int = 0
+    status: str = "planned"
+    blocked_by: tuple[str, ...] = ()  # titles of the open tasks it waits for
+    old_due: date | None = None  # for moved
+    sequence: int = 0
+    owner_name: str = ""
+    change_id: int | None = None  # the recorded date change a notice reports
+
+
+@dataclass
+class Digest:
+    """One email to one owner for one day: reminders plus rescheduling notices."""
+
+    recipient: Recipient
+    as_of: date
+    lines: list[TaskLine] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "reminder" if any(line.reason != "moved" for line in self.lines) else "notice"
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.kind}:{self.recipient.email.lower()}:{self.as_of.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation message to one recipient about one task level or one risk trigger."""
+
+    recipient: Recipient
+    subject_kind: str  # task | risk
+    key: str
+    title: str
+    level: int  # 1 or 2 for tasks, 0 for risks
+    trigger: str  # overdue | score | occurred | review
+    trigger_value: str  # what makes this trigger unique (due date, score, review date)
+    detail: dict[str, object]
+
+    @property
+    def dedup_key(self) -> str:
+        return f"escalation:{self.subject_kind}:{self.key}:{self.trigger}:{self.level}:{self.trigger_value}:{self.recipient.email.lower()}"
+
+
+@dataclass
+class Directory:
+    """People, partners and the office of one roadmap, for finding recipients."""
+
+    roadmap: Roadmap
+    people: dict[str, Person]
+    partners: dict[str, Partner]
+
+    def person(self, key: str | None) -> Recipient | None:
+        p = self.people.get(key or "")
+        return Recipient(p.email, p.name, p.key) if p else None
+
+    def partner_contact(self, key: str | None) -> Recipient | None:
+        partner = self.partners.get(key or "")
+        return self.person(partner.contact) if partner else None
+
+    def office(self) -> Recipient:
+        return Recipient(self.roadmap.office_email, self.roadmap.office_name)
+
+
+def reminder_reason(task: Task, as_of: date, cal: BusinessCalendar, policy: dict) -> TaskLine | None:
+    """Why `task` is in its owner's digest today, or None."""
+    if task.status not in OPEN or not cal.is_business_day(as_of):
+        return None
+    late = cal.between(task.due, as_of)
+    if late > 0:
+        every = max(int(policy.get("overdue_every", 2)), 1)
+        if (late - 1) % every == 0:
+            return _line(task, "overdue", days_late=late)
+        return None
+    left = -late
+    if left == 0 and as_of == task.due and policy.get("remind_on_due", True):
+        return _line(task, "due_today")
+    if left in set(policy.get("remind_before", [5, 1])):
+        return _line(task, "before", days_left=left)
+    return None
+
+
+def _line(task: Task, reason: str, **extra: object) -> TaskLine:
+    return TaskLine(key=task.key, title=task.title, stage=task.stage, due=task.due, reason=reason,
+                    status=task.status, sequence=task.sequence, **extra)  # type: ignore[arg-type]
+
+
+def plan_digests(
+    tasks: list[Task],
+    directory: Directory,
+    as_of: date,
+    cal: BusinessCalendar,
+    moves: list[tuple[int, str, date, date]] = (),  # type: ignore[assignment]
+    stage_titles: dict[str, str] | None = None,
+) -> list[Digest]:
+    """One digest per owner with something to hear about; `moves` are unnotified date changes
+    as (change id, task key, old due, new due)."""
+    policy = directory.roadmap.policy or {}
+    by_key = {t.key: t for t in tasks}
+    titles = stage_titles or {}
+    digests: dict[str, Digest] = {}
+
+    def digest_for(task: Task) -> Digest | None:
+        owner = directory.person(task.owner)
+        if owner is None:
+            return None
+        if owner.email.lower() not in digests:
+            digests[owner.email.lower()] = Digest(owner, as_of)
+        return digests[owner.email.lower()]
+
+    def finish(line: TaskLine, task: Task) -> TaskLine:
+        blockers = tuple(by_key[d].title for d in task.depends_on
+                         if d in by_key and by_key[d].status not in ("done", "cancelled"))
+        return TaskLine(**{**line.__dict__, "stage": titles.get(task.stage, task.stage), "blocked_by": blockers})
+
+    for task in tasks:
+        line = reminder_reason(task, as_of, cal, policy)
+        if line is not None and (d := digest_for(task)) is not None:
+            d.lines.append(finish(line, task))
+    for change_id, key, old, new in moves:
+        task = by_key.get(key)
+        if task is None or task.status not in OPEN or old == new:
+            continue
+        if (d := digest_for(task)) is not None:
+            moved = TaskLine(key=task.key, title=task.title, stage=task.stage, due=new, reason="moved",
+                             status=task.status, old_due=old, sequence=task.sequence, change_id=change_id)
+            d.lines.append(finish(moved, task))
+    order = {"overdue": 0, "due_today": 1, "before": 2, "moved": 3}
+    out = []
+    for d in digests.values():
+        d.lines.sort(key=lambda ln: (order[ln.reason], ln.due, ln.key))
+        out.append(d)
+    return sorted(out, key=lambda d: d.recipient.email)
+
+
+def plan_escalations(
+    tasks: list[Task], risks: list[Risk], directory: Directory, as_of: date, cal: BusinessCalendar
+) -> list[Escalation]:
+    policy = directory.roadmap.policy or {}
+    level1, level2 = (policy.get("escalate_after") or [3, 10])[:2]
+    out: list[Escalation] = []
+    for task in tasks:
+        if task.status not in OPEN:
+            continue
+        late = cal.between(task.due, as_of)
+        owner = directory.person(task.owner)
+        for level, threshold in ((1, level1), (2, level2)):
+            if late < threshold:
+                continue
+            if level == 1:
+                manager = directory.people.get(task.owner)
+                recipients = [directory.person(manager.manager if manager else None)]
+                recipients += [directory.partner_contact(p) for p in task.partners]
+            else:
+                recipients = [directory.office()]
+            detail = {"due": task.due, "days_late": late, "stage": task.stage, "status": task.status,
+                      "owner": owner.name if owner else task.owner, "owner_email": owner.email if owner else "",
+                      "threshold": threshold}
+            for r in _unique(recipients):
+                out.append(Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(), detail))
+    threshold = int(policy.get("risk_escalate_score", 15))
+    for risk in risks:
+        if risk.status == "closed":
+            continue
+        triggers: list[tuple[str, str]] = []
+        if risk.status != "mitigated" and risk.probability * risk.impact >= threshold:
+            triggers.append(("score", str(risk.probability * risk.impact)))
+        if risk.status == "occurred":
+            triggers.append(("occurred", "1"))
+        if risk.review is not None and risk.review < as_of and (risk.reviewed_on is None or risk.reviewed_on < risk.review):
+            triggers.append(("review", risk.review.isoformat()))
+        if not triggers:
+            continue
+        owner = directory.person(risk.owner)
+        recipients = _unique([owner, directory.partner_contact(risk.partner), directory.office()])
+        detail = {"probability": risk.probability, "impact": risk.impact, "score": risk.probability * risk.impact,
+                  "mitigation": risk.mitigation or "", "review": risk.review, "status": risk.status,
+                  "owner": owner.name if owner else risk.owner, "threshold": threshold}
+        for trigger, value in triggers:
+            for r in recipients:
+                out.append(Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail))
+    return out
+
+
+def _unique(recipients: list[Recipient | None]) -> list[Recipient]:
+    seen: set[str] = set()
+    out = []
+    for r in recipients:
+        if r is not None and r.email.lower() not in seen:
+            seen.add(r.email.lower())
+            out.append(r)
+    return out

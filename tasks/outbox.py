@@ -1,0 +1,220 @@
+"""The outbox: record every intended message once, then claim, send and mark it.
+
+1. `record` inserts messages with their dedup key; a second recording of the same
+   intent is skipped by the database (ON CONFLICT DO NOTHING), so re-runs are no-ops.
+2. `deliver` claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's single
+   writer transaction elsewhere), sends each message and marks it sent in its own
+   transaction, so a crash loses at most the one message in flight; that one is sent
+   again with the same Message-ID when its claim is found abandoned.
+3. Transient failures stay `failed` and are retried by later runs up to `max_attempts`;
+   permanent ones (recipient refused) are recorded and never retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models.db import session_scope
+from models.schema import Change, OutboxMessage, utcnow
+from tasks.mail import Attachment, OutgoingMessage, SendError, Transport
+
+LEASE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A message to record: what it is, whom it is for, and why it is unique."""
+
+    kind: str
+    dedup_key: str
+    recipient: str
+    recipient_name: str | None
+    message: OutgoingMessage
+    change_ids: tuple[int, ...] = ()  # recorded date changes this message notifies
+
+
+@dataclass
+class RecordStats:
+    recorded: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    failed: int = 0
+    permanent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return self.failed + self.permanent
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _attachments_json(atts: Iterable[Attachment]) -> list[dict[str, str]]:
+    return [
+        {"filename": a.filename, "content_type": a.content_type, "data_b64": base64.b64encode(a.data).decode()}
+        for a in atts
+    ]
+
+
+def to_message(row: OutboxMessage, sender: str) -> OutgoingMessage:
+    atts = tuple(
+        Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"])) for a in row.attachments or []
+    )
+    return OutgoingMessage(
+        message_id=row.message_id, sender=sender, to=(row.recipient,), subject=row.subject,
+        text=row.body_text, html=row.body_html, attachments=atts,
+    )
+
+
+def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
+    """Insert each intent once; returns how many were new and how many were already there."""
+    stats = RecordStats()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for intent in intents:
+        msg = intent.message
+        values = dict(
+            roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
+            recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
+            subject=msg.subject, body_text=msg.text, body_html=msg.html,
+            attachments=_attachments_json(msg.attachments), message_id=msg.message_id,
+            status="pending", permanent=False, attempts=0, created_at=utcnow(),
+        )
+        stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+        new_id = session.execute(stmt.returning(OutboxMessage.id)).scalar()
+        if new_id is None:
+            stats.duplicates += 1
+            continue
+        stats.recorded += 1
+        if intent.change_ids:
+            session.execute(
+                update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id)
+            )
+    return stats
+
+
+def _alive(claimed_by: str | None) -> bool:
+    """Whether the process that claimed a message may still be sending it."""
+    if not claimed_by:
+        return False
+    host, _, rest = claimed_by.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust its lease
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime) -> list[OutboxMessage]:
+    """Take up to `limit` deliverable messages for this worker, in one short transaction."""
+    now = utcnow()
+    with session_scope(db_url, migrate=False) as session:
+        retryable = and_(
+            OutboxMessage.status == "failed", OutboxMessage.permanent.is_(False),
+            OutboxMessage.attempts < max_attempts, OutboxMessage.claimed_at < run_started,
+        )
+        abandoned = and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < run_started)
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(or_(OutboxMessage.status == "pending", retryable, abandoned))
+                .order_by(OutboxMessage.id)
+                .limit(limit * 4)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        taken = []
+        for row in rows:
+            if row.status == "sending" and row.claimed_at and now - row.claimed_at < LEASE and _alive(row.claimed_by):
+                continue
+            row.status, row.claimed_by, row.claimed_at = "sending", worker, now
+            row.attempts += 1
+            taken.append(row)
+            if len(taken) == limit:
+                break
+        return taken
+
+
+def mark_sent(db_url: str, message_id: int, worker: str) -> None:
+    with session_scope(db_url, migrate=False) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
+            .values(status="sent", sent_at=utcnow(), last_error=None)
+        )
+
+
+def mark_failed(db_url: str, message_id: int, worker: str, error: SendError) -> None:
+    with session_scope(db_url, migrate=False) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
+            .values(status="failed", permanent=error.permanent, last_error=str(error)[:2000])
+        )
+
+
+def deliver(
+    db_url: str, transport: Transport, *, sender: str, max_attempts: int, batch: int = 50, worker: str | None = None
+) -> DeliveryStats:
+    """Send everything deliverable; the transport keeps one connection for the whole run."""
+    worker = worker or worker_id()
+    run_started = utcnow()
+    stats = DeliveryStats()
+    with transport:
+        while rows := claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started):
+            for row in rows:
+                try:
+                    transport.send(to_message(row, sender))
+                except SendError as exc:
+                    mark_failed(db_url, row.id, worker, exc)
+                    if exc.permanent:
+                        stats.permanent += 1
+                    else:
+                        stats.failed += 1
+                    stats.errors.append(f"{row.recipient}: {exc}")
+                    continue
+                mark_sent(db_url, row.id, worker)
+                stats.sent += 1
+    return stats
+
+
+def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
+    """`roadmap outbox retry`: make failed messages deliverable again."""
+    with session_scope(db_url) as session:
+        query = update(OutboxMessage).where(OutboxMessage.status == "failed")
+        if not include_permanent:
+            query = query.where(OutboxMessage.permanent.is_(False))
+        result = session.execute(query.values(status="pending", permanent=False, attempts=0))
+        return result.rowcount or 0
+
+
+def list_messages(db_url: str, *, status: str | None = None, kind: str | None = None) -> list[OutboxMessage]:
+    with session_scope(db_url) as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        return list(session.scalars(query))
