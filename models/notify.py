@@ -21,6 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from models.calendar import BusinessCalendar
 from models.schema import Partner, Person, Risk, Roadmap, Task
 
@@ -106,6 +109,12 @@ class Directory:
 
     def office(self) -> Recipient:
         return Recipient(self.roadmap.office_email, self.roadmap.office_name)
+
+
+def load_directory(session: Session, roadmap: Roadmap) -> Directory:
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
+    return Directory(roadmap, people, partners)
 
 
 def reminder_reason(task: Task, as_of: date, cal: BusinessCalendar, policy: dict) -> TaskLine | None:

@@ -1,0 +1,108 @@
+"""Plan, record and deliver reminders and escalations for one roadmap on one day.
+
+Each function is one unit of work (one transaction or one delivery run) that the CLI
+and the Prefect flows call the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from config import Settings, get_settings
+from models.db import session_scope
+from models.notify import Digest, Escalation, load_directory, plan_digests, plan_escalations
+from models.planning import live_tasks, roadmap_calendar
+from models.roadmaps import select_roadmap, today_in
+from models.schema import Change, Risk, Roadmap, Stage
+from tasks.mail import make_message_id, transport_from_settings
+from tasks.outbox import DeliveryStats, Intent, RecordStats, deliver, record
+from tasks.render_mail import render_digest, render_escalation
+
+
+@dataclass
+class Plan:
+    roadmap_id: int
+    roadmap_key: str
+    as_of: date
+    intents: list[Intent] = field(default_factory=list)
+
+
+def _mail_domain(settings: Settings) -> str:
+    return settings.mail_from.rpartition("@")[2] or "roadmap-office.local"
+
+
+def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
+    return dict(
+        roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
+        office_name=roadmap.office_name, office_email=roadmap.office_email, sender=settings.mail_from,
+        template_dir=settings.template_dir, public_url=settings.public_url,
+    )
+
+
+def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None) -> Plan:
+    """The day's digests (reminders and rescheduling notices), rendered, not yet recorded."""
+    settings = settings or get_settings()
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        day = as_of or today_in(roadmap)
+        tasks = live_tasks(session, roadmap.id)
+        stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
+        moves = [
+            (c.id, c.entity_key, date.fromisoformat(c.old), date.fromisoformat(c.new))
+            for c in session.scalars(
+                select(Change).where(
+                    Change.roadmap_id == roadmap.id, Change.entity == "task", Change.field == "due",
+                    Change.notice_outbox_id.is_(None), Change.old.is_not(None),
+                ).order_by(Change.id)
+            )
+        ]
+        digests = plan_digests(tasks, load_directory(session, roadmap), day, roadmap_calendar(roadmap), moves, stages)
+        args = _render_args(roadmap, settings)
+        plan = Plan(roadmap.id, roadmap.key, day)
+        domain = _mail_domain(settings)
+        for d in digests:
+            msg = render_digest(d, message_id=make_message_id(domain), **args)
+            ids = tuple(line.change_id for line in d.lines if line.change_id is not None)
+            plan.intents.append(Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids))
+        return plan
+
+
+def plan_escalation_messages(
+    db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None
+) -> Plan:
+    settings = settings or get_settings()
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        day = as_of or today_in(roadmap)
+        tasks = live_tasks(session, roadmap.id)
+        risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
+        stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
+        escalations = plan_escalations(tasks, risks, load_directory(session, roadmap), day, roadmap_calendar(roadmap))
+        args = _render_args(roadmap, settings)
+        plan = Plan(roadmap.id, roadmap.key, day)
+        domain = _mail_domain(settings)
+        for e in escalations:
+            if "stage" in e.detail:
+                e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
+            msg = render_escalation(e, message_id=make_message_id(domain), **args)
+            plan.intents.append(Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg))
+        return plan
+
+
+def record_plan(db_url: str, plan: Plan) -> RecordStats:
+    with session_scope(db_url) as session:
+        return record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, plan.intents)
+
+
+def deliver_pending(db_url: str, settings: Settings | None = None) -> DeliveryStats:
+    settings = settings or get_settings()
+    return deliver(
+        db_url, transport_from_settings(settings), sender=settings.mail_from,
+        max_attempts=settings.mail_max_attempts,
+    )
+
+
+__all__ = ["Digest", "Escalation", "Plan", "plan_reminders", "plan_escalation_messages", "record_plan", "deliver_pending"]
