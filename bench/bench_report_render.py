@@ -156,7 +156,8 @@ def run_report(n_tasks: int, list_all: bool = False) -> dict:
         rows = z.read("word/document.xml").count(b"<w:tr>")
     return {
         "tasks": n_tasks, "context_s": context_s, "gantt_s": gantt_s, "report_s": report_s,
-        "total_s": gantt_s + report_s, "first_run_s": first_s, "table_rows": rows, "docx_kib": path.stat().st_size / 1024,
+        "total_s": gantt_s + report_s, "first_run_s": first_s, "table_rows": rows,
+        "docx_kib": path.stat().st_size / 1024,
         "rss_after_imports_mib": rss_imports, "peak_rss_mib": peak_rss,
     }
 

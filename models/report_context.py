@@ -392,7 +392,7 @@ PLURALS: dict[str, dict[str, tuple[str, ...]]] = {
 STRINGS: dict[str, dict[str, str]] = {
     "ru": {
         "report_title": "Еженедельный отчёт о ходе дорожной карты",
-        "period": "Неделя {week} {year} г.: {start} — {end}",
+        "period": "Отчётный период: {week}-я неделя {year} года, {start} — {end}",
         "as_of": "По состоянию на {date}",
         "generated": "Сформирован {date}, {time}",
         "h_summary": "Краткое резюме",
@@ -410,7 +410,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "h_decisions": "Требуются решения",
         "overall": "Общий статус",
         "done_pct": "Выполнено задач",
-        "done_pct_value": "{count} по числу задач ({done} из {total}), {weighted} с учётом длительности",
+        "done_pct_value": "{count} по числу задач ({done} из {total}), "
+        "{weighted} с учётом длительности",
         "done_week": "Завершено за неделю",
         "overdue_now": "Просрочено сейчас",
         "stages_state": "Этапы в графике / с отставанием",
@@ -439,7 +440,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_changes": "С прошлого отчёта изменений нет.",
         "changes_counts": "Завершено: {completed}; впервые просрочено: {newly_overdue}; "
         "перенесено сроков: {moved}; новых рисков: {new_risks}; закрыто рисков: {closed_risks}.",
-        "messages_counts": "Напоминаний: {reminders}; эскалаций: {escalations}; уведомлений: {notices}.",
+        "messages_counts": "Напоминаний: {reminders}; эскалаций: {escalations}; "
+        "уведомлений: {notices}.",
         "no_escalations": "Эскалаций за неделю не было.",
         "none_overdue": "Просроченных и заблокированных задач нет.",
         "none_upcoming": "В ближайшие две недели сроков нет.",
@@ -463,7 +465,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "report_title": "Weekly roadmap status report",
-        "period": "Week {week} of {year}: {start} – {end}",
+        "period": "Reporting period: week {week} of {year}, {start} – {end}",
         "as_of": "As of {date}",
         "generated": "Generated {date}, {time}",
         "h_summary": "Executive summary",
@@ -511,7 +513,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_changes": "Nothing changed since the previous report.",
         "changes_counts": "Completed: {completed}; newly overdue: {newly_overdue}; "
         "deadlines moved: {moved}; new risks: {new_risks}; risks closed: {closed_risks}.",
-        "messages_counts": "Reminders: {reminders}; escalations: {escalations}; notices: {notices}.",
+        "messages_counts": "Reminders: {reminders}; escalations: {escalations}; "
+        "notices: {notices}.",
         "no_escalations": "No escalations were sent this week.",
         "none_overdue": "No tasks are overdue or blocked.",
         "none_upcoming": "Nothing is due in the next two weeks.",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -42,6 +43,7 @@ WIDTH_IN = 7.5
 ROW_IN = 0.2  # height per bar
 FONT_PT = 7
 MAX_LABEL = 42
+_LOCK = threading.Lock()
 
 
 def select_bars(
@@ -87,7 +89,9 @@ def render_gantt(
     strings = STRINGS[lang]
     height = min(1.6 + ROW_IN * max(len(shown), 3), 1.6 + ROW_IN * (max_tasks + max_stages))
 
-    with matplotlib.rc_context({"font.family": FONT_FAMILY, "font.size": FONT_PT}):
+    # rc_context changes matplotlib's global settings: the lock keeps two reports rendered
+    # in threads (Prefect's default task runner) from drawing with each other's settings.
+    with _LOCK, matplotlib.rc_context({"font.family": FONT_FAMILY, "font.size": FONT_PT}):
         fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()

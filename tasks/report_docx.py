@@ -443,8 +443,8 @@ class _Writer:
         ))
         self.para(s["as_of"].format(date=self.long_day(ctx.as_of)))
         moment = ctx.generated_at
-        offset = moment.utcoffset() or dt.timedelta(0)
-        zone = "UTC" if not offset else "UTC" + moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+        offset = moment.strftime("%z")  # "+0300"
+        zone = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"
         self.para(
             s["generated"].format(date=self.long_day(moment.date()),
                                   time=f"{moment:%H:%M} {zone}"),
@@ -497,7 +497,8 @@ class _Writer:
     def gantt(self, chart_png: Path) -> None:
         self.heading("h_gantt")
         section = self.doc.sections[-1]
-        max_height = int((section.page_height - section.top_margin - section.bottom_margin) * 0.85)
+        text_height = section.page_height - (section.top_margin or 0) - (section.bottom_margin or 0)
+        max_height = int(text_height * 0.85)
         width = self.usable_twips() * 635
         paragraph = self.doc.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -549,7 +550,8 @@ class _Writer:
         self.heading("h_overdue_partner", level=2)
         rows: list[Row] = []
         for partner, late in sorted(
-            by_partner.items(), key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0])
+            by_partner.items(),
+            key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0]),
         ):
             keys = [t.key for t in sorted(late, key=lambda t: (-t.days_late, t.key))]
             listed = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")

@@ -196,7 +196,8 @@ def test_it_has_every_section_heading_in_russian(report):
 def test_title_block_names_week_dates_and_as_of(report):
     text = all_text(report)
     nbsp = "\u00a0"  # keeps "2014 г." on one line
-    assert f"Неделя 47 2014 г.: 17 ноября 2014{nbsp}г. — 23 ноября 2014{nbsp}г." in text
+    assert (f"Отчётный период: 47-я неделя 2014 года, 17 ноября 2014{nbsp}г. — "
+            f"23 ноября 2014{nbsp}г.") in text
     assert f"По состоянию на 19 ноября 2014{nbsp}г." in text
     assert f"Сформирован 19 ноября 2014{nbsp}г., 06:30 UTC" in text
 
@@ -381,12 +382,15 @@ def _tables_under_heading2(doc, title: str) -> list:
 
 
 def test_english_report_uses_english_strings_and_dates(tmp_path):
-    ctx = make_context(language="en")
+    moscow = dt.timezone(dt.timedelta(hours=3))
+    ctx = make_context(language="en", generated_at=dt.datetime(2014, 11, 19, 9, 30, tzinfo=moscow))
     ctx.summary.decisions = decision_sentences(ctx.overdue, ctx.risks, "en")
     doc = Document(str(render_report(ctx, tmp_path / "en.docx")))
     text = all_text(doc)
     assert headings(doc)[0] == "Executive summary"
+    assert "Reporting period: week 47 of 2014, 17 November 2014 – 23 November 2014" in text
     assert "As of 19 November 2014" in text
+    assert "Generated 19 November 2014, 09:30 UTC+03:00" in text
     assert "Task T-2 “Подписать договор” (critical path) is 7 business days late" in text
     assert "This is the first report for this roadmap" in text
 
