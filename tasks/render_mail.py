@@ -1,0 +1,251 @@
+"""Planned digests and escalations (``models.notify``) rendered into ``OutgoingMessage`` values.
+
+Plain functions: no Prefect, no database, nothing read but templates, so the same inputs
+give the same message, byte for byte (the .ics DTSTAMP comes from the digest's as-of day,
+not the clock). The caller chooses the Message-ID and the sender.
+
+Templates: ``templates/mail/<name>.subject.j2``, ``.txt.j2`` and ``.html.j2`` for the names
+``reminder`` (one owner's daily digest, also when it only holds rescheduling notices) and
+``escalation``. The wording of both languages lives in ``mail/_phrases.j2``; the other
+files are layout. A user folder (``settings.template_dir``) laid out the same way, e.g.
+``<folder>/mail/reminder.subject.j2``, overrides the built-in templates file by file.
+Only ``.html.j2`` files are autoescaped; undefined names raise instead of rendering empty.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from config import TEMPLATES_DIR
+from models.i18n import jinja_filters
+from models.ics import Deadline, build_ics
+from models.notify import Digest, Escalation, Recipient, TaskLine
+from tasks.mail import Attachment, OutgoingMessage
+
+LANGUAGES = ("ru", "en")
+ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
+# Digest sections in the order the mail shows them: the most urgent first.
+SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
+# The calendar entry's description is the one piece of wording not in a template:
+# build_ics takes plain strings, and a user override of it has not been asked for.
+_ICS_LABELS = {"ru": ("Этап", "Дорожная карта"), "en": ("Stage", "Roadmap")}
+
+
+class MailTemplateError(Exception):
+    """A mail template is missing, does not compile, or uses a name the renderer does not pass.
+    The message names the template file; the Jinja error is the ``__cause__``."""
+
+
+def mail_environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment for mail: ``template_dir`` (if any) first, then the built-in
+    ``templates/``. One environment per folder, kept for the life of the process (Jinja
+    still notices edited files). A configured folder that does not exist is an error
+    rather than silently ignored."""
+    if template_dir is not None:
+        template_dir = Path(template_dir).expanduser().resolve()
+        if not template_dir.is_dir():
+            raise FileNotFoundError(f"template_dir is not a folder: {template_dir}")
+    return _environment(template_dir)
+
+
+@lru_cache(maxsize=16)
+def _environment(template_dir: Path | None) -> jinja2.Environment:
+    loaders = [jinja2.FileSystemLoader(template_dir)] if template_dir else []
+    loaders.append(jinja2.FileSystemLoader(TEMPLATES_DIR))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(jinja_filters())
+    return env
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith(".html.j2")
+
+
+def render_digest(
+    digest: Digest,
+    *,
+    roadmap_title: str,
+    roadmap_key: str,
+    lang: str,
+    office_name: str,
+    office_email: str,
+    sender: str,
+    message_id: str,
+    template_dir: Path | None = None,
+    public_url: str | None = None,
+) -> OutgoingMessage:
+    """One owner's digest as a message with an .ics of the deadlines it mentions."""
+    if not digest.lines:
+        raise ValueError(f"digest for {digest.recipient.email} on {digest.as_of} has no lines")
+    lang = _language(lang)
+    context = _common_context(digest.recipient, roadmap_title, roadmap_key, lang,
+                              office_name, office_email, public_url)
+    context.update(
+        digest=digest,
+        as_of=digest.as_of,
+        kind=digest.kind,
+        # A task can be both overdue and moved in one digest; count it once.
+        task_count=len({line.key for line in digest.lines}),
+        sections=[(r, [ln for ln in digest.lines if ln.reason == r])
+                  for r in SECTIONS if any(ln.reason == r for ln in digest.lines)],
+    )
+    subject, text, html = _render_three("reminder", context, template_dir)
+    ics = build_ics(
+        _deadlines(digest.lines, roadmap_title, roadmap_key, lang, context["roadmap_url"]),
+        now=datetime.combine(digest.as_of, time(0), tzinfo=timezone.utc),
+    )
+    calendar = Attachment(f"{roadmap_key}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
+    return OutgoingMessage(
+        message_id=message_id, sender=sender, to=(_address(digest.recipient),),
+        subject=subject, text=text, html=html, attachments=(calendar,),
+        headers=_reply_to(office_email),
+    )
+
+
+def render_escalation(
+    esc: Escalation,
+    *,
+    roadmap_title: str,
+    roadmap_key: str,
+    lang: str,
+    office_name: str,
+    office_email: str,
+    sender: str,
+    message_id: str,
+    template_dir: Path | None = None,
+    public_url: str | None = None,
+) -> OutgoingMessage:
+    """One escalation (an overdue task at level 1 or 2, or a risk trigger) to one recipient."""
+    lang = _language(lang)
+    context = _common_context(esc.recipient, roadmap_title, roadmap_key, lang,
+                              office_name, office_email, public_url)
+    context.update(esc=esc, detail=esc.detail, role=escalation_role(esc, office_email))
+    subject, text, html = _render_three("escalation", context, template_dir)
+    return OutgoingMessage(
+        message_id=message_id, sender=sender, to=(_address(esc.recipient),),
+        subject=subject, text=text, html=html, headers=_reply_to(office_email),
+    )
+
+
+def escalation_role(esc: Escalation, office_email: str) -> str:
+    """Why the recipient gets the escalation: owner | manager | partner | office, or
+    manager_or_partner for a level-1 task escalation when the planner did not say
+    (``detail["role"]`` wins when present)."""
+    if role := esc.detail.get("role"):
+        return str(role)
+    r = esc.recipient
+    if r.key is None or (office_email and r.email.lower() == office_email.lower()):
+        return "office"
+    if esc.subject_kind == "risk":
+        # Risk recipients are the owner, the partner's contact and the office.
+        return "owner" if r.name == esc.detail.get("owner") else "partner"
+    return "office" if esc.level >= 2 else "manager_or_partner"
+
+
+def _render_three(name: str, context: dict[str, Any], template_dir: Path | None) -> tuple[str, str, str]:
+    """(subject, text, html) of ``mail/<name>.*.j2``. The templates get the wording of
+    ``mail/_phrases.j2`` as ``t``; the subject is collapsed to one line and passed on to
+    the bodies as ``subject`` (the HTML uses it as its <title>)."""
+    env = mail_environment(template_dir)
+    context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True))}
+    subject = " ".join(_render(env, f"mail/{name}.subject.j2", context).split())
+    context["subject"] = subject
+    return subject, _render(env, f"mail/{name}.txt.j2", context), _render(env, f"mail/{name}.html.j2", context)
+
+
+class _Phrases:
+    """The macros of ``mail/_phrases.j2`` as functions that return plain ``str``.
+
+    Why not ``{% import %}`` in each template: Jinja marks a macro's output as safe
+    markup when it is called from an autoescaped template, although _phrases.j2 itself
+    was compiled without escaping, so a task title would reach the HTML part raw.
+    Returned as a plain str, the HTML part escapes it on output and the text part
+    prints it as it is."""
+
+    def __init__(self, module: Any):
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        macro = getattr(self._module, name)
+        return lambda *args, **kwargs: str(macro(*args, **kwargs))
+
+
+def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module: bool = False) -> Any:
+    """The template rendered, or as a module of macros; errors name the template file."""
+    where = name
+    try:
+        template = env.get_template(name)
+        where = template.filename or name
+        return template.make_module(context) if module else template.render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise MailTemplateError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise MailTemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _common_context(
+    recipient: Recipient, roadmap_title: str, roadmap_key: str, lang: str,
+    office_name: str, office_email: str, public_url: str | None,
+) -> dict[str, Any]:
+    return {
+        "lang": lang,
+        "recipient": recipient,
+        "roadmap_title": roadmap_title,
+        "roadmap_key": roadmap_key,
+        "roadmap_url": _roadmap_url(public_url, roadmap_key),
+        "office_name": office_name,
+        "office_email": office_email,
+    }
+
+
+def _deadlines(lines: list[TaskLine], roadmap_title: str, roadmap_key: str, lang: str,
+               url: str | None) -> list[Deadline]:
+    """One deadline per task (a task both overdue and moved is listed once: two
+    components with one UID in one calendar would confuse clients)."""
+    stage_label, roadmap_label = _ICS_LABELS[lang]
+    seen: dict[str, Deadline] = {}
+    for line in lines:
+        seen.setdefault(line.key, Deadline(
+            uid=f"{line.key}.{roadmap_key}@roadmap-office",
+            sequence=line.sequence,
+            summary=line.title,
+            due=line.due,
+            description=f"{stage_label}: {line.stage}\n{roadmap_label}: {roadmap_title}",
+            url=url,
+        ))
+    return list(seen.values())
+
+
+def _language(lang: str) -> str:
+    """"ru", "ru_RU" and "ru-RU" alike; anything but Russian or English is refused rather
+    than rendered as English words around foreign dates."""
+    base = lang.replace("-", "_").split("_")[0].lower()
+    if base not in LANGUAGES:
+        raise ValueError(f"mail language must be one of {LANGUAGES}, not {lang!r}")
+    return base
+
+
+def _address(r: Recipient) -> str:
+    """ "Name <addr>" as OutgoingMessage takes it; tasks.mail parses and encodes the name."""
+    return f"{r.name} <{r.email}>" if r.name.strip() else r.email
+
+
+def _reply_to(office_email: str) -> tuple[tuple[str, str], ...]:
+    # The mails invite the reader to answer; answers should reach people, not the robot.
+    return (("Reply-To", office_email),) if office_email.strip() else ()
+
+
+def _roadmap_url(public_url: str | None, roadmap_key: str) -> str | None:
+    return f"{public_url.rstrip('/')}/roadmaps/{roadmap_key}" if public_url else None
