@@ -203,16 +203,18 @@ def plan_escalations(
             if late < threshold:
                 continue
             if level == 1:
-                manager = directory.people.get(task.owner)
-                recipients = [directory.person(manager.manager if manager else None)]
-                recipients += [directory.partner_contact(p) for p in task.partners]
+                person = directory.people.get(task.owner)
+                roles = [(directory.person(person.manager if person else None), "manager")]
+                roles += [(directory.partner_contact(p), "partner") for p in task.partners]
             else:
-                recipients = [directory.office()]
+                roles = [(directory.office(), "office")]
             detail = {"due": task.due, "days_late": late, "stage": task.stage, "status": task.status,
                       "owner": owner.name if owner else task.owner, "owner_email": owner.email if owner else "",
                       "threshold": threshold}
-            for r in _unique(recipients):
-                out.append(Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(), detail))
+            role_of = {r.email.lower(): role for r, role in reversed(roles) if r is not None}
+            for r in _unique([r for r, _ in roles]):
+                out.append(Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(),
+                                      {**detail, "role": role_of[r.email.lower()]}))
     threshold = int(policy.get("risk_escalate_score", 15))
     for risk in risks:
         if risk.status == "closed":

@@ -1,0 +1,132 @@
+"""Reminders and escalations through the real code path: outbox, yagmail, a real SMTP server."""
+
+from datetime import date
+from email import message_from_bytes, policy
+
+import pytest
+from icalendar import Calendar
+
+from config import get_settings, reset_settings_cache
+from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
+from tasks.outbox import list_messages
+from tasks.roadmap_jobs import change_task, import_file
+
+
+@pytest.fixture
+def smtp_env(monkeypatch, smtp_server):
+    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
+    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
+    reset_settings_cache()
+    return smtp_server
+
+
+@pytest.fixture
+def url(db_url, small_yaml):
+    import_file(db_url, small_yaml)
+    return db_url
+
+
+def remind(url, day):
+    plan = plan_reminders(url, None, day)
+    rec = record_plan(url, plan)
+    return plan, rec, deliver_pending(url)
+
+
+def escalate(url, day):
+    plan = plan_escalation_messages(url, None, day)
+    rec = record_plan(url, plan)
+    return plan, rec, deliver_pending(url)
+
+
+def test_digest_arrives_once_per_owner_per_day(url, smtp_env):
+    plan, rec, stats = remind(url, date(2014, 11, 10))
+    assert (rec.recorded, stats.sent, stats.failures) == (2, 2, 0)
+    got = {m["To"].addresses[0].addr_spec: m for m in smtp_env.messages}
+    assert set(got) == {"alice@example.org", "bob@example.org"}
+    alice = got["alice@example.org"]
+    assert "2 задачи" in alice["Subject"]
+    text = alice.get_body(("plain",)).get_content()
+    html = alice.get_body(("html",)).get_content()
+    assert "Survey" in text and "Design" in text and "<" not in text.replace("<http", "")
+    assert "10 ноября 2014 г." in text
+    ics = next(p for p in alice.iter_attachments() if p.get_content_type() == "text/calendar")
+    cal = Calendar.from_ical(ics.get_payload(decode=True))
+    uids = {str(c["UID"]) for c in cal.walk("VTODO")}
+    assert uids == {"a.small@roadmap-office", "b.small@roadmap-office"}
+    assert "<html" in html.lower() or "<table" in html.lower()
+    # The same day again: nothing new is recorded or sent.
+    plan2, rec2, stats2 = remind(url, date(2014, 11, 10))
+    assert (rec2.recorded, rec2.duplicates, stats2.sent) == (0, 2, 0)
+    assert len(smtp_env.messages) == 2
+    # Message-IDs on the wire are the ones recorded in the outbox.
+    assert {m["Message-ID"] for m in smtp_env.messages} == {r.message_id for r in list_messages(url)}
+
+
+def test_escalation_levels_fire_once(url, smtp_env):
+    _, rec, stats = escalate(url, date(2014, 11, 10))
+    who = sorted((m["To"].addresses[0].addr_spec, m["Subject"]) for m in smtp_env.messages)
+    assert [w for w, _ in who] == ["bob@example.org", "boss@example.org", "carol@example.org", "pmo@example.org"]
+    assert stats.sent == 4
+    _, rec2, stats2 = escalate(url, date(2014, 11, 10))
+    assert rec2.recorded == 0 and stats2.sent == 0
+    _, rec3, _ = escalate(url, date(2014, 11, 11))  # a still at level 1: no repeat; r1 review date passed
+    assert {i.recipient for i in plan_escalation_messages(url, None, date(2014, 11, 11)).intents if "review" in i.dedup_key} \
+        == {"bob@example.org", "carol@example.org", "pmo@example.org"}
+    assert rec3.recorded == 3
+
+
+def test_rescheduling_notice_in_next_digest(url, smtp_env):
+    change_task(url, None, "a", status="done", on=date(2014, 11, 12))  # a finished late: b, d, f move
+    plan, _, _ = remind(url, date(2014, 11, 13))
+    alice = next(i for i in plan.intents if i.recipient == "alice@example.org")
+    assert "moved" not in alice.message.text  # the text is in Russian
+    assert "10 ноября 2014 г." in alice.message.text and "17 ноября 2014 г." in alice.message.text  # b: old -> new
+    # Once told, a move is not repeated the next day.
+    plan2 = plan_reminders(url, None, date(2014, 11, 14))
+    assert all(not i.change_ids for i in plan2.intents)
+
+
+def test_refused_recipient_is_permanent_and_not_retried(url, smtp_env):
+    smtp_env.refuse.add("bob@example.org")
+    _, _, stats = remind(url, date(2014, 11, 10))
+    assert (stats.sent, stats.permanent) == (1, 1)
+    failed = list_messages(url, status="failed")
+    assert [(m.recipient, m.permanent) for m in failed] == [("bob@example.org", True)]
+    smtp_env.refuse.clear()
+    assert deliver_pending(url).sent == 0  # permanent: not retried
+
+
+def test_server_down_then_back(url, monkeypatch, smtp_env):
+    port = smtp_env.port
+    smtp_env.stop()
+    settings = get_settings().model_copy(update={"smtp_timeout": 2})
+    plan = plan_reminders(url, None, date(2014, 11, 10))
+    record_plan(url, plan)
+    import tasks.mail as mail
+
+    monkeypatch.setattr(mail.time, "sleep", lambda s: None)
+    stats = deliver_pending(url, settings)
+    assert stats.failed == 2 and stats.sent == 0
+    assert all(m.status == "failed" and not m.permanent and m.attempts == 1 for m in list_messages(url))
+    smtp_env.start()
+    assert smtp_env.port == port
+    stats = deliver_pending(url, settings)
+    assert stats.sent == 2
+    assert {m.attempts for m in list_messages(url)} == {2}
+
+
+def test_folder_transport_without_smtp_host(url, tmp_path):
+    _, _, stats = remind(url, date(2014, 11, 10))
+    assert stats.sent == 2
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert "задач" in msg["Subject"]
+
+
+def test_dry_run_records_nothing(url, smtp_env):
+    plan = plan_reminders(url, None, date(2014, 11, 10))
+    assert len(plan.intents) == 2
+    assert list_messages(url) == [] and smtp_env.messages == []
