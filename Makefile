@@ -22,6 +22,9 @@ demo: install
 	$(BIN)/roadmap validate examples/open-workshop-moscow.yaml
 	$(BIN)/roadmap import examples/open-workshop-moscow.yaml
 	$(BIN)/roadmap status --as-of $(DEMO_DAY)
+	$(BIN)/roadmap remind --as-of $(DEMO_DAY)
+	$(BIN)/roadmap escalate --as-of $(DEMO_DAY)
+	@echo "Mail for $(DEMO_DAY) is in $(CURDIR)/var/outbox:" && ls var/outbox | head -20
 
 # The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
 test: install
