@@ -77,8 +77,10 @@ def to_message(row: OutboxMessage, sender: str) -> OutgoingMessage:
     atts = tuple(
         Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"])) for a in row.attachments or []
     )
+    name = (row.recipient_name or "").replace("<", "").replace(">", "").strip()
+    to = f"{name} <{row.recipient}>" if name else row.recipient
     return OutgoingMessage(
-        message_id=row.message_id, sender=sender, to=(row.recipient,), subject=row.subject,
+        message_id=row.message_id, sender=sender, to=(to,), subject=row.subject,
         text=row.body_text, html=row.body_html, attachments=atts,
     )
 
