@@ -199,3 +199,26 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReportSnapshot(Base):
+    """The context of one weekly report (``ReportContext.to_dict()``), one per roadmap and ISO week.
+
+    ``state`` is a compact record of every live task and risk at the report date (status,
+    due date, overdue or not), which next week's report compares with to list the changes;
+    the context itself only holds the rows the report shows. Regenerating a week's report
+    replaces its snapshot in place (same row, ``created_at`` kept, ``updated_at`` moved).
+    """
+
+    __tablename__ = "report_snapshots"
+    __table_args__ = (UniqueConstraint("roadmap_id", "iso_year", "iso_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
+    iso_year: Mapped[int] = mapped_column(Integer)
+    iso_week: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
