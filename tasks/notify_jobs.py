@@ -18,7 +18,7 @@ from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Change, Risk, Roadmap, Stage
 from tasks.mail import make_message_id, transport_from_settings
-from tasks.outbox import DeliveryStats, Intent, RecordStats, deliver, record
+from tasks.outbox import DeliveryStats, Intent, RecordStats, already_recorded, deliver, record
 from tasks.render_mail import render_digest, render_escalation
 
 
@@ -63,7 +63,10 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         args = _render_args(roadmap, settings)
         plan = Plan(roadmap.id, roadmap.key, day)
         domain = _mail_domain(settings)
+        recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
         for d in digests:
+            if d.dedup_key in recorded:
+                continue  # a re-run the same day: recording would be a no-op, so skip rendering too
             msg = render_digest(d, message_id=make_message_id(domain), **args)
             ids = tuple(line.change_id for line in d.lines if line.change_id is not None)
             plan.intents.append(Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids))
@@ -84,7 +87,10 @@ def plan_escalation_messages(
         args = _render_args(roadmap, settings)
         plan = Plan(roadmap.id, roadmap.key, day)
         domain = _mail_domain(settings)
+        recorded = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations])
         for e in escalations:
+            if e.dedup_key in recorded:
+                continue
             if "stage" in e.detail:
                 e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
             msg = render_escalation(e, message_id=make_message_id(domain), **args)

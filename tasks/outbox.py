@@ -85,6 +85,17 @@ def to_message(row: OutboxMessage, sender: str) -> OutgoingMessage:
     )
 
 
+def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str]) -> set[str]:
+    """The dedup keys (without the roadmap prefix) that the outbox already holds."""
+    prefix = f"{roadmap_key}:"
+    found: set[str] = set()
+    wanted = [prefix + k for k in dedup_keys]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))))
+    return {k[len(prefix):] for k in found}
+
+
 def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
     """Insert each intent once; returns how many were new and how many were already there."""
     stats = RecordStats()
