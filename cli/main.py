@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cli import mail_commands
+from cli import report_commands
 from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
 
@@ -21,6 +22,7 @@ app.add_typer(task_app, name="task")
 app.add_typer(risk_app, name="risk")
 app.add_typer(db_app, name="db")
 mail_commands.register(app)
+report_commands.register(app)
 
 RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
 

@@ -1,0 +1,308 @@
+"""Fill a ``ReportContext`` from the database: the weekly report's data, nothing rendered.
+
+``build_context`` reads one roadmap through a session and returns plain data; it writes
+nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions made here:
+
+- Days late are business days of the roadmap's calendar (``models.status``), RAG too.
+- Overdue: open tasks (planned, in progress, blocked) at least one business day past
+  their due date. Blocked: tasks with status ``blocked`` that are not overdue (yet).
+  ``blocked_by`` lists the open predecessors of a task, for information.
+- Escalation level reached: 2 at ``policy.escalate_after[1]`` business days late, 1 at
+  ``escalate_after[0]``, else 0 (default thresholds 3 and 10, as ``models.notify``).
+- Upcoming ("next two weeks"): open tasks due from the report date through the 13 days
+  after it, i.e. 14 calendar days counting the report date; a task due today is listed
+  there, not as overdue. Calendar days rather than business days, so that a fortnight
+  of holidays does not stretch the window.
+- Gantt: every stage (current bar from its start to the later of its planned end and its
+  forecast end; baseline: its dates at the first import, found in the change history),
+  each followed by its open critical-path tasks (current bar start..finish of the forward
+  schedule, baseline baseline_start..baseline_due).
+- Changes: against the snapshot of the latest earlier ISO week (its ``state``), or None
+  when there is none: completed = done now and not done then; newly overdue = overdue
+  now and not overdue then; moved = due date differs; new risks = not there then;
+  closed risks = closed now, not closed then.
+- Messages: outbox rows of the roadmap that were sent, for a day (``as_of`` of the
+  message) in the report's ISO week up to the report date: reminders, escalations and
+  notices counted, escalations listed in full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from models.planning import live_tasks, roadmap_calendar
+from models.report_context import (
+    ChangeItem,
+    Changes,
+    EscalationSent,
+    GanttBar,
+    MessagesSummary,
+    MovedTask,
+    ReportContext,
+    RiskRow,
+    StageRow,
+    Summary,
+    TaskRow,
+    decision_sentences,
+    heatmap_counts,
+    overall_rag,
+    week_bounds,
+)
+from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
+from models.status import OPEN, TaskState, remind_window, stage_states, task_states
+
+UPCOMING_DAYS = 14  # calendar days, counting the report date
+_STATUS = {"planned": "todo"}  # the report's name for a task not started
+
+
+def escalation_level(days_late: int, policy: dict[str, Any] | None) -> int:
+    """The escalation level an open task this many business days late has reached."""
+    level1, level2 = ((policy or {}).get("escalate_after") or [3, 10])[:2]
+    if days_late <= 0:
+        return 0
+    if days_late >= level2:
+        return 2
+    return 1 if days_late >= level1 else 0
+
+
+def build_context(
+    session: Session,
+    roadmap: Roadmap,
+    as_of: dt.date,
+    *,
+    generated_at: dt.datetime,
+    max_rows: int,
+) -> ReportContext:
+    """The report of ``roadmap`` for the ISO week of ``as_of``, as of that day."""
+    return build_report(session, roadmap, as_of, generated_at=generated_at, max_rows=max_rows)[0]
+
+
+def build_report(
+    session: Session,
+    roadmap: Roadmap,
+    as_of: dt.date,
+    *,
+    generated_at: dt.datetime,
+    max_rows: int,
+) -> tuple[ReportContext, dict[str, Any]]:
+    """The context and the snapshot state (every live task and risk) to save with it."""
+    iso_year, iso_week, _ = as_of.isocalendar()
+    week_start, week_end = week_bounds(iso_year, iso_week)
+    lang = roadmap.language if roadmap.language in ("ru", "en") else "en"
+    cal = roadmap_calendar(roadmap)
+    policy = roadmap.policy or {}
+
+    tasks = live_tasks(session, roadmap.id)
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
+    stages = list(session.scalars(
+        select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
+    ))
+    risks = list(session.scalars(
+        select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False)).order_by(Risk.position)
+    ))
+    states = task_states(tasks, people, as_of, cal, remind_window(roadmap))
+    stage_rows_state = stage_states(stages, tasks, states, cal)
+
+    def person_name(key: str | None) -> str:
+        p = people.get(key or "")
+        return p.name if p else (key or "")
+
+    def row(t: Task, s: TaskState) -> TaskRow:
+        return TaskRow(
+            key=t.key, title=t.title, stage=t.stage, owner=person_name(t.owner),
+            partners=[partners[k].name if k in partners else k for k in t.partners or []],
+            start=t.start, due=t.due, baseline_due=t.baseline_due,
+            status=_STATUS.get(t.status, t.status), progress=s.progress, days_late=s.days_late,
+            rag=s.rag if s.rag in ("green", "amber", "red") else "green", critical=s.critical,
+            slack=t.slack or 0,
+            escalation_level=escalation_level(s.days_late, policy) if t.status in OPEN else 0,
+            blocked_by=list(s.blocked_by),
+        )
+
+    pairs = list(zip(tasks, states))
+    overdue = [row(t, s) for t, s in pairs if t.status in OPEN and s.days_late > 0]
+    overdue.sort(key=lambda r: (-r.days_late, r.key))
+    blocked = [row(t, s) for t, s in pairs if t.status == "blocked" and s.days_late <= 0]
+    horizon = as_of + dt.timedelta(days=UPCOMING_DAYS - 1)
+    upcoming = [row(t, s) for t, s in pairs if t.status in OPEN and as_of <= t.due <= horizon]
+    upcoming.sort(key=lambda r: (r.due, r.key))
+
+    stage_rows = [
+        StageRow(key=st.key, title=st.title, start=st.start, end=st.end, forecast_end=st.forecast_end,
+                 progress=st.progress, rag=st.rag)
+        for st in stage_rows_state
+    ]
+
+    risk_rows = [
+        RiskRow(key=r.key, title=r.title, owner=person_name(r.owner), probability=r.probability,
+                impact=r.impact, mitigation=r.mitigation or "", review_date=r.review, status=r.status)
+        for r in risks
+    ]
+    risk_rows.sort(key=lambda r: (-r.score, -r.impact, r.key))
+
+    summary = _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang)
+    state = snapshot_state(pairs, risks)
+    previous = previous_snapshot(session, roadmap.id, iso_year, iso_week)
+    changes = None if previous is None else compare_states(previous.state or {}, state)
+
+    ctx = ReportContext(
+        roadmap_key=roadmap.key, title=roadmap.title, language=lang,
+        iso_year=iso_year, iso_week=iso_week, week_start=week_start, week_end=week_end,
+        as_of=as_of, generated_at=generated_at, summary=summary, stages=stage_rows,
+        gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id)),
+        overdue=overdue, blocked=blocked, upcoming=upcoming, risks=risk_rows,
+        heatmap=heatmap_counts(risk_rows), changes=changes,
+        messages=_messages(session, roadmap, week_start, as_of), max_rows=max_rows,
+    )
+    return ctx, state
+
+
+def _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang) -> Summary:  # type: ignore[no-untyped-def]
+    counted = [(t, s) for t, s in pairs if t.status != "cancelled"]
+    done = [(t, s) for t, s in counted if t.status == "done"]
+    weight = {t.key: max(cal.count(t.start, t.due), 1) for t, _ in counted}
+    total_weight = sum(weight.values())
+    return Summary(
+        rag=overall_rag(stage_rows, overdue, risk_rows),
+        tasks_total=len(counted),
+        tasks_done=len(done),
+        percent_done_count=round(100 * len(done) / len(counted), 1) if counted else 0.0,
+        percent_done_weighted=(
+            round(100 * sum(weight[t.key] for t, _ in done) / total_weight, 1) if total_weight else 0.0
+        ),
+        done_this_week=sum(1 for t, _ in done if t.done_on and week_start <= t.done_on <= as_of),
+        overdue_now=len(overdue),
+        stages_on_track=sum(1 for s in stage_rows if s.rag != "red"),
+        stages_late=sum(1 for s in stage_rows if s.rag == "red"),
+        decisions=decision_sentences(overdue, risk_rows, lang),
+    )
+
+
+def stage_baselines(session: Session, roadmap_id: int) -> dict[tuple[str, str], dt.date]:
+    """(stage key, 'start' | 'end') -> the date before its first recorded change: the date
+    of the first import. Stages whose dates never changed are missing (current = baseline)."""
+    out: dict[tuple[str, str], dt.date] = {}
+    for key, name, old in session.execute(
+        select(Change.entity_key, Change.field, Change.old)
+        .where(Change.roadmap_id == roadmap_id, Change.entity == "stage", Change.field.in_(("start", "end")))
+        .order_by(Change.id)
+    ):
+        if (key, name) not in out and old:
+            try:
+                out[(key, name)] = dt.date.fromisoformat(old[:10])
+            except ValueError:
+                continue
+    return out
+
+
+def _gantt(stages: list[Stage], stage_rows, pairs, baselines) -> list[GanttBar]:  # type: ignore[no-untyped-def]
+    by_stage: dict[str, list[Task]] = {}
+    for t, _ in pairs:
+        if t.status != "cancelled":
+            by_stage.setdefault(t.stage, []).append(t)
+    critical = {t.key for t, s in pairs if s.critical}
+    rag = {t.key: s.rag for t, s in pairs}
+    bars: list[GanttBar] = []
+    for st, ss in zip(stages, stage_rows):
+        members = by_stage.get(st.key, [])
+        end = max(st.end, ss.forecast_end) if ss.forecast_end else st.end
+        bars.append(GanttBar(
+            label=f"{st.key} {st.title}", kind="stage", start=st.start, end=max(end, st.start),
+            baseline_start=baselines.get((st.key, "start"), st.start),
+            baseline_end=baselines.get((st.key, "end"), st.end),
+            rag=ss.rag, critical=False,
+        ))
+        for t in sorted(members, key=lambda t: (t.start, t.key)):
+            if t.key in critical:
+                bars.append(GanttBar(
+                    label=f"{t.key} {t.title}", kind="task", start=t.start, end=max(t.finish, t.start),
+                    baseline_start=t.baseline_start, baseline_end=t.baseline_due,
+                    rag=rag[t.key] if rag[t.key] in ("green", "amber", "red") else "green", critical=True,
+                ))
+    return bars
+
+
+def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt.date) -> MessagesSummary:
+    rows = list(session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
+            OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= as_of,
+        ).order_by(OutboxMessage.sent_at, OutboxMessage.id)
+    ))
+    zone = _zone(roadmap.timezone)
+    out = MessagesSummary(
+        reminders_sent=sum(1 for r in rows if r.kind == "reminder"),
+        escalations_sent=sum(1 for r in rows if r.kind == "escalation"),
+        notices_sent=sum(1 for r in rows if r.kind == "notice"),
+    )
+    for r in rows:
+        if r.kind == "escalation":
+            sent = r.sent_at or r.created_at
+            if sent.tzinfo is None:  # SQLite returns naive UTC
+                sent = sent.replace(tzinfo=dt.timezone.utc)
+            name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
+            out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
+    return out
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - an unknown zone name: fall back to UTC
+        return dt.timezone.utc
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshot state and week-over-week changes
+# ---------------------------------------------------------------------------------------------
+
+
+def snapshot_state(pairs: list[tuple[Task, TaskState]], risks: list[Risk] | None = None) -> dict[str, Any]:
+    """What next week's report compares with: every live task and risk, compactly."""
+    return {
+        "tasks": {
+            t.key: {"title": t.title, "status": t.status, "due": t.due.isoformat(),
+                    "overdue": t.status in OPEN and s.days_late > 0}
+            for t, s in pairs
+        },
+        "risks": {r.key: {"title": r.title, "status": r.status} for r in risks or []},
+    }
+
+
+def previous_snapshot(session: Session, roadmap_id: int, iso_year: int, iso_week: int) -> ReportSnapshot | None:
+    return session.scalar(
+        select(ReportSnapshot)
+        .where(ReportSnapshot.roadmap_id == roadmap_id,
+               tuple_(ReportSnapshot.iso_year, ReportSnapshot.iso_week) < tuple_(iso_year, iso_week))
+        .order_by(ReportSnapshot.iso_year.desc(), ReportSnapshot.iso_week.desc())
+        .limit(1)
+    )
+
+
+def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
+    old_tasks, new_tasks = old.get("tasks", {}), new.get("tasks", {})
+    old_risks, new_risks = old.get("risks", {}), new.get("risks", {})
+    changes = Changes()
+    for key, t in new_tasks.items():
+        before = old_tasks.get(key)
+        if t["status"] == "done" and (before is None or before["status"] != "done"):
+            changes.completed.append(ChangeItem(key=key, title=t["title"]))
+        if t["overdue"] and (before is None or not before["overdue"]):
+            changes.newly_overdue.append(ChangeItem(key=key, title=t["title"]))
+        if before is not None and before["due"] != t["due"]:
+            changes.moved.append(MovedTask(key=key, title=t["title"], old_due=dt.date.fromisoformat(before["due"]),
+                                           new_due=dt.date.fromisoformat(t["due"])))
+    for key, r in new_risks.items():
+        before = old_risks.get(key)
+        if before is None:
+            changes.new_risks.append(ChangeItem(key=key, title=r["title"]))
+        elif r["status"] == "closed" and before["status"] != "closed":
+            changes.closed_risks.append(ChangeItem(key=key, title=r["title"]))
+    return changes

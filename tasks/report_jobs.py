@@ -1,0 +1,181 @@
+"""Write the weekly report of a roadmap and send it through the outbox.
+
+``write_weekly_report`` reads the database in one short transaction (``build_report``),
+draws the Gantt chart and writes the DOCX outside any transaction, then saves the
+snapshot in a second one; a failed rendering therefore saves no snapshot.
+
+Snapshots: one per roadmap and ISO week. Regenerating a week's report replaces that
+week's snapshot in place (the same row; ``created_at`` kept, ``updated_at`` moved), so
+next week's changes are counted from the latest report of the week; with unchanged data
+the regenerated report has the same text apart from the generated time.
+
+``send_weekly_report`` records one outbox message per ``roadmap.report_to`` recipient
+(dedup key ``report:<email>:<ISO year>-W<week>``: at most one per recipient and week)
+and delivers whatever is pending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from config import Settings, get_settings
+from models.db import session_scope
+from models.errors import UserError
+from models.notify import Recipient
+from models.report_builder import build_report
+from models.report_context import ReportContext
+from models.roadmaps import select_roadmap, today_in
+from models.schema import Person, ReportSnapshot, Roadmap, utcnow
+from tasks.gantt import render_gantt
+from tasks.mail import Attachment, OutgoingMessage, make_message_id
+from tasks.outbox import DeliveryStats, Intent, RecordStats, record
+from tasks.report_docx import render_report
+
+DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def report_filename(roadmap_key: str, as_of: dt.date) -> str:
+    year, week, _ = as_of.isocalendar()
+    return f"{roadmap_key}-{year}-W{week:02d}.docx"
+
+
+def write_weekly_report(
+    db_url: str,
+    roadmap_key: str | None,
+    as_of: dt.date | None,
+    out: Path | str | None = None,
+    settings: Settings | None = None,
+) -> Path:
+    """Write the report for the ISO week of ``as_of`` (default today in the roadmap's
+    timezone) and save its snapshot; returns the path of the .docx."""
+    settings = settings or get_settings()
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        day = as_of or today_in(roadmap)
+        generated_at = dt.datetime.now(_zone(roadmap.timezone)).replace(microsecond=0)
+        ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
+                                  max_rows=settings.report_max_rows)
+        roadmap_id = roadmap.id
+    path = Path(out) if out is not None else Path(settings.reports_dir) / report_filename(ctx.roadmap_key, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reference = settings.report_template
+    if reference is not None and not Path(reference).is_file():
+        raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
+    with tempfile.TemporaryDirectory(prefix="roadmap-report-") as tmp:
+        chart = render_gantt(ctx.gantt, ctx.as_of, Path(tmp) / "gantt.png", lang=ctx.language)
+        render_report(ctx, path, reference_docx=Path(reference) if reference else None, chart_png=chart)
+    with session_scope(db_url) as session:
+        save_snapshot(session, roadmap_id, ctx, state)
+    return path
+
+
+def save_snapshot(session: Session, roadmap_id: int, ctx: ReportContext, state: dict) -> None:
+    """Insert the week's snapshot, or replace the existing one in place (one statement, so
+    two reports of the same week written at once still leave one row)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    values = dict(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week, as_of=ctx.as_of,
+                  context=ctx.to_dict(), state=state, created_at=now, updated_at=now)
+    stmt = insert(ReportSnapshot).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["roadmap_id", "iso_year", "iso_week"],
+        set_=dict(as_of=stmt.excluded.as_of, context=stmt.excluded.context, state=stmt.excluded.state,
+                  updated_at=stmt.excluded.updated_at),
+    )
+    session.execute(stmt)
+
+
+def snapshots(db_url: str, roadmap_key: str | None) -> list[ReportSnapshot]:
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        return list(session.scalars(
+            select(ReportSnapshot).where(ReportSnapshot.roadmap_id == roadmap.id)
+            .order_by(ReportSnapshot.iso_year, ReportSnapshot.iso_week)
+        ))
+
+
+@dataclass
+class SendResult:
+    recipients: list[str]
+    recorded: RecordStats
+    delivery: DeliveryStats
+
+
+def send_weekly_report(
+    db_url: str,
+    roadmap_key: str | None,
+    as_of: dt.date | None,
+    path: Path | str,
+    settings: Settings | None = None,
+) -> SendResult:
+    """Record the report for each ``report_to`` recipient (once per recipient and ISO week)
+    and deliver the pending outbox."""
+    from tasks.notify_jobs import deliver_pending
+    from tasks.render_mail import _common_context, _language, _render_three
+
+    settings = settings or get_settings()
+    path = Path(path)
+    data = path.read_bytes()
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        day = as_of or today_in(roadmap)
+        year, week, _ = day.isocalendar()
+        recipients = report_recipients(session, roadmap)
+        lang = _language(roadmap.language)
+        domain = settings.mail_from.rpartition("@")[2] or "roadmap-office.local"
+        attachment = Attachment(path.name, DOCX_CONTENT_TYPE, data)
+        intents = []
+        for r in recipients:
+            context = _common_context(r, roadmap.title, roadmap.key, lang, roadmap.office_name,
+                                      roadmap.office_email, settings.public_url)
+            context.update(as_of=day, iso_year=year, iso_week=week, filename=path.name)
+            subject, text, html = _render_three("report", context, settings.template_dir)
+            msg = OutgoingMessage(
+                message_id=make_message_id(domain), sender=settings.mail_from,
+                to=(f"{r.name} <{r.email}>" if r.name.strip() else r.email,),
+                subject=subject, text=text, html=html, attachments=(attachment,),
+                headers=(("Reply-To", roadmap.office_email),) if roadmap.office_email.strip() else (),
+            )
+            intents.append(Intent("report", f"report:{r.email.lower()}:{year}-W{week:02d}", r.email, r.name or None, msg))
+        recorded = record(session, roadmap.id, roadmap.key, day, intents)
+    delivery = deliver_pending(db_url, settings)
+    return SendResult([r.email for r in recipients], recorded, delivery)
+
+
+def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
+    """``report_to`` entries: person keys resolved to their addresses, plain addresses as they are."""
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    out: list[Recipient] = []
+    seen: set[str] = set()
+    for entry in roadmap.report_to or []:
+        entry = str(entry).strip()
+        if entry in people:
+            p = people[entry]
+            r = Recipient(p.email, p.name, p.key)
+        elif "@" in entry:
+            r = Recipient(entry, "")
+        else:
+            raise UserError(f"report_to: {entry!r} is neither a person key of {roadmap.key} nor an email address")
+        if r.email.lower() not in seen:
+            seen.add(r.email.lower())
+            out.append(r)
+    if not out:
+        raise UserError(f"roadmap {roadmap.key} has no report_to recipients: add `report_to:` to the roadmap file")
+    return out
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - unknown zone: UTC
+        return dt.timezone.utc
