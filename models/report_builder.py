@@ -19,7 +19,8 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   schedule, baseline baseline_start..baseline_due).
 - Changes: against the snapshot of the latest earlier ISO week (its ``state``), or None
   when there is none: completed = done now and not done then; newly overdue = overdue
-  now and not overdue then; moved = due date differs; new risks = not there then;
+  now and not overdue then; moved = due date differs (tasks now done or cancelled left
+  out: the scheduler moves their dates along, nobody waits for them); new risks = not there then;
   closed risks = closed now, not closed then.
 - Messages: outbox rows of the roadmap that were sent, for a day (``as_of`` of the
   message) in the report's ISO week up to the report date: reminders, escalations and
@@ -55,6 +56,7 @@ from models.report_context import (
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
 from models.status import OPEN, TaskState, remind_window, stage_states, task_states
 
+DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
 _STATUS = {"planned": "todo"}  # the report's name for a task not started
 
@@ -296,7 +298,7 @@ def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
             changes.completed.append(ChangeItem(key=key, title=t["title"]))
         if t["overdue"] and (before is None or not before["overdue"]):
             changes.newly_overdue.append(ChangeItem(key=key, title=t["title"]))
-        if before is not None and before["due"] != t["due"]:
+        if before is not None and before["due"] != t["due"] and t["status"] not in DONE:
             changes.moved.append(MovedTask(key=key, title=t["title"], old_due=dt.date.fromisoformat(before["due"]),
                                            new_due=dt.date.fromisoformat(t["due"])))
     for key, r in new_risks.items():

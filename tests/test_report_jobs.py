@@ -1,0 +1,207 @@
+"""The weekly report from the database: import, write, read back with python-docx, week over
+week changes from the snapshot, and `roadmap report --send` through a real SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docx import Document
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from config import reset_settings_cache
+from models.report_builder import escalation_level
+from models.report_context import ReportContext
+from tasks.outbox import list_messages
+from tasks.report_jobs import DOCX_CONTENT_TYPE, snapshots, write_weekly_report
+from tasks.roadmap_jobs import change_task, import_file
+
+ROOT = Path(__file__).resolve().parent.parent
+WEEK46 = dt.date(2014, 11, 10)  # Monday of ISO week 46
+WEEK47 = dt.date(2014, 11, 17)
+
+H_OVERDUE = "Просроченные и заблокированные задачи"
+H_UPCOMING = "Ближайшие две недели"
+H_HEATMAP = "Тепловая карта: вероятность × влияние"
+H_CHANGES = "Изменения с прошлого отчёта"
+
+
+def sections(path: Path) -> dict[str, dict[str, list]]:
+    """Heading text -> {"paragraphs": [...], "tables": [[row cells' texts], ...]} in order."""
+    doc = Document(str(path))
+    out: dict[str, dict[str, list]] = {"": {"paragraphs": [], "tables": []}}
+    current = ""
+    for el in doc.element.body.iterchildren():
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            p = Paragraph(el, doc)
+            if p.style is not None and p.style.name.startswith("Heading"):
+                current = p.text
+                out.setdefault(current, {"paragraphs": [], "tables": []})
+            elif p.text.strip():
+                out[current]["paragraphs"].append(p.text)
+        elif tag == "tbl":
+            out[current]["tables"].append([[c.text for c in row.cells] for row in Table(el, doc).rows])
+    return out
+
+
+def keyed_rows(table: list[list[str]], key_column: int = 0) -> dict[str, list[str]]:
+    """Data rows by the text of their key column (group rows, whose cells repeat one
+    merged text, and the header are left out)."""
+    return {row[key_column]: row for row in table[1:] if len(set(row)) > 1}
+
+
+@pytest.fixture
+def url(db_url, small_yaml):
+    import_file(db_url, small_yaml)
+    return db_url
+
+
+def edited_small(small_yaml: Path, tmp_path: Path) -> Path:
+    """The small roadmap re-issued: c's deadline moved a week, r2 closed, a new risk r3."""
+    text = small_yaml.read_text()
+    text = text.replace("due: 2014-11-07}", "due: 2014-11-14}")
+    text = text.replace(
+        "mitigation: Schools programme}",
+        "mitigation: Schools programme, status: closed}\n"
+        "  - {key: r3, title: Contractor bankrupt, owner: bob, probability: 3, impact: 5}",
+    )
+    assert text != small_yaml.read_text()
+    path = tmp_path / "small-v2.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_escalation_level_thresholds():
+    policy = {"escalate_after": [3, 10]}
+    assert [escalation_level(n, policy) for n in (0, 1, 2, 3, 9, 10, 30)] == [0, 0, 0, 1, 1, 2, 2]
+    assert escalation_level(3, {}) == 1  # the defaults are those of models.notify
+
+
+def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
+    path = write_weekly_report(url, None, WEEK46)
+    assert path == Path(os.environ["ROADMAP_REPORTS_DIR"]) / "small-2014-W46.docx"
+    doc = sections(path)
+
+    # a (due 5 Nov) and c (due 7 Nov) are overdue on 10 Nov; b is due that very day.
+    overdue = keyed_rows(doc[H_OVERDUE]["tables"][0])
+    assert set(overdue) == {"a", "c"}
+    assert overdue["a"][4] == "3" and overdue["a"][5] == "1 (руководитель)"  # 3 business days: level 1
+    assert overdue["c"][4] == "1" and overdue["c"][5] == "—"
+    assert overdue["c"][2] == "VDNKh"
+    groups = [row[0] for row in doc[H_OVERDUE]["tables"][0][1:] if len(set(row)) == 1]
+    assert groups == ["Alice — 1 задача", "Bob — 1 задача"]  # grouped by owner, worst first
+
+    upcoming = keyed_rows(doc[H_UPCOMING]["tables"][0], key_column=1)
+    assert set(upcoming) == {"b", "d"}  # b due today, d on 17 Nov; f (1 Dec) is beyond two weeks
+    assert upcoming["b"][0] == "10.11.2014" and upcoming["b"][3] == "Alice"
+
+    heat = doc[H_HEATMAP]["tables"][0]
+    grid = {int(row[0]): row[1:] for row in heat[1:]}
+    assert grid[4][4 - 1] == "1"  # r1: probability 4 x impact 4
+    assert grid[2][2 - 1] == "1"  # r2: 2 x 2
+    assert sum(int(c) for row in grid.values() for c in row if c) == 2
+
+    assert doc[H_CHANGES]["paragraphs"] == [
+        "Это первый отчёт по дорожной карте: предыдущего отчёта для сравнения нет."
+    ]
+    document = Document(str(path))
+    assert len(document.inline_shapes) == 1  # the Gantt chart
+    assert "Еженедельный отчёт о ходе дорожной карты" in doc[""]["paragraphs"]
+    assert len(snapshots(url, None)) == 1
+
+    # The week after: a was finished on 12 Nov, and the file was re-issued.
+    change_task(url, None, "a", status="done", on=dt.date(2014, 11, 12))
+    report = import_file(url, edited_small(small_yaml, tmp_path))
+    assert {m.key for m in report.moved} >= {"c"}
+    path47 = write_weekly_report(url, None, WEEK47)
+    assert path47.name == "small-2014-W47.docx"
+    doc = sections(path47)
+    changes = doc[H_CHANGES]["tables"][0]
+    rows = {(row[0], row[1]): row for row in changes[1:]}
+    assert ("Завершена", "a") in rows
+    assert rows[("Перенесён срок", "c")][3] == "07.11.2014 → 14.11.2014"
+    assert rows[("Перенесён срок", "b")][3] == "10.11.2014 → 17.11.2014"  # after a, finished late
+    assert ("Перенесён срок", "e") not in rows  # done tasks' dates are not news
+    assert ("Новый риск", "r3") in rows and ("Риск закрыт", "r2") in rows
+    assert set(keyed_rows(doc[H_OVERDUE]["tables"][0])) == {"c"}
+
+    # The snapshot holds the context as rendered; the same week again replaces it in place.
+    before = snapshots(url, None)
+    assert [(s.iso_year, s.iso_week) for s in before] == [(2014, 46), (2014, 47)]
+    ctx = ReportContext.from_dict(before[-1].context)
+    assert ctx.changes is not None and [c.key for c in ctx.changes.completed] == ["a"]
+    again = write_weekly_report(url, None, dt.date(2014, 11, 19), out=tmp_path / "again.docx")
+    after = snapshots(url, None)
+    assert len(after) == 2
+    assert after[-1].id == before[-1].id and after[-1].as_of == dt.date(2014, 11, 19)
+    # Regenerated from unchanged data: the same text apart from the generated time.
+    same = write_weekly_report(url, None, dt.date(2014, 11, 19), out=tmp_path / "same.docx")
+
+    def text(p: Path) -> list[str]:
+        return [x.text for x in Document(str(p)).paragraphs if not x.text.startswith("Сформирован")]
+
+    assert text(again) == text(same)
+
+
+def test_settings_max_rows_and_out_path(url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROADMAP_REPORT_MAX_ROWS", "1")
+    reset_settings_cache()
+    path = write_weekly_report(url, "small", WEEK46, out=tmp_path / "sub" / "r.docx")
+    assert path == tmp_path / "sub" / "r.docx" and path.exists()
+    doc = sections(path)
+    assert "… и ещё 1 — полный список в приложении." in doc[H_UPCOMING]["paragraphs"]
+    assert "Приложение. Полные списки" in doc
+
+
+def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ROADMAP_")}
+    full.update(env, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cli_report_send_once_per_recipient_and_week(url, smtp_server, tmp_path):
+    env = {
+        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
+        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    out = _cli("report", "--as-of", "2014-11-10", "--send", "--db", url, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / "reports" / "small-2014-W46.docx"
+    assert out.stdout.splitlines()[0] == str(path)
+    assert "delivered 2" in out.stdout
+    got = {m["To"].addresses[0].addr_spec: m for m in smtp_server.messages}
+    assert set(got) == {"boss@example.org", "director@example.org"}  # report_to: [boss, director@...]
+    for message in got.values():
+        assert "Еженедельный отчёт" in message["Subject"] and "46-я неделя 2014" in message["Subject"]
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content_type() == DOCX_CONTENT_TYPE
+        assert attachment.get_filename() == "small-2014-W46.docx"
+        assert attachment.get_payload(decode=True)[:2] == b"PK"
+        assert "Во вложении еженедельный отчёт" in message.get_body(("plain",)).get_content()
+    assert "Здравствуйте, Boss!" in got["boss@example.org"].get_body(("plain",)).get_content()
+    reports = list_messages(url, kind="report")
+    assert sorted(r.dedup_key for r in reports) == [
+        "small:report:boss@example.org:2014-W46", "small:report:director@example.org:2014-W46",
+    ]
+
+    # Again the same week (another day of it): the report is rewritten, nobody mailed twice.
+    again = _cli("report", "--as-of", "2014-11-12", "--send", "--db", url, env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "recorded 0" in again.stdout and "delivered 0" in again.stdout
+    assert len(smtp_server.messages) == 2
+    assert len(snapshots(url, None)) == 1
+
+
+def test_cli_report_errors(url, tmp_path):
+    out = _cli("report", "--as-of", "10.11.2014", "--db", url, env={}, cwd=tmp_path)
+    assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr and "Traceback" not in out.stderr
+    out = _cli("report", "--roadmap", "nope", "--db", url, env={}, cwd=tmp_path)
+    assert out.returncode == 2 and "no roadmap with key 'nope'" in out.stderr
