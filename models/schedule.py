@@ -114,6 +114,8 @@ def schedule_tasks(
         else:
             if earliest is not None:
                 start = earliest
+                if task.start is not None:  # an explicit start means "not before"
+                    start = max(start, cal.roll_forward(task.start.evaluate(resolve_any, cal)))
             elif task.start is not None:
                 start = cal.roll_forward(task.start.evaluate(resolve_any, cal))
             else:
