@@ -18,7 +18,7 @@ import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -140,6 +140,11 @@ def _alive(claimed_by: str | None) -> bool:
     return True
 
 
+def _as_utc(value: datetime) -> datetime:
+    """SQLite stores no UTC offset, so a time written as aware UTC reads back naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime) -> list[OutboxMessage]:
     """Take up to `limit` deliverable messages for this worker, in one short transaction."""
     now = utcnow()
@@ -160,7 +165,8 @@ def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_starte
         )
         taken = []
         for row in rows:
-            if row.status == "sending" and row.claimed_at and now - row.claimed_at < LEASE and _alive(row.claimed_by):
+            if (row.status == "sending" and row.claimed_at and now - _as_utc(row.claimed_at) < LEASE
+                    and _alive(row.claimed_by)):
                 continue
             row.status, row.claimed_by, row.claimed_at = "sending", worker, now
             row.attempts += 1
