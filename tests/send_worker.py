@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         ns.db, transport_from_settings(settings), sender=settings.mail_from,
         max_attempts=settings.mail_max_attempts, batch=ns.batch, worker=worker,
     )
-    result = {"worker": worker, "sent": stats.sent, "failures": stats.failures, "errors": stats.errors}
+    result = {"worker": worker, "sent": stats.sent, "failures": stats.failures,
+              "errors": stats.errors}
     print(json.dumps(result), flush=True)
     return 1 if stats.failures else 0
 
