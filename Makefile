@@ -24,7 +24,8 @@ demo: install
 	$(BIN)/roadmap status --as-of $(DEMO_DAY)
 	$(BIN)/roadmap remind --as-of $(DEMO_DAY)
 	$(BIN)/roadmap escalate --as-of $(DEMO_DAY)
-	@echo "Mail for $(DEMO_DAY) is in $(CURDIR)/var/outbox:" && ls var/outbox | head -20
+	$(BIN)/roadmap report --as-of $(DEMO_DAY)
+	@echo "Mail for $(DEMO_DAY) is in $(CURDIR)/var/outbox ($$(ls var/outbox | wc -l) .eml files); reports in $(CURDIR)/var/reports"
 
 # The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
 test: install
