@@ -14,7 +14,7 @@ Measured per size (files from bench/synth.py, 500 people, seed 1):
   status       roadmap status --format json --as-of DAY --db URL, stdout to /dev/null
 Targets (10,000 tasks, SQLite): import < 3 s, re-import < 2 s, status < 1.5 s; the
 median wall time over --repeat runs is compared. CPU time (user + system of the child) is
-shown too: on a busy machine it moves much less than wall time.
+shown too: on a busy machine it moves much less than wall time. Exits 1 when a target fails.
 
 Run:  .venv/bin/python bench/bench_import.py [--sizes 10000 1000] [--people 500] [--repeat 3]
           [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--keep DIR] [--json OUT]
