@@ -12,7 +12,11 @@ Rules (policy keys of the roadmap file):
 - level 1 escalation at `escalate_after[0]` business days late (owner's manager and the
   contacts of the task's partners), level 2 at `escalate_after[1]` (the project office);
 - a risk is escalated (owner, partner's contact, project office) when its score reaches
-  `risk_escalate_score`, when it has occurred, or when its review date passed unreviewed.
+  `risk_escalate_score`, when it has occurred, or when its review date passed unreviewed;
+- away and delegate: while an owner is away (`people.away_until` on or after the day, with a
+  `people.delegate`), their digest lines go to the delegate (or on down the chain when the
+  delegate is away too), marked with whose tasks they are; escalations are unaffected and
+  still go up the owner's own chain (manager, partner contacts, office).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
 from models.schema import Partner, Person, Risk, Roadmap, Task
+from models.tokens import acting_for
 
 OPEN = ("planned", "in_progress", "blocked")
 
@@ -54,6 +59,9 @@ class TaskLine:
     sequence: int = 0
     owner_name: str = ""
     change_id: int | None = None  # the recorded date change a notice reports
+    # Set when the line reaches a delegate: whose task it is and until when they are away.
+    delegated_from: str = ""
+    away_until: date | None = None
 
 
 @dataclass
@@ -110,6 +118,12 @@ class Directory:
     def office(self) -> Recipient:
         return Recipient(self.roadmap.office_email, self.roadmap.office_name)
 
+    def reader(self, owner_key: str, as_of: date) -> tuple[Recipient | None, Person | None]:
+        """Who reads ``owner_key``'s reminders on ``as_of``, and the owner when that is a
+        delegate (None when the owner reads them personally)."""
+        key = acting_for(self.people, owner_key, as_of)
+        return self.person(key), (self.people.get(owner_key) if key != owner_key else None)
+
 
 def load_directory(session: Session, roadmap: Roadmap) -> Directory:
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
@@ -156,17 +170,22 @@ def plan_digests(
     digests: dict[str, Digest] = {}
 
     def digest_for(task: Task) -> Digest | None:
-        owner = directory.person(task.owner)
-        if owner is None:
+        reader, _ = directory.reader(task.owner, as_of)
+        if reader is None:
             return None
-        if owner.email.lower() not in digests:
-            digests[owner.email.lower()] = Digest(owner, as_of)
-        return digests[owner.email.lower()]
+        if reader.email.lower() not in digests:
+            digests[reader.email.lower()] = Digest(reader, as_of)
+        return digests[reader.email.lower()]
 
     def finish(line: TaskLine, task: Task) -> TaskLine:
         blockers = tuple(by_key[d].title for d in task.depends_on
                          if d in by_key and by_key[d].status not in ("done", "cancelled"))
-        return TaskLine(**{**line.__dict__, "stage": titles.get(task.stage, task.stage), "blocked_by": blockers})
+        extra: dict[str, object] = {}
+        _, away = directory.reader(task.owner, as_of)
+        if away is not None:
+            extra = {"delegated_from": away.name, "away_until": away.away_until}  # type: ignore[attr-defined]
+        return TaskLine(**{**line.__dict__, "stage": titles.get(task.stage, task.stage), "blocked_by": blockers,
+                           **extra})
 
     for task in tasks:
         line = reminder_reason(task, as_of, cal, policy)

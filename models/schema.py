@@ -222,3 +222,12 @@ class ReportSnapshot(Base):
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Away and delegate (migration 0004) ---------------------------------------------------
+# Set from the web ("I am away until ... and X reads my reminders"), never from the roadmap
+# file, so an import leaves them alone. While `as_of <= away_until`, the person's digests go
+# to `delegate` (models/notify.py); escalations still go up the owner's own chain.
+# Added here rather than in the class body so that the change stays in one place.
+Person.away_until = mapped_column("away_until", Date, nullable=True)  # type: ignore[attr-defined]
+Person.delegate = mapped_column("delegate", String(100), nullable=True)  # type: ignore[attr-defined]

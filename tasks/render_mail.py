@@ -10,14 +10,23 @@ Templates: ``templates/mail/<name>.subject.j2``, ``.txt.j2`` and ``.html.j2`` fo
 files are layout. A user folder (``settings.template_dir``) laid out the same way, e.g.
 ``<folder>/mail/reminder.subject.j2``, overrides the built-in templates file by file.
 Only ``.html.j2`` files are autoescaped; undefined names raise instead of rendering empty.
+
+Signed links: with a secret key and a public URL, every task line of a digest and every
+task escalation carries links to that task's page in the web app (``web/``), signed for
+the recipient (``models/tokens.py``) and valid until 30 days after the mail's as-of day,
+so the same inputs still give the same bytes. The templates get them as ``links``, a dict
+of task key to ``TaskLinks``; without a secret key it is empty and the mails ask for a
+reply instead. When the caller passes no ``secret_key``, the settings' one is used.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
@@ -25,6 +34,7 @@ from config import TEMPLATES_DIR
 from models.i18n import jinja_filters
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
+from models.tokens import OFFICE, expiry_for, sign_task_token
 from tasks.mail import Attachment, OutgoingMessage
 
 LANGUAGES = ("ru", "en")
@@ -34,6 +44,37 @@ SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
 # The calendar entry's description is the one piece of wording not in a template:
 # build_ics takes plain strings, and a user override of it has not been asked for.
 _ICS_LABELS = {"ru": ("Этап", "Дорожная карта"), "en": ("Stage", "Roadmap")}
+
+
+_FROM_SETTINGS: Any = object()  # secret_key not given: read it from the settings
+
+
+@dataclass(frozen=True)
+class TaskLinks:
+    """The signed links of one task line: its page, and the same page opened on "mark done"."""
+
+    page: str
+    done: str
+
+
+def task_links(
+    secret_key: Any, public_url: str, roadmap_key: str, task_key: str, person_key: str | None, as_of: date
+) -> TaskLinks:
+    """Links to a task's page for one person, valid until 30 days after ``as_of``."""
+    token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of))
+    page = f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
+    return TaskLinks(page=page, done=f"{page}&action=done")
+
+
+def _signing_key(secret_key: Any) -> Any:
+    if secret_key is _FROM_SETTINGS:
+        from config import get_settings
+
+        secret_key = get_settings().secret_key
+    if secret_key is None:
+        return None
+    raw = secret_key.get_secret_value() if hasattr(secret_key, "get_secret_value") else secret_key
+    return raw or None
 
 
 class MailTemplateError(Exception):
@@ -85,6 +126,7 @@ def render_digest(
     message_id: str,
     template_dir: Path | None = None,
     public_url: str | None = None,
+    secret_key: Any = _FROM_SETTINGS,
 ) -> OutgoingMessage:
     """One owner's digest as a message with an .ics of the deadlines it mentions."""
     if not digest.lines:
@@ -100,7 +142,15 @@ def render_digest(
         task_count=len({line.key for line in digest.lines}),
         sections=[(r, [ln for ln in digest.lines if ln.reason == r])
                   for r in SECTIONS if any(ln.reason == r for ln in digest.lines)],
+        delegated=sorted({(ln.delegated_from, ln.away_until) for ln in digest.lines if ln.delegated_from},
+                         key=lambda item: item[0]),
     )
+    key = _signing_key(secret_key)
+    if key and public_url:
+        context["links"] = {
+            ln.key: task_links(key, public_url, roadmap_key, ln.key, digest.recipient.key, digest.as_of)
+            for ln in digest.lines
+        }
     subject, text, html = _render_three("reminder", context, template_dir)
     ics = build_ics(
         _deadlines(digest.lines, roadmap_title, roadmap_key, lang, context["roadmap_url"]),
@@ -126,17 +176,33 @@ def render_escalation(
     message_id: str,
     template_dir: Path | None = None,
     public_url: str | None = None,
+    secret_key: Any = _FROM_SETTINGS,
+    as_of: date | None = None,
 ) -> OutgoingMessage:
-    """One escalation (an overdue task at level 1 or 2, or a risk trigger) to one recipient."""
+    """One escalation (an overdue task at level 1 or 2, or a risk trigger) to one recipient.
+    A task escalation carries a signed link to the task's page, valid for 30 days from
+    ``as_of``; when the caller does not say the day, it is estimated as the due date plus
+    the business days late counted as calendar days (a little early, never late)."""
     lang = _language(lang)
     context = _common_context(esc.recipient, roadmap_title, roadmap_key, lang,
                               office_name, office_email, public_url)
     context.update(esc=esc, detail=esc.detail, role=escalation_role(esc, office_email))
+    key = _signing_key(secret_key)
+    if key and public_url and esc.subject_kind == "task":
+        day = as_of or _escalation_day(esc)
+        context["links"] = {esc.key: task_links(key, public_url, roadmap_key, esc.key, esc.recipient.key, day)}
     subject, text, html = _render_three("escalation", context, template_dir)
     return OutgoingMessage(
         message_id=message_id, sender=sender, to=(_address(esc.recipient),),
         subject=subject, text=text, html=html, headers=_reply_to(office_email),
     )
+
+
+def _escalation_day(esc: Escalation) -> date:
+    due, late = esc.detail.get("due"), esc.detail.get("days_late")
+    if isinstance(due, date) and isinstance(late, int):
+        return due + timedelta(days=late)
+    return date.fromisoformat(esc.trigger_value)
 
 
 def escalation_role(esc: Escalation, office_email: str) -> str:
@@ -207,6 +273,8 @@ def _common_context(
         "roadmap_url": _roadmap_url(public_url, roadmap_key),
         "office_name": office_name,
         "office_email": office_email,
+        "links": {},
+        "delegated": [],
     }
 
 

@@ -1,0 +1,179 @@
+"""Signed links: who may update which task from an email, and until when.
+
+A token is ``<payload>.<signature>``: the payload is base64url JSON naming the roadmap,
+the task, the person and the expiry; the signature is HMAC-SHA256 of the payload under
+ROADMAP_SECRET_KEY, with a purpose prefix so that a token signed for one use (a task
+link) never verifies as another (an office link). Plain stdlib ``hmac``; nothing is stored
+server-side, so a link keeps working until it expires or the person loses the right to
+the task (``may_update``).
+
+Expiry is computed from the day the mail is *about* (its as-of day), not from the clock,
+so rendering the same digest twice gives the same bytes; a link in the digest of day D
+works until the end of D + 30 days (UTC).
+
+Why a token is refused (``TokenError.reason``): ``malformed``, ``signature`` (tampered
+or signed with another key), ``purpose`` (an office link used as a task link, or back),
+``expired``, ``roadmap`` / ``task`` (a valid token for another roadmap or task: the
+"foreign" token), ``person`` (the person is unknown, archived, or no longer entitled).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+DEFAULT_DAYS = 30
+OFFICE = "@office"  # the person of a token for the project office (an address, not a person row)
+_PURPOSES = ("task", "office")
+
+
+class TokenError(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TaskToken:
+    roadmap: str
+    task: str
+    person: str  # a person key, or OFFICE
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class OfficeToken:
+    roadmap: str
+    expires: datetime
+
+
+def expiry_for(as_of: date, days: int = DEFAULT_DAYS) -> datetime:
+    """The end of the day ``days`` after ``as_of``, UTC."""
+    return datetime.combine(as_of + timedelta(days=days), time(23, 59, 59), tzinfo=timezone.utc)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key(secret: Any) -> bytes:
+    raw = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+    if not raw:
+        raise ValueError("a secret key is needed to sign or verify links (ROADMAP_SECRET_KEY)")
+    return str(raw).encode("utf-8")
+
+
+def _sign(secret: Any, purpose: str, payload: str) -> str:
+    mac = hmac.new(_key(secret), f"roadmap-office/{purpose}/v1|{payload}".encode("ascii"), hashlib.sha256)
+    return _b64(mac.digest())
+
+
+def _dump(secret: Any, purpose: str, data: dict[str, Any]) -> str:
+    payload = _b64(json.dumps({"k": purpose, **data}, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    return f"{payload}.{_sign(secret, purpose, payload)}"
+
+
+def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any]:
+    """The verified payload, or TokenError. The signature is checked before anything in
+    the payload is trusted, the expiry before the caller looks at names."""
+    payload, dot, signature = (token or "").strip().partition(".")
+    if not dot or not payload or not signature:
+        raise TokenError("malformed", "This link is incomplete: it may have been cut when copied from the email.")
+    try:
+        data = json.loads(_unb64(payload))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        raise TokenError("malformed", "This link is damaged: it may have been cut when copied from the email.") from None
+    kind = data.get("k")
+    if kind not in _PURPOSES or not hmac.compare_digest(_sign(secret, str(kind), payload), signature):
+        raise TokenError("signature", "This link is not valid: it was changed, or it was not issued by this server.")
+    if kind != purpose:
+        raise TokenError("purpose", "This link is meant for another page.")
+    try:
+        expires = datetime.fromtimestamp(int(data["x"]), timezone.utc)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise TokenError("malformed", "This link is damaged.") from None
+    if now >= expires:
+        raise TokenError("expired", f"This link expired on {expires:%Y-%m-%d}. The next reminder email "
+                                    "brings a fresh one, or ask the project office.")
+    return {**data, "expires": expires}
+
+
+def sign_task_token(secret: Any, roadmap: str, task: str, person: str, expires: datetime) -> str:
+    return _dump(secret, "task", {"r": roadmap, "t": task, "p": person, "x": int(expires.timestamp())})
+
+
+def sign_office_token(secret: Any, roadmap: str, expires: datetime) -> str:
+    return _dump(secret, "office", {"r": roadmap, "x": int(expires.timestamp())})
+
+
+def verify_task_token(secret: Any, token: str, *, roadmap: str, task: str, now: datetime) -> TaskToken:
+    """The token's claims when it is genuine, unexpired and names this roadmap and task."""
+    data = _load(secret, "task", token, now)
+    if data.get("r") != roadmap:
+        raise TokenError("roadmap", "This link belongs to another roadmap.")
+    if data.get("t") != task:
+        raise TokenError("task", "This link belongs to another task: use the link next to this task in your email.")
+    person = data.get("p")
+    if not isinstance(person, str) or not person:
+        raise TokenError("malformed", "This link is damaged.")
+    return TaskToken(roadmap, task, person, data["expires"])
+
+
+def verify_office_token(secret: Any, token: str, *, roadmap: str, now: datetime) -> OfficeToken:
+    data = _load(secret, "office", token, now)
+    if data.get("r") != roadmap:
+        raise TokenError("roadmap", "This link belongs to another roadmap.")
+    return OfficeToken(roadmap, data["expires"])
+
+
+# --- who may update a task ------------------------------------------------------------
+
+
+def acting_for(people: dict[str, Any], key: str, as_of: date) -> str:
+    """Who reads ``key``'s reminders on ``as_of``: the person, or while they are away their
+    delegate (and the delegate's delegate, if they are away too; a loop stops at the last
+    person not seen before)."""
+    seen = {key}
+    current = key
+    while True:
+        person = people.get(current)
+        if person is None or not is_away(person, as_of):
+            return current
+        nxt = getattr(person, "delegate", None)
+        if not nxt or nxt in seen or nxt not in people or people[nxt].archived:
+            return current
+        seen.add(nxt)
+        current = nxt
+
+
+def is_away(person: Any, as_of: date) -> bool:
+    until = getattr(person, "away_until", None)
+    return bool(until is not None and as_of <= until and getattr(person, "delegate", None))
+
+
+def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dict[str, Any], as_of: date) -> bool:
+    """Whether the named person may update ``task`` through a link today: its owner, whoever
+    reads the owner's reminders while the owner is away, the owner's manager and the
+    contacts of the task's partners (they get the escalations), and the project office."""
+    if person_key == OFFICE:
+        return True
+    person = people.get(person_key)
+    if person is None or person.archived:
+        return False
+    if person_key == task.owner or person_key == acting_for(people, task.owner, as_of):
+        return True
+    owner = people.get(task.owner)
+    if owner is not None and owner.manager == person_key:
+        return True
+    return any(partners[p].contact == person_key for p in task.partners or () if p in partners)
