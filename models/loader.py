@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from models import spec
+from models import spec, yaml_fast
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import Anchor, DateExpr, DateExprError, parse_date_expr, parse_duration
 from models.graph import find_cycles, topological_order
@@ -221,7 +221,6 @@ def _short(value: Any) -> str:
 def load_roadmap(path: str | Path) -> LoadedRoadmap:
     """Load and check a roadmap file; raise RoadmapInvalid with every problem found."""
     file = str(path)
-    r = _Reader(file)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -230,12 +229,31 @@ def load_roadmap(path: str | Path) -> LoadedRoadmap:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise RoadmapInvalid([Problem(line, "(file)", "the file is not valid UTF-8", "error", file)])
-    return load_roadmap_text(text, file, r)
+        raise RoadmapInvalid([Problem(1 if line < 1 else line, "(file)", "the file is not valid UTF-8", "error", file)])
+    return load_roadmap_text(text, file)
 
 
-def load_roadmap_text(text: str, file: str = "<roadmap>", r: _Reader | None = None) -> LoadedRoadmap:
-    r = r or _Reader(file)
+def load_roadmap_text(text: str, file: str = "<roadmap>") -> LoadedRoadmap:
+    """Check a roadmap document. Big clean files take the fast reader (models/yaml_fast.py);
+    any problem at all sends the document through the line-tracking reader instead, so
+    every problem is reported with its line."""
+    try:
+        data = yaml_fast.load(text.encode("utf-8"))
+    except yaml_fast.Unsupported:
+        pass
+    else:
+        fast = _Reader(file)
+        try:
+            loaded = _check(fast, data)
+        except RoadmapInvalid:
+            loaded = None
+        if loaded is not None and not fast.problems:
+            return loaded
+    return _load_tracking_lines(text, file)
+
+
+def _load_tracking_lines(text: str, file: str) -> LoadedRoadmap:
+    r = _Reader(file)
     r.data = None
     try:
         data = r.parse(text)
@@ -248,6 +266,10 @@ def load_roadmap_text(text: str, file: str = "<roadmap>", r: _Reader | None = No
         raise RoadmapInvalid([Problem(1, "(yaml)", f"YAML error: {exc}", "error", file)])
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2014-13-45
         raise RoadmapInvalid([Problem(1, "(yaml)", f"cannot read a value: {exc}", "error", file)])
+    return _check(r, data)
+
+
+def _check(r: _Reader, data: Any) -> LoadedRoadmap:
     r.data = data
     if not isinstance(data, dict):
         r.problem((), "the file must be a mapping with the keys roadmap, people, stages, tasks, ...")
