@@ -18,36 +18,25 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the message
 
 
 def _run(kind: str, as_of: str | None, dry_run: bool, roadmap: str | None, db: str | None) -> None:
-    from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
+    from cli.run_commands import call_flow, flow_db, print_failures
+    from flows._common import DeliveryFailed
 
-    url = db_url(db)
-    planner = plan_reminders if kind == "remind" else plan_escalation_messages
-    plan = planner(url, roadmap, parse_day(as_of))
+    name = "send_reminders" if kind == "remind" else "send_escalations"
+    try:
+        summary = call_flow(name, name, as_of=parse_day(as_of), roadmap_key=roadmap, db_url=flow_db(db), dry_run=dry_run)
+    except DeliveryFailed as exc:
+        print_failures(exc)
+        raise typer.Exit(1) from None
     if dry_run:
-        for intent in plan.intents:
-            m = intent.message
-            console.print(f"--- {intent.kind} to {intent.recipient_name} <{intent.recipient}>", style="bold", markup=False)
-            console.print(f"Subject: {m.subject}", markup=False)
-            console.print(m.text, markup=False)
-        console.print(f"dry run: {len(plan.intents)} message(s) for {plan.as_of}; nothing recorded or sent")
+        for (name_, recipient, subject), text in zip(summary.messages, summary.texts):
+            console.print(f"--- {kind} to {name_} <{recipient}>", style="bold", markup=False)
+            console.print(f"Subject: {subject}", markup=False)
+            console.print(text, markup=False)
+        console.print(f"dry run: {summary.planned} message(s) for {summary.as_of}; nothing recorded or sent")
         return
-    recorded = record_plan(url, plan)
-    stats = deliver_pending(url)
-    by_recipient: dict[str, list[str]] = {}
-    for intent in plan.intents:
-        by_recipient.setdefault(intent.recipient, []).append(intent.message.subject)
-    for recipient, subjects in sorted(by_recipient.items()):
-        for subject in subjects:
-            console.print(f"  {recipient}: {subject}", markup=False)
-    console.print(
-        f"{plan.roadmap_key} {plan.as_of}: planned {len(plan.intents)}, recorded {recorded.recorded}, "
-        f"skipped as duplicate {recorded.duplicates}; delivered {stats.sent}, failed {stats.failures}"
-    )
-    if stats.failures:
-        for error in stats.errors:
-            err_console.print(f"  failed: {error}", style="red", markup=False)
-        err_console.print(f"{stats.failures} message(s) failed; `roadmap outbox --status failed` lists them", style="red")
-        raise typer.Exit(1)
+    for _, recipient, subject in sorted(summary.messages, key=lambda m: m[1]):
+        console.print(f"  {recipient}: {subject}", markup=False)
+    console.print(summary.line(), markup=False)
 
 
 def register(app: typer.Typer) -> None:

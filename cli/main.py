@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -10,8 +12,13 @@ from rich.table import Table
 
 from cli import mail_commands
 from cli import report_commands
+from cli import run_commands
 from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
+
+# A command loads up to hundreds of thousands of objects (YAML values, rows) that live until
+# it ends; with the default thresholds the cyclic collector rescans them over and over.
+gc.set_threshold(100_000, 50, 100)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Roadmap Office: keeps a strategic-session roadmap alive.")
@@ -23,6 +30,7 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(db_app, name="db")
 mail_commands.register(app)
 report_commands.register(app)
+run_commands.register(app)
 
 RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
 
@@ -47,13 +55,14 @@ def validate(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")]) ->
 @handle_errors
 def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], db: DbOption = None) -> None:
     """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
-    from tasks.roadmap_jobs import import_file
+    from cli.run_commands import call_flow, flow_db
 
-    report = import_file(db_url(db), file)
+    report = call_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
     for w in report.warnings:
         err_console.print(w.format(), style="yellow", markup=False)
     if report.unchanged:
-        console.print(f"{report.roadmap_key}: no changes")
+        same = " (the file is identical to the last one imported)" if report.identical else ""
+        console.print(f"{report.roadmap_key}: no changes{same}")
         return
     verb = "created" if report.created else "updated"
     console.print(f"{report.roadmap_key}: {verb}: {len(report.added)} added, {len(report.changed)} changed, "
@@ -85,7 +94,8 @@ def status(
         raise UserError(f"--format: {format!r} is not one of table, json")
     doc = roadmap_status(db_url(db), roadmap, parse_day(as_of))
     if format == "json":
-        print(json.dumps(doc, ensure_ascii=False, indent=1))
+        # Indenting switches json to its pure-Python encoder: only do it for a person.
+        print(json.dumps(doc, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
         return
     meta, summary = doc["roadmap"], doc["summary"]
     console.print(f"[bold]{meta['title']}[/] ({meta['key']}) as of {meta['as_of']}: "

@@ -31,23 +31,20 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Write the weekly status report (DOCX) of the ISO week of --as-of and print its path."""
-        from tasks.report_jobs import send_weekly_report, write_weekly_report
+        from cli.run_commands import call_flow, flow_db, print_failures
+        from flows._common import DeliveryFailed
 
-        url = db_url(db)
-        day = parse_day(as_of)
-        path = write_weekly_report(url, roadmap, day, out)
+        try:
+            path, summary = call_flow("weekly_report", "weekly_report", as_of=parse_day(as_of), send=send,
+                                      roadmap_key=roadmap, db_url=flow_db(db), out=str(out) if out else None)
+        except DeliveryFailed as exc:
+            print_failures(exc)
+            raise typer.Exit(1) from None
         console.print(str(path), markup=False)
-        if not send:
-            return
-        result = send_weekly_report(url, roadmap, day, path)
-        console.print(
-            f"report to {', '.join(result.recipients)}: recorded {result.recorded.recorded}, "
-            f"skipped as already sent this week {result.recorded.duplicates}; "
-            f"delivered {result.delivery.sent}, failed {result.delivery.failures}",
-            markup=False,
-        )
-        if result.delivery.failures:
-            for error in result.delivery.errors:
-                err_console.print(f"  failed: {error}", style="red", markup=False)
-            err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
-            raise typer.Exit(1)
+        if summary is not None:
+            console.print(
+                f"report to {', '.join(m[1] for m in summary.messages)}: recorded {summary.recorded}, "
+                f"skipped as already sent this week {summary.duplicates}; "
+                f"delivered {summary.delivered_by_run}, failed {summary.failed}",
+                markup=False,
+            )

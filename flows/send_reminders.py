@@ -1,0 +1,48 @@
+"""send_reminders: each owner's digest for the day (due soon, due today, overdue, moved dates).
+
+Runs on weekdays at 09:00 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`),
+as the first step of the daily cycle, and by hand as `roadmap remind`. Whether a reminder is
+due is decided from the data and `as_of`, never from the time the schedule fired: after a gap
+only today's reminders go out, and a doubled run records nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flows._common import DeliveryFailed, MailSummary, database_url, log_summary
+from tasks import notify_tasks
+from tasks.notify_jobs import Plan
+from tasks.prefect_tasks import TransientSendFailures, flow
+
+
+@flow(name="send-reminders", log_prints=False)
+def send_reminders(
+    as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None, dry_run: bool = False
+) -> MailSummary:
+    url = database_url(db_url)
+    plan = notify_tasks.plan_reminders(url, roadmap_key, as_of)
+    return send_plan("reminders", url, plan, dry_run)
+
+
+def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
+    """Record the planned messages, deliver the outbox, count what became of them."""
+    summary = MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.intents), dry_run=dry_run,
+                          messages=[(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents])
+    if dry_run:
+        summary.texts = [i.message.text for i in plan.intents]
+        log_summary(summary)
+        return summary
+    recorded = notify_tasks.record_plan(url, plan)
+    summary.recorded, summary.duplicates = recorded.recorded, recorded.duplicates
+    try:
+        summary.delivered_by_run = notify_tasks.deliver_batch(url).sent
+    except TransientSendFailures:
+        pass  # every retry used up: the outbox counts below say which messages failed
+    counts = notify_tasks.count_outbox(url, plan.roadmap_key, [i.dedup_key for i in plan.intents])
+    summary.sent, summary.pending, summary.failed, summary.errors = (
+        counts.sent, counts.pending, counts.failures, counts.errors)
+    log_summary(summary)
+    if summary.failed:
+        raise DeliveryFailed([summary])
+    return summary
