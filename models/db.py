@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
+_UP_TO_DATE: set[str] = set()
 
 
 def normalise_url(url: str) -> str:
@@ -57,6 +61,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
@@ -64,23 +70,47 @@ def alembic_config(url: str) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as exc:
+        if "alembic_version" in str(exc.orig):  # a new, empty database
+            return None
+        raise
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    """The newest migration, read from the files without importing Alembic (start-up time
+    matters for every command); tests check it against Alembic's own answer."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for kind, rev in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if rev and rev != "None":
+                (revisions if kind == "revision" else parents).add(rev)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 def upgrade(url: str) -> None:
-    """Bring the database to the latest schema (idempotent)."""
-    engine = get_engine(url)
-    if current_revision(engine) == head_revision():
+    """Bring the database to the latest schema (idempotent; checked once per process)."""
+    if url in _UP_TO_DATE:
         return
-    cfg = alembic_config(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    engine = get_engine(url)
+    if current_revision(engine) != head_revision() or head_revision() is None:
+        from alembic import command
+
+        cfg = alembic_config(url)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    _UP_TO_DATE.add(url)
+
+
+def forget_schema_check(url: str) -> None:
+    """For tests that drop the schema under a running process."""
+    _UP_TO_DATE.discard(url)
 
 
 @lru_cache(maxsize=8)

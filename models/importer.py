@@ -38,6 +38,7 @@ class ImportReport:
     archived: list[tuple[str, str]] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    identical: bool = False  # byte for byte the file imported last time: nothing was read
 
     @property
     def unchanged(self) -> bool:
@@ -141,6 +142,8 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
         roadmap.imported_at = utcnow()
 
     plans = loaded.schedule.plans
+    kept_tasks: list[Task] = []
+    new_tasks = 0
     for entity, model, section, to_fields, to_state in SECTIONS:
         existing = {row.key: row for row in session.scalars(select(model).where(model.roadmap_id == roadmap.id))}
         new_rows: list[dict[str, Any]] = []
@@ -180,16 +183,25 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
                 _apply(row, changed_in_file, log, report, entity, item.key)
                 row.file_state = _json_state(state)
         if new_rows:
-            session.execute(insert(model), new_rows)
+            # render_nulls keeps every row's column set the same, so the rows go out in
+            # a few executemany batches instead of one INSERT per distinct set of keys.
+            session.execute(insert(model).execution_options(render_nulls=True), new_rows)
         for key, row in existing.items():
             if key not in seen and not row.archived:
                 row.archived = True
                 report.archived.append((entity, key))
                 log.add(entity, key, "archived")
+        if model is Task:
+            new_tasks = len(new_rows)
+            kept_tasks = sorted((row for row in existing.values() if not row.archived), key=lambda t: t.position)
 
     session.flush()
     schedule_log = ChangeLog(roadmap.id, "schedule", actor)
-    report.moved = reschedule(session, roadmap, schedule_log)
+    if not report.created:
+        # A new roadmap was stored with the loader's schedule, which had the same inputs.
+        # Otherwise live state may differ from the file: schedule the stored rows again,
+        # reusing the rows loaded above unless new tasks were added.
+        report.moved = reschedule(session, roadmap, schedule_log, tasks=None if new_tasks else kept_tasks)
     log.flush(session)
     schedule_log.flush(session)
     return report

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.history import history
-from models.importer import ImportReport, import_roadmap
+from models.importer import ImportReport, file_sha256, import_roadmap
 from models.loader import LoadedRoadmap, load_roadmap
 from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import select_roadmap, today_in
-from models.schema import Change, Person, Stage
+from models.schema import Change, Person, Roadmap, Stage
 from models.status import remind_window, stage_states, status_document, task_states
 from models.updates import UpdateResult, update_risk, update_task
 
@@ -28,6 +28,13 @@ def validate_file(path: str | Path) -> LoadedRoadmap:
 
 
 def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> ImportReport:
+    """Import a file; a file identical to the last one imported is recognised by its hash."""
+    digest = file_sha256(path) if Path(path).is_file() else None
+    if digest is not None:
+        with session_scope(db_url) as session:
+            key = session.scalar(select(Roadmap.key).where(Roadmap.source_sha256 == digest))
+        if key is not None:
+            return ImportReport(key, identical=True)
     loaded = load_roadmap(path)
     with session_scope(db_url) as session:
         return import_roadmap(session, loaded, actor=actor)

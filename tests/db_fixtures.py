@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from models.db import get_engine, normalise_url, upgrade
+from models.db import forget_schema_check, get_engine, normalise_url, upgrade
 from models.schema import Base
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -48,6 +48,7 @@ def postgres_server_url() -> Iterator[str]:
 
 
 def _reset(url: str) -> None:
+    forget_schema_check(url)
     engine = get_engine(url)
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
