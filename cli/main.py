@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cli import mail_commands
 from cli import report_commands
+from cli import web_commands
 from cli import run_commands
 from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
@@ -30,6 +31,7 @@ app.add_typer(risk_app, name="risk")
 app.add_typer(db_app, name="db")
 mail_commands.register(app)
 report_commands.register(app)
+web_commands.register(app)
 run_commands.register(app)
 
 RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}

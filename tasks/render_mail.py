@@ -58,10 +58,11 @@ class TaskLinks:
 
 
 def task_links(
-    secret_key: Any, public_url: str, roadmap_key: str, task_key: str, person_key: str | None, as_of: date
+    secret_key: Any, public_url: str, roadmap_key: str, task_key: str, person_key: str | None, as_of: date,
+    days: int = 30,
 ) -> TaskLinks:
-    """Links to a task's page for one person, valid until 30 days after ``as_of``."""
-    token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of))
+    """Links to a task's page for one person, valid until ``days`` days after ``as_of``."""
+    token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of, days))
     page = f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
 

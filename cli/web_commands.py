@@ -1,0 +1,91 @@
+"""`roadmap web`: serve the task pages and the roadmap page; `roadmap web-link`: print a
+signed link (an office link to the roadmap page, or one person's link to one task)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+
+NO_SECRET = (
+    "ROADMAP_SECRET_KEY is not set: the web app signs and checks every link with it and will not "
+    "start without one (there is no default). Set it to a long random value, e.g.\n"
+    "  export ROADMAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
+    "and use the same value for `roadmap remind`, so that the links in the emails work."
+)
+
+
+def _require_secret() -> str:
+    from config import get_settings
+
+    key = get_settings().secret_key
+    if key is None or not key.get_secret_value().strip():
+        err_console.print(f"error: {NO_SECRET}", style="red", markup=False)
+        raise typer.Exit(2)
+    return key.get_secret_value()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @handle_errors
+    def web(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+        db: DbOption = None,
+    ) -> None:
+        """Serve the web app: task pages behind signed email links, and the roadmap page."""
+        url = db_url(db)
+        _require_secret()
+        import uvicorn
+
+        from web.app import WebSettings, create_app
+
+        settings = WebSettings()
+        application = create_app(url, settings)
+        auth = "basic auth (ROADMAP_WEB_PASSWORD) or an office link" if settings.web_password else \
+            "office links only (`roadmap web-link`); set ROADMAP_WEB_PASSWORD for basic auth"
+        console.print(f"serving on http://{host}:{port} (links in emails use {settings.public_url}); "
+                      f"roadmap page: {auth}", markup=False)
+        # No access log: task URLs carry their token in the query string.
+        uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True, access_log=False)
+
+    @app.command("web-link")
+    @handle_errors
+    def web_link(
+        task: Annotated[str | None, typer.Option("--task", help="A task key: print that task's link.")] = None,
+        person: Annotated[str | None, typer.Option("--person", help="With --task: whose link (default the owner).")] = None,
+        days: Annotated[int, typer.Option("--days", help="Valid for this many days.", min=1, max=366)] = 30,
+        roadmap: RoadmapOption = None,
+        db: DbOption = None,
+    ) -> None:
+        """Print a signed link: the roadmap page for the office, or with --task one task's page."""
+        from sqlalchemy import select
+
+        from config import get_settings
+        from models.db import session_scope
+        from models.errors import UserError
+        from models.roadmaps import select_roadmap, today_in
+        from models.schema import Person, Task
+        from models.tokens import expiry_for, sign_office_token
+        from tasks.render_mail import task_links
+
+        url = db_url(db)
+        secret = _require_secret()
+        public = get_settings().public_url.rstrip("/")
+        with session_scope(url) as session:
+            rm = select_roadmap(session, roadmap)
+            day = today_in(rm)
+            if task is None:
+                token = sign_office_token(secret, rm.key, expiry_for(day, days))
+                console.print(f"{public}/roadmaps/{rm.key}?token={token}", markup=False)
+                return
+            row = session.scalar(select(Task).where(Task.roadmap_id == rm.id, Task.key == task))
+            if row is None or row.archived:
+                raise UserError(f"task {task!r} is not a live task of roadmap {rm.key!r}")
+            who = person or row.owner
+            if session.scalar(select(Person.id).where(Person.roadmap_id == rm.id, Person.key == who)) is None:
+                raise UserError(f"--person: no person {who!r} in roadmap {rm.key!r}")
+            links = task_links(secret, public, rm.key, row.key, who, day, days)
+            console.print(links.page, markup=False)
