@@ -41,9 +41,9 @@ remind_before [5, 1], remind on the due day, overdue every 2 days, with days cou
 in business days as models/status.py counts them (`cal.between(due, D)`):
 
 - an open task needs one when it is due in exactly 5 or 1 business days, is due on D,
-  or is late by a positive even number of business days;
+  or is late by 1, 3, 5, ... business days (the day after its due date, then every 2);
 - about 10 % of the quota are open tasks due on D, D+1bd or D+5bd; the rest are open
-  tasks of earlier stages whose due is snapped to D-2bd, D-4bd, ...;
+  tasks of earlier stages whose due is snapped to D-1bd, D-3bd, ...;
 - every other task due before D is done, and no other open task is due on D, D+1bd or
   D+5bd, so the count is controlled rather than left to chance.
 
@@ -287,7 +287,7 @@ def generate(
                     eligible_seen += 1
                     left = max(1.0, eligible - eligible_seen + 1)
                     if overdue_made < overdue_quota and rng.random() < (overdue_quota - overdue_made) / left:
-                        hit = dpos if (a_pos - dpos) % 2 == 0 else dpos + 1
+                        hit = dpos if (a_pos - dpos) % 2 == 1 else dpos + 1  # late 1, 3, 5, ... bd
                         if hit >= a_pos or hit > e_pos:
                             hit = dpos - 1
                         if lo_ok <= hit < a_pos and hit <= e_pos and hit >= s_pos:
@@ -482,7 +482,7 @@ def reminder_hits(path: str | Path, day: date, remind_before: tuple[int, ...] = 
         due = loaded.schedule.plans[t.key].due
         late = cal.between(due, day)
         if late > 0:
-            if late % overdue_every == 0:
+            if (late - 1) % overdue_every == 0:  # first business day after due, then every N
                 hits.append(t.key)
         elif late == 0:
             if remind_on_due:
