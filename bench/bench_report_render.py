@@ -91,7 +91,7 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
     risks = [RiskRow(key=f"R-{r:03d}", title=f"Риск {r}", owner=rng.choice(owners),
                      probability=rng.randint(1, 5), impact=rng.randint(1, 5),
                      mitigation="Меры по снижению риска", review_date=as_of,
-                     status=rng.choice(["open", "open", "mitigating", "closed"]))
+                     status=rng.choice(["open", "open", "mitigated", "closed"]))
              for r in range(100)]
     changes = Changes(
         completed=[ChangeItem(key=f"T-{i:05d}", title=f"Задача {i}")

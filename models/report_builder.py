@@ -13,10 +13,18 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   after it, i.e. 14 calendar days counting the report date; a task due today is listed
   there, not as overdue. Calendar days rather than business days, so that a fortnight
   of holidays does not stretch the window.
+- Forecast finish of a task: its finish in the forward schedule (done_on, the owner's
+  forecast, else its due date), but never before the report date while it is open: an
+  overdue open task is forecast to finish today at the earliest, not on its past due date
+  (``forecast_finish``). A stage's forecast end is the latest forecast finish of its tasks,
+  so a stage with an overdue task is forecast to end today at the earliest as well; a stage
+  forecast after its planned end is red.
 - Gantt: every stage (current bar from its start to the later of its planned end and its
   forecast end; baseline: its dates at the first import, found in the change history),
-  each followed by its open critical-path tasks (current bar start..finish of the forward
-  schedule, baseline baseline_start..baseline_due).
+  each followed by its open critical-path tasks (current bar start..forecast finish, so an
+  overdue bar reaches the "today" line; baseline baseline_start..baseline_due).
+- Tasks are read with a Core select of the columns the report needs (plain rows, no ORM
+  identity map): for 10,000 tasks that is ~0.1 s instead of ~0.3 s for ORM objects.
 - Changes: against the snapshot of the latest earlier ISO week (its ``state``), or None
   when there is none: completed = done now and not done then; newly overdue = overdue
   now and not overdue then; moved = due date differs (tasks now done or cancelled left
@@ -29,13 +37,14 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
-from models.planning import live_tasks, roadmap_calendar
+from models.planning import roadmap_calendar
 from models.report_context import (
     ChangeItem,
     Changes,
@@ -54,11 +63,34 @@ from models.report_context import (
     week_bounds,
 )
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
-from models.status import OPEN, TaskState, remind_window, stage_states, task_states
+from models.status import OPEN, StageState, TaskState, remind_window, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
 _STATUS = {"planned": "todo"}  # the report's name for a task not started
+# The task columns the report reads (not the file expressions, notes or file_state).
+_TASK_COLUMNS = (
+    "key", "title", "stage", "workstream", "owner", "partners", "depends_on", "status", "done_on",
+    "progress", "forecast", "start", "due", "finish", "slack", "critical", "baseline_start",
+    "baseline_due",
+)
+
+
+def report_tasks(session: Session, roadmap_id: int) -> list[Row]:
+    """The live tasks of a roadmap in file order, as plain rows with Task's attribute names
+    (what ``models.status`` reads), without building ORM objects."""
+    columns = [Task.__table__.c[name] for name in _TASK_COLUMNS]
+    return list(session.execute(
+        select(*columns).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False)).order_by(Task.position)
+    ))
+
+
+def forecast_finish(task: Any, as_of: dt.date) -> dt.date:
+    """When the report expects ``task`` to finish: the scheduled finish, but an open task
+    (planned, in progress, blocked) cannot finish before the report date."""
+    if task.status in OPEN and task.finish < as_of:
+        return as_of
+    return task.finish
 
 
 def escalation_level(days_late: int, policy: dict[str, Any] | None) -> int:
@@ -98,7 +130,7 @@ def build_report(
     cal = roadmap_calendar(roadmap)
     policy = roadmap.policy or {}
 
-    tasks = live_tasks(session, roadmap.id)
+    tasks = report_tasks(session, roadmap.id)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
     stages = list(session.scalars(
@@ -107,14 +139,22 @@ def build_report(
     risks = list(session.scalars(
         select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False)).order_by(Risk.position)
     ))
-    states = task_states(tasks, people, as_of, cal, remind_window(roadmap))
-    stage_rows_state = stage_states(stages, tasks, states, cal)
+    states = task_states(tasks, people, as_of, cal, remind_window(roadmap))  # type: ignore[arg-type]
+    finish = {t.key: forecast_finish(t, as_of) for t in tasks}
+    stage_end: dict[str, dt.date] = {}
+    for t in tasks:
+        if t.status != "cancelled" and (t.stage not in stage_end or finish[t.key] > stage_end[t.stage]):
+            stage_end[t.stage] = finish[t.key]
+    stage_rows_state = [
+        _forecast_stage(st, stage_end.get(st.key))
+        for st in stage_states(stages, tasks, states, cal)  # type: ignore[arg-type]
+    ]
 
     def person_name(key: str | None) -> str:
         p = people.get(key or "")
         return p.name if p else (key or "")
 
-    def row(t: Task, s: TaskState) -> TaskRow:
+    def row(t: Row, s: TaskState) -> TaskRow:
         return TaskRow(
             key=t.key, title=t.title, stage=t.stage, owner=person_name(t.owner),
             partners=[partners[k].name if k in partners else k for k in t.partners or []],
@@ -156,7 +196,7 @@ def build_report(
         roadmap_key=roadmap.key, title=roadmap.title, language=lang,
         iso_year=iso_year, iso_week=iso_week, week_start=week_start, week_end=week_end,
         as_of=as_of, generated_at=generated_at, summary=summary, stages=stage_rows,
-        gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id)),
+        gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id), finish),
         overdue=overdue, blocked=blocked, upcoming=upcoming, risks=risk_rows,
         heatmap=heatmap_counts(risk_rows), changes=changes,
         messages=_messages(session, roadmap, week_start, as_of), max_rows=max_rows,
@@ -202,8 +242,17 @@ def stage_baselines(session: Session, roadmap_id: int) -> dict[tuple[str, str], 
     return out
 
 
-def _gantt(stages: list[Stage], stage_rows, pairs, baselines) -> list[GanttBar]:  # type: ignore[no-untyped-def]
-    by_stage: dict[str, list[Task]] = {}
+def _forecast_stage(st: StageState, forecast_end: dt.date | None) -> StageState:
+    """``st`` with the forecast end computed from its tasks' forecast finishes (see
+    ``forecast_finish``; None: no tasks), red when that is after the planned end."""
+    if forecast_end is None or forecast_end == st.forecast_end:
+        return st
+    late = forecast_end is not None and forecast_end > st.end
+    return dataclasses.replace(st, forecast_end=forecast_end, rag="red" if late else st.rag)
+
+
+def _gantt(stages: list[Stage], stage_rows, pairs, baselines, finish) -> list[GanttBar]:  # type: ignore[no-untyped-def]
+    by_stage: dict[str, list[Row]] = {}
     for t, _ in pairs:
         if t.status != "cancelled":
             by_stage.setdefault(t.stage, []).append(t)
@@ -222,7 +271,7 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines) -> list[GanttBar]:
         for t in sorted(members, key=lambda t: (t.start, t.key)):
             if t.key in critical:
                 bars.append(GanttBar(
-                    label=f"{t.key} {t.title}", kind="task", start=t.start, end=max(t.finish, t.start),
+                    label=f"{t.key} {t.title}", kind="task", start=t.start, end=max(finish[t.key], t.start),
                     baseline_start=t.baseline_start, baseline_end=t.baseline_due,
                     rag=rag[t.key] if rag[t.key] in ("green", "amber", "red") else "green", critical=True,
                 ))
@@ -266,7 +315,7 @@ def _zone(name: str) -> dt.tzinfo:
 # ---------------------------------------------------------------------------------------------
 
 
-def snapshot_state(pairs: list[tuple[Task, TaskState]], risks: list[Risk] | None = None) -> dict[str, Any]:
+def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk] | None = None) -> dict[str, Any]:
     """What next week's report compares with: every live task and risk, compactly."""
     return {
         "tasks": {

@@ -86,7 +86,7 @@ class RiskRow:
     score: int = 0  # probability * impact; filled in __post_init__ when left at 0
     mitigation: str = ""
     review_date: dt.date | None = None
-    status: str = "open"  # open | mitigating | closed
+    status: str = "open"  # open | mitigated | occurred | closed (models/spec.py)
 
     def __post_init__(self) -> None:
         for name in ("probability", "impact"):
@@ -351,9 +351,25 @@ def _task_decision(t: TaskRow, lang: str) -> str:
     )
 
 
+def first_clause(text: str, limit: int = 140) -> str:
+    """The first clause of a free text (up to the first ";" or full stop), at most ``limit``
+    characters (cut at a word, "…" added), its first letter lowercased unless it starts an
+    abbreviation: "Найти второго поставщика; …" -> "найти второго поставщика". A decision
+    sentence quotes the mitigation; the full text is in the risk register."""
+    text = " ".join(text.split())
+    for stop in (";", ". "):
+        text = text.split(stop, 1)[0]
+    text = text.rstrip(" .")
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,:—-") + "…"
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
 def _risk_decision(r: RiskRow, lang: str) -> str:
     s = STRINGS[lang]
-    mitigation = r.mitigation.strip().rstrip(".")
+    mitigation = first_clause(r.mitigation)
     action = (
         s["approve_mitigation"].format(mitigation=mitigation) if mitigation
         else s["define_mitigation"]
@@ -424,6 +440,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "c_esc": "Эскалация", "c_state": "Состояние", "c_blocked_by": "Блокируют",
         "c_stage": "Этап", "c_partner": "Партнёр", "c_count": "Задач", "c_worst": "Макс. просрочка",
         "c_prob": "Вероятность", "c_impact": "Влияние", "c_score": "Оценка",
+        "c_score_pi": "Оценка = вероятность × влияние",
         "c_mitigation": "Меры", "c_review": "Пересмотр", "c_change": "Изменение",
         "c_detail": "Подробности", "c_recipient": "Получатель", "c_subject": "Тема",
         "c_sent": "Отправлено", "c_critical": "КП",
@@ -431,7 +448,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "esc_0": "—", "esc_1": "1 (руководитель)", "esc_2": "2 (управляющий комитет)",
         "st_todo": "не начата", "st_in_progress": "в работе", "st_blocked": "заблокирована",
         "st_done": "выполнена", "st_cancelled": "отменена",
-        "rs_open": "открыт", "rs_mitigating": "снижается", "rs_closed": "закрыт",
+        "rs_open": "открыт", "rs_mitigated": "снижен", "rs_occurred": "наступил",
+        "rs_closed": "закрыт",
         "ch_completed": "Завершена", "ch_newly_overdue": "Впервые просрочена",
         "ch_moved": "Перенесён срок", "ch_new_risks": "Новый риск",
         "ch_closed_risks": "Риск закрыт",
@@ -496,6 +514,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "c_esc": "Escalation", "c_state": "State", "c_blocked_by": "Blocked by",
         "c_stage": "Stage", "c_partner": "Partner", "c_count": "Tasks", "c_worst": "Worst delay",
         "c_prob": "Probability", "c_impact": "Impact", "c_score": "Score",
+        "c_score_pi": "Score = probability × impact",
         "c_mitigation": "Mitigation", "c_review": "Review", "c_change": "Change",
         "c_detail": "Detail", "c_recipient": "Recipient", "c_subject": "Subject",
         "c_sent": "Sent", "c_critical": "CP",
@@ -503,7 +522,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "esc_0": "—", "esc_1": "1 (manager)", "esc_2": "2 (steering committee)",
         "st_todo": "not started", "st_in_progress": "in progress", "st_blocked": "blocked",
         "st_done": "done", "st_cancelled": "cancelled",
-        "rs_open": "open", "rs_mitigating": "mitigating", "rs_closed": "closed",
+        "rs_open": "open", "rs_mitigated": "mitigated", "rs_occurred": "occurred",
+        "rs_closed": "closed",
         "ch_completed": "Completed", "ch_newly_overdue": "Newly overdue",
         "ch_moved": "Deadline moved", "ch_new_risks": "New risk",
         "ch_closed_risks": "Risk closed",

@@ -43,6 +43,8 @@ WIDTH_IN = 7.5
 ROW_IN = 0.2  # height per bar
 FONT_PT = 7
 MAX_LABEL = 42
+LEGEND_IN = 0.28  # band at the top of the figure for the legend (one row)
+CAPTION_IN = 0.2  # band at the bottom for the caption
 _LOCK = threading.Lock()
 
 
@@ -98,12 +100,14 @@ def render_gantt(
         _draw_bars(ax, shown)
         ax.axvline(mdates.date2num(as_of), color=TODAY_COLOUR, linestyle="--", linewidth=1.2)
         _date_axis(ax, shown, as_of, lang)
-        _legend(ax, strings)
+        _legend(fig, strings)
         caption = strings["gantt_caption"]
         if hidden:
             caption += " " + strings["gantt_more"].format(n=hidden) + "."
         fig.text(0.01, 0.005, _printable(caption), ha="left", va="bottom", fontsize=FONT_PT)
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        # The legend and the caption live in fixed bands (in inches) at the top and the
+        # bottom of the figure; the axes and their labels get the rest.
+        fig.tight_layout(rect=(0, CAPTION_IN / height, 1, 1 - LEGEND_IN / height))
         fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
     return path
 
@@ -157,12 +161,14 @@ def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
     )
 
 
-def _legend(ax, strings: dict[str, str]) -> None:
+def _legend(fig: Figure, strings: dict[str, str]) -> None:
+    """One row centred on the figure, not on the axes: the axes are pushed right by the
+    long task labels, and a legend centred on them ran off the right edge ("Сегодня" cut)."""
     handles = [Patch(color=RAG_COLOURS[r], label=strings[r]) for r in ("green", "amber", "red")]
     handles.append(Patch(color=BASELINE_COLOUR, label=strings["gantt_baseline"]))
     handles.append(Line2D([], [], color=TODAY_COLOUR, linestyle="--", label=strings["gantt_today"]))
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=5,
-              fontsize=FONT_PT, frameon=False, borderaxespad=0.2)
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=5,
+               fontsize=FONT_PT, frameon=False, borderaxespad=0.3)
 
 
 def _short(label: str) -> str:

@@ -43,6 +43,7 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Mm, Pt
+from docx.text.paragraph import Paragraph
 
 from models.report_context import (
     STRINGS,
@@ -98,9 +99,10 @@ def render_report(
     1. Open the base document (the reference, emptied, or python-docx's default styled plainly)
        and check it has every style used here.
     2. Portrait: title block, executive summary, stages, Gantt chart (drawn tall and narrow).
-    3. Landscape: overdue and blocked tasks, next two weeks, risk register.
-    4. Portrait: changes since the previous report, reminders and escalations.
-    5. Landscape appendix with every list that was cut at ``ctx.max_rows``.
+    3. Landscape: overdue and blocked tasks, next two weeks, risk register, then (on the
+       same page when they fit: often a line or two each, a page of their own was mostly
+       empty) changes since the previous report, reminders and escalations.
+    4. Landscape appendix, on a new page, with every list that was cut at ``ctx.max_rows``.
     6. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
     """
     doc = _open_base(reference_docx, ctx.language)
@@ -122,7 +124,6 @@ def render_report(
         writer.upcoming()
     with _section("risks"):
         writer.risks()
-    writer.page(landscape=False)
     with _section("changes"):
         writer.changes()
     with _section("messages"):
@@ -249,8 +250,11 @@ Row = Sequence["str | Cell"] | GroupRow
 _PLAIN = (None, False)  # (fill, bold) of a plain-text cell
 
 
-def cell_xml(text: str, width: int, fill: str | None, bold: bool, span: int = 1) -> str:
-    """One ``<w:tc>`` (namespace prefix ``w:`` unbound): width, optional fill, 9 pt run."""
+def cell_xml(
+    text: str, width: int, fill: str | None, bold: bool, span: int = 1, keep_next: bool = False
+) -> str:
+    """One ``<w:tc>`` (namespace prefix ``w:`` unbound): width, optional fill, 9 pt run;
+    ``keep_next`` keeps the row on the page of the next one (a group title row)."""
     props = f'<w:tcW w:w="{width}" w:type="dxa"/>'
     if span > 1:
         props += f'<w:gridSpan w:val="{span}"/>'
@@ -259,14 +263,17 @@ def cell_xml(text: str, width: int, fill: str | None, bold: bool, span: int = 1)
     rpr = f'{"<w:b/>" if bold else ""}<w:sz w:val="{TABLE_FONT_HALF_POINTS}"/>'
     return (
         f'<w:tc><w:tcPr>{props}</w:tcPr>'
-        f'<w:p><w:pPr><w:spacing w:before="0" w:after="0"/></w:pPr>'
+        f'<w:p><w:pPr>{"<w:keepNext/>" if keep_next else ""}'
+        f'<w:spacing w:before="0" w:after="0"/></w:pPr>'
         f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
         f"</w:p></w:tc>"
     )
 
 
 def _parse_tr(cells: str, header: bool = False) -> BaseOxmlElement:
-    trpr = "<w:trPr><w:tblHeader/></w:trPr>" if header else ""
+    # cantSplit: a row is never broken across pages (half a task on each page read badly);
+    # tblHeader: the header row is repeated on every page the table runs over.
+    trpr = f"<w:trPr><w:cantSplit/>{'<w:tblHeader/>' if header else ''}</w:trPr>"
     return parse_xml(f"<w:tbl {nsdecls('w')}><w:tr>{trpr}{cells}</w:tr></w:tbl>")[0]
 
 
@@ -291,7 +298,7 @@ def append_rows(tbl: BaseOxmlElement, widths: Sequence[int], rows: Sequence[Row]
         proto = protos.get(shape)
         if proto is None:
             if shape == ("group",):
-                xml = cell_xml("", total, GROUP_FILL, True, len(widths))
+                xml = cell_xml("", total, GROUP_FILL, True, len(widths), keep_next=True)
             else:
                 xml = "".join(cell_xml("", w, f, b) for w, (f, b) in zip(widths, shape))
             proto = protos[shape] = _parse_tr(xml)
@@ -365,8 +372,8 @@ class _Writer:
         emu = section.page_width - (section.left_margin or 0) - (section.right_margin or 0)
         return int(emu / 635)  # 635 EMU per twip
 
-    def heading(self, key: str, level: int = 1) -> None:
-        self.doc.add_heading(self.s[key], level=level)
+    def heading(self, key: str, level: int = 1) -> Paragraph:
+        return self.doc.add_heading(self.s[key], level=level)
 
     def para(self, text: str, *, italic: bool = False, bold: bool = False) -> None:
         run = self.doc.add_paragraph().add_run(text)
@@ -492,10 +499,12 @@ class _Writer:
             ])
         header = [s["c_key"], s["c_title"], s["c_start"], s["c_end"], s["c_forecast"],
                   s["c_shift"], s["c_progress"], s["c_rag"]]
-        self.table("h_stages", (1.2, 3.6, 2, 2.1, 2, 1.3, 1.9, 1.7), header, rows)
+        self.table("h_stages", (1.7, 3.7, 1.8, 2, 1.8, 1.2, 1.9, 1.6), header, rows)
 
     def gantt(self, chart_png: Path) -> None:
-        self.heading("h_gantt")
+        # The chart starts a page: it rarely fits under the stages table, and LibreOffice
+        # left the heading alone at the foot of page 1 despite keep-with-next.
+        self.heading("h_gantt").paragraph_format.page_break_before = True
         section = self.doc.sections[-1]
         text_height = section.page_height - (section.top_margin or 0) - (section.bottom_margin or 0)
         max_height = int(text_height * 0.85)
@@ -535,7 +544,7 @@ class _Writer:
                 ])
         header = [s["c_key"], s["c_title"], s["c_partners"], s["c_due"], s["c_late"],
                   s["c_esc"], s["c_state"], s["c_critical"]]
-        self.table("h_overdue", (1.4, 5, 3, 1.8, 1.6, 2.4, 3, 0.6), header, rows)
+        self.table("h_overdue", (1.3, 5, 4.2, 1.7, 1.7, 2.3, 3, 0.8), header, rows)
         self._overdue_by_partner(tasks)
 
     def _overdue_by_partner(self, tasks: list[TaskRow]) -> None:
@@ -572,7 +581,7 @@ class _Writer:
         ]
         header = [s["c_due"], s["c_key"], s["c_title"], s["c_owner"], s["c_partners"],
                   s["c_stage"], s["c_state"], s["c_progress"], s["c_critical"]]
-        self.table("h_upcoming", (1.8, 1.4, 5, 2.6, 2.6, 1.2, 2.2, 1.8, 0.6), header, rows)
+        self.table("h_upcoming", (1.7, 1.2, 4.8, 2.8, 3.6, 1.3, 2.4, 1.9, 0.8), header, rows)
 
     def risks(self) -> None:
         s = self.s
@@ -596,15 +605,17 @@ class _Writer:
             self.para(s["none_risks"])
             return
         rows = [self._risk_row(r) for r in open_risks]
-        header = [s["c_key"], s["c_title"], s["c_owner"], s["c_prob"], s["c_impact"],
-                  s["c_score"], s["c_mitigation"], s["c_review"], s["c_state"]]
-        self.table("h_open_risks", (1.2, 4, 2.4, 1.9, 1.5, 1.3, 4.5, 1.8, 1.6), header, rows)
+        # probability, impact and score share one narrow column ("20 = 4 × 5"): three
+        # columns of one digit each left the mitigation, the longest text, a sliver.
+        header = [s["c_key"], s["c_title"], s["c_owner"], s["c_score_pi"], s["c_mitigation"],
+                  s["c_review"], s["c_state"]]
+        self.table("h_open_risks", (1.2, 4.4, 2.8, 2.2, 8, 1.8, 1.9), header, rows)
 
     def _risk_row(self, r: RiskRow) -> list[str | Cell]:
         return [
-            r.key, r.title, r.owner or self.s["nobody"], str(r.probability), str(r.impact),
-            Cell(str(r.score), RAG_FILLS[risk_zone(r.score)], True), r.mitigation,
-            self.day(r.review_date), self.s.get(f"rs_{r.status}", r.status),
+            r.key, r.title, r.owner or self.s["nobody"],
+            Cell(f"{r.score} = {r.probability} × {r.impact}", RAG_FILLS[risk_zone(r.score)], True),
+            r.mitigation, self.day(r.review_date), self.s.get(f"rs_{r.status}", r.status),
         ]
 
     def changes(self) -> None:

@@ -237,7 +237,7 @@ def test_summary_states_rag_percentages_plurals_and_decisions(report):
         "Задача T-1 «Согласовать бюджет» (критический путь) просрочена на 3 рабочих дня, "
         "ответственный — Иванов И. И.: решить, переносить ли срок или усилить исполнение.",
         "Риск R-1 «Поставщик сорвёт поставку» оценён в 20 баллов (вероятность 4 × влияние 5), "
-        "владелец — Сидоров П. П.: утвердить меры — Найти второго поставщика.",
+        "владелец — Сидоров П. П.: утвердить меры — найти второго поставщика.",
     ]
 
 
@@ -292,8 +292,10 @@ def test_heat_map_counts_open_risks_and_shades_by_zone(report):
     assert fill(five_by_five[1][1]) == "C6EFCE"  # 1: green zone
     risks = tables_after(report, "Открытые риски")[0]
     assert column(risks, 0) == ["R-1", "R-2"]
-    assert column(risks, 5) == ["20", "6"]
-    assert column(risks, 7) == ["24.11.2014", "—"]
+    assert column(risks, 3) == ["20 = 4 × 5", "6 = 2 × 3"]  # score = probability × impact
+    assert [fill(row.cells[3]) for row in risks.rows[1:]] == ["FFC7CE", "FFEB9C"]
+    assert column(risks, 4) == ["Найти второго поставщика", "Документировать знания"]
+    assert column(risks, 5) == ["24.11.2014", "—"]
 
 
 def test_chart_png_is_embedded(report, chart, tmp_path):
@@ -486,6 +488,60 @@ def test_gantt_shows_stages_and_at_most_n_critical_tasks(tmp_path):
         assert im.height < 3000
 
 
+def test_gantt_legend_fits_the_picture_even_with_long_labels(tmp_path):
+    """The legend was centred on the axes, which long labels push right: its last entry
+    ("Сегодня") ran off the picture. Nothing may touch the left or right edge at the top."""
+    from PIL import Image
+
+    from tasks.gantt import DPI, LEGEND_IN
+
+    bars = [GanttBar(label=f"T-{i} " + "Очень длинное название задачи " * 3, start=D(2015, 1, 5),
+                     end=D(2015, 2, 20), critical=True, rag="red") for i in range(5)]
+    path = render_gantt(bars, D(2015, 2, 1), tmp_path / "legend.png", lang="ru")
+    with Image.open(path) as im:
+        grey = im.convert("L")
+        band = int(LEGEND_IN * DPI)
+        edges = [grey.getpixel((x, y)) for y in range(band)
+                 for x in (0, 1, 2, grey.width - 3, grey.width - 2, grey.width - 1)]
+        inside = [grey.getpixel((x, y)) for y in range(band) for x in range(grey.width)]
+    assert min(edges) == 255, "the legend touches the edge of the picture"
+    assert min(inside) < 128, "the legend is drawn in the top band"
+
+
+def test_risk_statuses_and_mitigation_in_decisions_read_naturally(tmp_path):
+    from models.report_context import first_clause
+
+    first = first_clause("Найти второго поставщика; заключить договор.")
+    assert first == "найти второго поставщика"
+    assert first_clause("ОАО «ВДНХ» согласует. Потом всё остальное") == "ОАО «ВДНХ» согласует"
+    long = first_clause("Объявить конкурс " + "очень " * 40 + "быстро")
+    assert len(long) <= 141 and long.endswith("очень…")
+    risks = [RiskRow(key=f"R-{s}", title=s, probability=3, impact=3, status=s)
+             for s in ("open", "mitigated", "occurred")]
+    doc = Document(str(render_report(make_context(risks=risks), tmp_path / "r.docx")))
+    table = tables_after(doc, "Открытые риски")[0]
+    assert dict(zip(column(table, 1), column(table, 6))) == {
+        "open": "открыт", "mitigated": "снижен", "occurred": "наступил"}
+
+
+def test_table_rows_are_not_split_across_pages_and_headers_repeat(report):
+    for table in report.tables:
+        rows = table._tbl.tr_lst
+        for tr in rows:
+            assert tr.trPr is not None and tr.trPr.find(qn("w:cantSplit")) is not None
+    overdue = tables_after(report, "Просроченные и заблокированные задачи")[0]
+    assert overdue._tbl.tr_lst[0].trPr.find(qn("w:tblHeader")) is not None
+    group = overdue._tbl.tr_lst[1]  # "Петрова А. С. — 1 задача" stays with its first task
+    assert group.find(".//" + qn("w:keepNext")) is not None
+
+
+def test_gantt_starts_a_page_and_late_sections_share_the_last_landscape_section(report):
+    gantt = next(p for p in report.paragraphs if p.text == "Диаграмма Ганта")
+    assert gantt.paragraph_format.page_break_before
+    # portrait (title, summary, stages, chart), landscape (tables, changes, messages)
+    assert [s.orientation for s in report.sections] == [WD_ORIENT.PORTRAIT, WD_ORIENT.LANDSCAPE]
+
+
 def test_decision_sentences_are_at_most_three_and_keep_a_place_for_the_worst_risk():
     tasks = [TaskRow(key=f"T{i}", title="x", owner="O", days_late=i, critical=True)
              for i in range(1, 6)]
@@ -521,3 +577,7 @@ def test_libreoffice_converts_the_report_to_pdf(tmp_path, chart):
     )
     pdf = tmp_path / "report.pdf"
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):  # poppler-utils: check the Cyrillic text survived
+        text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
+                              text=True).stdout
+        assert "Краткое резюме" in text and "Приложение. Полные списки" in text

@@ -205,3 +205,106 @@ def test_cli_report_errors(url, tmp_path):
     assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr and "Traceback" not in out.stderr
     out = _cli("report", "--roadmap", "nope", "--db", url, env={}, cwd=tmp_path)
     assert out.returncode == 2 and "no roadmap with key 'nope'" in out.stderr
+
+
+def _context(url: str, day: dt.date) -> ReportContext:
+    from models.db import session_scope
+    from models.report_builder import build_report
+    from models.roadmaps import select_roadmap
+
+    with session_scope(url) as session:
+        roadmap = select_roadmap(session, None)
+        return build_report(session, roadmap, day, max_rows=25,
+                            generated_at=dt.datetime(2014, 12, 1, tzinfo=dt.timezone.utc))[0]
+
+
+def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
+    # 10 Nov: a (due 5 Nov, critical) is overdue; its bar reaches the report date, not 5 Nov.
+    ctx = _context(url, WEEK46)
+    bars = {b.label.split()[0]: b for b in ctx.gantt}
+    assert bars["a"].critical and bars["a"].end == WEEK46
+    assert bars["a"].baseline_end == dt.date(2014, 11, 5)  # the baseline still shows the plan
+    assert bars["d"].end == dt.date(2014, 11, 17)  # not overdue: its scheduled finish
+    assert "e" not in bars  # done: not drawn
+
+    # 3 Dec, after s1's planned end (28 Nov) with its tasks still open: the stage is forecast
+    # to end on the report date, red, 5 days late in the stages table; every overdue
+    # critical bar ends that day.
+    day = dt.date(2014, 12, 3)
+    ctx = _context(url, day)
+    s1 = next(s for s in ctx.stages if s.key == "s1")
+    assert (s1.end, s1.forecast_end, s1.rag) == (dt.date(2014, 11, 28), day, "red")
+    bars = {b.label.split()[0]: b for b in ctx.gantt}
+    assert bars["s1"].end == day
+    assert {k: bars[k].end for k in ("a", "b", "d", "f")} == dict.fromkeys("abdf", day)
+
+    path = write_weekly_report(url, None, day)
+    stages = sections(path)["Этапы"]["tables"][0]
+    row = keyed_rows(stages)["s1"]
+    assert row[3:6] == ["28.11.2014", "03.12.2014", "+5"]  # planned end, forecast, shift
+
+
+def test_forecast_finish_never_precedes_the_report_date_for_open_tasks():
+    from types import SimpleNamespace
+
+    from models.report_builder import forecast_finish
+
+    day = dt.date(2014, 11, 10)
+    late = SimpleNamespace(status="in_progress", finish=dt.date(2014, 11, 5))
+    ahead = SimpleNamespace(status="planned", finish=dt.date(2014, 11, 20))
+    done = SimpleNamespace(status="done", finish=dt.date(2014, 11, 5))
+    assert forecast_finish(late, day) == day
+    assert forecast_finish(ahead, day) == dt.date(2014, 11, 20)
+    assert forecast_finish(done, day) == dt.date(2014, 11, 5)
+
+
+def test_reminders_and_escalations_of_the_week_are_counted_and_escalations_listed(url):
+    from tasks.notify_jobs import (
+        deliver_pending, plan_escalation_messages, plan_reminders, record_plan,
+    )
+
+    for plan in (plan_reminders(url, None, WEEK46), plan_escalation_messages(url, None, WEEK46)):
+        record_plan(url, plan)
+    assert deliver_pending(url).failed == 0
+    path = write_weekly_report(url, None, dt.date(2014, 11, 12))
+    section = sections(path)["Напоминания и эскалации за неделю"]
+    assert section["paragraphs"][0] == "Напоминаний: 2; эскалаций: 4; уведомлений: 0."
+    rows = section["tables"][0][1:]
+    assert len(rows) == 4
+    by_recipient = {row[1]: row[2] for row in rows}
+    assert by_recipient["Boss <boss@example.org>"] == (
+        "Дорожная карта «Small roadmap»: задача «Survey» просрочена на 3 рабочих дня "
+        "(эскалация, уровень 1)"
+    )
+    assert {r for r in by_recipient if "риск" in by_recipient[r]} == {
+        "Bob <bob@example.org>", "Carol <carol@example.org>", "Project office <pmo@example.org>",
+    }
+    # The next week's report counts none of them.
+    later = sections(write_weekly_report(url, None, WEEK47))["Напоминания и эскалации за неделю"]
+    assert later["paragraphs"] == ["Напоминаний: 0; эскалаций: 0; уведомлений: 0.",
+                                   "Эскалаций за неделю не было."]
+
+
+def test_regenerating_a_week_is_deterministic_apart_from_the_generated_time(url, tmp_path):
+    import re
+    import zipfile
+
+    first = write_weekly_report(url, None, WEEK46, out=tmp_path / "first.docx")
+    second = write_weekly_report(url, None, WEEK46, out=tmp_path / "second.docx")
+    assert len(snapshots(url, None)) == 1
+
+    def parts(path: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as package:
+            return {name: package.read(name) for name in package.namelist()}
+
+    a, b = parts(first), parts(second)
+    assert a.keys() == b.keys()
+    generated = re.compile("Сформирован [^<]*".encode())
+    for name in a:
+        if name == "docProps/core.xml":  # created/modified: the generated time
+            continue
+        left, right = a[name], b[name]
+        if name == "word/document.xml":
+            assert len(generated.findall(left)) == 1
+            left, right = generated.sub(b"", left), generated.sub(b"", right)
+        assert left == right, name
