@@ -1,0 +1,159 @@
+"""The flows under Prefect (a session-scoped prefect_test_harness), with a real SMTP server.
+
+Each test runs a flow as Prefect runs it (flow and task runs recorded by the harness's
+server) and asserts on the emails that arrived at aiosmtpd and on the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import prefect  # noqa: F401 - first, so the flow modules define real Prefect flows
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from config import reset_settings_cache
+from flows._common import DeliveryFailed
+from flows.daily_cycle import daily_cycle
+from flows.send_escalations import send_escalations
+from flows.send_reminders import send_reminders
+from flows.sync_roadmap import sync_roadmap
+from flows.weekly_report import weekly_report
+from tasks import notify_jobs
+from tasks.outbox import list_messages
+from tasks.report_jobs import snapshots
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness():
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def smtp_env(monkeypatch, smtp_server):
+    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
+    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
+    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
+    reset_settings_cache()
+    return smtp_server
+
+
+@pytest.fixture
+def url(db_url, small_yaml):
+    report = sync_roadmap(path=str(small_yaml), db_url=db_url)
+    assert report.roadmap_key == "small" and report.created
+    return db_url
+
+
+def recipients(server) -> list[str]:
+    return sorted(m["To"].addresses[0].addr_spec for m in server.messages)
+
+
+def test_reminders_flow_sends_each_digest_once(url, smtp_env):
+    summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
+    assert (summary.planned, summary.recorded, summary.sent, summary.failed) == (2, 2, 2, 0)
+    assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
+    again = send_reminders(as_of=date(2014, 11, 10), db_url=url)
+    assert (again.planned, again.sent) == (0, 0)
+    assert len(smtp_env.messages) == 2
+
+
+def test_escalations_flow(url, smtp_env):
+    summary = send_escalations(as_of=date(2014, 11, 10), db_url=url)
+    assert summary.sent == 4 and summary.failed == 0
+    assert recipients(smtp_env) == ["bob@example.org", "boss@example.org", "carol@example.org", "pmo@example.org"]
+
+
+def test_weekly_report_flow_sends_once_per_week(url, smtp_env):
+    path, summary = weekly_report(as_of=date(2014, 11, 10), db_url=url)
+    assert path.is_file() and summary.sent == 2
+    assert recipients(smtp_env) == ["boss@example.org", "director@example.org"]
+    _, again = weekly_report(as_of=date(2014, 11, 12), db_url=url)
+    assert (again.recorded, again.duplicates) == (0, 2)
+    assert len(smtp_env.messages) == 2
+
+
+def test_prefect_retry_after_sending_does_not_send_twice(url, smtp_env, monkeypatch):
+    """The delivery task fails after it has sent everything; Prefect retries it; nobody gets a
+    second email, because the outbox already marked each message sent."""
+    real = notify_jobs.deliver_pending
+    calls = []
+
+    def flaky(db_url, settings=None):
+        stats = real(db_url, settings)
+        calls.append(stats.sent)
+        if len(calls) == 1:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, ConnectionError("connection lost after sending"))
+        return stats
+
+    monkeypatch.setattr(notify_jobs, "deliver_pending", flaky)
+    summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
+    assert calls == [2, 0]  # the retry found nothing left to send
+    assert summary.sent == 2 and summary.failed == 0
+    assert len(smtp_env.messages) == 2
+
+
+def test_transient_smtp_failure_is_retried_by_prefect(url, smtp_env, monkeypatch):
+    smtp_env.tempfail.add("bob@example.org")
+    real = notify_jobs.deliver_pending
+    attempts = []
+
+    def recovering(db_url, settings=None):
+        attempts.append(1)
+        if len(attempts) == 2:
+            smtp_env.tempfail.clear()  # the server is fine again for the first retry
+        return real(db_url, settings)
+
+    monkeypatch.setattr(notify_jobs, "deliver_pending", recovering)
+    summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
+    assert len(attempts) == 2 and summary.sent == 2 and summary.failed == 0
+    assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
+
+
+def test_permanent_failure_fails_the_flow_run(url, smtp_env):
+    smtp_env.refuse.add("bob@example.org")
+    state = send_reminders(as_of=date(2014, 11, 10), db_url=url, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(DeliveryFailed) as info:
+        state.result()
+    assert info.value.summaries[0].failed == 1 and info.value.summaries[0].sent == 1
+    assert recipients(smtp_env) == ["alice@example.org"]
+
+
+def test_unreachable_database_fails_the_flow_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
+    state = send_reminders(as_of=date(2014, 11, 10), db_url="postgresql://nobody@127.0.0.1:1/none",
+                           return_state=True)
+    assert state.is_failed()
+
+
+def test_daily_cycle_catches_up_after_missed_days(url, smtp_env):
+    """Nothing ran from Friday 7 Nov to Wednesday 12 Nov (the Monday report day missed):
+    reminders are today's only, escalations of the gap go out once, the missed report is made."""
+    summaries = daily_cycle(as_of=date(2014, 11, 12), db_url=url)
+    kinds = {s.kind: s for s in summaries}
+    assert set(kinds) == {"reminders", "escalations", "report"}
+    assert [s.as_of for s in snapshots(url, "small")] == [date(2014, 11, 12)]
+    rows = list_messages(url)
+    assert {r.as_of for r in rows if r.kind == "reminder"} <= {date(2014, 11, 12)}
+    sent_before = len(smtp_env.messages)
+    assert sent_before == sum(s.sent for s in summaries) == len(rows)
+    # The next day: the report is not made again, escalations are not repeated.
+    nxt = daily_cycle(as_of=date(2014, 11, 13), db_url=url)
+    assert {s.kind for s in nxt} == {"reminders", "escalations"}
+    assert not any("level" in r.dedup_key and r.as_of == date(2014, 11, 13) and r.kind == "escalation"
+                   and r.dedup_key in {x.dedup_key for x in rows} for r in list_messages(url))
+    assert len(list_messages(url)) == len(smtp_env.messages)
+
+
+def test_flow_refuses_a_password_in_its_parameters(monkeypatch):
+    state = send_reminders(db_url="postgresql://u:secret@127.0.0.1/db", return_state=True)
+    assert state.is_failed()
+    assert "password" in str(state.message) or "password" in repr(state.data)
