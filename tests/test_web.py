@@ -104,6 +104,8 @@ def open_page(client: TestClient, page_link: str) -> str:
 def test_mark_done_records_history_from_the_web_and_the_person(client, url):
     page = open_page(client, link() + "&action=done")
     assert 'id="done"' in page and "autofocus" in page
+    waiting = page.split("Задачи, которые ждут эту")[1].split("</table>")[0]
+    assert "Design" in waiting and "Kick-off" in waiting and "Approval" not in waiting
     r = post(client, "a", page, "done", on="2014-11-07")
     assert r.status_code == 303
     a = task_row(url, "a")
