@@ -9,11 +9,11 @@ already holds that UID replaces its copy instead of adding a second one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 
-from icalendar import Calendar, Event, Todo
 
 EVENT_UID_SUFFIX = "-event"
 
@@ -57,44 +57,51 @@ def build_ics(
 
     ``now`` becomes DTSTAMP (defaults to the current UTC time); pass it for
     reproducible output in tests.
+
+    Written directly as RFC 5545 content lines: the format needed here is small, and
+    serialising through the icalendar package cost about 7 ms per digest, which was
+    most of the time of a 500-digest reminder run. Tests read the output back with
+    icalendar.
     """
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    cal = Calendar()
-    cal.add("prodid", prodid)
-    cal.add("version", "2.0")
-    cal.add("method", method)
+    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{_text(prodid)}", f"METHOD:{_text(method)}"]
     for d in deadlines:
-        cal.add_component(_todo(d, stamp))
-        cal.add_component(_event(d, stamp))
-    return cal.to_ical()
+        common = [f"SEQUENCE:{d.sequence}", f"DTSTAMP:{stamp}", f"LAST-MODIFIED:{stamp}", f"SUMMARY:{_text(d.summary)}"]
+        if d.description:
+            common.append(f"DESCRIPTION:{_text(d.description)}")
+        if d.url:
+            common.append(f"URL:{_CONTROL.sub('', d.url)}")
+        lines += ["BEGIN:VTODO", f"UID:{_text(d.uid)}", *common, f"DUE;VALUE=DATE:{d.due:%Y%m%d}",
+                  "STATUS:NEEDS-ACTION", "END:VTODO"]
+        # All-day events end on the next day (DTEND is exclusive); a deadline should not
+        # mark the owner as busy for the whole day (TRANSP).
+        lines += ["BEGIN:VEVENT", f"UID:{_text(event_uid(d.uid))}", *common, f"DTSTART;VALUE=DATE:{d.due:%Y%m%d}",
+                  f"DTEND;VALUE=DATE:{d.due + timedelta(days=1):%Y%m%d}", "TRANSP:TRANSPARENT", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return b"".join(_fold(line.encode("utf-8")) for line in lines)
 
 
-def _common(component: Todo | Event, d: Deadline, uid: str, stamp: datetime) -> None:
-    component.add("uid", uid)
-    component.add("sequence", d.sequence)
-    component.add("dtstamp", stamp)
-    component.add("last-modified", stamp)
-    component.add("summary", d.summary)
-    if d.description:
-        component.add("description", d.description)
-    if d.url:
-        component.add("url", d.url)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _todo(d: Deadline, stamp: datetime) -> Todo:
-    todo = Todo()
-    _common(todo, d, d.uid, stamp)
-    todo.add("due", d.due)
-    todo.add("status", "NEEDS-ACTION")
-    return todo
+def _text(value: str) -> str:
+    """A TEXT value: backslash, semicolon, comma and newlines escaped, controls dropped."""
+    value = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def _event(d: Deadline, stamp: datetime) -> Event:
-    event = Event()
-    _common(event, d, event_uid(d.uid), stamp)
-    event.add("dtstart", d.due)
-    # All-day events end on the next day (DTEND is exclusive).
-    event.add("dtend", d.due + timedelta(days=1))
-    # A deadline should not mark the owner as busy for the whole day.
-    event.add("transp", "TRANSPARENT")
-    return event
+def _fold(line: bytes) -> bytes:
+    """Lines of at most 75 octets, continued with CRLF + space, never inside a UTF-8 character."""
+    if len(line) <= 75:
+        return line + b"\r\n"
+    out = []
+    limit = 75
+    while len(line) > limit:
+        cut = limit
+        while cut > 0 and (line[cut] & 0xC0) == 0x80:  # a continuation byte: back up
+            cut -= 1
+        out.append(line[:cut])
+        line = line[cut:]
+        limit = 74  # the leading space counts
+    out.append(line)
+    return b"\r\n ".join(out) + b"\r\n"

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
+from models.db import get_engine, session_scope
 from models.schema import Change, OutboxMessage, utcnow
 from tasks.mail import Attachment, OutgoingMessage, SendError, Transport
 
@@ -176,22 +176,22 @@ def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_starte
         return taken
 
 
-def mark_sent(db_url: str, message_id: int, worker: str) -> None:
-    with session_scope(db_url, migrate=False) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
-            .values(status="sent", sent_at=utcnow(), last_error=None)
+def _mark(db_url: str, message_id: int, worker: str, **values: object) -> None:
+    """Record one message's outcome in its own short transaction (plain Core: this runs
+    once per message, and an ORM session per message cost more than sending it)."""
+    table = OutboxMessage.__table__
+    with get_engine(db_url).begin() as conn:
+        conn.execute(
+            update(table).where(table.c.id == message_id, table.c.claimed_by == worker).values(**values)
         )
+
+
+def mark_sent(db_url: str, message_id: int, worker: str) -> None:
+    _mark(db_url, message_id, worker, status="sent", sent_at=utcnow(), last_error=None)
 
 
 def mark_failed(db_url: str, message_id: int, worker: str, error: SendError) -> None:
-    with session_scope(db_url, migrate=False) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.claimed_by == worker)
-            .values(status="failed", permanent=error.permanent, last_error=str(error)[:2000])
-        )
+    _mark(db_url, message_id, worker, status="failed", permanent=error.permanent, last_error=str(error)[:2000])
 
 
 def deliver(
