@@ -41,6 +41,19 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | N
     return value
 
 
+def _apply(row: Any, entity: str, values: dict[str, Any], note: str | None, log: ChangeLog, result: UpdateResult) -> None:
+    """Set the values that differ and record each; a note alone is recorded as a note."""
+    for name, value in values.items():
+        old = getattr(row, name)
+        if old != value:
+            setattr(row, name, value)
+            result.changes.append((name, old, value))
+            log.add(entity, row.key, name, old, value, note)
+    if note is not None and not result.changes:
+        log.add(entity, row.key, "note", None, None, note)
+        result.changes.append(("note", None, note))
+
+
 def update_task(
     session: Session,
     roadmap: Roadmap,
@@ -78,15 +91,7 @@ def update_task(
         values["forecast"] = forecast
     if clear_forecast:
         values["forecast"] = None
-    for name, value in values.items():
-        old = getattr(task, name)
-        if old != value:
-            setattr(task, name, value)
-            result.changes.append((name, old, value))
-            log.add("task", key, name, old, value, note)
-    if note is not None and not result.changes:
-        log.add("task", key, "note", None, None, note)
-        result.changes.append(("note", None, note))
+    _apply(task, "task", values, note, log, result)
     session.flush()
     schedule_log = ChangeLog(roadmap.id, "schedule", actor)
     result.moved = reschedule(session, roadmap, schedule_log)
@@ -128,14 +133,6 @@ def update_risk(
         raise UserError("nothing to update: give --status, --probability, --impact, --review, --reviewed or --note")
     log = ChangeLog(roadmap.id, source, actor)
     result = UpdateResult(key)
-    for name, value in values.items():
-        old = getattr(risk, name)
-        if old != value:
-            setattr(risk, name, value)
-            result.changes.append((name, old, value))
-            log.add("risk", key, name, old, value, note)
-    if note is not None and not result.changes:
-        log.add("risk", key, "note", None, None, note)
-        result.changes.append(("note", None, note))
+    _apply(risk, "risk", values, note, log, result)
     log.flush(session)
     return result
