@@ -180,6 +180,14 @@ def test_script_in_a_reason_is_escaped_on_the_page(client, url):
     assert "script-src" not in shown and "default-src 'none'" in client.get(link()).headers["content-security-policy"]
 
 
+def test_an_oversized_form_is_refused(client, url):
+    page = open_page(client, link())
+    r = post(client, "a", page, "blocked", reason="x" * 70_000)
+    assert r.status_code == 413 and task_row(url, "a").status == "planned"
+    r = post(client, "a", page, "blocked", reason="x" * 2001)
+    assert r.status_code == 400 and "2000" in r.text
+
+
 def test_script_in_a_refused_form_is_escaped_too(client, url):
     page = open_page(client, link())
     r = post(client, "a", page, "forecast", forecast="never", reason="<script>x()</script>")

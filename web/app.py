@@ -51,6 +51,7 @@ from web.pages import roadmap_page, task_page
 from web.strings import STRINGS
 
 CSRF_COOKIE = "rm_csrf"
+MAX_FORM_BYTES = 64 * 1024  # the longest form is two fields of 2,000 characters and a token
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -196,7 +197,10 @@ def create_app(
 
     @app.post("/roadmaps/{roadmap_key}/tasks/{task_key}")
     async def post_task(request: Request, roadmap_key: str, task_key: str) -> Response:
-        body = (await request.body()).decode("utf-8", errors="replace")
+        raw = await request.body()
+        if len(raw) > MAX_FORM_BYTES:
+            return refused(Refused(413, "Too long", "The text is too long. Nothing was changed."))
+        body = raw.decode("utf-8", errors="replace")
         form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
         token = form.get("token", "")
         nonce = request.cookies.get(CSRF_COOKIE, "")

@@ -204,9 +204,9 @@ def _place(bars: list[Bar], as_of: dt.date) -> tuple[float | None, list[tuple[st
     day = first.replace(day=1)
     while day <= last:
         if day >= first:
-            months.append((day.strftime("%Y-%m"), pct(day)))
+            months.append((day.strftime("%m.%y"), pct(day)))
         day = (day + dt.timedelta(days=32)).replace(day=1)
-    step = max(1, len(months) // 12)  # at most ~12 ticks, readable on a phone
+    step = max(1, -(-len(months) // 6))  # at most 6 ticks: they must not overlap on a phone
     today = pct(as_of) if first <= as_of <= last else None
     return today, months[::step]
 
