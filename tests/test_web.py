@@ -224,6 +224,18 @@ def test_away_hands_reminders_to_the_delegate_and_escalations_still_go_up(client
     assert r.status_code == 403 and "no longer responsible" in r.text
 
 
+def test_a_delegate_with_tasks_of_their_own_gets_one_digest_with_both(client, url):
+    page = open_page(client, link())
+    post(client, "a", page, "away", until="2014-11-14", delegate="bob")
+    plan = plan_reminders(url, None, date(2014, 11, 12))
+    bob = [i for i in plan.intents if i.recipient == "bob@example.org"]
+    assert len(bob) == 1 and not any(i.recipient == "alice@example.org" for i in plan.intents)
+    text = bob[0].message.text
+    assert "Survey" in text and "Agreement" in text  # Alice's, and his own
+    own = text.split("* Agreement")[1].split("* ")[0]
+    assert "Вместо" not in own and "Вместо: Alice" in text.split("* Survey")[1].split("* ")[0]
+
+
 def test_back_clears_the_absence(client, url):
     page = open_page(client, link())
     post(client, "a", page, "away", until="2014-11-14", delegate="bob")
