@@ -73,6 +73,13 @@ def load_flow(entrypoint: str) -> Any:
     return as_prefect_flow(getattr(module, name))
 
 
+def served_name(name: str) -> str:
+    """Served deployments get their own names: a deployment is identified by flow name +
+    deployment name, and `serve` over one created by `prefect deploy` (or the reverse) silently
+    replaces it, leaving runs that neither the worker nor serve can load."""
+    return f"{name}-served"
+
+
 def serve_all(db_url: str | None = None, roadmap_key: str | None = None, timezone: str | None = None,
               every: float | None = None) -> None:
     """Serve every deployment of prefect.yaml from this process until stopped.
@@ -99,7 +106,7 @@ def serve_all(db_url: str | None = None, roadmap_key: str | None = None, timezon
         accepted = set(flow.parameters.properties)  # sync-roadmap takes no roadmap_key
         parameters = {**(dep.get("parameters") or {}), **{k: v for k, v in params.items() if k in accepted}}
         deployments.append(flow.to_deployment(
-            name=dep["name"], schedules=schedules, parameters=parameters, tags=dep.get("tags"),
+            name=served_name(dep["name"]), schedules=schedules, parameters=parameters, tags=dep.get("tags"),
             description=dep.get("description"),
         ))
     serve(*deployments, pause_on_shutdown=False)
