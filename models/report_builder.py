@@ -30,7 +30,8 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   now and not overdue then; moved = due date differs (tasks now done or cancelled left
   out: the scheduler moves their dates along, nobody waits for them); new risks = not there then;
   closed risks = closed now, not closed then.
-- Messages: outbox rows of the roadmap that were sent, for a day (``as_of`` of the
+- Messages: outbox rows of the roadmap that were sent (counted in SQL; only the escalations
+  are read, and only their recipient, subject and time), for a day (``as_of`` of the
   message) in the report's ISO week up to the report date: reminders, escalations and
   notices counted, escalations listed in full.
 """
@@ -41,7 +42,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.planning import roadmap_calendar
@@ -189,8 +190,8 @@ def build_report(
 
     summary = _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang)
     state = snapshot_state(pairs, risks)
-    previous = previous_snapshot(session, roadmap.id, iso_year, iso_week)
-    changes = None if previous is None else compare_states(previous.state or {}, state)
+    previous = previous_state(session, roadmap.id, iso_year, iso_week)
+    changes = None if previous is None else compare_states(previous, state)
 
     ctx = ReportContext(
         roadmap_key=roadmap.key, title=roadmap.title, language=lang,
@@ -279,25 +280,33 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines, finish) -> list[Ga
 
 
 def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt.date) -> MessagesSummary:
-    rows = list(session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
-            OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= as_of,
-        ).order_by(OutboxMessage.sent_at, OutboxMessage.id)
-    ))
+    """Counts per kind in SQL, and the escalations' few columns: a large roadmap sends
+    thousands of reminders a week, whose bodies need not be read."""
+    week = (
+        OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
+        OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= as_of,
+    )
+    counts = dict(session.execute(  # type: ignore[arg-type]
+        select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
+    ).all())
     zone = _zone(roadmap.timezone)
     out = MessagesSummary(
-        reminders_sent=sum(1 for r in rows if r.kind == "reminder"),
-        escalations_sent=sum(1 for r in rows if r.kind == "escalation"),
-        notices_sent=sum(1 for r in rows if r.kind == "notice"),
+        reminders_sent=counts.get("reminder", 0),
+        escalations_sent=counts.get("escalation", 0),
+        notices_sent=counts.get("notice", 0),
+    )
+    rows = session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
+               OutboxMessage.sent_at, OutboxMessage.created_at)
+        .where(*week, OutboxMessage.kind == "escalation")
+        .order_by(OutboxMessage.sent_at, OutboxMessage.id)
     )
     for r in rows:
-        if r.kind == "escalation":
-            sent = r.sent_at or r.created_at
-            if sent.tzinfo is None:  # SQLite returns naive UTC
-                sent = sent.replace(tzinfo=dt.timezone.utc)
-            name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
-            out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
+        sent = r.sent_at or r.created_at
+        if sent.tzinfo is None:  # SQLite returns naive UTC
+            sent = sent.replace(tzinfo=dt.timezone.utc)
+        name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
+        out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
     return out
 
 
@@ -327,14 +336,17 @@ def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk] | None 
     }
 
 
-def previous_snapshot(session: Session, roadmap_id: int, iso_year: int, iso_week: int) -> ReportSnapshot | None:
-    return session.scalar(
-        select(ReportSnapshot)
+def previous_state(session: Session, roadmap_id: int, iso_year: int, iso_week: int) -> dict[str, Any] | None:
+    """The ``state`` of the latest snapshot before the given ISO week, None when there is none
+    (only that column: the saved context is as large again and not needed here)."""
+    row = session.execute(
+        select(ReportSnapshot.state)
         .where(ReportSnapshot.roadmap_id == roadmap_id,
                tuple_(ReportSnapshot.iso_year, ReportSnapshot.iso_week) < tuple_(iso_year, iso_week))
         .order_by(ReportSnapshot.iso_year.desc(), ReportSnapshot.iso_week.desc())
         .limit(1)
-    )
+    ).first()
+    return None if row is None else (row.state or {})
 
 
 def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:

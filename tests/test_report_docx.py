@@ -402,20 +402,27 @@ def test_english_report_uses_english_strings_and_dates(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_reference_docx_keeps_header_and_styles_and_drops_its_body(tmp_path):
+def test_reference_docx_keeps_header_logo_and_styles_and_drops_its_body(tmp_path, chart):
     from docx.enum.style import WD_STYLE_TYPE
 
+    from PIL import Image
+
+    Image.new("RGB", (60, 20), "navy").save(tmp_path / "logo.png")
     reference = Document()
-    reference.sections[0].header.paragraphs[0].text = "ООО Бренд — для служебного пользования"
+    header = reference.sections[0].header.paragraphs[0]
+    header.text = "ООО Бренд — для служебного пользования"
+    header.add_run().add_picture(str(tmp_path / "logo.png"))
     reference.styles.add_style("Brand Note", WD_STYLE_TYPE.PARAGRAPH)
     reference.add_paragraph("Образец текста шаблона")
     ref_path = tmp_path / "reference.docx"
     reference.save(str(ref_path))
 
     doc = Document(str(render_report(make_context(), tmp_path / "r.docx",
-                                     reference_docx=ref_path)))
+                                     reference_docx=ref_path, chart_png=chart)))
     for section in doc.sections:  # later sections inherit the first one's header
         assert section.header.paragraphs[0].text == "ООО Бренд — для служебного пользования"
+        assert len(section.header._element.xpath(".//pic:pic")) == 1  # the logo
+    assert len(doc.inline_shapes) == 1  # the chart in the body
     assert "Brand Note" in doc.styles
     assert "Образец текста шаблона" not in all_text(doc)
     assert doc.paragraphs[0].text == "Стратегическая сессия 2015"
