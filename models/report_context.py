@@ -578,7 +578,9 @@ def format_day(day: dt.date | None, lang: str, long: bool = True) -> str:
     fmt = "long" if long else _SHORT_DATE[lang]
     # CLDR puts a narrow no-break space before "г."; not every Word font has that glyph,
     # the ordinary no-break space keeps "2014 г." together just as well.
-    return format_date(day, fmt, locale=_BABEL_LOCALE[lang]).replace("\u202f", "\u00a0")
+    text = format_date(day, fmt, locale=_BABEL_LOCALE[lang]).replace("\u202f", "\u00a0")
+    # a short date sits in a narrow table column: "16 Apr 2025" must not wrap after "Apr"
+    return text if long else text.replace(" ", "\u00a0")
 
 
 def babel_locale(lang: str) -> str:

@@ -499,7 +499,7 @@ class _Writer:
             ])
         header = [s["c_key"], s["c_title"], s["c_start"], s["c_end"], s["c_forecast"],
                   s["c_shift"], s["c_progress"], s["c_rag"]]
-        self.table("h_stages", (1.7, 3.7, 1.8, 2, 1.8, 1.2, 1.9, 1.6), header, rows)
+        self.table("h_stages", (1.5, 3.3, 2.1, 2.1, 2.1, 1.2, 1.9, 1.6), header, rows)
 
     def gantt(self, chart_png: Path) -> None:
         # The chart starts a page: it rarely fits under the stages table, and LibreOffice

@@ -395,6 +395,8 @@ def test_english_report_uses_english_strings_and_dates(tmp_path):
     assert "Generated 19 November 2014, 09:30 UTC+03:00" in text
     assert "Task T-2 “Подписать договор” (critical path) is 7 business days late" in text
     assert "This is the first report for this roadmap" in text
+    # short dates in table cells do not wrap inside: no-break spaces
+    assert column(tables_after(doc, "Stages")[0], 4)[1] == "5\u00a0Dec\u00a02014"
 
 
 # ---------------------------------------------------------------------------------------------
