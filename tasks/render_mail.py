@@ -63,7 +63,8 @@ def task_links(
 ) -> TaskLinks:
     """Links to a task's page for one person, valid until ``days`` days after ``as_of``."""
     token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of, days))
-    page = f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
+    base = public_url.rstrip("/")
+    page = f"{base}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
 
 

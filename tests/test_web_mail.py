@@ -1,0 +1,72 @@
+"""Signed links in rendered mail (no database): one pair per task line, signed for the
+reader, the same bytes on every render, and escaped like everything else in the HTML."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+from models.notify import Digest, Escalation, Recipient, TaskLine
+from models.tokens import OFFICE, verify_task_token
+from tasks.render_mail import render_digest, render_escalation
+
+KEY = "mail-link-secret"
+BASE = "https://roadmap.example.org/"
+AS_OF = date(2014, 11, 10)
+NOW = datetime(2014, 11, 10, 9, tzinfo=timezone.utc)
+ARGS = dict(roadmap_title="Small", roadmap_key="small", lang="en", office_name="PMO", office_email="pmo@example.org",
+            sender="robot@example.org", message_id="<1@example.org>", public_url=BASE, secret_key=KEY)
+
+
+def digest(recipient: Recipient = Recipient("carol@example.org", "Carol", "carol")) -> Digest:
+    return Digest(recipient, AS_OF, [
+        TaskLine(key="a", title="Survey <b>now</b>", stage="S1", due=date(2014, 11, 5), reason="overdue", days_late=3,
+                 delegated_from="Alice", away_until=date(2014, 11, 14)),
+        TaskLine(key="c", title="Agreement", stage="S1", due=date(2014, 11, 12), reason="before", days_left=2),
+    ])
+
+
+def claims(link: str, task: str):
+    token = parse_qs(urlsplit(unescape(link)).query)["token"][0]
+    return verify_task_token(KEY, token, roadmap="small", task=task, now=NOW)
+
+
+def test_every_task_line_has_a_done_link_and_a_page_link_for_the_reader():
+    msg = render_digest(digest(), **ARGS)
+    done = re.findall(r"Mark done: (\S+)", msg.text)
+    pages = re.findall(r"Progress, new date, blocked: (\S+)", msg.text)
+    assert len(done) == len(pages) == 2
+    assert all(d.startswith("https://roadmap.example.org/roadmaps/small/tasks/") for d in done)
+    assert all(d.endswith("&action=done") for d in done)
+    assert [claims(d, t).person for d, t in zip(done, "ac")] == ["carol", "carol"]
+    assert "On behalf of: Alice (away until 14 November 2014)" in msg.text
+    assert "as their delegate" in msg.text and "reply to this message" not in msg.text
+    html_links = re.findall(r'<a href="([^"]+)"[^>]*>Mark done</a>', msg.html)
+    assert [unescape(h) for h in html_links] == done
+    assert "Survey &lt;b&gt;now&lt;/b&gt;" in msg.html
+
+
+def test_links_do_not_change_the_bytes_from_one_render_to_the_next():
+    assert render_digest(digest(), **ARGS).text == render_digest(digest(), **ARGS).text
+
+
+def test_links_expire_thirty_days_after_the_mail_day():
+    link = re.search(r"Mark done: (\S+)", render_digest(digest(), **ARGS).text).group(1)
+    assert claims(link, "a").expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def test_an_escalation_to_the_office_carries_an_office_link():
+    esc = Escalation(Recipient("pmo@example.org", "PMO"), "task", "a", "Survey", 2, "overdue", "2014-11-05",
+                     {"due": date(2014, 11, 5), "days_late": 10, "stage": "S1", "status": "planned",
+                      "owner": "Alice", "owner_email": "alice@example.org", "threshold": 10})
+    msg = render_escalation(esc, as_of=AS_OF, **ARGS)
+    link = re.search(r"Mark done: (\S+)", msg.text).group(1)
+    assert claims(link, "a").person == OFFICE
+
+
+def test_without_a_key_or_a_public_url_there_are_no_links():
+    for extra in ({"secret_key": None}, {"public_url": None}):
+        msg = render_digest(digest(), **{**ARGS, **extra})
+        assert "token=" not in msg.text and "reply to this message" in msg.text
