@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 from typing import Callable
 
@@ -72,8 +73,10 @@ class DateExpr:
         return day
 
 
+@lru_cache(maxsize=65536)
 def parse_date_expr(value: object) -> DateExpr:
-    """An ISO date (as a `date` from YAML or a string) or an expression."""
+    """An ISO date (as a `date` from YAML or a string) or an expression (cached: the
+    result is immutable and big roadmaps repeat the same expressions)."""
     if isinstance(value, date):
         return DateExpr(Anchor("date", value=value))
     if not isinstance(value, str):

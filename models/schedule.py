@@ -14,7 +14,7 @@ Rules (docs/roadmap-format.md, "Scheduling"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -77,10 +77,17 @@ def schedule_tasks(
     tasks: Sequence[TaskInput],
     cal: BusinessCalendar,
     resolve: Callable[[Anchor], date],
+    *,
+    known: Mapping[str, TaskPlan] | None = None,
+    cancelled: frozenset[str] = frozenset(),
+    with_critical_path: bool = True,
 ) -> Schedule:
     """Compute start, due, finish, slack and criticality of every task.
 
-    `resolve` answers the anchors that are not tasks (session, stage edges).
+    `resolve` answers the anchors that are not tasks (session, stage edges). `known`
+    holds the plans of tasks that are not being scheduled again (their keys in
+    `cancelled` when cancelled): a live update schedules only the tasks downstream of
+    the change against them, then runs `critical_path` over the whole roadmap.
     """
     by_key = {t.key: t for t in tasks}
     order = topological_order(by_key, {t.key: t.references() for t in tasks})
@@ -88,6 +95,8 @@ def schedule_tasks(
         raise ScheduleCycle("the tasks' dependencies or date references form a cycle")
     result = Schedule()
     plans = result.plans
+    plans.update(known or {})
+    cancelled = cancelled | {t.key for t in tasks if t.status == "cancelled"}
 
     def resolve_any(anchor: Anchor) -> date:
         if anchor.kind == "task":
@@ -97,7 +106,7 @@ def schedule_tasks(
 
     for key in order:
         task = by_key[key]
-        live_deps = [d for d in task.depends_on if d in plans and by_key[d].status != "cancelled"]
+        live_deps = [d for d in task.depends_on if d in plans and d not in cancelled]
         earliest = None
         if live_deps:
             latest = max(live_deps, key=lambda d: plans[d].finish)
@@ -129,16 +138,23 @@ def schedule_tasks(
             finish = due
         plans[key] = TaskPlan(key=key, start=min(start, due), due=due, finish=finish)
 
-    _critical_path(tasks, order, plans, cal)
+    for key in known or {}:
+        del plans[key]
+    if with_critical_path:
+        critical_path(order, {t.key: t.depends_on for t in tasks}, plans, cancelled, cal)
     return result
 
 
-def _critical_path(
-    tasks: Sequence[TaskInput], order: list[str], plans: Mapping[str, TaskPlan], cal: BusinessCalendar
+def critical_path(
+    order: Sequence[str],
+    depends_on: Mapping[str, Sequence[str]],
+    plans: Mapping[str, TaskPlan],
+    cancelled: Collection[str],
+    cal: BusinessCalendar,
 ) -> None:
-    """Backward pass in business-day positions; slack = latest finish - finish."""
-    by_key = {t.key: t for t in tasks}
-    live = [k for k in order if by_key[k].status != "cancelled"]
+    """Backward pass in business-day positions over tasks in topological `order`;
+    sets slack = latest finish - finish, and critical = no slack."""
+    live = [k for k in order if k not in cancelled]
     if not live:
         return
     pos = dict(zip(live, cal.positions([plans[k].finish for k in live])))
@@ -147,7 +163,7 @@ def _critical_path(
     latest_finish = dict.fromkeys(live, project_end)
     for key in reversed(live):
         latest_start = latest_finish[key] - length[key] + 1
-        for dep in by_key[key].depends_on:
+        for dep in depends_on[key]:
             if dep in latest_finish:
                 latest_finish[dep] = min(latest_finish[dep], latest_start - 1)
     for key in live:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.errors import UserError
 from models.history import ChangeLog
-from models.planning import Moved, reschedule
+from models.planning import Moved, reschedule_after
 from models.schema import Risk, Roadmap, Task
 from models.spec import RISK_STATUSES, TASK_STATUSES
 
@@ -54,6 +54,15 @@ def _apply(row: Any, entity: str, values: dict[str, Any], note: str | None, log:
         result.changes.append(("note", None, note))
 
 
+def _finish_state(task: Task) -> object:
+    """What decides when a task finishes for the tasks after it (models/schedule.py)."""
+    if task.status == "cancelled":
+        return "cancelled"
+    if task.status == "done":
+        return ("done", task.done_on)
+    return ("open", task.forecast)
+
+
 def update_task(
     session: Session,
     roadmap: Roadmap,
@@ -91,10 +100,13 @@ def update_task(
         values["forecast"] = forecast
     if clear_forecast:
         values["forecast"] = None
+    finish_before = _finish_state(task)
     _apply(task, "task", values, note, log, result)
     session.flush()
     schedule_log = ChangeLog(roadmap.id, "schedule", actor)
-    result.moved = reschedule(session, roadmap, schedule_log)
+    if _finish_state(task) != finish_before:
+        # Only a change to when the task finishes (or whether it counts at all) moves others.
+        result.moved = reschedule_after(session, roadmap, schedule_log, {task.key})
     log.flush(session)
     schedule_log.flush(session)
     return result
