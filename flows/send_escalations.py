@@ -16,7 +16,7 @@ from tasks import notify_tasks
 from tasks.prefect_tasks import flow
 
 
-@flow(name="send-escalations", log_prints=False)
+@flow(name="send-escalations", log_prints=False, persist_result=False)
 def send_escalations(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None, dry_run: bool = False
 ) -> MailSummary:

@@ -16,7 +16,7 @@ from tasks.notify_jobs import Plan
 from tasks.prefect_tasks import TransientSendFailures, flow
 
 
-@flow(name="send-reminders", log_prints=False)
+@flow(name="send-reminders", log_prints=False, persist_result=False)
 def send_reminders(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None, dry_run: bool = False
 ) -> MailSummary:

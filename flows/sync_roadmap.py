@@ -12,7 +12,7 @@ from tasks import roadmap_tasks
 from tasks.prefect_tasks import flow, logger
 
 
-@flow(name="sync-roadmap", log_prints=False)
+@flow(name="sync-roadmap", log_prints=False, persist_result=False)
 def sync_roadmap(path: str, db_url: str | None = None) -> ImportReport:
     report = roadmap_tasks.import_roadmap(database_url(db_url), path)
     logger().info("%s: %s; %d added, %d changed, %d archived, %d due dates moved", report.roadmap_key,

@@ -16,7 +16,7 @@ from tasks import notify_tasks, report_tasks, roadmap_tasks
 from tasks.prefect_tasks import TransientSendFailures, flow, logger
 
 
-@flow(name="weekly-report", log_prints=False)
+@flow(name="weekly-report", log_prints=False, persist_result=False)
 def weekly_report(
     as_of: dt.date | None = None, send: bool = True, roadmap_key: str | None = None, db_url: str | None = None,
     out: str | None = None,

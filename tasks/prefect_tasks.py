@@ -13,8 +13,9 @@ schedule runs must be the same code. So:
    the plain function with the same retry policy, without the engine.
 3. `logger()` is Prefect's run logger inside a run, the `roadmap` logger elsewhere.
 
-Retry delays can be shortened for tests with ROADMAP_TASK_RETRY_DELAYS (comma-separated
-seconds); the number of retries is part of each task's definition.
+Retries happen on transient errors only (`is_transient`). Their number is part of each task's
+definition; their delays can be set with ROADMAP_TASK_RETRY_DELAYS (comma-separated seconds),
+and without the engine they are capped at LOCAL_MAX_DELAY (someone waits at the terminal).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from typing import Any
 
 # Errors worth another try: the database or the SMTP server was briefly away.
 TRANSIENT_NAMES = {"OperationalError", "InterfaceError", "DisconnectionError", "TransientSendFailures"}
+
+
+LOCAL_MAX_DELAY = 2.0
 
 
 class TransientSendFailures(Exception):
@@ -96,10 +100,17 @@ class TaskSpec:
         self.retries = retries
         self.retry_delay_seconds = retry_delay_seconds
         self.side_effects = side_effects
+        self._built: dict[tuple[float, ...], Any] = {}
         functools.update_wrapper(self, fn)
 
     def prefect_task(self) -> Any:
         """The Prefect task, built on first use (delays read now, so tests can shorten them)."""
+        delays = tuple(_delays(self.retry_delay_seconds))
+        if delays not in self._built:
+            self._built[delays] = self._build()
+        return self._built[delays]
+
+    def _build(self) -> Any:
         from prefect import task as prefect_task
         from prefect.cache_policies import NONE
 
@@ -117,8 +128,9 @@ class TaskSpec:
         return self.run_local(*args, **kwargs)
 
     def run_local(self, *args: Any, **kwargs: Any) -> Any:
-        """The same function with the same retry policy, without the Prefect engine."""
-        delays = _delays(self.retry_delay_seconds)
+        """The same function with the same retries, without the Prefect engine. Someone is
+        usually waiting at the terminal, so the delays are capped at LOCAL_MAX_DELAY seconds."""
+        delays = [min(d, LOCAL_MAX_DELAY) for d in _delays(self.retry_delay_seconds)]
         attempt = 0
         while True:
             try:
@@ -170,6 +182,14 @@ def flow(**options: Any) -> Callable[[Callable[..., Any]], Any]:
         return LocalFlow(fn, options)
 
     return wrap
+
+
+def step(f: Any, **params: Any) -> Any:
+    """Run another flow's body as a step of the current flow (run): its tasks become task runs
+    of this flow run, with their retries and logs. Not a subflow on purpose: every flow run is
+    a few blocking API calls (2-3 s for the daily cycle's three subflows here), a task run is
+    an event sent in the background."""
+    return f.fn(**params)
 
 
 def as_prefect_flow(f: Any) -> Any:
