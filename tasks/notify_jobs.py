@@ -38,7 +38,7 @@ def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
     return dict(
         roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
         office_name=roadmap.office_name, office_email=roadmap.office_email, sender=settings.mail_from,
-        template_dir=settings.template_dir, public_url=settings.public_url,
+        template_dir=settings.template_dir, public_url=settings.public_url, secret_key=settings.secret_key,
     )
 
 
@@ -93,7 +93,7 @@ def plan_escalation_messages(
                 continue
             if "stage" in e.detail:
                 e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
-            msg = render_escalation(e, message_id=make_message_id(domain), **args)
+            msg = render_escalation(e, message_id=make_message_id(domain), as_of=day, **args)
             plan.intents.append(Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg))
         return plan
 
