@@ -36,7 +36,7 @@ def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
     recorded = notify_tasks.record_plan(url, plan)
     summary.recorded, summary.duplicates = recorded.recorded, recorded.duplicates
     try:
-        summary.delivered_by_run = notify_tasks.deliver_batch(url).sent
+        summary.delivered_by_run = notify_tasks.deliver_all(url)
     except TransientSendFailures:
         pass  # every retry used up: the outbox counts below say which messages failed
     counts = notify_tasks.count_outbox(url, plan.roadmap_key, [i.dedup_key for i in plan.intents])

@@ -34,7 +34,7 @@ def weekly_report(
                           messages=[("", r, path.name) for r in result.recipients])
     if result.delivery.failed:
         try:  # transient failures: deliver again, with the task's retries and backoff
-            summary.delivered_by_run += notify_tasks.deliver_batch(url).sent
+            summary.delivered_by_run += notify_tasks.deliver_all(url)
         except TransientSendFailures:
             pass
     year, week, _ = day.as_of.isocalendar()

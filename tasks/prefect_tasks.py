@@ -127,6 +127,23 @@ class TaskSpec:
             return self.prefect_task()(*args, **kwargs)
         return self.run_local(*args, **kwargs)
 
+    def concurrently(self, n: int, *args: Any) -> list[Any]:
+        """Run the task `n` times at once on the same arguments (Prefect's thread-pool task
+        runner inside a flow run, threads otherwise); the first error is raised once all ended."""
+        if n <= 1:
+            return [self(*args)]
+        if in_flow_run():
+            from prefect.futures import wait
+
+            futures = [self.prefect_task().submit(*args) for _ in range(n)]
+            wait(futures)
+            return [f.result() for f in futures]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(self.run_local, *args) for _ in range(n)]
+        return [f.result() for f in futures]
+
     def run_local(self, *args: Any, **kwargs: Any) -> Any:
         """The same function with the same retries, without the Prefect engine. Someone is
         usually waiting at the terminal, so the delays are capped at LOCAL_MAX_DELAY seconds."""

@@ -157,3 +157,21 @@ def test_flow_refuses_a_password_in_its_parameters(monkeypatch):
     state = send_reminders(db_url="postgresql://u:secret@127.0.0.1/db", return_state=True)
     assert state.is_failed()
     assert "password" in str(state.message) or "password" in repr(state.data)
+
+
+def test_concurrent_smtp_connections_split_the_outbox(url, smtp_env, monkeypatch):
+    """ROADMAP_SMTP_CONNECTIONS=3: three delivery task runs at once (Prefect's thread pool),
+    each over its own connection; every message still arrives exactly once."""
+    monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "3")
+    summaries = daily_cycle(as_of=date(2014, 11, 10), db_url=url)
+    ids = [m["Message-ID"] for m in smtp_env.messages]
+    assert len(ids) == len(set(ids)) == len(list_messages(url)) == sum(s.sent for s in summaries) == 8
+    assert smtp_env.connections >= 3
+
+
+def test_local_flow_body_is_the_same_code(url, smtp_env, monkeypatch):
+    """What the CLI runs without a Prefect API: the flow body, tasks as plain calls."""
+    monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "2")
+    summaries = daily_cycle.fn(as_of=date(2014, 11, 10), db_url=url)
+    assert sorted(s.kind for s in summaries) == ["escalations", "reminders", "report"]
+    assert len(smtp_env.messages) == len(list_messages(url)) == 8
