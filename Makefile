@@ -7,7 +7,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install system-deps bench clean
 
 $(BIN)/roadmap: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,11 +28,25 @@ demo: install
 	@echo "Mail for $(DEMO_DAY) is in $(CURDIR)/var/outbox ($$(ls var/outbox | wc -l) .eml files); reports in $(CURDIR)/var/reports"
 
 # The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest
+
+# Debian's chromium (the browser test drives it with Playwright; never `playwright install`) and
+# LibreOffice Writer (the report's PDF test). Installed when missing and we may (root); the
+# tests that need them skip with a reason otherwise.
+system-deps:
+	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui; \
+	else echo "note: chromium or soffice missing and not root: the browser and PDF tests will skip"; fi
 
 bench: install
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_remind.py
+	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_prefect.py
+	$(BIN)/python bench/bench_web.py
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -28,6 +28,7 @@ class Plan:
     roadmap_key: str
     as_of: date
     intents: list[Intent] = field(default_factory=list)
+    already: int = 0  # messages for this day already in the outbox: neither rendered nor recorded again
 
 
 def _mail_domain(settings: Settings) -> str:
@@ -66,7 +67,8 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
         for d in digests:
             if d.dedup_key in recorded:
-                continue  # a re-run the same day: recording would be a no-op, so skip rendering too
+                plan.already += 1  # a re-run the same day: recording would be a no-op, so skip rendering too
+                continue
             msg = render_digest(d, message_id=make_message_id(domain), **args)
             ids = tuple(line.change_id for line in d.lines if line.change_id is not None)
             plan.intents.append(Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids))
@@ -90,6 +92,7 @@ def plan_escalation_messages(
         recorded = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations])
         for e in escalations:
             if e.dedup_key in recorded:
+                plan.already += 1
                 continue
             if "stage" in e.detail:
                 e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
