@@ -59,7 +59,7 @@ def test_reminders_flow_sends_each_digest_once(url, smtp_env):
     assert (summary.planned, summary.recorded, summary.sent, summary.failed) == (2, 2, 2, 0)
     assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
     again = send_reminders(as_of=date(2014, 11, 10), db_url=url)
-    assert (again.planned, again.sent) == (0, 0)
+    assert (again.planned, again.recorded, again.duplicates, again.sent) == (2, 0, 2, 0)  # planned, already there
     assert len(smtp_env.messages) == 2
 
 
