@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape
 
 from babel.numbers import format_decimal
 from docx import Document
+from docx.opc.exceptions import PackageNotFoundError
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -45,6 +46,7 @@ from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
 
+from models.errors import UserError
 from models.report_context import (
     STRINGS,
     ReportContext,
@@ -151,10 +153,16 @@ def _open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, DEFAULT_MARGIN)
     else:
-        doc = Document(str(reference_docx))
+        try:
+            doc = Document(str(reference_docx))
+        except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise UserError(
+                f"report template {reference_docx} (ROADMAP_REPORT_TEMPLATE) is not a Word .docx document: "
+                f"{type(exc).__name__}"
+            ) from None
         missing = missing_styles(doc)
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"reference document {reference_docx} lacks the styles {', '.join(missing)}; "
                 "add them (use each once in Word and save) or choose another reference"
             )
@@ -188,6 +196,11 @@ def _save(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) -> Pat
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # mkstemp creates the file readable by its owner only; a report is for readers
+        # (the web server, a shared folder), so give it the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out_path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -16,6 +16,7 @@ from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
+from models.errors import UserError
 from models.report_context import (
     ChangeItem,
     Changes,
@@ -438,7 +439,7 @@ def test_reference_docx_without_required_styles_is_refused_by_name(tmp_path):
     assert missing_styles(reference) == ["Table Grid", "List Number"]
     ref_path = tmp_path / "reference.docx"
     reference.save(str(ref_path))
-    with pytest.raises(ValueError, match="Table Grid, List Number"):
+    with pytest.raises(UserError, match="Table Grid, List Number"):
         render_report(make_context(), tmp_path / "r.docx", reference_docx=ref_path)
 
 

@@ -308,3 +308,37 @@ def test_regenerating_a_week_is_deterministic_apart_from_the_generated_time(url,
             assert len(generated.findall(left)) == 1
             left, right = generated.sub(b"", left), generated.sub(b"", right)
         assert left == right, name
+
+
+def test_a_damaged_report_template_is_a_clear_error(tmp_path, small_yaml):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "brand.docx"
+    bad.write_bytes(b"not a zip file")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ROADMAP_")}
+    env.update(ROADMAP_REPORT_TEMPLATE=str(bad), PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               ROADMAP_PREFECT="0")
+    db = f"sqlite:///{tmp_path}/r.db"
+    run = [sys.executable, "-m", "cli.main"]
+    assert subprocess.run(run + ["import", str(small_yaml), "--db", db], env=env, cwd=tmp_path).returncode == 0
+    out = subprocess.run(run + ["report", "--as-of", "2014-11-10", "--db", db], env=env, cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert f"report template {bad} (ROADMAP_REPORT_TEMPLATE) is not a Word .docx document" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_written_reports_are_readable_by_others(db_url, small_yaml, tmp_path):
+    import os
+    import stat
+
+    from tasks.report_jobs import write_weekly_report
+
+    import_file(db_url, small_yaml)
+    old = os.umask(0o022)
+    try:
+        path = write_weekly_report(db_url, None, dt.date(2014, 11, 10), out=tmp_path / "r.docx")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(Path(path).stat().st_mode) == 0o644
