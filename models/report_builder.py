@@ -64,7 +64,7 @@ from models.report_context import (
     week_bounds,
 )
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
-from models.status import OPEN, StageState, TaskState, remind_window, stage_states, task_states
+from models.status import OPEN, StageState, TaskState, forecast_finish, remind_window, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
@@ -84,14 +84,6 @@ def report_tasks(session: Session, roadmap_id: int) -> list[Row]:
     return list(session.execute(
         select(*columns).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False)).order_by(Task.position)
     ))
-
-
-def forecast_finish(task: Any, as_of: dt.date) -> dt.date:
-    """When the report expects ``task`` to finish: the scheduled finish, but an open task
-    (planned, in progress, blocked) cannot finish before the report date."""
-    if task.status in OPEN and task.finish < as_of:
-        return as_of
-    return task.finish
 
 
 def escalation_level(days_late: int, policy: dict[str, Any] | None) -> int:
@@ -142,14 +134,7 @@ def build_report(
     ))
     states = task_states(tasks, people, as_of, cal, remind_window(roadmap))  # type: ignore[arg-type]
     finish = {t.key: forecast_finish(t, as_of) for t in tasks}
-    stage_end: dict[str, dt.date] = {}
-    for t in tasks:
-        if t.status != "cancelled" and (t.stage not in stage_end or finish[t.key] > stage_end[t.stage]):
-            stage_end[t.stage] = finish[t.key]
-    stage_rows_state = [
-        _forecast_stage(st, stage_end.get(st.key))
-        for st in stage_states(stages, tasks, states, cal)  # type: ignore[arg-type]
-    ]
+    stage_rows_state = stage_states(stages, tasks, states, cal, as_of)  # type: ignore[arg-type]
 
     def person_name(key: str | None) -> str:
         p = people.get(key or "")
@@ -241,15 +226,6 @@ def stage_baselines(session: Session, roadmap_id: int) -> dict[tuple[str, str], 
             except ValueError:
                 continue
     return out
-
-
-def _forecast_stage(st: StageState, forecast_end: dt.date | None) -> StageState:
-    """``st`` with the forecast end computed from its tasks' forecast finishes (see
-    ``forecast_finish``; None: no tasks), red when that is after the planned end."""
-    if forecast_end is None or forecast_end == st.forecast_end:
-        return st
-    late = forecast_end is not None and forecast_end > st.end
-    return dataclasses.replace(st, forecast_end=forecast_end, rag="red" if late else st.rag)
 
 
 def _gantt(stages: list[Stage], stage_rows, pairs, baselines, finish) -> list[GanttBar]:  # type: ignore[no-untyped-def]

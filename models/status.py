@@ -97,7 +97,19 @@ def task_states(
     return out
 
 
-def stage_states(stages: list[Stage], tasks: list[Task], states: list[TaskState], cal: BusinessCalendar) -> list[StageState]:
+def forecast_finish(task: Task, as_of: date) -> date:
+    """When a task is expected to finish: its scheduled finish, but an open task
+    (planned, in progress, blocked) cannot finish before `as_of`."""
+    if task.status in OPEN and task.finish < as_of:
+        return as_of
+    return task.finish
+
+
+def stage_states(
+    stages: list[Stage], tasks: list[Task], states: list[TaskState], cal: BusinessCalendar, as_of: date
+) -> list[StageState]:
+    """Per stage: progress weighted by duration, forecast end (the latest forecast finish
+    of its tasks) and RAG (red when a task is overdue or the forecast end is late)."""
     by_stage: dict[str, list[tuple[Task, TaskState]]] = defaultdict(list)
     for t, s in zip(tasks, states):
         if t.status != "cancelled":
@@ -108,7 +120,7 @@ def stage_states(stages: list[Stage], tasks: list[Task], states: list[TaskState]
         weights = [max(cal.count(t.start, t.due), 1) for t, _ in members]
         total = sum(weights)
         progress = round(sum(w * s.progress for w, (_, s) in zip(weights, members)) / total) if total else 0
-        forecast_end = max((t.finish for t, _ in members), default=None)
+        forecast_end = max((forecast_finish(t, as_of) for t, _ in members), default=None)
         overdue = sum(1 for _, s in members if s.rag == "red")
         if overdue or (forecast_end and forecast_end > st.end):
             rag = "red"

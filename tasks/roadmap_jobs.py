@@ -53,7 +53,7 @@ def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> 
             )
         )
         states = task_states(tasks, people, day, cal, remind_window(roadmap))
-        return status_document(roadmap, day, stage_states(stages, tasks, states, cal), states)
+        return status_document(roadmap, day, stage_states(stages, tasks, states, cal, day), states)
 
 
 @dataclass

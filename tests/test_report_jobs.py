@@ -247,7 +247,7 @@ def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
 def test_forecast_finish_never_precedes_the_report_date_for_open_tasks():
     from types import SimpleNamespace
 
-    from models.report_builder import forecast_finish
+    from models.status import forecast_finish
 
     day = dt.date(2014, 11, 10)
     late = SimpleNamespace(status="in_progress", finish=dt.date(2014, 11, 5))

@@ -117,7 +117,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
         late, _, rag = task_rag(t, as_of, cal, window)  # type: ignore[arg-type]
         states.append(_State(task_progress(t), rag, t.status))  # type: ignore[arg-type]
         late_of[t.key] = late
-    stage_rows = stage_states(stages, rows, states, cal)  # type: ignore[arg-type]
+    stage_rows = stage_states(stages, rows, states, cal, as_of)  # type: ignore[arg-type]
 
     def row(t: Any, s: _State) -> Row:
         late = late_of[t.key]
