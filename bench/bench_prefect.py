@@ -99,7 +99,7 @@ def main() -> int:
 
         logging.getLogger("prefect").setLevel(logging.WARNING)  # keep the table readable
         from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
+        from prefect.client.schemas.filters import FlowRunFilter
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         import_prefect = time.perf_counter() - t0

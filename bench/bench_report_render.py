@@ -15,7 +15,6 @@ Output files go to bench/out/ (ignored by git).
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import io
 import json

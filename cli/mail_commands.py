@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, handle_errors
 from models.errors import UserError
 from models.roadmaps import parse_day
 

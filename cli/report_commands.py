@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import AsOfOption, DbOption, RoadmapOption, console, handle_errors
 from models.roadmaps import parse_day
 
 OutOption = Annotated[

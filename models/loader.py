@@ -322,7 +322,6 @@ def _check(r: _Reader, data: Any) -> LoadedRoadmap:
 
 def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:  # noqa: C901
     people = {p.key: (i, p) for i, p in items["people"]}
-    partners = {p.key: (i, p) for i, p in items["partners"]}
 
     def ref(path: Path_, kind: str, value: str | None, known: set[str]) -> bool:
         if value is None or value in known:

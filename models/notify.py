@@ -21,7 +21,6 @@ Rules (policy keys of the roadmap file):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 

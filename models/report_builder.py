@@ -38,7 +38,6 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -64,7 +63,7 @@ from models.report_context import (
     week_bounds,
 )
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
-from models.status import OPEN, StageState, TaskState, forecast_finish, remind_window, stage_states, task_states
+from models.status import OPEN, TaskState, forecast_finish, remind_window, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
