@@ -27,19 +27,19 @@ def send_reminders(
 
 def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
     """Record the planned messages, deliver the outbox, count what became of them."""
-    summary = MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.intents) + plan.already, dry_run=dry_run,
+    summary = MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.intents) + len(plan.already), dry_run=dry_run,
                           messages=[(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents])
     if dry_run:
         summary.texts = [i.message.text for i in plan.intents]
         log_summary(summary)
         return summary
     recorded = notify_tasks.record_plan(url, plan)
-    summary.recorded, summary.duplicates = recorded.recorded, recorded.duplicates + plan.already
+    summary.recorded, summary.duplicates = recorded.recorded, recorded.duplicates + len(plan.already)
     try:
         summary.delivered_by_run = notify_tasks.deliver_all(url)
     except TransientSendFailures:
         pass  # every retry used up: the outbox counts below say which messages failed
-    counts = notify_tasks.count_outbox(url, plan.roadmap_key, [i.dedup_key for i in plan.intents])
+    counts = notify_tasks.count_outbox(url, plan.roadmap_key, [i.dedup_key for i in plan.intents] + plan.already)
     summary.sent, summary.pending, summary.failed, summary.errors = (
         counts.sent, counts.pending, counts.failures, counts.errors)
     log_summary(summary)

@@ -90,10 +90,22 @@ class SendError(Exception):
     may succeed (server down, timeout, 4xx, broken configuration fixed by an operator).
     """
 
-    def __init__(self, message: str, *, permanent: bool, smtp_code: int | None = None):
+    def __init__(self, message: str, *, permanent: bool, smtp_code: int | None = None,
+                 retry_in_run: bool = True):
         super().__init__(message)
         self.permanent = permanent
         self.smtp_code = smtp_code
+        # False for failures that retrying in this run cannot fix (bad login, TLS, server
+        # unreachable after every reconnect): the next run tries again.
+        self.retry_in_run = retry_in_run and not permanent
+
+
+def _connection_level(exc: BaseException) -> bool:
+    """A failure of the connection itself rather than of one message or recipient."""
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    # SMTPException is an OSError too, but its other kinds answer for one message.
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
 
 
 def make_message_id(domain: str) -> str:
@@ -379,12 +391,19 @@ class SmtpTransport:
         attempt = 0
         while True:
             if self._fatal is not None:
-                raise SendError(str(self._fatal), permanent=False, smtp_code=self._fatal.smtp_code)
+                raise SendError(str(self._fatal), permanent=False, smtp_code=self._fatal.smtp_code,
+                                retry_in_run=False)
             try:
                 smtp = self._connection()
                 refused = smtp.sendmail(sender, recipients, data)
             except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
                 error, retry = self._classify(exc)
+                if retry and attempt >= self.retries and _connection_level(exc):
+                    # The server stayed unreachable through every reconnect: fail the rest
+                    # of the batch at once instead of waiting through the same again per message.
+                    self._fatal = SendError(str(error), permanent=False, smtp_code=error.smtp_code,
+                                            retry_in_run=False)
+                    raise self._fatal from None
                 if not retry or attempt >= self.retries:
                     raise error from None
                 self.close()
@@ -489,7 +508,7 @@ class SmtpTransport:
     def _config_error(self, text: str, code: int | None = None) -> SendError:
         """A failure that retrying within this run cannot fix. Remembered so the rest of
         the batch fails fast instead of logging in wrongly again and again."""
-        self._fatal = SendError(self._scrub(text), permanent=False, smtp_code=code)
+        self._fatal = SendError(self._scrub(text), permanent=False, smtp_code=code, retry_in_run=False)
         return self._fatal
 
     def _scrub(self, text: str) -> str:

@@ -7,7 +7,7 @@ and the Prefect flows call the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -28,7 +28,9 @@ class Plan:
     roadmap_key: str
     as_of: date
     intents: list[Intent] = field(default_factory=list)
-    already: int = 0  # messages for this day already in the outbox: neither rendered nor recorded again
+    # Dedup keys of this day's messages already in the outbox: neither rendered nor recorded
+    # again, but still counted in the run's result (a message that failed stays a failure).
+    already: list[str] = field(default_factory=list)
 
 
 def _mail_domain(settings: Settings) -> str:
@@ -67,7 +69,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
         for d in digests:
             if d.dedup_key in recorded:
-                plan.already += 1  # a re-run the same day: recording would be a no-op, so skip rendering too
+                plan.already.append(d.dedup_key)  # a re-run the same day: recording would be a no-op
                 continue
             msg = render_digest(d, message_id=make_message_id(domain), **args)
             ids = tuple(line.change_id for line in d.lines if line.change_id is not None)
@@ -92,7 +94,7 @@ def plan_escalation_messages(
         recorded = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations])
         for e in escalations:
             if e.dedup_key in recorded:
-                plan.already += 1
+                plan.already.append(e.dedup_key)
                 continue
             if "stage" in e.detail:
                 e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
@@ -106,11 +108,13 @@ def record_plan(db_url: str, plan: Plan) -> RecordStats:
         return record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, plan.intents)
 
 
-def deliver_pending(db_url: str, settings: Settings | None = None) -> DeliveryStats:
+def deliver_pending(
+    db_url: str, settings: Settings | None = None, command_started: datetime | None = None
+) -> DeliveryStats:
     settings = settings or get_settings()
     return deliver(
         db_url, transport_from_settings(settings), sender=settings.mail_from,
-        max_attempts=settings.mail_max_attempts,
+        max_attempts=settings.mail_max_attempts, command_started=command_started,
     )
 
 

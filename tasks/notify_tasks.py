@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
 from models.db import session_scope
-from models.schema import OutboxMessage
+from models.schema import OutboxMessage, utcnow
 from tasks import notify_jobs
 from tasks.outbox import DeliveryStats, RecordStats
 from tasks.prefect_tasks import TransientSendFailures, task
@@ -43,14 +43,14 @@ def record_plan(db_url: str, plan: notify_jobs.Plan) -> RecordStats:
 
 
 @task(name="deliver-batch", retries=DB_RETRIES)
-def deliver_batch(db_url: str) -> DeliveryStats:
+def deliver_batch(db_url: str, command_started: datetime | None = None) -> DeliveryStats:
     """Send everything pending in the outbox (any roadmap, any day: leftovers too).
 
     A transient failure (4xx, dropped connection) raises so that Prefect retries the task with
     backoff; the retry claims only the messages still failed, never the sent ones.
     Permanent failures are not retried; the flow reports them from the outbox."""
-    stats = notify_jobs.deliver_pending(db_url)
-    if stats.failed:
+    stats = notify_jobs.deliver_pending(db_url, command_started=command_started)
+    if stats.failed > stats.retry_later:  # a bad login or a dead server is not retried here
         raise TransientSendFailures(stats.failed, stats.errors)
     return stats
 
@@ -66,7 +66,8 @@ def smtp_connections() -> int:
 def deliver_all(db_url: str) -> int:
     """Deliver the outbox over `smtp_connections()` connections; how many this run sent.
     Raises TransientSendFailures when messages still failed after every retry."""
-    return sum(stats.sent for stats in deliver_batch.concurrently(smtp_connections(), db_url))
+    started = utcnow()  # retries inside this command do not use up the messages' attempts
+    return sum(stats.sent for stats in deliver_batch.concurrently(smtp_connections(), db_url, started))
 
 
 @dataclass

@@ -55,6 +55,7 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     permanent: int = 0
+    retry_later: int = 0  # of `failed`: not worth retrying in this run (login, TLS, server down)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -145,8 +146,15 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime) -> list[OutboxMessage]:
-    """Take up to `limit` deliverable messages for this worker, in one short transaction."""
+def claim(
+    db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime,
+    command_started: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Take up to `limit` deliverable messages for this worker, in one short transaction.
+
+    `attempts` counts commands (runs of remind, escalate, the daily cycle), not the retries
+    inside one: a message claimed again since `command_started` is not counted twice."""
+    counted_since = command_started or run_started
     now = utcnow()
     with session_scope(db_url, migrate=False) as session:
         retryable = and_(
@@ -168,8 +176,9 @@ def claim(db_url: str, worker: str, *, limit: int, max_attempts: int, run_starte
             if (row.status == "sending" and row.claimed_at and now - _as_utc(row.claimed_at) < LEASE
                     and _alive(row.claimed_by)):
                 continue
+            if row.claimed_at is None or _as_utc(row.claimed_at) < counted_since:
+                row.attempts += 1
             row.status, row.claimed_by, row.claimed_at = "sending", worker, now
-            row.attempts += 1
             taken.append(row)
             if len(taken) == limit:
                 break
@@ -195,14 +204,16 @@ def mark_failed(db_url: str, message_id: int, worker: str, error: SendError) -> 
 
 
 def deliver(
-    db_url: str, transport: Transport, *, sender: str, max_attempts: int, batch: int = 50, worker: str | None = None
+    db_url: str, transport: Transport, *, sender: str, max_attempts: int, batch: int = 50, worker: str | None = None,
+    command_started: datetime | None = None,
 ) -> DeliveryStats:
     """Send everything deliverable; the transport keeps one connection for the whole run."""
     worker = worker or worker_id()
     run_started = utcnow()
     stats = DeliveryStats()
     with transport:
-        while rows := claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started):
+        while rows := claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
+                            command_started=command_started):
             for row in rows:
                 try:
                     transport.send(to_message(row, sender))
@@ -212,6 +223,7 @@ def deliver(
                         stats.permanent += 1
                     else:
                         stats.failed += 1
+                        stats.retry_later += not exc.retry_in_run
                     stats.errors.append(f"{row.recipient}: {exc}")
                     continue
                 mark_sent(db_url, row.id, worker)

@@ -59,7 +59,7 @@ def test_reminders_flow_sends_each_digest_once(url, smtp_env):
     assert (summary.planned, summary.recorded, summary.sent, summary.failed) == (2, 2, 2, 0)
     assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
     again = send_reminders(as_of=date(2014, 11, 10), db_url=url)
-    assert (again.planned, again.recorded, again.duplicates, again.sent) == (2, 0, 2, 0)  # planned, already there
+    assert (again.planned, again.recorded, again.duplicates, again.delivered_by_run, again.sent) == (2, 0, 2, 0, 2)
     assert len(smtp_env.messages) == 2
 
 
@@ -84,8 +84,8 @@ def test_prefect_retry_after_sending_does_not_send_twice(url, smtp_env, monkeypa
     real = notify_jobs.deliver_pending
     calls = []
 
-    def flaky(db_url, settings=None):
-        stats = real(db_url, settings)
+    def flaky(db_url, settings=None, command_started=None):
+        stats = real(db_url, settings, command_started)
         calls.append(stats.sent)
         if len(calls) == 1:
             from sqlalchemy.exc import OperationalError
@@ -105,16 +105,19 @@ def test_transient_smtp_failure_is_retried_by_prefect(url, smtp_env, monkeypatch
     real = notify_jobs.deliver_pending
     attempts = []
 
-    def recovering(db_url, settings=None):
+    def recovering(db_url, settings=None, command_started=None):
         attempts.append(1)
         if len(attempts) == 2:
             smtp_env.tempfail.clear()  # the server is fine again for the first retry
-        return real(db_url, settings)
+        return real(db_url, settings, command_started)
 
     monkeypatch.setattr(notify_jobs, "deliver_pending", recovering)
     summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
     assert len(attempts) == 2 and summary.sent == 2 and summary.failed == 0
     assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
+    from tasks.outbox import list_messages
+
+    assert {m.attempts for m in list_messages(url)} == {1}  # a retry inside the run is not another attempt
 
 
 def test_permanent_failure_fails_the_flow_run(url, smtp_env):

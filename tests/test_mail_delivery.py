@@ -132,3 +132,42 @@ def test_dry_run_records_nothing(url, smtp_env):
     plan = plan_reminders(url, None, date(2014, 11, 10))
     assert len(plan.intents) == 2
     assert list_messages(url) == [] and smtp_env.messages == []
+
+
+def test_server_down_fails_the_rest_of_the_batch_at_once(url, monkeypatch, smtp_env):
+    smtp_env.stop()
+    import tasks.notify_jobs as jobs
+    from tasks.mail import SmtpTransport
+
+    sleeps = []
+    made = []
+
+    def transport(settings):
+        made.append(SmtpTransport("127.0.0.1", smtp_env.port, "none", timeout=2, retries=3, sleep=sleeps.append))
+        return made[-1]
+
+    monkeypatch.setattr(jobs, "transport_from_settings", transport)
+    record_plan(url, plan_reminders(url, None, date(2014, 11, 10)))
+    stats = deliver_pending(url)
+    assert (stats.failed, stats.retry_later) == (2, 2)
+    assert len(sleeps) == 3  # the first message's reconnects; the second fails without waiting again
+    assert {m.attempts for m in list_messages(url)} == {1}
+
+
+def test_a_same_day_rerun_still_reports_the_failed_messages(url, monkeypatch, smtp_env):
+    from flows._common import DeliveryFailed
+    from flows.send_reminders import send_reminders
+
+    smtp_env.stop()
+    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
+    import tasks.notify_jobs as jobs
+    from tasks.mail import SmtpTransport
+
+    monkeypatch.setattr(jobs, "transport_from_settings",
+                        lambda settings: SmtpTransport("127.0.0.1", smtp_env.port, "none", sleep=lambda s: None))
+    for _ in range(2):
+        with pytest.raises(DeliveryFailed) as failed:
+            send_reminders(as_of=date(2014, 11, 10), db_url=url)
+        assert failed.value.summaries[0].failed == 2
+    # retries inside one command do not use up a message's attempts: one per command
+    assert {m.attempts for m in list_messages(url)} == {2}
