@@ -57,7 +57,7 @@ class TaskLine:
     old_due: date | None = None  # for moved
     sequence: int = 0
     owner_name: str = ""
-    change_id: int | None = None  # the recorded date change a notice reports
+    change_ids: tuple[int, ...] = ()  # the recorded date changes a notice reports
     # Set when the line reaches a delegate: whose task it is and until when they are away.
     delegated_from: str = ""
     away_until: date | None = None
@@ -190,13 +190,20 @@ def plan_digests(
         line = reminder_reason(task, as_of, cal, policy)
         if line is not None and (d := digest_for(task)) is not None:
             d.lines.append(finish(line, task))
-    for change_id, key, old, new in moves:
+    # Several moves of one task since its owner was last told make one line: from the
+    # date the owner knew to the date it has now.
+    first_old: dict[str, date] = {}
+    ids: dict[str, list[int]] = {}
+    for change_id, key, old, _new in sorted(moves):
+        first_old.setdefault(key, old)
+        ids.setdefault(key, []).append(change_id)
+    for key, old in first_old.items():
         task = by_key.get(key)
-        if task is None or task.status not in OPEN or old == new:
+        if task is None or task.status not in OPEN or old == task.due:
             continue
         if (d := digest_for(task)) is not None:
-            moved = TaskLine(key=task.key, title=task.title, stage=task.stage, due=new, reason="moved",
-                             status=task.status, old_due=old, sequence=task.sequence, change_id=change_id)
+            moved = TaskLine(key=task.key, title=task.title, stage=task.stage, due=task.due, reason="moved",
+                             status=task.status, old_due=old, sequence=task.sequence, change_ids=tuple(ids[key]))
             d.lines.append(finish(moved, task))
     order = {"overdue": 0, "due_today": 1, "before": 2, "moved": 3}
     out = []

@@ -72,7 +72,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
                 plan.already.append(d.dedup_key)  # a re-run the same day: recording would be a no-op
                 continue
             msg = render_digest(d, message_id=make_message_id(domain), **args)
-            ids = tuple(line.change_id for line in d.lines if line.change_id is not None)
+            ids = tuple(i for line in d.lines for i in line.change_ids)
             plan.intents.append(Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids))
         return plan
 

@@ -171,3 +171,14 @@ def test_a_same_day_rerun_still_reports_the_failed_messages(url, monkeypatch, sm
         assert failed.value.summaries[0].failed == 2
     # retries inside one command do not use up a message's attempts: one per command
     assert {m.attempts for m in list_messages(url)} == {2}
+
+
+def test_several_moves_of_one_task_make_one_notice_line(url, smtp_env):
+    change_task(url, None, "a", status="done", on=date(2014, 11, 12))  # b: 10 -> 17 Nov
+    change_task(url, None, "a", status="in_progress")  # b: back to 10 Nov
+    change_task(url, None, "a", status="done", on=date(2014, 11, 14))  # b: 10 -> 19 Nov
+    plan = plan_reminders(url, None, date(2014, 11, 13))
+    alice = next(i for i in plan.intents if i.recipient == "alice@example.org")
+    text = alice.message.text
+    assert text.count("10 ноября 2014 г.") == 1 and "19 ноября 2014 г." in text and "17 ноября 2014 г." not in text
+    assert len(alice.change_ids) == 6  # three recorded moves each of b and f, told with one line per task
