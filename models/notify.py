@@ -22,7 +22,7 @@ Rules (policy keys of the roadmap file):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -249,7 +249,7 @@ def plan_escalations(
             triggers.append(("score", str(risk.probability * risk.impact)))
         if risk.status == "occurred":
             triggers.append(("occurred", "1"))
-        if risk.review is not None and risk.review < as_of and (risk.reviewed_on is None or risk.reviewed_on < risk.review):
+        if risk.review is not None and risk.review < as_of and not _reviewed_for(risk):
             triggers.append(("review", risk.review.isoformat()))
         if not triggers:
             continue
@@ -262,6 +262,15 @@ def plan_escalations(
             for r in recipients:
                 out.append(Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail))
     return out
+
+
+# A review recorded shortly before the review date counts for it: people prepare for the
+# meeting, and the risk should not then be escalated as "not reviewed".
+REVIEW_EARLY = timedelta(days=14)
+
+
+def _reviewed_for(risk: Risk) -> bool:
+    return risk.reviewed_on is not None and risk.review is not None and risk.reviewed_on >= risk.review - REVIEW_EARLY
 
 
 def _unique(recipients: list[Recipient | None]) -> list[Recipient]:

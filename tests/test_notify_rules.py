@@ -81,3 +81,10 @@ def test_risk_triggers(url):
     change_risk(url, None, "r2", status="occurred")
     after = {e for e in escalations_on(url, date(2014, 11, 12)) if e[1] != "overdue"}
     assert after == {("r2", "occurred", 0, who, "1") for who in ("alice", "pmo")}
+
+
+def test_a_review_shortly_before_the_review_date_counts(url):
+    change_risk(url, None, "r1", reviewed=True, on=date(2014, 11, 7))  # review date 10 Nov
+    assert not {e for e in escalations_on(url, date(2014, 11, 12)) if e[1] == "review"}
+    change_risk(url, None, "r1", reviewed=True, on=date(2014, 10, 1))  # long before: does not count
+    assert {e for e in escalations_on(url, date(2014, 11, 12)) if e[1] == "review"}
