@@ -17,8 +17,13 @@ finds an error or a warning, or when this reader meets something it does not han
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -76,15 +81,41 @@ def load(data: bytes) -> Any:
         raise Unsupported(f"{type(exc).__name__}: {exc}") from None
 
 
+# Below this size PyYAML is fast enough (a 60-task roadmap reads in a few milliseconds).
+FAST_FROM_BYTES = 200_000
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml prints its own parse errors to the process's stderr (file descriptor 2);
+    the loader reports them properly, with the line, from the PyYAML reader."""
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
 def _load(data: bytes) -> Any:
     if ryml is None:
         raise Unsupported("rapidyaml is not installed")
+    if len(data) < FAST_FROM_BYTES:
+        raise Unsupported("small file: PyYAML is fast enough")
     if _SPECIAL.search(data):
         raise Unsupported("anchors, aliases, tags or merge keys")
     if b"\\" in data:
         raise Unsupported("escape sequences")
     try:
-        tree = ryml.parse_in_arena(data)
+        with _quiet_stderr():
+            tree = ryml.parse_in_arena(data)
         root = tree.root_id()
         if tree.is_stream(root):
             if tree.num_children(root) != 1:

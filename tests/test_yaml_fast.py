@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,12 @@ from models.loader import load_roadmap, load_roadmap_text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+
+
+@pytest.fixture(autouse=True)
+def fast_path_for_every_size(monkeypatch):
+    """The fast reader normally starts at 200 kB; here it reads small documents too."""
+    monkeypatch.setattr(yaml_fast, "FAST_FROM_BYTES", 0)
 
 
 def test_same_values_as_pyyaml_on_real_files(tmp_path, example_yaml, small_yaml):
