@@ -56,7 +56,7 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
         try:
             return func(*args, **kwargs)
@@ -65,6 +65,10 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(2) from None
         except UserError as exc:
             err_console.print(f"error: {exc}", style="red", markup=False)
+            raise typer.Exit(2) from None
+        except (ArgumentError, NoSuchModuleError) as exc:
+            err_console.print(f"error: --db / ROADMAP_DATABASE_URL is not a usable database URL: {exc}".splitlines()[0],
+                              style="red", markup=False)
             raise typer.Exit(2) from None
         except OperationalError as exc:
             err_console.print(f"database error: {exc.orig or exc}".splitlines()[0], style="red", markup=False)

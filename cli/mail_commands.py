@@ -62,6 +62,7 @@ def outbox(
     status: Annotated[str | None, typer.Option("--status", help="pending, sending, sent, failed")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="reminder, escalation, report, notice")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    roadmap: RoadmapOption = None,
     db: DbOption = None,
 ) -> None:
     """List recorded messages."""
@@ -69,9 +70,12 @@ def outbox(
         return
     from tasks.outbox import list_messages
 
-    if format not in ("table", "json"):
-        raise UserError(f"--format: {format!r} is not one of table, json")
-    rows = list_messages(db_url(db), status=status, kind=kind)
+    for option, value, allowed in (("--format", format, ("table", "json")),
+                                   ("--status", status, ("pending", "sending", "sent", "failed")),
+                                   ("--kind", kind, ("reminder", "escalation", "report", "notice"))):
+        if value is not None and value not in allowed:
+            raise UserError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
+    rows = list_messages(db_url(db), status=status, kind=kind, roadmap_key=roadmap)
     if format == "json":
         print(json.dumps([
             {"id": r.id, "kind": r.kind, "recipient": r.recipient, "subject": r.subject, "status": r.status,

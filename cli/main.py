@@ -39,8 +39,11 @@ RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
 
 @app.command()
 @handle_errors
-def validate(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")]) -> None:
-    """Check a roadmap file and print every problem with its line."""
+def validate(
+    file: Annotated[str, typer.Argument(help="Roadmap YAML file.")],
+    db: DbOption = None,  # accepted like everywhere; validating needs no database
+) -> None:
+    """Check a roadmap file and print every problem with its line (the database is not used)."""
     from tasks.roadmap_jobs import validate_file
 
     loaded = validate_file(file)

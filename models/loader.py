@@ -387,8 +387,11 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:  
         for j, tk in enumerate(k.tasks):
             ref(("risks", i, "tasks", j), "task", tk, all_keys["tasks"])
 
-    if meta is None or cal is None:
+    if meta is None:
         return None
+    # With an unknown calendar (already reported) the dates are still checked, on the
+    # default calendar, so that every other mistake shows up in the same run.
+    cal = cal or calendar_for("RU")
     stage_dates = _stage_dates(r, meta, items["stages"], cal)
     exprs, schedule = _task_dates(r, meta, items["tasks"], stage_dates, cal, all_keys)
     if schedule is None or any(p.severity == "error" for p in r.problems):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -85,6 +85,11 @@ def update_task(
         raise UserError(f"--progress: {progress} is not between 0 and 100")
     if status is None and progress is None and note is None and forecast is None and not clear_forecast:
         raise UserError("nothing to update: give --status, --progress, --forecast or --note")
+    if on is not None and status == "done":
+        if on > today:
+            raise UserError(f"--on: {on} is in the future; a task is done on the day it was finished")
+        if on < roadmap.session_date - timedelta(days=366):
+            raise UserError(f"--on: {on} is more than a year before the session ({roadmap.session_date}): a typo?")
     log = ChangeLog(roadmap.id, source, actor)
     result = UpdateResult(key)
     values: dict[str, Any] = {}
@@ -94,6 +99,8 @@ def update_task(
         if status == "done":
             values["progress"] = 100
             values["forecast"] = None
+        elif task.status == "done" and status != "cancelled":
+            values["progress"] = None  # reopened: no longer 100 %, and how far it is is unknown
     if progress is not None:
         values["progress"] = progress
     if forecast is not None:

@@ -241,9 +241,15 @@ def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
         return result.rowcount or 0
 
 
-def list_messages(db_url: str, *, status: str | None = None, kind: str | None = None) -> list[OutboxMessage]:
+def list_messages(
+    db_url: str, *, status: str | None = None, kind: str | None = None, roadmap_key: str | None = None
+) -> list[OutboxMessage]:
+    from models.roadmaps import select_roadmap
+
     with session_scope(db_url) as session:
         query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if roadmap_key:
+            query = query.where(OutboxMessage.roadmap_id == select_roadmap(session, roadmap_key).id)
         if status:
             query = query.where(OutboxMessage.status == status)
         if kind:

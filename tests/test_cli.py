@@ -20,7 +20,7 @@ def run(*args: str, cwd: Path, db: str | None = None) -> subprocess.CompletedPro
 
 
 def test_validate_ok_and_bad(tmp_path, small_yaml):
-    ok = run("validate", str(small_yaml), cwd=tmp_path)
+    ok = run("validate", str(small_yaml), cwd=tmp_path, db="sqlite:///unused.db")
     assert ok.returncode == 0, ok.stderr
     assert "6 tasks" in ok.stdout
     bad = tmp_path / "bad.yaml"
@@ -55,6 +55,9 @@ def test_import_status_update_history_on_the_default_sqlite(tmp_path, small_yaml
         (("status", "--as-of", "2014-02-30"), "--as-of: '2014-02-30' is not a date"),
         (("status", "--format", "xml"), "--format: 'xml' is not one of"),
         (("risk", "update", "r1", "--probability", "9"), "--probability: 9 is not between 1 and 5"),
+        (("task", "update", "a", "--status", "done", "--on", "1900-01-01"), "more than a year before the session"),
+        (("outbox", "--status", "bogus"), "--status: 'bogus' is not one of"),
+        (("status", "--db", "foo://bar"), "is not a usable database URL"),
     ],
 )
 def test_user_mistakes_exit_2_without_traceback(tmp_path, small_yaml, args, message):

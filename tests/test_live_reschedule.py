@@ -61,7 +61,7 @@ def test_random_updates_on_a_synthetic_roadmap(db_url, tmp_path):
         kind = rng.choice(["done", "forecast", "cancelled", "planned"])
         due = plans(db_url)[key][1]
         if kind == "done":
-            change_task(db_url, None, key, status="done", on=due + timedelta(days=rng.randint(-5, 20)))
+            change_task(db_url, None, key, status="done", on=min(due + timedelta(days=rng.randint(-5, 20)), date.today()))
         elif kind == "forecast":
             change_task(db_url, None, key, status="in_progress", forecast=due + timedelta(days=rng.randint(1, 30)))
         else:

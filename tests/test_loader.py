@@ -172,3 +172,12 @@ def test_loader_raises_only_its_own_error_on_mutated_documents(data):
         load_roadmap_text(yaml.safe_dump(doc, allow_unicode=True), "fuzz.yaml")
     except RoadmapInvalid as exc:
         assert exc.problems
+
+
+def test_unknown_calendar_does_not_hide_date_problems(small_yaml: Path):
+    text = small_yaml.read_text().replace("calendar: RU", "calendar: XX").replace(
+        "end: 2014-12-30", "end: 2014-11-01").replace("depends_on: [a]}", "depends_on: [a, f]}", 1)
+    got = "\n".join(problems_of(text))
+    assert "roadmap.calendar: unknown calendar 'XX'" in got
+    assert "stages[s2].end: stage ends (2014-11-01) before it starts (2014-12-01)" in got
+    assert "dependency cycle" in got
