@@ -67,8 +67,8 @@ def register(app: typer.Typer) -> None:
         from models.db import session_scope
         from models.errors import UserError
         from models.roadmaps import select_roadmap, today_in
-        from models.schema import Person, Task
-        from models.tokens import expiry_for, sign_office_token
+        from models.schema import Partner, Person, Task
+        from models.tokens import expiry_for, may_update, sign_office_token
         from tasks.render_mail import task_links
 
         url = db_url(db)
@@ -87,5 +87,13 @@ def register(app: typer.Typer) -> None:
             who = person or row.owner
             if session.scalar(select(Person.id).where(Person.roadmap_id == rm.id, Person.key == who)) is None:
                 raise UserError(f"--person: no person {who!r} in roadmap {rm.key!r}")
+            people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == rm.id))}
+            partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == rm.id))}
+            if not may_update(row, who, people, partners, day):
+                raise UserError(
+                    f"--person: {who!r} may not update task {row.key!r} (owner {row.owner!r}): such a link would be "
+                    "refused; links are for the owner, their delegate while away, their manager, the partners' "
+                    "contacts and the project office"
+                )
             links = task_links(secret, public, rm.key, row.key, who, day, days)
             console.print(links.page, markup=False)

@@ -126,5 +126,8 @@ def test_mark_done_from_a_reminder_in_a_real_browser(db_url, small_yaml, smtp_se
     plan = plan_reminders(db_url, None, date(2014, 11, 11))
     assert all("Survey" not in i.message.text for i in plan.intents)
     assert all("/tasks/a?" not in i.message.text for i in plan.intents)
+    # 12 Nov is a day Survey (5 business days late) would be reminded of if it were still open.
+    plan = plan_reminders(db_url, None, date(2014, 11, 12))
+    assert all("Survey" not in i.message.text for i in plan.intents)
     assert (ARTIFACTS / f"task-page-{tag}.png").stat().st_size > 0
 
