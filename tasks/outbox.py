@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -185,14 +185,23 @@ def claim(
         return taken
 
 
-def _mark(db_url: str, message_id: int, worker: str, **values: object) -> None:
-    """Record one message's outcome in its own short transaction (plain Core: this runs
-    once per message, and an ORM session per message cost more than sending it)."""
-    table = OutboxMessage.__table__
+_OUTBOX = OutboxMessage.__table__
+# Built once: this statement runs once per message, and building it each time cost more
+# than executing it.
+_MARK = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.claimed_by == bindparam("b_worker"))
+    .values(status=bindparam("b_status"), sent_at=bindparam("b_sent_at"), last_error=bindparam("b_last_error"),
+            permanent=bindparam("b_permanent"))
+)
+
+
+def _mark(db_url: str, message_id: int, worker: str, *, status: str, sent_at: datetime | None = None,
+          last_error: str | None = None, permanent: bool = False) -> None:
+    """Record one message's outcome in its own short transaction (plain Core)."""
     with get_engine(db_url).begin() as conn:
-        conn.execute(
-            update(table).where(table.c.id == message_id, table.c.claimed_by == worker).values(**values)
-        )
+        conn.execute(_MARK, dict(b_id=message_id, b_worker=worker, b_status=status, b_sent_at=sent_at,
+                                 b_last_error=last_error, b_permanent=permanent))
 
 
 def mark_sent(db_url: str, message_id: int, worker: str) -> None:
