@@ -15,6 +15,11 @@ Why a token is refused (``TokenError.reason``): ``malformed``, ``signature`` (ta
 or signed with another key), ``purpose`` (an office link used as a task link, or back),
 ``expired``, ``roadmap`` / ``task`` (a valid token for another roadmap or task: the
 "foreign" token), ``person`` (the person is unknown, archived, or no longer entitled).
+
+``TokenError.code`` names the exact message (``incomplete``, ``damaged_copy``, ``damaged``,
+``signature``, ``purpose``, ``expired``, ``roadmap``, ``task``) and ``params`` its values
+(``expires``: the expiry day), so that a page can say it in the reader's language
+(``web/strings.py``); the exception's own text stays English, for logs and the CLI.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ _PURPOSES = ("task", "office")
 
 
 class TokenError(Exception):
-    def __init__(self, reason: str, message: str):
+    def __init__(self, reason: str, message: str, code: str | None = None, **params: Any):
         super().__init__(message)
         self.reason = reason
+        self.code = code or reason
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -87,13 +94,15 @@ def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any
     the payload is trusted, the expiry before the caller looks at names."""
     payload, dot, signature = (token or "").strip().partition(".")
     if not dot or not payload or not signature:
-        raise TokenError("malformed", "This link is incomplete: it may have been cut when copied from the email.")
+        raise TokenError("malformed", "This link is incomplete: it may have been cut when copied from the email.",
+                         "incomplete")
     try:
         data = json.loads(_unb64(payload))
         if not isinstance(data, dict):
             raise ValueError("not an object")
     except ValueError:
-        raise TokenError("malformed", "This link is damaged: it may have been cut when copied from the email.") from None
+        raise TokenError("malformed", "This link is damaged: it may have been cut when copied from the email.",
+                         "damaged_copy") from None
     kind = data.get("k")
     if kind not in _PURPOSES or not hmac.compare_digest(_sign(secret, str(kind), payload), signature):
         raise TokenError("signature", "This link is not valid: it was changed, or it was not issued by this server.")
@@ -102,10 +111,10 @@ def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any
     try:
         expires = datetime.fromtimestamp(int(data["x"]), timezone.utc)
     except (KeyError, TypeError, ValueError, OverflowError):
-        raise TokenError("malformed", "This link is damaged.") from None
+        raise TokenError("malformed", "This link is damaged.", "damaged") from None
     if now >= expires:
         raise TokenError("expired", f"This link expired on {expires:%Y-%m-%d}. The next reminder email "
-                                    "brings a fresh one, or ask the project office.")
+                                    "brings a fresh one, or ask the project office.", expires=expires.date())
     return {**data, "expires": expires}
 
 
@@ -126,7 +135,7 @@ def verify_task_token(secret: Any, token: str, *, roadmap: str, task: str, now: 
         raise TokenError("task", "This link belongs to another task: use the link next to this task in your email.")
     person = data.get("p")
     if not isinstance(person, str) or not person:
-        raise TokenError("malformed", "This link is damaged.")
+        raise TokenError("malformed", "This link is damaged.", "damaged")
     return TaskToken(roadmap, task, person, data["expires"])
 
 

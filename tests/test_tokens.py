@@ -94,6 +94,32 @@ def test_an_office_token_is_not_a_task_token_and_back():
     assert verify_office_token(KEY, office, roadmap="small", now=NOW).roadmap == "small"
 
 
+def refusal(tok: str, **kw) -> TokenError:
+    args = {"roadmap": "small", "task": "a", "now": NOW, **kw}
+    with pytest.raises(TokenError) as info:
+        verify_task_token(KEY, tok, **args)
+    return info.value
+
+
+@pytest.mark.parametrize("make, code, english", [
+    (lambda: "", "incomplete", "This link is incomplete"),
+    (lambda: "!!!.sig", "damaged_copy", "This link is damaged: it may have been cut"),
+    (lambda: token(key="another-key"), "signature", "This link is not valid"),
+    (lambda: sign_office_token(KEY, "small", EXPIRES), "purpose", "meant for another page"),
+    (lambda: token(task="b"), "task", "belongs to another task"),
+    (lambda: token(roadmap="other"), "roadmap", "belongs to another roadmap"),
+])
+def test_a_refusal_carries_a_code_for_the_page_and_english_for_the_log(make, code, english):
+    exc = refusal(make())
+    assert exc.code == code and english in str(exc)
+
+
+def test_an_expired_refusal_carries_its_day():
+    exc = refusal(token(), now=EXPIRES + timedelta(seconds=1))
+    assert (exc.reason, exc.code, exc.params) == ("expired", "expired", {"expires": date(2014, 12, 10)})
+    assert "This link expired on 2014-12-10" in str(exc)
+
+
 def test_no_key_no_signing():
     with pytest.raises(ValueError, match="ROADMAP_SECRET_KEY"):
         sign_task_token("", "small", "a", "alice", EXPIRES)

@@ -4,6 +4,8 @@ away/delegate in the digests, and `roadmap web` refusing to start without a secr
 
 The small roadmap (tests/data/small.yaml) on Monday 10 Nov 2014: Survey (a, Alice) is
 3 business days late, Design (b) and Approval (d) wait for it, Build (f) waits for d.
+It is a Russian roadmap; tests of what a page says run on it and, parametrized with
+``language="en"``, on the same roadmap with ``language: en``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typer.testing import CliRunner
 
 from config import reset_settings_cache
 from models.db import session_scope
-from models.schema import Change, Person, Task
+from models.schema import Change, Person, Risk, Task
 from models.tokens import OFFICE, expiry_for, sign_office_token, sign_task_token
 from tasks.notify_jobs import plan_escalation_messages, plan_reminders
 from tasks.render_mail import task_links
@@ -81,10 +83,28 @@ def changes(url: str, key: str, entity: str = "task") -> list[Change]:
 
 
 @pytest.fixture
-def url(db_url, small_yaml, monkeypatch):
+def language() -> str:
+    """The roadmap's language; a test parametrized with ``language`` overrides it."""
+    return "ru"  # as tests/data/small.yaml
+
+
+@pytest.fixture
+def url(db_url, small_yaml, monkeypatch, tmp_path, language):
     web_env(monkeypatch)
-    import_file(db_url, small_yaml)
+    path = small_yaml
+    if language != "ru":
+        path = tmp_path / f"small-{language}.yaml"
+        path.write_text(small_yaml.read_text(encoding="utf-8").replace("language: ru", f"language: {language}"),
+                        encoding="utf-8")
+    import_file(db_url, path)
     return db_url
+
+
+BOTH = pytest.mark.parametrize("language", ["ru", "en"])
+
+
+def says(language: str, ru: str, en: str) -> str:
+    return {"ru": ru, "en": en}[language]
 
 
 @pytest.fixture
@@ -116,10 +136,12 @@ def test_mark_done_records_history_from_the_web_and_the_person(client, url):
     assert after.status_code == 200 and "Сохранено" in after.text
 
 
-def test_done_in_the_future_is_refused_and_changes_nothing(client, url):
+@BOTH
+def test_done_in_the_future_is_refused_and_changes_nothing(client, url, language):
     page = open_page(client, link())
     r = post(client, "a", page, "done", on="2014-11-11")
-    assert r.status_code == 400 and "future" in r.text
+    assert r.status_code == 400
+    assert says(language, "Дата выполнения: эта дата ещё не наступила", "Done on: that date is in the future") in r.text
     assert task_row(url, "a").status == "planned"
 
 
@@ -131,12 +153,23 @@ def test_progress_is_saved_and_starts_a_planned_task(client, url):
     assert {c.field for c in changes(url, "a") if c.source == "web"} == {"progress", "status"}
 
 
+@BOTH
 @pytest.mark.parametrize("value", ["150", "-1", "lots"])
-def test_bad_progress_is_refused(client, url, value):
+def test_bad_progress_is_refused(client, url, value, language):
     page = open_page(client, link())
     r = post(client, "a", page, "progress", progress=value)
-    assert r.status_code == 400 and "0 to 100" in r.text
+    assert r.status_code == 400
+    error = re.search(r'<div class="card error" role="alert">(.*?)</div>', r.text).group(1)
+    assert error == says(language, "Прогресс: укажите целое число от 0 до 100",
+                         "Progress: give a whole number from 0 to 100")
     assert task_row(url, "a").progress in (None, 0)
+
+
+def test_a_done_date_long_before_the_session_is_refused_in_the_pages_words(client, url):
+    page = open_page(client, link())
+    r = post(client, "a", page, "done", on="2013-01-01")
+    assert r.status_code == 400 and "нет ли опечатки" in r.text and "--on" not in r.text
+    assert task_row(url, "a").status == "planned"
 
 
 def test_new_forecast_moves_dependents_and_their_owners_hear_of_it_next_day(client, url):
@@ -184,6 +217,7 @@ def test_an_oversized_form_is_refused(client, url):
     page = open_page(client, link())
     r = post(client, "a", page, "blocked", reason="x" * 70_000)
     assert r.status_code == 413 and task_row(url, "a").status == "planned"
+    assert "Текст слишком длинный" in r.text
     r = post(client, "a", page, "blocked", reason="x" * 2001)
     assert r.status_code == 400 and "2000" in r.text
 
@@ -221,7 +255,7 @@ def test_away_hands_reminders_to_the_delegate_and_escalations_still_go_up(client
     # After the absence the delegate's link no longer works: she is not responsible any more.
     later = make_client(url, datetime(2014, 11, 17, 9, tzinfo=timezone.utc))
     r = later.get(path_of(done))
-    assert r.status_code == 403 and "no longer responsible" in r.text
+    assert r.status_code == 403 and "больше не отвечает за эту задачу" in r.text
 
 
 def test_a_delegate_with_tasks_of_their_own_gets_one_digest_with_both(client, url):
@@ -247,15 +281,16 @@ def test_back_clears_the_absence(client, url):
         assert (alice.away_until, alice.delegate) == (None, None)
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"until": "2014-11-14", "delegate": "alice"}, "someone else"),
-    ({"until": "2014-11-14", "delegate": "nobody"}, "from the list"),
-    ({"until": "2014-11-01", "delegate": "bob"}, "past"),
+@BOTH
+@pytest.mark.parametrize("fields, ru, en", [
+    ({"until": "2014-11-14", "delegate": "alice"}, "Замещающий: выберите другого человека", "someone else"),
+    ({"until": "2014-11-14", "delegate": "nobody"}, "Замещающий: выберите человека из списка", "from the list"),
+    ({"until": "2014-11-01", "delegate": "bob"}, "В отъезде до: эта дата уже прошла", "past"),
 ])
-def test_bad_absences_are_refused(client, url, fields, message):
+def test_bad_absences_are_refused(client, url, fields, ru, en, language):
     page = open_page(client, link())
     r = post(client, "a", page, "away", **fields)
-    assert r.status_code == 400 and message in r.text
+    assert r.status_code == 400 and says(language, ru, en) in r.text
 
 
 # --- token rules ---------------------------------------------------------------------
@@ -266,10 +301,11 @@ def assert_refused(r, text: str) -> None:
     assert text in r.text and "<form" not in r.text
 
 
-def test_a_tampered_link_gets_403_and_changes_nothing(client, url):
+@BOTH
+def test_a_tampered_link_gets_403_and_changes_nothing(client, url, language):
     good = link()
     bad = good[:-3] + ("xyz" if not good.endswith("xyz") else "abc")
-    assert_refused(client.get(bad), "not valid")
+    assert_refused(client.get(bad), says(language, "Ссылка недействительна", "not valid"))
     page = open_page(client, good)
     fields = {**form_fields(page, "done"), "on": "2014-11-10"}
     fields["token"] = fields["token"][:-2] + "AA"
@@ -277,27 +313,31 @@ def test_a_tampered_link_gets_403_and_changes_nothing(client, url):
     assert r.status_code == 403 and task_row(url, "a").status == "planned"
 
 
-def test_an_expired_link_gets_403(url):
+@BOTH
+def test_an_expired_link_gets_403(url, language):
     late = make_client(url, expiry_for(DAY) + timedelta(seconds=1))
-    assert_refused(late.get(link()), "expired")
+    assert_refused(late.get(link()), says(language, "Срок действия ссылки истёк 10 декабря 2014 г.",
+                                          "This link expired on 10 December 2014"))
 
 
 def test_a_link_for_another_task_gets_403(client, url):
     other = link(task="b").replace("/tasks/b?", "/tasks/a?")
-    assert_refused(client.get(other), "another task")
+    assert_refused(client.get(other), "относится к другой задаче")
     page = open_page(client, link(task="b"))
     r = client.post("/roadmaps/small/tasks/a", data={**form_fields(page, "done"), "on": "2014-11-10"})
     assert r.status_code == 403 and task_row(url, "a").status == "planned"
 
 
-def test_a_link_for_a_person_not_responsible_gets_403(client, url):
-    assert_refused(client.get(link(person="carol")), "no longer responsible")  # Survey is not Carol's
-    assert_refused(client.get(link(person="nobody")), "no longer responsible")
+@BOTH
+def test_a_link_for_a_person_not_responsible_gets_403(client, url, language):
+    text = says(language, "больше не отвечает за эту задачу", "no longer responsible")
+    assert_refused(client.get(link(person="carol")), text)  # Survey is not Carol's
+    assert_refused(client.get(link(person="nobody")), text)
 
 
 def test_a_link_signed_with_another_key_gets_403(client):
     token = sign_task_token("some-other-key", "small", "a", "alice", expiry_for(DAY))
-    assert_refused(client.get(f"/roadmaps/small/tasks/a?token={token}"), "not valid")
+    assert_refused(client.get(f"/roadmaps/small/tasks/a?token={token}"), "Ссылка недействительна")
 
 
 def test_managers_partner_contacts_and_the_office_may_use_their_links(client):
@@ -306,18 +346,20 @@ def test_managers_partner_contacts_and_the_office_may_use_their_links(client):
     assert client.get(link(person=OFFICE)).status_code == 200
 
 
-def test_no_token_gets_403(client):
-    assert_refused(client.get("/roadmaps/small/tasks/a"), "incomplete")
+@BOTH
+def test_no_token_gets_403(client, language):
+    assert_refused(client.get("/roadmaps/small/tasks/a"), says(language, "Ссылка неполная", "incomplete"))
 
 
 # --- CSRF ----------------------------------------------------------------------------
 
 
-def test_a_post_without_the_csrf_cookie_is_refused(client, url):
+@BOTH
+def test_a_post_without_the_csrf_cookie_is_refused(client, url, language):
     page = open_page(client, link())
     client.cookies.clear()
     r = client.post("/roadmaps/small/tasks/a", data={**form_fields(page, "done"), "on": "2014-11-10"})
-    assert r.status_code == 403 and "form has expired" in r.text
+    assert r.status_code == 403 and says(language, "Форма устарела", "form has expired") in r.text
     assert task_row(url, "a").status == "planned"
 
 
@@ -431,3 +473,87 @@ def test_create_app_refuses_a_blank_secret(monkeypatch, url):
     monkeypatch.setenv("ROADMAP_SECRET_KEY", "")
     with pytest.raises(RuntimeError, match="ROADMAP_SECRET_KEY"):
         create_app(url, WebSettings())
+
+
+# --- the roadmap's language on every page ------------------------------------------------
+
+
+ENGLISH_ON_A_RUSSIAN_PAGE = ("This link", "not valid", "Progress:", "give a", "choose", ">open<", ">occurred<",
+                             ">progress<", ">done_on<", ">status<", "in_progress", ">web:", ">import<")
+
+
+def assert_russian(html: str) -> None:
+    assert '<html lang="ru">' in html
+    found = [t for t in ENGLISH_ON_A_RUSSIAN_PAGE if t in html]
+    assert not found, found
+
+
+def test_a_tampered_link_on_a_russian_roadmap_says_why_in_russian(client):
+    good = link()
+    r = client.get(good[:-3] + ("xyz" if not good.endswith("xyz") else "abc"))
+    assert r.status_code == 403
+    assert "<title>Ссылка не работает · Проектный офис</title>" in r.text
+    assert "<h1>Ссылка не работает</h1>" in r.text
+    assert "Ссылка недействительна: её изменили, или её выдал не этот сервер." in r.text
+    assert_russian(r.text)
+
+
+def test_a_progress_error_on_a_russian_roadmap_is_in_russian(client, url):
+    r = post(client, "a", open_page(client, link()), "progress", progress="lots")
+    assert r.status_code == 400
+    assert '<div class="card error" role="alert">Прогресс: укажите целое число от 0 до 100</div>' in r.text
+    assert_russian(r.text)
+
+
+@BOTH
+def test_risk_statuses_are_words_of_the_roadmaps_language(client, url, language):
+    with session_scope(url) as s:
+        s.scalar(select(Risk).where(Risk.key == "r2")).status = "occurred"
+    html = client.get("/roadmaps/small", auth=("office", PASSWORD)).text
+    risks = html.split("Risks by score" if language == "en" else "Риски по оценке")[1].split("</table>")[0]
+    renovation = risks.split("Renovation late")[1].split("</tr>")[0]
+    attendance = risks.split("Low attendance")[1].split("</tr>")[0]
+    assert says(language, ">открыт<", ">open<") in renovation
+    assert says(language, ">наступил<", ">occurred<") in attendance
+    if language == "ru":
+        assert_russian(html)
+
+
+@BOTH
+def test_history_lines_on_the_task_page_are_in_the_roadmaps_language(client, url, language):
+    page = open_page(client, link())
+    assert post(client, "a", page, "progress", progress="40", note="halfway there").status_code == 303
+    html = open_page(client, link())
+    table = html.split(says(language, "<h2>История</h2>", "<h2>History</h2>"))[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows[1:]]
+    web = [c[1:] for c in cells if c and c[4].startswith(says(language, "веб-страница: ", "web: "))]
+    by = says(language, "веб-страница: Alice &lt;alice@example.org&gt;", "web: Alice &lt;alice@example.org&gt;")
+    assert [says(language, "статус", "status"), says(language, "запланирована", "planned"),
+            says(language, "в работе", "in progress"), by, "halfway there"] in web
+    assert [says(language, "прогресс", "progress"), "", "40", by, "halfway there"] in web
+    assert any(c[1] == says(language, "добавлено", "added") and c[4] == says(language, "импорт файла", "file import")
+               for c in cells)
+    if language == "ru":
+        assert_russian(html)
+
+
+def test_a_done_task_shows_its_done_date_field_in_russian(client, url):
+    assert post(client, "a", open_page(client, link()), "done", on="2014-11-07").status_code == 303
+    html = open_page(client, link())
+    assert "<td>дата выполнения</td>" in html and "<td>выполнена</td>" in html
+    assert_russian(html)
+
+
+def test_both_languages_have_the_same_words():
+    from web.strings import STRINGS
+
+    assert set(STRINGS["ru"]) == set(STRINGS["en"])
+
+
+def test_every_reason_a_link_is_refused_has_words():
+    from web.strings import STRINGS
+
+    codes = ("incomplete", "damaged_copy", "damaged", "signature", "purpose", "expired", "roadmap", "task")
+    for lang in ("ru", "en"):
+        assert all(f"tok_{c}" in STRINGS[lang] for c in codes)

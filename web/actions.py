@@ -5,6 +5,9 @@ about moved dates in their next digest through the usual rescheduling notices.
 
 Away/delegate is about the person, not the task: it sets ``people.away_until`` and
 ``people.delegate`` and records both in the history (entity "person").
+
+A refused form raises ``FormError``: a key of ``web/strings.py`` and its values, so the page
+says it in the roadmap's language; its own text (``str``) is the English one, for logs.
 """
 
 from __future__ import annotations
@@ -18,9 +21,20 @@ from models.errors import UserError
 from models.history import ChangeLog
 from models.schema import Person, Roadmap, Task
 from models.updates import update_task
+from web.strings import text
 
 ACTIONS = ("done", "progress", "forecast", "blocked", "away", "back")
 MAX_TEXT = 2000
+
+
+class FormError(UserError):
+    """Input a form may not have; nothing was changed. ``key`` is a message of
+    ``web/strings.py`` (``err_*``), ``params`` its values (``field``: a label key, ``l_*``)."""
+
+    def __init__(self, key: str, **params: object):
+        super().__init__(text("en", key, **params))
+        self.key = key
+        self.params = params
 
 
 @dataclass
@@ -30,20 +44,20 @@ class Outcome:
     moved: list[str] = field(default_factory=list)  # keys of tasks whose dates moved
 
 
-def _date(value: str | None, label: str) -> dt.date:
+def _date(value: str | None, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat((value or "").strip())
     except ValueError:
-        raise UserError(f"{label}: give a date (YYYY-MM-DD)") from None
+        raise FormError("err_date", field=field) from None
 
 
-def _text(value: str | None, label: str, required: bool) -> str | None:
-    text = (value or "").strip()
-    if required and not text:
-        raise UserError(f"{label}: please say why")
-    if len(text) > MAX_TEXT:
-        raise UserError(f"{label}: at most {MAX_TEXT} characters")
-    return text or None
+def _text(value: str | None, field: str, required: bool) -> str | None:
+    given = (value or "").strip()
+    if required and not given:
+        raise FormError("err_why", field=field)
+    if len(given) > MAX_TEXT:
+        raise FormError("err_too_long", field=field, n=MAX_TEXT)
+    return given or None
 
 
 def apply_action(
@@ -61,36 +75,38 @@ def apply_action(
     action = form.get("action", "")
     common = dict(today=today, source="web", actor=actor)
     if action == "done":
-        on = _date(form.get("on"), "Done on")
+        on = _date(form.get("on"), "done_on")
         if on > today:
-            raise UserError("Done on: that date is in the future")
+            raise FormError("err_future", field="done_on")
+        if on < roadmap.session_date - dt.timedelta(days=366):  # update_task's own rule, said here in the page's words
+            raise FormError("err_too_old", field="done_on", session=roadmap.session_date)
         result = update_task(session, roadmap, task.key, status="done", on=on,
-                             note=_text(form.get("note"), "Note", False), **common)  # type: ignore[arg-type]
+                             note=_text(form.get("note"), "note", False), **common)  # type: ignore[arg-type]
     elif action == "progress":
         try:
             progress = int((form.get("progress") or "").strip())
         except ValueError:
-            raise UserError("Progress: give a whole number from 0 to 100") from None
+            raise FormError("err_progress", field="progress") from None
         if not 0 <= progress <= 100:
-            raise UserError("Progress: give a whole number from 0 to 100")
+            raise FormError("err_progress", field="progress")
         status = "in_progress" if task.status in ("planned", "blocked") and progress > 0 else None
         result = update_task(session, roadmap, task.key, progress=progress, status=status,
-                             note=_text(form.get("note"), "Note", False), **common)  # type: ignore[arg-type]
+                             note=_text(form.get("note"), "note", False), **common)  # type: ignore[arg-type]
     elif action == "forecast":
-        forecast = _date(form.get("forecast"), "New date")
+        forecast = _date(form.get("forecast"), "forecast")
         if forecast < today:
-            raise UserError("New date: that date is in the past")
+            raise FormError("err_past", field="forecast")
         result = update_task(session, roadmap, task.key, forecast=forecast,
-                             note=_text(form.get("reason"), "Reason", True), **common)  # type: ignore[arg-type]
+                             note=_text(form.get("reason"), "reason", True), **common)  # type: ignore[arg-type]
     elif action == "blocked":
         result = update_task(session, roadmap, task.key, status="blocked",
-                             note=_text(form.get("reason"), "Reason", True), **common)  # type: ignore[arg-type]
+                             note=_text(form.get("reason"), "reason", True), **common)  # type: ignore[arg-type]
     elif action in ("away", "back"):
         if person is None:
-            raise UserError("Away: this link is for the project office, not for a person")
+            raise FormError("err_office_away", field="away")
         return _away(session, roadmap, person, form, today=today, actor=actor, people=people)
     else:
-        raise UserError("unknown action")
+        raise FormError("err_action")
     return Outcome(action, bool(result.changes), [m.key for m in result.moved])
 
 
@@ -99,15 +115,15 @@ def _away(session: Session, roadmap: Roadmap, person: Person, form: dict[str, st
     if form.get("action") == "back":
         until, delegate = None, None
     else:
-        until = _date(form.get("until"), "Away until")
+        until = _date(form.get("until"), "away_until")
         if until < today:
-            raise UserError("Away until: that date is in the past")
+            raise FormError("err_past", field="away_until")
         delegate = (form.get("delegate") or "").strip()
         other = people.get(delegate)
         if other is None or other.archived:
-            raise UserError("Delegate: choose a person from the list")
+            raise FormError("err_delegate_list", field="delegate")
         if delegate == person.key:
-            raise UserError("Delegate: choose someone else")
+            raise FormError("err_delegate_self", field="delegate")
     log = ChangeLog(roadmap.id, "web", actor)
     changed = False
     for name, value in (("away_until", until), ("delegate", delegate)):

@@ -17,7 +17,10 @@ Security, in the order a request meets it:
    match is refused with 403 before anything is read from the form.
 3. Roadmap page: HTTP basic auth with ROADMAP_WEB_PASSWORD, or a signed office link
    (``roadmap web-link``); without either, 401.
-4. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
+4. Every page, a refusal too, is in the roadmap's language (``web/strings.py``): a refusal
+   names a message key, and the language is looked up from the roadmap key in the URL
+   (English for a key that names no roadmap).
+5. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
    and pages are neither cached nor framed, and send no Referer (the URL holds a token).
 """
 
@@ -46,9 +49,9 @@ from models.errors import UserError
 from models.i18n import jinja_filters
 from models.schema import Partner, Person, Roadmap, Task
 from models.tokens import OFFICE, TokenError, may_update, verify_office_token, verify_task_token
-from web.actions import ACTIONS, apply_action
+from web.actions import ACTIONS, FormError, apply_action
 from web.pages import roadmap_page, task_page
-from web.strings import STRINGS
+from web.strings import STRINGS, history_line, strings, text
 
 CSRF_COOKIE = "rm_csrf"
 MAX_FORM_BYTES = 64 * 1024  # the longest form is two fields of 2,000 characters and a token
@@ -70,9 +73,19 @@ class WebSettings(Settings):
 
 
 class Refused(Exception):
-    def __init__(self, status: int, title: str, message: str):
-        super().__init__(message)
-        self.status, self.title, self.message = status, title, message
+    """A request the app turns down: the HTTP status, the keys of the page's title (``t_*``)
+    and message in ``web/strings.py``, and the message's values."""
+
+    def __init__(self, status: int, title: str, message: str, **params: Any):
+        super().__init__(text("en", message, **params))
+        self.status, self.title, self.message, self.params = status, title, message, params
+
+
+def token_refused(exc: TokenError) -> Refused:
+    """Why a link does not work, in words the page can translate (a code without words
+    here reads as "not valid")."""
+    key = f"tok_{exc.code}"
+    return Refused(403, "t_link", key if key in STRINGS["en"] else "tok_invalid", **exc.params)
 
 
 @lru_cache(maxsize=1)
@@ -117,11 +130,20 @@ def create_app(
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("lang", "en")
-        html = web_environment().get_template(f"web/{name}.html.j2").render(s=STRINGS[context["lang"]], **context)
+        html = web_environment().get_template(f"web/{name}.html.j2").render(s=strings(context["lang"]), **context)
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
-    def refused(exc: Refused, lang: str = "en", headers: dict[str, str] | None = None) -> HTMLResponse:
-        resp = render("error", exc.status, title=exc.title, message=exc.message, lang=lang)
+    def language_of(roadmap_key: str) -> str:
+        """The language of the roadmap a URL names, for a page about a refused request
+        (which may come before anything else was read); English if there is no such roadmap."""
+        with session_scope(url, migrate=False) as session:
+            lang = session.scalar(select(Roadmap.language).where(Roadmap.key == roadmap_key))
+        return lang if lang in STRINGS else "en"
+
+    def refused(exc: Refused, roadmap_key: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+        lang = language_of(roadmap_key)
+        resp = render("error", exc.status, title=strings(lang)[exc.title],
+                      message=text(lang, exc.message, **exc.params), lang=lang)
         resp.headers.update(headers or {})
         return resp
 
@@ -132,7 +154,7 @@ def create_app(
     def find(session: Any, roadmap_key: str, task_key: str | None = None) -> tuple[Roadmap, Task | None]:
         roadmap = session.scalar(select(Roadmap).where(Roadmap.key == roadmap_key))
         if roadmap is None:
-            raise Refused(404, "Not found", "There is no such roadmap.")
+            raise Refused(404, "t_not_found", "ref_no_roadmap")
         if task_key is None:
             return roadmap, None
         task = session.scalar(select(Task).where(Task.roadmap_id == roadmap.id, Task.key == task_key))
@@ -143,17 +165,16 @@ def create_app(
         try:
             claims = verify_task_token(secret, token, roadmap=roadmap_key, task=task_key, now=now())
         except TokenError as exc:
-            raise Refused(403, "This link does not work", str(exc)) from None
+            raise token_refused(exc) from None
         except ValueError:
-            raise Refused(403, "This link does not work", "This link is not valid.") from None
+            raise Refused(403, "t_link", "tok_invalid") from None
         roadmap, task = find(session, roadmap_key, task_key)
         if task is None or task.archived:
-            raise Refused(403, "This link does not work", "The task is no longer in the roadmap.")
+            raise Refused(403, "t_link", "ref_task_gone")
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
         partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
         if not may_update(task, claims.person, people, partners, today(roadmap)):
-            raise Refused(403, "This link does not work",
-                          "This link was issued to someone who is no longer responsible for this task.")
+            raise Refused(403, "t_link", "ref_not_responsible")
         return roadmap, task, claims.person, people
 
     def actor_of(roadmap: Roadmap, person_key: str, people: dict[str, Person]) -> str:
@@ -163,11 +184,21 @@ def create_app(
         return f"{p.name} <{p.email}>"
 
     def show_task(roadmap: Roadmap, task: Task, person_key: str, token: str, session: Any, nonce: str,
-                  *, status: int = 200, error: str | None = None, focus: str | None = None,
+                  *, status: int = 200, error: Exception | None = None, focus: str | None = None,
                   saved: str | None = None, moved: int = 0, form: dict[str, str] | None = None) -> HTMLResponse:
         page = task_page(session, roadmap, task, person_key, today(roadmap))
         lang = roadmap.language if roadmap.language in STRINGS else "en"
-        resp = render("task", status, page=page, token=token, csrf=csrf_for(nonce, token), error=error,
+        names = {p.key: p.name for p in page.people}
+        if page.person is not None:
+            names[page.person.key] = page.person.name
+        if page.owner is not None:
+            names[page.owner.key] = page.owner.name
+        lines = [history_line(c, lang, names) for c in page.history]
+        if isinstance(error, FormError):
+            error = text(lang, error.key, **error.params)
+        elif error is not None:  # a check of update_task's own, in its words
+            error = text(lang, "err_not_saved", detail=str(error))
+        resp = render("task", status, page=page, history=lines, token=token, csrf=csrf_for(nonce, token), error=error,
                       focus=focus if focus in ACTIONS else None, saved=saved if saved in ACTIONS else None,
                       moved=moved, form=form or {}, lang=lang,
                       post_url=f"/roadmaps/{quote(roadmap.key, safe='')}/tasks/{quote(task.key, safe='')}")
@@ -191,7 +222,7 @@ def create_app(
                 resp = show_task(roadmap, task, person_key, token, session, nonce, focus=action, saved=saved,
                                  moved=moved)
         except Refused as exc:
-            return refused(exc)
+            return refused(exc, roadmap_key)
         set_nonce(resp, nonce)
         return resp
 
@@ -199,15 +230,13 @@ def create_app(
     async def post_task(request: Request, roadmap_key: str, task_key: str) -> Response:
         raw = await request.body()
         if len(raw) > MAX_FORM_BYTES:
-            return refused(Refused(413, "Too long", "The text is too long. Nothing was changed."))
+            return refused(Refused(413, "t_too_long", "ref_too_long"), roadmap_key)
         body = raw.decode("utf-8", errors="replace")
         form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
         token = form.get("token", "")
         nonce = request.cookies.get(CSRF_COOKIE, "")
         if not nonce or not hmac.compare_digest(csrf_for(nonce, token), form.get("csrf", "")):
-            return refused(Refused(403, "The form has expired",
-                                   "This form could not be checked (it is old, or it was sent from another site). "
-                                   "Open the link from your email again and repeat the change. Nothing was changed."))
+            return refused(Refused(403, "t_csrf", "ref_csrf"), roadmap_key)
         return await _run_sync(lambda: _post(roadmap_key, task_key, token, form, nonce))
 
     def _post(roadmap_key: str, task_key: str, token: str, form: dict[str, str], nonce: str) -> Response:
@@ -220,10 +249,10 @@ def create_app(
                                            person=people.get(person_key), people=people)
                 except UserError as exc:
                     session.rollback()  # the checks come before any change; this is a safety net
-                    return show_task(roadmap, task, person_key, token, session, nonce, status=400, error=str(exc),
+                    return show_task(roadmap, task, person_key, token, session, nonce, status=400, error=exc,
                                      focus=form.get("action"), form=form)
         except Refused as exc:
-            return refused(exc)
+            return refused(exc, roadmap_key)
         query = urlencode({"token": token, "saved": outcome.action, "moved": len(outcome.moved)})
         target = f"/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?{query}"
         return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
@@ -233,14 +262,15 @@ def create_app(
             try:
                 verify_office_token(secret, token, roadmap=roadmap_key, now=now())
                 return
-            except (TokenError, ValueError) as exc:
-                raise Refused(403, "This link does not work", str(exc)) from None
+            except TokenError as exc:
+                raise token_refused(exc) from None
+            except ValueError:
+                raise Refused(403, "t_link", "tok_invalid") from None
         if password is not None and password.get_secret_value():
             given = _basic_password(request.headers.get("authorization", ""))
             if given is not None and hmac.compare_digest(given.encode(), password.get_secret_value().encode()):
                 return
-        raise Refused(401, "Sign in", "This page is for the project office: sign in with the office password, "
-                                      "or open the office link.")
+        raise Refused(401, "t_sign_in", "ref_sign_in")
 
     def office_headers() -> dict[str, str]:
         return {"WWW-Authenticate": 'Basic realm="Roadmap Office", charset="UTF-8"'}
@@ -257,7 +287,7 @@ def create_app(
                 return render("roadmap", page=page, lang=lang,
                               report_url=f"/roadmaps/{quote(roadmap.key, safe='')}/report.docx{suffix}")
         except Refused as exc:
-            return refused(exc, headers=office_headers() if exc.status == 401 else None)
+            return refused(exc, roadmap_key, headers=office_headers() if exc.status == 401 else None)
 
     @app.get("/roadmaps/{roadmap_key}/report.docx")
     def get_report(request: Request, roadmap_key: str, token: str = "") -> Response:
@@ -269,9 +299,9 @@ def create_app(
                 find(session, roadmap_key)
             path = latest_report(settings.reports_dir, roadmap_key)
             if path is None:
-                raise Refused(404, "No report yet", "No weekly report has been written for this roadmap yet.")
+                raise Refused(404, "t_no_report", "ref_no_report")
         except Refused as exc:
-            return refused(exc, headers=office_headers() if exc.status == 401 else None)
+            return refused(exc, roadmap_key, headers=office_headers() if exc.status == 401 else None)
         return FileResponse(path, filename=path.name, headers={"Cache-Control": "no-store"},
                             media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
