@@ -14,6 +14,7 @@ connection per call, and would prompt on the terminal for a missing password.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 import re
@@ -25,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
-from email.charset import BASE64, QP, Charset
+from email.charset import BASE64, Charset
 from email.encoders import encode_base64
 from email.header import Header
 from email.headerregistry import Address
@@ -216,8 +217,6 @@ def message_bytes(msg: OutgoingMessage, *, now: datetime | None = None) -> bytes
 
 
 _WIRE = compat32.clone(linesep="\r\n")
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # quoted-printable keeps every line 7-bit and short: no 8BITMIME needed
 # Encoded words in base64: the default "shortest of Q and B" measures the Q form
 # character by character, which was the slowest step of building a digest.
 _UTF8_B = Charset("utf-8")
@@ -239,9 +238,13 @@ def _format_address(address: Address) -> str:
 
 
 def _text_part(text: str, subtype: str) -> Message:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, _UTF8_QP)
-    del part["MIME-Version"]  # set_payload adds it; RFC 2045 wants it at the top level only
+    """A UTF-8 text part in quoted-printable, encoded by binascii's C implementation (the
+    email package's own encoder is pure Python and was a third of the cost of a digest)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    del part["MIME-Version"]  # RFC 2045 wants it at the top level only
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    body = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    part.set_payload(binascii.b2a_qp(body, istext=True).decode("ascii"))
     return part
 
 

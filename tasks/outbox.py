@@ -98,30 +98,34 @@ def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str]) 
 
 
 def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
-    """Insert each intent once; returns how many were new and how many were already there."""
-    stats = RecordStats()
+    """Insert each intent once, in one batch; returns how many were new and how many were
+    already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING)."""
+    if not intents:
+        return RecordStats()
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for intent in intents:
-        msg = intent.message
-        values = dict(
+    now = utcnow()
+    rows = [
+        dict(
             roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
             recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
-            subject=msg.subject, body_text=msg.text, body_html=msg.html,
-            attachments=_attachments_json(msg.attachments), message_id=msg.message_id,
-            status="pending", permanent=False, attempts=0, created_at=utcnow(),
+            subject=intent.message.subject, body_text=intent.message.text, body_html=intent.message.html,
+            attachments=_attachments_json(intent.message.attachments), message_id=intent.message.message_id,
+            status="pending", permanent=False, attempts=0, created_at=now,
         )
-        stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
-        new_id = session.execute(stmt.returning(OutboxMessage.id)).scalar()
-        if new_id is None:
-            stats.duplicates += 1
-            continue
-        stats.recorded += 1
-        if intent.change_ids:
-            session.execute(
-                update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id)
-            )
-    return stats
+        for intent in intents
+    ]
+    stmt = (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(OutboxMessage.id, OutboxMessage.dedup_key)
+    )
+    new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
+    for intent, row in zip(intents, rows):
+        new_id = new_ids.get(row["dedup_key"])
+        if new_id is not None and intent.change_ids:
+            session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
+    return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 
 def _alive(claimed_by: str | None) -> bool:
