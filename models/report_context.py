@@ -61,7 +61,7 @@ class TaskRow:
     rag: str = "green"
     critical: bool = False
     slack: int = 0  # business days of total float
-    escalation_level: int = 0  # 0 none, 1 owner's manager, 2 steering committee
+    escalation_level: int = 0  # 0 none, 1 owner's manager, 2 project office
     blocked_by: list[str] = field(default_factory=list)  # keys of blocking tasks
 
 
@@ -445,7 +445,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "c_detail": "Подробности", "c_recipient": "Получатель", "c_subject": "Тема",
         "c_sent": "Отправлено", "c_critical": "КП",
         "prob_impact": "Вероятность ↓ / Влияние →",
-        "esc_0": "—", "esc_1": "1 (руководитель)", "esc_2": "2 (управляющий комитет)",
+        "esc_0": "—", "esc_1": "1 (руководитель)", "esc_2": "2 (проектный офис)",
         "st_todo": "не начата", "st_in_progress": "в работе", "st_blocked": "заблокирована",
         "st_done": "выполнена", "st_cancelled": "отменена",
         "rs_open": "открыт", "rs_mitigated": "снижен", "rs_occurred": "наступил",
@@ -519,7 +519,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "c_detail": "Detail", "c_recipient": "Recipient", "c_subject": "Subject",
         "c_sent": "Sent", "c_critical": "CP",
         "prob_impact": "Probability ↓ / Impact →",
-        "esc_0": "—", "esc_1": "1 (manager)", "esc_2": "2 (steering committee)",
+        "esc_0": "—", "esc_1": "1 (manager)", "esc_2": "2 (project office)",
         "st_todo": "not started", "st_in_progress": "in progress", "st_blocked": "blocked",
         "st_done": "done", "st_cancelled": "cancelled",
         "rs_open": "open", "rs_mitigated": "mitigated", "rs_occurred": "occurred",

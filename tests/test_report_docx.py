@@ -260,7 +260,7 @@ def test_overdue_table_groups_by_owner_worst_first_with_blocked_task(report):
         "Сидоров П. П. — 1 задача", "T-4",
     ]
     row_t2 = table.rows[2].cells
-    assert [row_t2[4].text, row_t2[5].text] == ["7", "2 (управляющий комитет)"]
+    assert [row_t2[4].text, row_t2[5].text] == ["7", "2 (проектный офис)"]
     row_t4 = table.rows[7].cells
     assert row_t4[6].text == "заблокирована; блокируют: T-2"
     assert "T-5" not in first and "T-6" not in first
