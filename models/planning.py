@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from models.calendar import BusinessCalendar, calendar_for
 from models.dates import Anchor, parse_date_expr
 from models.history import ChangeLog
 from models.graph import topological_order
-from models.schedule import TaskInput, TaskPlan, critical_path, schedule_tasks
+from models.schedule import TaskInput, TaskPlan, critical_path, plan_task, schedule_tasks
 from models.schema import Roadmap, Stage, Task
 
 
@@ -79,79 +80,178 @@ def reschedule(session: Session, roadmap: Roadmap, log: ChangeLog, tasks: list[T
 
 
 def reschedule_after(session: Session, roadmap: Roadmap, log: ChangeLog, changed: set[str]) -> list[Moved]:
-    """After a live change to the finish of some tasks (done, cancelled, a new forecast):
-    schedule again only the tasks downstream of them, then slack and the critical path
-    of the whole roadmap, reading and writing plain columns rather than ORM objects.
+    """After a live change to the finish of some tasks (done, cancelled, a new forecast),
+    bring the stored schedule to what a full reschedule would give, touching as little as
+    possible (tests/test_live_reschedule.py compares the two):
 
-    1. Read every live task's key, links and current plan (one narrow select).
-    2. Find the tasks downstream of `changed`: dependents, and tasks whose date
-       expressions refer to them, transitively.
-    3. Schedule those against the stored plans of everything else.
-    4. Run the backward pass over all tasks; write only the rows whose plan changed.
+    1. Read every live task's links and plan (one narrow select, no ORM objects).
+    2. Forward: walk the tasks downstream of `changed` in dependency order, planning a task
+       again only when something it depends on or refers to actually moved.
+    3. Backward: when the roadmap's last finish stays, recompute latest finishes (slack,
+       critical path) only for the moved tasks and their ancestors, from the stored slack
+       of the others; otherwise run the whole backward pass.
+    4. Write only the rows whose plan changed.
     """
     t = Task.__table__
     rows = session.execute(
-        select(t.c.id, t.c.key, t.c.depends_on, t.c.start_expr, t.c.due_expr, t.c.status, t.c.start, t.c.due,
-               t.c.finish, t.c.slack, t.c.critical)
+        select(t.c.id, t.c.key, t.c.stage, t.c.depends_on, t.c.start_expr, t.c.due_expr, t.c.duration, t.c.status,
+               t.c.done_on, t.c.forecast, t.c.sequence, t.c.start, t.c.due, t.c.finish, t.c.slack, t.c.critical)
         .where(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False))
     ).all()
-    live = {r.key for r in rows}
-    depends = {r.key: tuple(d for d in r.depends_on if d in live) for r in rows}
-    followers: dict[str, set[str]] = {}
+    by_key = {r.key: r for r in rows}
+    followers: dict[str, list[str]] = {}  # who reads each task's plan: dependents, date references
+    expr_refs: dict[str, str] = {}
     for r in rows:
-        refs = set(depends[r.key])
+        for d in r.depends_on:
+            followers.setdefault(d, []).append(r.key)
         for text in (r.start_expr, r.due_expr):
             if text and "task." in text:
                 ref = parse_date_expr(text).refers_to_task
-                if ref in live:
-                    refs.add(ref)
-        for ref in refs:
-            followers.setdefault(ref, set()).add(r.key)
+                if ref:
+                    followers.setdefault(ref, []).append(r.key)
+                    expr_refs[r.key] = ref
+    cancelled = frozenset(r.key for r in rows if r.status == "cancelled")
+    plans = _StoredPlans(by_key)
+    cal = roadmap_calendar(roadmap)
+
+    def depends(key: str) -> tuple[str, ...]:
+        return tuple(d for d in by_key[key].depends_on if d in by_key)
+
+    def refers(key: str) -> set[str]:
+        refs = set(depends(key))
+        if key in expr_refs and expr_refs[key] in by_key:
+            refs.add(expr_refs[key])
+        return refs
+
+    # 2. forward
     downstream: set[str] = set()
-    todo = [k for k in changed if k in live]
+    todo = [k for k in changed if k in by_key]
     while todo:
         key = todo.pop()
         if key not in downstream:
             downstream.add(key)
             todo.extend(followers.get(key, ()))
-
-    by_key = {r.key: r for r in rows}
-    known = {r.key: TaskPlan(r.key, r.start, r.due, r.finish, r.slack, r.critical) for r in rows if r.key not in downstream}
-    cancelled = frozenset(r.key for r in rows if r.status == "cancelled")
-    full = {
-        r.key: r
-        for r in session.execute(
-            select(t.c.key, t.c.stage, t.c.start_expr, t.c.due_expr, t.c.duration, t.c.status, t.c.done_on,
-                   t.c.forecast, t.c.sequence)
-            .where(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False), t.c.key.in_(downstream))
-        )
-    }
-    cal = roadmap_calendar(roadmap)
-    stages = {s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
-    inputs = [_task_input(full[k], stages, depends[k]) for k in downstream]
-    new = schedule_tasks(inputs, cal, _stage_resolver(roadmap, stages), known=known, cancelled=cancelled,
-                         with_critical_path=False).plans
-    plans = {**known, **new}
-    order = topological_order([r.key for r in rows], {k: depends[k] for k in live})
+    reads = {k: refers(k) & downstream for k in downstream}
+    order = topological_order(sorted(downstream), reads)
     assert order is not None  # a cycle cannot be stored: the loader refuses it
-    plans = {k: TaskPlan(p.key, p.start, p.due, p.finish) for k, p in plans.items()}
-    critical_path(order, depends, plans, cancelled, cal)
+    stages = {s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
+    resolve = _stage_resolver(roadmap, stages)
+    dirty = {k for k in changed if k in by_key}
+    for key in order:
+        if key not in dirty and not reads[key] & dirty:
+            continue
+        p = plan_task(_task_input(by_key[key], stages, depends(key)), plans, cancelled, cal, resolve)
+        old = plans.stored(key)
+        plans[key] = TaskPlan(key, p.start, p.due, p.finish, old.slack, old.critical)
+        if (p.start, p.due, p.finish) != (old.start, old.due, old.finish):
+            dirty.add(key)
 
+    # 3. backward
+    moved_keys = {k for k in dirty if (plans[k].start, plans[k].finish) != (plans.stored(k).start, plans.stored(k).finish)}
+    live_rows = [r for r in rows if r.key not in cancelled]
+    last_before = max((r.finish for r in live_rows), default=None)
+    last_after = max((plans[r.key].finish if r.key in plans.changed else r.finish for r in live_rows), default=None)
+    if changed & cancelled or any(r.slack is None for r in live_rows) or last_before != last_after:
+        all_depends = {r.key: depends(r.key) for r in rows}
+        full_order = topological_order([r.key for r in rows], all_depends)
+        assert full_order is not None
+        fresh = {r.key: TaskPlan(r.key, plans[r.key].start, plans[r.key].due, plans[r.key].finish) for r in rows}
+        critical_path(full_order, all_depends, fresh, cancelled, cal)
+        for key, p in fresh.items():
+            plans[key] = p
+    elif moved_keys:
+        _update_slack(moved_keys, depends, followers, plans, cancelled, cal, last_after)
+
+    # 4. write
     moved: list[Moved] = []
     updates = []
-    for key, p in plans.items():
-        r = by_key[key]
+    for key in plans.changed:
+        r, p = by_key[key], plans[key]
         if (r.start, r.due, r.finish, r.slack, r.critical) == (p.start, p.due, p.finish, p.slack, p.critical):
             continue
         values = dict(id=r.id, start=p.start, due=p.due, finish=p.finish, slack=p.slack, critical=p.critical)
         if r.due != p.due:
             moved.append(Moved(key, r.due, p.due))
             log.add("task", key, "due", r.due, p.due)
-            values["sequence"] = (full[key].sequence or 0) + 1
+            values["sequence"] = (r.sequence or 0) + 1
         updates.append(values)
     if updates:
         session.execute(update(Task), updates)  # ORM bulk UPDATE by primary key
     return moved
+
+
+class _StoredPlans:
+    """Plans by task key: the stored ones, built only when read, and the ones set since."""
+
+    def __init__(self, rows: dict[str, Any]) -> None:
+        self._rows = rows
+        self._built: dict[str, TaskPlan] = {}
+        self.changed: dict[str, TaskPlan] = {}
+
+    def stored(self, key: str) -> TaskPlan:
+        if key not in self._built:
+            r = self._rows[key]
+            self._built[key] = TaskPlan(key, r.start, r.due, r.finish, r.slack, r.critical)
+        return self._built[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __getitem__(self, key: str) -> TaskPlan:
+        return self.changed[key] if key in self.changed else self.stored(key)
+
+    def __setitem__(self, key: str, plan: TaskPlan) -> None:
+        self.changed[key] = plan
+
+
+def _update_slack(
+    moved: set[str],
+    depends: Callable[[str], tuple[str, ...]],
+    followers: dict[str, list[str]],
+    plans: _StoredPlans,
+    cancelled: frozenset[str],
+    cal: BusinessCalendar,
+    last_finish: date,
+) -> None:
+    """The backward pass of models/schedule.critical_path, for the tasks whose latest
+    finish can have changed: those whose start or finish moved, and their ancestors. The
+    others keep their stored latest finish (finish position + slack). Only valid while the
+    roadmap's last finish (the end every latest finish starts from) stays the same."""
+    affected: set[str] = set()
+    todo = [k for k in moved if k not in cancelled]
+    while todo:
+        key = todo.pop()
+        if key not in affected:
+            affected.add(key)
+            todo.extend(d for d in depends(key) if d not in cancelled)
+    order = topological_order(sorted(affected), {k: set(depends(k)) & affected for k in affected})
+    assert order is not None
+    project_end_pos = cal.positions([last_finish])[0]
+
+    def position(d: date) -> int:
+        return cal.positions([d])[0]
+
+    def length(p: TaskPlan) -> int:
+        return max(cal.count(p.start, p.finish), 1)
+
+    latest_finish: dict[str, int] = {}
+
+    def latest_of(key: str) -> int:
+        if key in latest_finish:
+            return latest_finish[key]
+        s = plans.stored(key)  # not affected: its latest finish has not changed
+        return position(s.finish) + s.slack
+
+    for key in reversed(order):
+        lf = project_end_pos
+        for succ in followers.get(key, ()):
+            if succ in cancelled or key not in depends(succ):
+                continue  # a date reference, not a dependency: no part of the critical path
+            lf = min(lf, latest_of(succ) - length(plans[succ]))
+        latest_finish[key] = lf
+        p = plans[key]
+        slack = lf - position(p.finish)
+        plans[key] = TaskPlan(key, p.start, p.due, p.finish, slack, slack <= 0)
 
 
 def _stage_resolver(roadmap: Roadmap, stages: dict[str, Stage]):  # type: ignore[no-untyped-def]

@@ -98,51 +98,65 @@ def schedule_tasks(
     plans.update(known or {})
     cancelled = cancelled | {t.key for t in tasks if t.status == "cancelled"}
 
-    def resolve_any(anchor: Anchor) -> date:
-        if anchor.kind == "task":
-            plan = plans[anchor.key]  # type: ignore[index]
-            return plan.start if anchor.edge == "start" else plan.due
-        return resolve(anchor)
-
     for key in order:
-        task = by_key[key]
-        live_deps = [d for d in task.depends_on if d in plans and d not in cancelled]
-        earliest = None
-        if live_deps:
-            latest = max(live_deps, key=lambda d: plans[d].finish)
-            earliest = cal.next_business_day(plans[latest].finish)
-        if task.due is not None:
-            due = task.due.evaluate(resolve_any, cal)
-            if task.start is not None:
-                start = task.start.evaluate(resolve_any, cal)
-            else:
-                start = min(earliest or cal.roll_forward(task.stage_start), due)
-            for dep in live_deps:
-                if plans[dep].finish > due:
-                    result.conflicts.append(Conflict(key, due, dep, plans[dep].finish))
-        else:
-            if earliest is not None:
-                start = earliest
-                if task.start is not None:  # an explicit start means "not before"
-                    start = max(start, cal.roll_forward(task.start.evaluate(resolve_any, cal)))
-            elif task.start is not None:
-                start = cal.roll_forward(task.start.evaluate(resolve_any, cal))
-            else:
-                start = cal.roll_forward(task.stage_start)
-            due = cal.span_end(start, task.duration or 1)
-        if task.status == "done" and task.done_on is not None:
-            finish = task.done_on
-        elif task.forecast is not None and task.status not in ("done", "cancelled"):
-            finish = task.forecast
-        else:
-            finish = due
-        plans[key] = TaskPlan(key=key, start=min(start, due), due=due, finish=finish)
+        plans[key] = plan_task(by_key[key], plans, cancelled, cal, resolve, result.conflicts)
 
     for key in known or {}:
         del plans[key]
     if with_critical_path:
         critical_path(order, {t.key: t.depends_on for t in tasks}, plans, cancelled, cal)
     return result
+
+
+def plan_task(
+    task: TaskInput,
+    plans: Mapping[str, TaskPlan],
+    cancelled: Collection[str],
+    cal: BusinessCalendar,
+    resolve: Callable[[Anchor], date],
+    conflicts: list[Conflict] | None = None,
+) -> TaskPlan:
+    """One task's plan, given the plans of the tasks it depends on or refers to."""
+
+    def resolve_any(anchor: Anchor) -> date:
+        if anchor.kind == "task":
+            plan = plans[anchor.key]  # type: ignore[index]
+            return plan.start if anchor.edge == "start" else plan.due
+        return resolve(anchor)
+
+    key = task.key
+    live_deps = [d for d in task.depends_on if d in plans and d not in cancelled]
+    earliest = None
+    if live_deps:
+        latest = max(live_deps, key=lambda d: plans[d].finish)
+        earliest = cal.next_business_day(plans[latest].finish)
+    if task.due is not None:
+        due = task.due.evaluate(resolve_any, cal)
+        if task.start is not None:
+            start = task.start.evaluate(resolve_any, cal)
+        else:
+            start = min(earliest or cal.roll_forward(task.stage_start), due)
+        if conflicts is not None:
+            for dep in live_deps:
+                if plans[dep].finish > due:
+                    conflicts.append(Conflict(key, due, dep, plans[dep].finish))
+    else:
+        if earliest is not None:
+            start = earliest
+            if task.start is not None:  # an explicit start means "not before"
+                start = max(start, cal.roll_forward(task.start.evaluate(resolve_any, cal)))
+        elif task.start is not None:
+            start = cal.roll_forward(task.start.evaluate(resolve_any, cal))
+        else:
+            start = cal.roll_forward(task.stage_start)
+        due = cal.span_end(start, task.duration or 1)
+    if task.status == "done" and task.done_on is not None:
+        finish = task.done_on
+    elif task.forecast is not None and task.status not in ("done", "cancelled"):
+        finish = task.forecast
+    else:
+        finish = due
+    return TaskPlan(key=key, start=min(start, due), due=due, finish=finish)
 
 
 def critical_path(
