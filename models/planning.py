@@ -12,7 +12,7 @@ from datetime import date
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar, calendar_for
@@ -79,10 +79,182 @@ def reschedule(session: Session, roadmap: Roadmap, log: ChangeLog, tasks: list[T
     return moved
 
 
-def reschedule_after(session: Session, roadmap: Roadmap, log: ChangeLog, changed: set[str]) -> list[Moved]:
+def reschedule_after(
+    session: Session, roadmap: Roadmap, log: ChangeLog, changed: set[str], *, cancellation: bool = False
+) -> list[Moved]:
     """After a live change to the finish of some tasks (done, cancelled, a new forecast),
     bring the stored schedule to what a full reschedule would give, touching as little as
-    possible (tests/test_live_reschedule.py compares the two):
+    possible (tests/test_live_reschedule.py compares the two).
+
+    The task graph (who depends on or refers to whom) only changes on import, so it is
+    read once per process and roadmap import; the plans of the tasks this change reaches
+    are read when needed. A change of the roadmap's last finish (every slack moves), or of
+    a cancellation, takes the path that reads every task.
+    """
+    graph = _graph(session, roadmap)
+    changed = {k for k in changed if k in graph.depends}
+    cancelled = _cancelled(session, roadmap)
+    if not changed:
+        return []
+    if cancellation or changed & cancelled:  # who counts for slack changes: read everything
+        return _reschedule_after_everything(session, roadmap, log, changed)
+    rows = _Rows(session, roadmap)
+    plans = _StoredPlans(rows)
+    cal = roadmap_calendar(roadmap)
+    stages = {s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
+    resolve = _stage_resolver(roadmap, stages)
+
+    downstream: set[str] = set()
+    todo = list(changed)
+    while todo:
+        key = todo.pop()
+        if key not in downstream:
+            downstream.add(key)
+            todo.extend(graph.followers.get(key, ()))
+    reads = {k: graph.reads[k] & downstream for k in downstream}
+    order = topological_order(sorted(downstream), reads)
+    assert order is not None  # a cycle cannot be stored: the loader refuses it
+    dirty = set(changed)
+    for key in order:
+        if key not in dirty and not reads[key] & dirty:
+            continue
+        rows.prefetch({key, *graph.reads[key]})
+        p = plan_task(_task_input(rows[key], stages, graph.depends[key]), plans, cancelled, cal, resolve)
+        old = plans.stored(key)
+        plans[key] = TaskPlan(key, p.start, p.due, p.finish, old.slack, old.critical)
+        if (p.start, p.due, p.finish) != (old.start, old.due, old.finish):
+            dirty.add(key)
+
+    moved_keys = {k for k in dirty if (plans[k].start, plans[k].finish) != (plans.stored(k).start, plans.stored(k).finish)}
+    t = Task.__table__
+    live = and_(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False), t.c.status != "cancelled")
+    last_before = session.scalar(select(func.max(t.c.finish)).where(live))
+    others = session.scalar(select(func.max(t.c.finish)).where(live, t.c.key.not_in(list(plans.changed))))
+    last_after = max([d for d in [others, *(p.finish for p in plans.changed.values())] if d is not None], default=None)
+    if last_before != last_after:
+        return _reschedule_after_everything(session, roadmap, log, changed)
+    if moved_keys:
+        ancestors = _ancestors(moved_keys, graph.depends, cancelled)
+        rows.prefetch(ancestors | {s for a in ancestors for s in graph.followers.get(a, ())})
+        _update_slack(moved_keys, graph.depends.__getitem__, graph.followers, plans, cancelled, cal, last_after)
+    return _write(session, log, plans, rows)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    depends: dict[str, tuple[str, ...]]  # live dependencies of each live task
+    followers: dict[str, tuple[str, ...]]  # who reads each task's plan: dependents, date references
+    reads: dict[str, frozenset[str]]  # what each task's plan reads
+
+
+_GRAPHS: dict[tuple[str, int, Any], _Graph] = {}
+
+
+def _graph(session: Session, roadmap: Roadmap) -> _Graph:
+    """The roadmap's task graph, cached per database, roadmap and import."""
+    cache_key = (str(session.get_bind().url), roadmap.id, roadmap.imported_at)
+    if cache_key in _GRAPHS:
+        return _GRAPHS[cache_key]
+    t = Task.__table__
+    rows = session.execute(
+        select(t.c.key, t.c.depends_on, t.c.start_expr, t.c.due_expr)
+        .where(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False))
+    ).all()
+    live = {r.key for r in rows}
+    depends = {r.key: tuple(d for d in r.depends_on if d in live) for r in rows}
+    reads: dict[str, frozenset[str]] = {}
+    followers: dict[str, list[str]] = {}
+    for r in rows:
+        refs = set(depends[r.key])
+        for text in (r.start_expr, r.due_expr):
+            if text and "task." in text:
+                ref = parse_date_expr(text).refers_to_task
+                if ref in live:
+                    refs.add(ref)
+        reads[r.key] = frozenset(refs)
+        for ref in refs:
+            followers.setdefault(ref, []).append(r.key)
+    graph = _Graph(depends, {k: tuple(v) for k, v in followers.items()}, reads)
+    if len(_GRAPHS) > 16:
+        _GRAPHS.clear()
+    _GRAPHS[cache_key] = graph
+    return graph
+
+
+def _cancelled(session: Session, roadmap: Roadmap) -> frozenset[str]:
+    t = Task.__table__
+    return frozenset(session.scalars(
+        select(t.c.key).where(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False), t.c.status == "cancelled")
+    ))
+
+
+def _ancestors(keys: set[str], depends: dict[str, tuple[str, ...]], cancelled: frozenset[str]) -> set[str]:
+    found: set[str] = set()
+    todo = [k for k in keys if k not in cancelled]
+    while todo:
+        key = todo.pop()
+        if key not in found:
+            found.add(key)
+            todo.extend(d for d in depends[key] if d not in cancelled)
+    return found
+
+
+_ROW_COLUMNS = ("id", "key", "stage", "depends_on", "start_expr", "due_expr", "duration", "status", "done_on",
+                "forecast", "sequence", "start", "due", "finish", "slack", "critical")
+
+
+class _Rows:
+    """Task rows by key, read from the database in batches when first needed."""
+
+    def __init__(self, session: Session, roadmap: Roadmap) -> None:
+        self._session, self._roadmap = session, roadmap
+        self._rows: dict[str, Any] = {}
+
+    def prefetch(self, keys: set[str]) -> None:
+        missing = [k for k in keys if k not in self._rows]
+        t = Task.__table__
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            for r in self._session.execute(
+                select(*(t.c[c] for c in _ROW_COLUMNS))
+                .where(t.c.roadmap_id == self._roadmap.id, t.c.archived.is_(False), t.c.key.in_(chunk))
+            ):
+                self._rows[r.key] = r
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._rows:
+            self.prefetch({key})
+        return self._rows[key]
+
+    def __contains__(self, key: object) -> bool:
+        if key not in self._rows:
+            self.prefetch({key})  # type: ignore[arg-type]
+        return key in self._rows
+
+
+def _write(session: Session, log: ChangeLog, plans: "_StoredPlans", rows: Any) -> list[Moved]:
+    """Store the plans that changed; record and return the due dates that moved."""
+    moved: list[Moved] = []
+    updates = []
+    for key in plans.changed:
+        r, p = rows[key], plans[key]
+        if (r.start, r.due, r.finish, r.slack, r.critical) == (p.start, p.due, p.finish, p.slack, p.critical):
+            continue
+        values = dict(id=r.id, start=p.start, due=p.due, finish=p.finish, slack=p.slack, critical=p.critical)
+        if r.due != p.due:
+            moved.append(Moved(key, r.due, p.due))
+            log.add("task", key, "due", r.due, p.due)
+            values["sequence"] = (r.sequence or 0) + 1
+        updates.append(values)
+    if updates:
+        session.execute(update(Task), updates)  # ORM bulk UPDATE by primary key
+    return moved
+
+
+def _reschedule_after_everything(
+    session: Session, roadmap: Roadmap, log: ChangeLog, changed: set[str]
+) -> list[Moved]:
+    """reschedule_after reading every task:
 
     1. Read every live task's links and plan (one narrow select, no ORM objects).
     2. Forward: walk the tasks downstream of `changed` in dependency order, planning a task
@@ -163,21 +335,7 @@ def reschedule_after(session: Session, roadmap: Roadmap, log: ChangeLog, changed
         _update_slack(moved_keys, depends, followers, plans, cancelled, cal, last_after)
 
     # 4. write
-    moved: list[Moved] = []
-    updates = []
-    for key in plans.changed:
-        r, p = by_key[key], plans[key]
-        if (r.start, r.due, r.finish, r.slack, r.critical) == (p.start, p.due, p.finish, p.slack, p.critical):
-            continue
-        values = dict(id=r.id, start=p.start, due=p.due, finish=p.finish, slack=p.slack, critical=p.critical)
-        if r.due != p.due:
-            moved.append(Moved(key, r.due, p.due))
-            log.add("task", key, "due", r.due, p.due)
-            values["sequence"] = (r.sequence or 0) + 1
-        updates.append(values)
-    if updates:
-        session.execute(update(Task), updates)  # ORM bulk UPDATE by primary key
-    return moved
+    return _write(session, log, plans, by_key)
 
 
 class _StoredPlans:

@@ -111,9 +111,11 @@ def update_task(
     _apply(task, "task", values, note, log, result)
     session.flush()
     schedule_log = ChangeLog(roadmap.id, "schedule", actor)
-    if _finish_state(task) != finish_before:
+    finish_after = _finish_state(task)
+    if finish_after != finish_before:
         # Only a change to when the task finishes (or whether it counts at all) moves others.
-        result.moved = reschedule_after(session, roadmap, schedule_log, {task.key})
+        result.moved = reschedule_after(session, roadmap, schedule_log, {task.key},
+                                        cancellation="cancelled" in (finish_before, finish_after))
     log.flush(session)
     schedule_log.flush(session)
     return result
