@@ -24,7 +24,15 @@ def _require_secret() -> str:
     if key is None or not key.get_secret_value().strip():
         err_console.print(f"error: {NO_SECRET}", style="red", markup=False)
         raise typer.Exit(2)
+    if len(key.get_secret_value().strip()) < MIN_SECRET_LENGTH:
+        err_console.print(
+            f"error: ROADMAP_SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters: anyone could guess it and "
+            "sign their own links. " + NO_SECRET.split(". ", 1)[1], style="red", markup=False)
+        raise typer.Exit(2)
     return key.get_secret_value()
+
+
+MIN_SECRET_LENGTH = 16
 
 
 def register(app: typer.Typer) -> None:

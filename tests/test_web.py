@@ -467,6 +467,16 @@ def test_roadmap_web_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path
     assert "ROADMAP_SECRET_KEY is not set" in result.output
 
 
+def test_roadmap_web_refuses_a_short_secret_key(monkeypatch, tmp_path):
+    from cli.main import app
+
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "x" * 8)
+    reset_settings_cache()
+    result = CliRunner().invoke(app, ["web", "--db", f"sqlite:///{tmp_path}/x.db"])
+    assert result.exit_code == 2
+    assert "shorter than 16 characters" in result.output and "x" * 8 not in result.output
+
+
 def test_create_app_refuses_a_blank_secret(monkeypatch, url):
     from web.app import WebSettings, create_app
 
