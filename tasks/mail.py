@@ -14,6 +14,7 @@ connection per call, and would prompt on the terminal for a missing password.
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import os
@@ -122,6 +123,7 @@ def sanitise(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_address(value: str) -> Address:
     """Split "Name <addr>" or "addr" and check it strictly.
 
