@@ -244,10 +244,22 @@ class _Phrases:
 
     def __init__(self, module: Any):
         self._module = module
+        self._said: dict[Any, str] = {}  # the text part and the HTML part say the same things
 
     def __getattr__(self, name: str) -> Any:
         macro = getattr(self._module, name)
-        return lambda *args, **kwargs: str(macro(*args, **kwargs))
+
+        def say(*args: Any, **kwargs: Any) -> str:
+            try:
+                key = (name, args, tuple(sorted(kwargs.items())))
+                return self._said[key]
+            except KeyError:
+                text = self._said[key] = str(macro(*args, **kwargs))
+                return text
+            except TypeError:  # an argument that cannot be a key (a list, a dict)
+                return str(macro(*args, **kwargs))
+
+        return say
 
 
 def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module: bool = False) -> Any:
