@@ -88,16 +88,21 @@ def reschedule_after(
 
     The task graph (who depends on or refers to whom) only changes on import, so it is
     read once per process and roadmap import; the plans of the tasks this change reaches
-    are read when needed. A change of the roadmap's last finish (every slack moves), or of
-    a cancellation, takes the path that reads every task.
+    are read when needed.
+
+    1. Forward: walk the tasks downstream of `changed` in dependency order, planning a task
+       again only when something it depends on or refers to actually moved.
+    2. Backward: while the roadmap's last finish stays, recompute latest finishes (slack,
+       critical path) only for the moved tasks and their ancestors, from the stored slack
+       of the others. A moved last finish (every slack moves) or a cancellation (who
+       counts changes) reads every task and runs the whole backward pass.
+    3. Write only the rows whose plan changed.
     """
     graph = _graph(session, roadmap)
     changed = {k for k in changed if k in graph.depends}
     cancelled = _cancelled(session, roadmap)
     if not changed:
         return []
-    if cancellation or changed & cancelled:  # who counts for slack changes: read everything
-        return _reschedule_after_everything(session, roadmap, log, changed)
     rows = _Rows(session, roadmap)
     plans = _StoredPlans(rows)
     cal = roadmap_calendar(roadmap)
@@ -131,9 +136,15 @@ def reschedule_after(
     last_before = session.scalar(select(func.max(t.c.finish)).where(live))
     others = session.scalar(select(func.max(t.c.finish)).where(live, t.c.key.not_in(list(plans.changed))))
     last_after = max([d for d in [others, *(p.finish for p in plans.changed.values())] if d is not None], default=None)
-    if last_before != last_after:
-        return _reschedule_after_everything(session, roadmap, log, changed)
-    if moved_keys:
+    if cancellation or changed & cancelled or last_before != last_after:
+        rows.prefetch(set(graph.depends))
+        order = topological_order(sorted(graph.depends), graph.depends)
+        assert order is not None
+        fresh = {k: TaskPlan(k, plans[k].start, plans[k].due, plans[k].finish) for k in graph.depends}
+        critical_path(order, graph.depends, fresh, cancelled, cal)
+        for key, p in fresh.items():
+            plans[key] = p
+    elif moved_keys:
         ancestors = _ancestors(moved_keys, graph.depends, cancelled)
         rows.prefetch(ancestors | {s for a in ancestors for s in graph.followers.get(a, ())})
         _update_slack(moved_keys, graph.depends.__getitem__, graph.followers, plans, cancelled, cal, last_after)
@@ -251,97 +262,10 @@ def _write(session: Session, log: ChangeLog, plans: "_StoredPlans", rows: Any) -
     return moved
 
 
-def _reschedule_after_everything(
-    session: Session, roadmap: Roadmap, log: ChangeLog, changed: set[str]
-) -> list[Moved]:
-    """reschedule_after reading every task:
-
-    1. Read every live task's links and plan (one narrow select, no ORM objects).
-    2. Forward: walk the tasks downstream of `changed` in dependency order, planning a task
-       again only when something it depends on or refers to actually moved.
-    3. Backward: when the roadmap's last finish stays, recompute latest finishes (slack,
-       critical path) only for the moved tasks and their ancestors, from the stored slack
-       of the others; otherwise run the whole backward pass.
-    4. Write only the rows whose plan changed.
-    """
-    t = Task.__table__
-    rows = session.execute(
-        select(t.c.id, t.c.key, t.c.stage, t.c.depends_on, t.c.start_expr, t.c.due_expr, t.c.duration, t.c.status,
-               t.c.done_on, t.c.forecast, t.c.sequence, t.c.start, t.c.due, t.c.finish, t.c.slack, t.c.critical)
-        .where(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False))
-    ).all()
-    by_key = {r.key: r for r in rows}
-    followers: dict[str, list[str]] = {}  # who reads each task's plan: dependents, date references
-    expr_refs: dict[str, str] = {}
-    for r in rows:
-        for d in r.depends_on:
-            followers.setdefault(d, []).append(r.key)
-        for text in (r.start_expr, r.due_expr):
-            if text and "task." in text:
-                ref = parse_date_expr(text).refers_to_task
-                if ref:
-                    followers.setdefault(ref, []).append(r.key)
-                    expr_refs[r.key] = ref
-    cancelled = frozenset(r.key for r in rows if r.status == "cancelled")
-    plans = _StoredPlans(by_key)
-    cal = roadmap_calendar(roadmap)
-
-    def depends(key: str) -> tuple[str, ...]:
-        return tuple(d for d in by_key[key].depends_on if d in by_key)
-
-    def refers(key: str) -> set[str]:
-        refs = set(depends(key))
-        if key in expr_refs and expr_refs[key] in by_key:
-            refs.add(expr_refs[key])
-        return refs
-
-    # 2. forward
-    downstream: set[str] = set()
-    todo = [k for k in changed if k in by_key]
-    while todo:
-        key = todo.pop()
-        if key not in downstream:
-            downstream.add(key)
-            todo.extend(followers.get(key, ()))
-    reads = {k: refers(k) & downstream for k in downstream}
-    order = topological_order(sorted(downstream), reads)
-    assert order is not None  # a cycle cannot be stored: the loader refuses it
-    stages = {s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
-    resolve = _stage_resolver(roadmap, stages)
-    dirty = {k for k in changed if k in by_key}
-    for key in order:
-        if key not in dirty and not reads[key] & dirty:
-            continue
-        p = plan_task(_task_input(by_key[key], stages, depends(key)), plans, cancelled, cal, resolve)
-        old = plans.stored(key)
-        plans[key] = TaskPlan(key, p.start, p.due, p.finish, old.slack, old.critical)
-        if (p.start, p.due, p.finish) != (old.start, old.due, old.finish):
-            dirty.add(key)
-
-    # 3. backward
-    moved_keys = {k for k in dirty if (plans[k].start, plans[k].finish) != (plans.stored(k).start, plans.stored(k).finish)}
-    live_rows = [r for r in rows if r.key not in cancelled]
-    last_before = max((r.finish for r in live_rows), default=None)
-    last_after = max((plans[r.key].finish if r.key in plans.changed else r.finish for r in live_rows), default=None)
-    if changed & cancelled or any(r.slack is None for r in live_rows) or last_before != last_after:
-        all_depends = {r.key: depends(r.key) for r in rows}
-        full_order = topological_order([r.key for r in rows], all_depends)
-        assert full_order is not None
-        fresh = {r.key: TaskPlan(r.key, plans[r.key].start, plans[r.key].due, plans[r.key].finish) for r in rows}
-        critical_path(full_order, all_depends, fresh, cancelled, cal)
-        for key, p in fresh.items():
-            plans[key] = p
-    elif moved_keys:
-        _update_slack(moved_keys, depends, followers, plans, cancelled, cal, last_after)
-
-    # 4. write
-    return _write(session, log, plans, by_key)
-
-
 class _StoredPlans:
     """Plans by task key: the stored ones, built only when read, and the ones set since."""
 
-    def __init__(self, rows: dict[str, Any]) -> None:
+    def __init__(self, rows: "_Rows") -> None:
         self._rows = rows
         self._built: dict[str, TaskPlan] = {}
         self.changed: dict[str, TaskPlan] = {}

@@ -77,17 +77,11 @@ def schedule_tasks(
     tasks: Sequence[TaskInput],
     cal: BusinessCalendar,
     resolve: Callable[[Anchor], date],
-    *,
-    known: Mapping[str, TaskPlan] | None = None,
-    cancelled: frozenset[str] = frozenset(),
-    with_critical_path: bool = True,
 ) -> Schedule:
     """Compute start, due, finish, slack and criticality of every task.
 
-    `resolve` answers the anchors that are not tasks (session, stage edges). `known`
-    holds the plans of tasks that are not being scheduled again (their keys in
-    `cancelled` when cancelled): a live update schedules only the tasks downstream of
-    the change against them, then runs `critical_path` over the whole roadmap.
+    `resolve` answers the anchors that are not tasks (session, stage edges). Live updates
+    use `plan_task` and `critical_path` directly (models/planning.reschedule_after).
     """
     by_key = {t.key: t for t in tasks}
     order = topological_order(by_key, {t.key: t.references() for t in tasks})
@@ -95,16 +89,12 @@ def schedule_tasks(
         raise ScheduleCycle("the tasks' dependencies or date references form a cycle")
     result = Schedule()
     plans = result.plans
-    plans.update(known or {})
-    cancelled = cancelled | {t.key for t in tasks if t.status == "cancelled"}
+    cancelled = {t.key for t in tasks if t.status == "cancelled"}
 
     for key in order:
         plans[key] = plan_task(by_key[key], plans, cancelled, cal, resolve, result.conflicts)
 
-    for key in known or {}:
-        del plans[key]
-    if with_critical_path:
-        critical_path(order, {t.key: t.depends_on for t in tasks}, plans, cancelled, cal)
+    critical_path(order, {t.key: t.depends_on for t in tasks}, plans, cancelled, cal)
     return result
 
 
