@@ -69,6 +69,12 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(lang.replace("-", "_"))
 
 
+@lru_cache(maxsize=4096)
+def _category(n: int | float, lang: str) -> str:
+    return _locale(lang).plural_form(abs(n))
+
+
+@lru_cache(maxsize=32)
 def _categories(lang: str) -> tuple[str, ...]:
     tags = _locale(lang).plural_form.tags | {"other"}
     return tuple(c for c in _CATEGORY_ORDER if c in tags)
@@ -82,7 +88,7 @@ def plural(n: int, forms: PluralForms, lang: str) -> str:
     English: one, other). A missing category falls back to "other", then to the
     last form given, so a three-form Russian tuple still works for every integer.
     """
-    category = _locale(lang).plural_form(abs(n))
+    category = _category(n, lang)
     if not isinstance(forms, Mapping):
         forms = dict(zip(_categories(lang), forms))
     if category in forms:
@@ -92,8 +98,11 @@ def plural(n: int, forms: PluralForms, lang: str) -> str:
     return list(forms.values())[-1]
 
 
+@lru_cache(maxsize=4096)
 def count_phrase(n: int, word_key: str, lang: str) -> str:
-    """ "3 задачи", "5 рабочих дней", "1 task": the number and the agreeing word."""
+    """ "3 задачи", "5 рабочих дней", "1 task": the number and the agreeing word.
+    Cached, like the date formats below: a day's mail says the same few counts and
+    dates thousands of times, and babel takes a tenth of a millisecond for each."""
     try:
         by_lang = WORDS[word_key]
     except KeyError:
@@ -105,6 +114,7 @@ def count_phrase(n: int, word_key: str, lang: str) -> str:
     return f"{number} {plural(n, by_lang[base], lang)}"
 
 
+@lru_cache(maxsize=4096)
 def format_date(d: date, lang: str) -> str:
     """A full date for prose: ru "15 ноября 2014 г.", en "15 November 2014"."""
     pattern = _DATE_PATTERNS.get(_locale(lang).language, "long")
@@ -113,6 +123,7 @@ def format_date(d: date, lang: str) -> str:
     return _babel_format_date(d, pattern, locale=_locale(lang)).replace("\u202f", " ")
 
 
+@lru_cache(maxsize=1024)
 def format_weekday(d: date, lang: str) -> str:
     """The weekday's name as it stands alone: ru "суббота", en "Saturday"."""
     return _babel_format_date(d, "cccc", locale=_locale(lang))
