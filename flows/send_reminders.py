@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flows._common import DeliveryFailed, MailSummary, database_url, log_summary
+from models.schema import utcnow
 from tasks import notify_tasks
 from tasks.notify_jobs import Plan
 from tasks.prefect_tasks import TransientSendFailures, flow
@@ -26,20 +27,25 @@ def send_reminders(
 
 
 def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
-    """Record the planned messages, deliver the outbox, count what became of them."""
-    summary = MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.intents) + len(plan.already), dry_run=dry_run,
-                          messages=[(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents])
+    """Record the planned messages and send them (each chunk while the next renders), deliver
+    whatever else the outbox holds, and count what became of this plan's messages."""
+    summary = MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.todo) + len(plan.already),
+                          dry_run=dry_run)
     if dry_run:
+        summary.messages = [(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents]
         summary.texts = [i.message.text for i in plan.intents]
         log_summary(summary)
         return summary
-    recorded = notify_tasks.record_plan(url, plan)
-    summary.recorded, summary.duplicates = recorded.recorded, recorded.duplicates + len(plan.already)
+    started = utcnow()  # a message is tried at most once per command, however many passes
+    outcome = notify_tasks.record_and_send(url, plan)
+    summary.recorded, summary.duplicates = outcome.recorded, outcome.duplicates + len(plan.already)
+    summary.messages = outcome.messages
+    summary.delivered_by_run = outcome.delivery.sent
     try:
-        summary.delivered_by_run = notify_tasks.deliver_all(url)
+        summary.delivered_by_run += notify_tasks.deliver_all(url, started)
     except TransientSendFailures:
         pass  # every retry used up: the outbox counts below say which messages failed
-    counts = notify_tasks.count_outbox(url, plan.roadmap_key, [i.dedup_key for i in plan.intents] + plan.already)
+    counts = notify_tasks.count_outbox(url, plan.roadmap_key, plan.dedup_keys)
     summary.sent, summary.pending, summary.failed, summary.errors = (
         counts.sent, counts.pending, counts.failures, counts.errors)
     log_summary(summary)

@@ -10,7 +10,19 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -187,9 +199,6 @@ class OutboxMessage(Base):
     recipient_name: Mapped[str | None] = mapped_column(Text)
     as_of: Mapped[date] = mapped_column(Date)
     subject: Mapped[str] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    attachments: Mapped[list[Any]] = mapped_column(default=list)  # [{filename, content_type, path|data_b64}]
     message_id: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
     permanent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -199,6 +208,24 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboxContent(Base):
+    """What an outbox message says, written once when it is recorded and never updated.
+
+    Kept apart from the delivery state in ``outbox``, which is updated at each claim and
+    delivery: SQLite rewrites a whole row on update, and the bodies made that the main cost
+    of marking a message sent. ``raw`` holds the exact bytes to send, so a message resent
+    after a crash is the same message byte for byte; it is NULL only for messages recorded
+    before it existed (built from the other columns when sent)."""
+
+    __tablename__ = "outbox_content"
+
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[Any]] = mapped_column(default=list)  # [{filename, content_type, data_b64}]
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ReportSnapshot(Base):

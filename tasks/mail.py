@@ -287,6 +287,27 @@ def _envelope(msg: OutgoingMessage) -> tuple[str, list[str]]:
     return parse_address(msg.sender).addr_spec, [parse_address(a).addr_spec for a in msg.to]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A message as it goes on the wire: its envelope and its bytes."""
+
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+def prepare(msg: OutgoingMessage) -> Prepared:
+    """The envelope and bytes of a message. Raises SendError (permanent) when the message
+    can never be sent as it is (a bad address or Message-ID)."""
+    try:
+        data = message_bytes(msg)
+        sender, recipients = _envelope(msg)
+    except ValueError as exc:
+        raise SendError(str(exc), permanent=True) from None
+    return Prepared(msg.message_id, sender, tuple(recipients), data)
+
+
 # --- transports ------------------------------------------------------------------
 
 
@@ -298,6 +319,8 @@ class Transport(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
     def send(self, msg: OutgoingMessage) -> None: ...
+
+    def send_prepared(self, msg: Prepared) -> None: ...
 
 
 class FolderTransport:
@@ -321,13 +344,12 @@ class FolderTransport:
         return self.directory / f"{safe}-{digest}.eml"
 
     def send(self, msg: OutgoingMessage) -> None:
-        try:
-            data = message_bytes(msg)
-        except ValueError as exc:
-            raise SendError(str(exc), permanent=True) from None
+        self.send_prepared(prepare(msg))
+
+    def send_prepared(self, msg: Prepared) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path_for(msg.message_id), data)
+            _write_atomically(self.path_for(msg.message_id), msg.data)
         except OSError as exc:
             raise SendError(f"cannot write to outbox {self.directory}: {exc}",
                             permanent=False) from None
@@ -406,11 +428,10 @@ class SmtpTransport:
 
     def send(self, msg: OutgoingMessage) -> None:
         """Deliver one message or raise SendError."""
-        try:
-            data = message_bytes(msg)
-            sender, recipients = _envelope(msg)
-        except ValueError as exc:
-            raise SendError(str(exc), permanent=True) from None
+        self.send_prepared(prepare(msg))
+
+    def send_prepared(self, msg: Prepared) -> None:
+        """Deliver one prepared message or raise SendError."""
         attempt = 0
         while True:
             if self._fatal is not None:
@@ -418,7 +439,7 @@ class SmtpTransport:
                                 retry_in_run=False)
             try:
                 smtp = self._connection()
-                refused = smtp.sendmail(sender, recipients, data)
+                refused = smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
             except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
                 error, retry = self._classify(exc)
                 if retry and attempt >= self.retries and _connection_level(exc):

@@ -6,8 +6,11 @@ and the Prefect flows call the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,13 +27,36 @@ from tasks.render_mail import render_digest, render_escalation
 
 @dataclass
 class Plan:
+    """One day's messages for one roadmap: planned, not yet rendered.
+
+    Rendering is the slow part of a run (a few milliseconds a digest), so it is left to
+    whoever records the plan: `tasks.send_pipeline` renders chunk by chunk while the
+    previous chunk is being sent; ``intents`` renders everything at once (dry runs, tests)."""
+
     roadmap_id: int
     roadmap_key: str
     as_of: date
-    intents: list[Intent] = field(default_factory=list)
+    todo: list[Digest] | list[Escalation] = field(default_factory=list)  # new today
     # Dedup keys of this day's messages already in the outbox: neither rendered nor recorded
     # again, but still counted in the run's result (a message that failed stays a failure).
     already: list[str] = field(default_factory=list)
+    render_one: Callable[[Any], Intent] | None = field(default=None, repr=False, compare=False)
+    # False with a user's template folder: everything is rendered before anything is sent,
+    # so that a mistake in a template met half-way through sends nothing.
+    stream: bool = True
+
+    def render(self, items: Iterable[Any]) -> list[Intent]:
+        assert self.render_one is not None or not self.todo
+        return [self.render_one(item) for item in items]  # type: ignore[misc]
+
+    @cached_property
+    def intents(self) -> list[Intent]:
+        """Every message of the plan, rendered once (the same Message-IDs on every access)."""
+        return self.render(self.todo)
+
+    @property
+    def dedup_keys(self) -> list[str]:
+        return [item.dedup_key for item in self.todo] + self.already
 
 
 def _mail_domain(settings: Settings) -> str:
@@ -46,7 +72,7 @@ def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
 
 
 def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None) -> Plan:
-    """The day's digests (reminders and rescheduling notices), rendered, not yet recorded."""
+    """The day's digests (reminders and rescheduling notices), not yet rendered or recorded."""
     settings = settings or get_settings()
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
@@ -64,17 +90,18 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         ]
         digests = plan_digests(tasks, load_directory(session, roadmap), day, roadmap_calendar(roadmap), moves, stages)
         args = _render_args(roadmap, settings)
-        plan = Plan(roadmap.id, roadmap.key, day)
-        domain = _mail_domain(settings)
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
-        for d in digests:
-            if d.dedup_key in recorded:
-                plan.already.append(d.dedup_key)  # a re-run the same day: recording would be a no-op
-                continue
-            msg = render_digest(d, message_id=make_message_id(domain), **args)
-            ids = tuple(i for line in d.lines for i in line.change_ids)
-            plan.intents.append(Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids))
-        return plan
+        domain = _mail_domain(settings)
+
+    def render_one(d: Digest) -> Intent:
+        msg = render_digest(d, message_id=make_message_id(domain), **args)
+        ids = tuple(i for line in d.lines for i in line.change_ids)
+        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids)
+
+    # Already recorded: a re-run the same day, where recording would be a no-op.
+    return Plan(roadmap.id, roadmap.key, day, todo=[d for d in digests if d.dedup_key not in recorded],
+                already=[d.dedup_key for d in digests if d.dedup_key in recorded], render_one=render_one,
+                stream=settings.template_dir is None)
 
 
 def plan_escalation_messages(
@@ -89,18 +116,19 @@ def plan_escalation_messages(
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         escalations = plan_escalations(tasks, risks, load_directory(session, roadmap), day, roadmap_calendar(roadmap))
         args = _render_args(roadmap, settings)
-        plan = Plan(roadmap.id, roadmap.key, day)
-        domain = _mail_domain(settings)
         recorded = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations])
-        for e in escalations:
-            if e.dedup_key in recorded:
-                plan.already.append(e.dedup_key)
-                continue
-            if "stage" in e.detail:
-                e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
-            msg = render_escalation(e, message_id=make_message_id(domain), as_of=day, **args)
-            plan.intents.append(Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg))
-        return plan
+        domain = _mail_domain(settings)
+    for e in escalations:
+        if "stage" in e.detail:
+            e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
+
+    def render_one(e: Escalation) -> Intent:
+        msg = render_escalation(e, message_id=make_message_id(domain), as_of=day, **args)
+        return Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg)
+
+    return Plan(roadmap.id, roadmap.key, day, todo=[e for e in escalations if e.dedup_key not in recorded],
+                already=[e.dedup_key for e in escalations if e.dedup_key in recorded], render_one=render_one,
+                stream=settings.template_dir is None)
 
 
 def record_plan(db_url: str, plan: Plan) -> RecordStats:

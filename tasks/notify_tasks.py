@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from models.db import session_scope
 from models.schema import OutboxMessage, utcnow
-from tasks import notify_jobs
+from tasks import notify_jobs, send_pipeline
 from tasks.outbox import DeliveryStats, RecordStats
 from tasks.prefect_tasks import TransientSendFailures, task
 
@@ -40,6 +40,14 @@ def plan_escalations(db_url: str, roadmap_key: str | None, as_of: date | None) -
 @task(name="record-messages", retries=DB_RETRIES)
 def record_plan(db_url: str, plan: notify_jobs.Plan) -> RecordStats:
     return notify_jobs.record_plan(db_url, plan)
+
+
+@task(name="record-and-send", retries=DB_RETRIES)
+def record_and_send(db_url: str, plan: notify_jobs.Plan) -> send_pipeline.Outcome:
+    """Render, record and send the plan, each chunk sent while the next renders. A retry
+    records only what is not recorded yet; what this pass could not send is left to the
+    delivery task after it."""
+    return send_pipeline.record_and_send(db_url, plan)
 
 
 @task(name="deliver-batch", retries=DB_RETRIES)
@@ -63,10 +71,11 @@ def smtp_connections() -> int:
     return max(1, int(os.environ.get("ROADMAP_SMTP_CONNECTIONS", "1") or 1))
 
 
-def deliver_all(db_url: str) -> int:
+def deliver_all(db_url: str, command_started: datetime | None = None) -> int:
     """Deliver the outbox over `smtp_connections()` connections; how many this run sent.
-    Raises TransientSendFailures when messages still failed after every retry."""
-    started = utcnow()  # retries inside this command do not use up the messages' attempts
+    Raises TransientSendFailures when messages still failed after every retry.
+    Messages claimed since ``command_started`` (default: now) do not count another attempt."""
+    started = command_started or utcnow()  # retries inside this command do not use up attempts
     return sum(stats.sent for stats in deliver_batch.concurrently(smtp_connections(), db_url, started))
 
 

@@ -16,18 +16,27 @@ import base64
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.db import get_engine, session_scope
-from models.schema import Change, OutboxMessage, utcnow
-from tasks.mail import Attachment, OutgoingMessage, SendError, Transport
+from models.schema import Change, OutboxContent, OutboxMessage, utcnow
+from tasks.mail import (
+    Attachment,
+    OutgoingMessage,
+    Prepared,
+    SendError,
+    Transport,
+    parse_address,
+    prepare,
+)
 
 LEASE = timedelta(minutes=15)
 
@@ -74,15 +83,17 @@ def _attachments_json(atts: Iterable[Attachment]) -> list[dict[str, str]]:
     ]
 
 
-def to_message(row: OutboxMessage, sender: str) -> OutgoingMessage:
+def to_message(row: OutboxMessage, content: OutboxContent, sender: str) -> OutgoingMessage:
+    """A message recorded before the outbox kept wire bytes (``raw``), rebuilt from its parts."""
     atts = tuple(
-        Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"])) for a in row.attachments or []
+        Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"]))
+        for a in content.attachments or []
     )
     name = (row.recipient_name or "").replace("<", "").replace(">", "").strip()
     to = f"{name} <{row.recipient}>" if name else row.recipient
     return OutgoingMessage(
         message_id=row.message_id, sender=sender, to=(to,), subject=row.subject,
-        text=row.body_text, html=row.body_html, attachments=atts,
+        text=content.body_text, html=content.body_html, attachments=atts,
     )
 
 
@@ -99,21 +110,26 @@ def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str]) 
 
 def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
     """Insert each intent once, in one batch; returns how many were new and how many were
-    already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING)."""
+    already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
+
+    Each message is stored with the exact bytes to send (``OutboxContent.raw``), built here
+    once. A message that can never be sent as it is (a bad address) is recorded as failed
+    for good, with the reason, instead of pending."""
     if not intents:
         return RecordStats()
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
+    wire = [_prepare(intent.message) for intent in intents]
     rows = [
         dict(
             roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
             recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
-            subject=intent.message.subject, body_text=intent.message.text, body_html=intent.message.html,
-            attachments=_attachments_json(intent.message.attachments), message_id=intent.message.message_id,
-            status="pending", permanent=False, attempts=0, created_at=now,
+            subject=intent.message.subject, message_id=intent.message.message_id, created_at=now,
+            **({"status": "failed", "permanent": True, "attempts": 1, "last_error": str(w)}
+               if isinstance(w, SendError) else {"status": "pending", "permanent": False, "attempts": 0}),
         )
-        for intent in intents
+        for intent, w in zip(intents, wire)
     ]
     stmt = (
         insert(OutboxMessage)
@@ -121,11 +137,51 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    for intent, row in zip(intents, rows):
+    contents = []
+    for intent, row, w in zip(intents, rows, wire):
         new_id = new_ids.get(row["dedup_key"])
-        if new_id is not None and intent.change_ids:
+        if new_id is None:
+            continue
+        msg = intent.message
+        contents.append(dict(outbox_id=new_id, body_text=msg.text, body_html=msg.html,
+                             attachments=_attachments_json(msg.attachments),
+                             raw=None if isinstance(w, SendError) else w.data))
+        if intent.change_ids:
             session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
+    if contents:
+        session.execute(sa_insert(OutboxContent), contents)
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
+
+
+def _prepare(msg: OutgoingMessage) -> Prepared | SendError:
+    try:
+        return prepare(msg)
+    except SendError as exc:
+        return exc
+
+
+def load_wire(db_url: str, rows: list[OutboxMessage], sender: str) -> dict[int, Prepared | SendError]:
+    """What to send for each claimed row: its recorded bytes, with the envelope sender of
+    now; or, for a message recorded before bytes were kept, the message built from its parts."""
+    with session_scope(db_url, migrate=False) as session:
+        contents = {c.outbox_id: c for c in session.scalars(
+            select(OutboxContent).where(OutboxContent.outbox_id.in_([r.id for r in rows])))}
+    try:
+        envelope_sender = parse_address(sender).addr_spec
+    except ValueError as exc:
+        envelope_sender, bad_sender = "", SendError(str(exc), permanent=True)
+    else:
+        bad_sender = None
+    wire: dict[int, Prepared | SendError] = {}
+    for row in rows:
+        content = contents.get(row.id)
+        if content is None:
+            wire[row.id] = SendError(f"outbox message {row.id} has no content", permanent=True)
+        elif content.raw is None:
+            wire[row.id] = _prepare(to_message(row, content, sender))
+        else:
+            wire[row.id] = bad_sender or Prepared(row.message_id, envelope_sender, (row.recipient,), content.raw)
+    return wire
 
 
 def _alive(claimed_by: str | None) -> bool:
@@ -142,7 +198,19 @@ def _alive(claimed_by: str | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but was not reaped yet still answers kill(pid, 0). A killed
+    command's delivery process is reaped by init, which may take its time (or, in some
+    containers, never come). Linux only; elsewhere such a claim waits for its lease."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -216,32 +284,56 @@ def mark_failed(db_url: str, message_id: int, worker: str, error: SendError) -> 
     _mark(db_url, message_id, worker, status="failed", permanent=error.permanent, last_error=str(error)[:2000])
 
 
+FOLLOW_POLL = 0.005  # seconds between looks at the outbox while following a recording
+
+
 def deliver(
     db_url: str, transport: Transport, *, sender: str, max_attempts: int, batch: int = 50, worker: str | None = None,
-    command_started: datetime | None = None,
+    command_started: datetime | None = None, follow: Callable[[float], bool] | None = None,
 ) -> DeliveryStats:
-    """Send everything deliverable; the transport keeps one connection for the whole run."""
+    """Send everything deliverable; the transport keeps one connection for the whole run.
+
+    With ``follow``, messages are still being recorded while this runs: when the outbox has
+    nothing to send, ``follow(seconds)`` waits up to that long and returns False once the
+    recording has ended, after which one last look picks up what it recorded last."""
     worker = worker or worker_id()
     run_started = utcnow()
     stats = DeliveryStats()
+    following = follow is not None
     with transport:
-        while rows := claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
-                            command_started=command_started):
-            for row in rows:
-                try:
-                    transport.send(to_message(row, sender))
-                except SendError as exc:
-                    mark_failed(db_url, row.id, worker, exc)
-                    if exc.permanent:
-                        stats.permanent += 1
-                    else:
-                        stats.failed += 1
-                        stats.retry_later += not exc.retry_in_run
-                    stats.errors.append(f"{row.recipient}: {exc}")
-                    continue
-                mark_sent(db_url, row.id, worker)
-                stats.sent += 1
-    return stats
+        while True:
+            rows = claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
+                         command_started=command_started)
+            if rows:
+                wire = load_wire(db_url, rows, sender)
+                for row in rows:
+                    send_one(db_url, transport, worker, row, wire[row.id], stats)
+            elif following:
+                following = follow(FOLLOW_POLL)  # type: ignore[misc]
+            else:
+                return stats
+
+
+def send_one(db_url: str, transport: Transport, worker: str, row: OutboxMessage, message: Prepared | SendError,
+             stats: DeliveryStats) -> bool:
+    """Send one claimed message and record the outcome before anything else is sent, so a
+    crash can leave at most this one message sent but not marked. False when it failed."""
+    try:
+        if isinstance(message, SendError):
+            raise message
+        transport.send_prepared(message)
+    except SendError as exc:
+        mark_failed(db_url, row.id, worker, exc)
+        if exc.permanent:
+            stats.permanent += 1
+        else:
+            stats.failed += 1
+            stats.retry_later += not exc.retry_in_run
+        stats.errors.append(f"{row.recipient}: {exc}")
+        return False
+    mark_sent(db_url, row.id, worker)
+    stats.sent += 1
+    return True
 
 
 def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:

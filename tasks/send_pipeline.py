@@ -1,0 +1,208 @@
+"""Record and send at once: a day's messages go out while the rest are still being rendered.
+
+Rendering 500 digests takes about as long as an SMTP server takes to accept them, so doing
+one after the other nearly doubled a run. Here this process renders and records the plan
+chunk by chunk while a delivery worker follows the outbox and sends what is recorded.
+
+The worker is the ordinary outbox delivery (``outbox.deliver`` with ``follow``): it claims
+what is pending, sends each message and marks it sent before the next. So the outbox's
+guarantees are unchanged: a message is recorded, with its Message-ID and bytes, before it
+can be sent; concurrent runs never send one message twice; a crash leaves at most the
+message in flight unmarked.
+
+Where the worker runs:
+- in a forked child process when this process has no other thread (the command line): it
+  then sends on the second core without waiting for the renderer's GIL. The child dies
+  with its parent (Linux), so killing the command stops the sending too;
+- in a thread otherwise (a Prefect flow run, whose own threads make forking unsafe).
+
+With a user's template folder (``Plan.stream`` False) everything is rendered before the
+first message is recorded, so a mistake in a template met half-way sends nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from config import Settings, get_settings
+from models.db import get_engine, session_scope
+from tasks.mail import transport_from_settings
+from tasks.notify_jobs import Plan
+from tasks.outbox import DeliveryStats, deliver, record
+from tasks.prefect_tasks import is_transient
+
+CHUNK = 25  # digests rendered and recorded at a time: the first chunk is out after ~0.1 s
+Mode = Literal["process", "thread"]
+
+
+@dataclass
+class Outcome:
+    """What one recording-and-sending pass did."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    delivery: DeliveryStats = field(default_factory=DeliveryStats)
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
+
+
+class DeliveryWorkerFailed(Exception):
+    """The delivery worker stopped on an error (the database went away, say)."""
+
+
+class TransientDeliveryWorkerFailure(DeliveryWorkerFailed, ConnectionError):
+    """The same, for an error worth retrying (``prefect_tasks.is_transient``)."""
+
+
+def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, mode: Mode | None = None) -> Outcome:
+    """Render and record the plan's messages while a delivery worker sends them (and anything
+    else pending in the outbox). Messages the worker could not send stay failed in the outbox
+    for the next delivery pass. ``mode`` chooses where the worker runs (default: see above)."""
+    settings = settings or get_settings()
+    outcome = Outcome()
+    if not plan.todo:  # a re-run: the delivery pass after this sends any leftovers
+        return outcome
+    chunks = [plan.todo[i:i + CHUNK] for i in range(0, len(plan.todo), CHUNK)] if plan.stream else [plan.todo]
+    with _following(db_url, settings, mode or _default_mode()) as worker:
+        for items in chunks:
+            intents = plan.render(items)
+            with session_scope(db_url, migrate=False) as session:
+                stats = record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, intents)
+            outcome.recorded += stats.recorded
+            outcome.duplicates += stats.duplicates
+            outcome.messages += [(i.recipient_name or "", i.recipient, i.message.subject) for i in intents]
+    outcome.delivery = worker.stats
+    return outcome
+
+
+def _default_mode() -> Mode:
+    return "process" if hasattr(os, "fork") and threading.active_count() == 1 else "thread"
+
+
+@contextlib.contextmanager
+def _following(db_url: str, settings: Settings, mode: Mode) -> Iterator[_Worker]:
+    """A delivery worker following the outbox for as long as the block runs; on leaving, it
+    sends what is left and ends. Its error, if any, is raised here."""
+    worker = (_ForkedWorker if mode == "process" else _ThreadWorker)(db_url, settings)
+    worker.start()
+    try:
+        yield worker
+    except BaseException:
+        with contextlib.suppress(Exception):  # the caller's error is the one to see
+            worker.finish()
+        raise
+    worker.finish()
+
+
+def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool]) -> DeliveryStats:
+    return deliver(db_url, transport_from_settings(settings), sender=settings.mail_from,
+                   max_attempts=settings.mail_max_attempts, follow=follow)
+
+
+class _Worker:
+    def __init__(self, db_url: str, settings: Settings):
+        self.db_url, self.settings = db_url, settings
+        self.stats = DeliveryStats()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+
+class _ThreadWorker(_Worker):
+    def start(self) -> None:
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="roadmap-delivery", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.stats = _deliver(self.db_url, self.settings, lambda seconds: not self._done.wait(seconds))
+        except BaseException as exc:  # noqa: BLE001 - raised again by finish() in the calling thread
+            self._error = exc
+
+    def finish(self) -> None:
+        self._done.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _ForkedWorker(_Worker):
+    """The worker in a child process. Two pipes: the parent closes ``done`` when it has
+    recorded everything (or dies: the kernel closes it then), the child writes its result as
+    JSON to ``result`` and exits."""
+
+    def start(self) -> None:
+        done_r, self._done_w = os.pipe()
+        self._result_r, result_w = os.pipe()
+        parent = os.getpid()
+        for stream in (sys.stdout, sys.stderr):  # or the child's exit could not print them twice
+            stream.flush()
+        self._pid = os.fork()
+        if self._pid == 0:
+            os.close(self._done_w)
+            os.close(self._result_r)
+            self._child(parent, done_r, result_w)  # never returns
+        os.close(done_r)
+        os.close(result_w)
+
+    def _child(self, parent: int, done_r: int, result_w: int) -> None:
+        code, result = 1, {}
+        try:
+            _die_with(parent)
+            # The parent's pooled connections are its own: open new ones here.
+            get_engine(self.db_url).dispose(close=False)
+
+            def follow(seconds: float) -> bool:
+                readable, _, _ = select.select([done_r], [], [], seconds)
+                return not readable  # the only thing ever readable is the end of the pipe
+
+            result = {"stats": asdict(_deliver(self.db_url, self.settings, follow))}
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            result = {"error": f"{type(exc).__name__}: {exc}", "transient": is_transient(exc)}
+        finally:
+            try:
+                data = json.dumps(result).encode()
+                while data:
+                    data = data[os.write(result_w, data):]
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+    def finish(self) -> None:
+        os.close(self._done_w)
+        chunks = []
+        while chunk := os.read(self._result_r, 65536):
+            chunks.append(chunk)
+        os.close(self._result_r)
+        os.waitpid(self._pid, 0)
+        result = json.loads(b"".join(chunks) or b"{}")
+        if "stats" in result:
+            self.stats = DeliveryStats(**result["stats"])
+            return
+        error = result.get("error", "the delivery process ended without a result")
+        raise (TransientDeliveryWorkerFailure if result.get("transient") else DeliveryWorkerFailed)(error)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so that killing the
+    command stops its sending too; elsewhere the closed ``done`` pipe ends it after the
+    messages already recorded."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before that took effect
+        os._exit(1)

@@ -1,0 +1,143 @@
+"""Recording and sending at once (tasks/send_pipeline.py), with the delivery worker in a
+forked process and in a thread, on both databases, against a real SMTP server.
+
+Also the outbox's stored wire bytes (outbox_content.raw): what arrives is byte for byte what
+was recorded, Reply-To included; messages recorded before bytes were kept are built from
+their parts; a bad address is a permanent failure from the moment it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from config import reset_settings_cache
+from models.db import session_scope
+from models.schema import OutboxContent, OutboxMessage
+from tasks import send_pipeline
+from tasks.notify_jobs import deliver_pending, plan_reminders, record_plan
+from tasks.outbox import list_messages
+from tasks.render_mail import MailTemplateError
+from tasks.roadmap_jobs import import_file
+from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
+from tests.smtp_fixtures import SmtpRecorder
+
+OWNERS = 2 * send_pipeline.CHUNK + 7  # three chunks, the last one short
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    with SmtpRecorder() as server:
+        monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("ROADMAP_SMTP_PORT", str(server.port))
+        monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
+        monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
+        reset_settings_cache()
+        yield server
+
+
+@pytest.fixture
+def url(db_url: str, tmp_path: Path) -> str:
+    import_file(db_url, write_roadmap(tmp_path / "bulk.yaml", OWNERS))
+    return db_url
+
+
+def raw_by_message_id(url: str) -> dict[str, bytes]:
+    with session_scope(url) as session:
+        rows = session.execute(select(OutboxMessage.message_id, OutboxContent.raw)
+                               .join(OutboxContent, OutboxContent.outbox_id == OutboxMessage.id))
+        return {message_id: raw for message_id, raw in rows}
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp, mode):
+    plan = plan_reminders(url, None, DAY)
+    outcome = send_pipeline.record_and_send(url, plan, mode=mode)
+    assert (outcome.recorded, outcome.duplicates, outcome.delivery.sent) == (OWNERS, 0, OWNERS)
+    assert len(outcome.messages) == OWNERS
+    rows = list_messages(url)
+    assert Counter(r.status for r in rows) == {"sent": OWNERS}
+    assert {r.attempts for r in rows} == {1}
+    received = smtp.received
+    assert Counter(str(m.message["Message-ID"]) for m in received) == Counter({r.message_id: 1 for r in rows})
+    # What arrived is exactly what was recorded (Reply-To included), not a rebuilt copy.
+    recorded = raw_by_message_id(url)
+    for message in received:
+        data = message.data.replace(b"\r\n", b"\n")
+        assert data == recorded[str(message.message["Message-ID"])].replace(b"\r\n", b"\n")
+        assert message.message["Reply-To"] == "pmo@example.org"
+    # The same day again: nothing new to record, nothing sent.
+    again = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    assert (again.recorded, again.delivery.sent) == (0, 0) and len(smtp.received) == OWNERS
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp, mode):
+    # Yesterday's reminders were recorded but never sent (the process died before it).
+    record_plan(url, plan_reminders(url, None, DAY_BEFORE))
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    assert outcome.delivery.sent == 2 * OWNERS
+    assert {r.status for r in list_messages(url)} == {"sent"}
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_a_refused_recipient_fails_alone(url, smtp, mode):
+    smtp.refuse.add("p003@example.org")
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    assert (outcome.delivery.sent, outcome.delivery.permanent) == (OWNERS - 1, 1)
+    failed = list_messages(url, status="failed")
+    assert [(m.recipient, m.permanent) for m in failed] == [("p003@example.org", True)]
+    assert "550" in (failed[0].last_error or "")
+
+
+def test_server_down_leaves_the_messages_for_the_next_pass(url, monkeypatch, smtp_down_port):
+    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(smtp_down_port))
+    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
+    reset_settings_cache()
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
+    assert outcome.recorded == OWNERS and outcome.delivery.sent == 0
+    rows = list_messages(url)
+    assert {r.status for r in rows} == {"failed"} and not any(r.permanent for r in rows)
+    assert all("unavailable" in (r.last_error or "") for r in rows)
+
+
+def test_a_template_mistake_half_way_records_and_sends_nothing(url, smtp, monkeypatch, tmp_path):
+    """With the user's own templates everything is rendered before anything is recorded."""
+    folder = tmp_path / "templates" / "mail"
+    folder.mkdir(parents=True)
+    (folder / "reminder.subject.j2").write_text(
+        "{% if recipient.email == 'p040@example.org' %}{{ no_such_name }}{% endif %}Reminder\n", encoding="utf-8")
+    monkeypatch.setenv("ROADMAP_TEMPLATE_DIR", str(folder.parent))
+    reset_settings_cache()
+    plan = plan_reminders(url, None, DAY)
+    assert not plan.stream
+    with pytest.raises(MailTemplateError, match="no_such_name"):
+        send_pipeline.record_and_send(url, plan)
+    assert list_messages(url) == [] and smtp.received == []
+
+
+def test_a_message_recorded_before_wire_bytes_were_kept_is_built_from_its_parts(url, smtp):
+    record_plan(url, plan_reminders(url, None, DAY))
+    with session_scope(url) as session:  # as the 0005 migration leaves older messages
+        session.execute(update(OutboxContent).values(raw=None))
+    stats = deliver_pending(url)
+    assert stats.sent == OWNERS
+    first = smtp.received[0].message
+    assert first["Subject"].startswith("Roadmap “Bulk reminders”")
+    assert first.get_body(("plain",)).get_content().strip()
+
+
+def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smtp):
+    plan = plan_reminders(url, None, DAY)
+    bad = plan.intents[0]
+    object.__setattr__(bad.message, "to", ("not an address",))
+    stats = record_plan(url, plan)
+    assert stats.recorded == OWNERS
+    failed = list_messages(url, status="failed")
+    assert [(m.recipient, m.permanent) for m in failed] == [(bad.recipient, True)]
+    assert "not a valid e-mail address" in (failed[0].last_error or "")
+    assert deliver_pending(url).sent == OWNERS - 1
