@@ -41,10 +41,13 @@ def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
     summary.recorded, summary.duplicates = outcome.recorded, outcome.duplicates + len(plan.already)
     summary.messages = outcome.messages
     summary.delivered_by_run = outcome.delivery.sent
-    try:
-        summary.delivered_by_run += notify_tasks.deliver_all(url, started)
-    except TransientSendFailures:
-        pass  # every retry used up: the outbox counts below say which messages failed
+    # The worker sent everything deliverable while it ran; another pass (with retries) is for
+    # its transient failures, or for leftovers of earlier runs when there was nothing to record.
+    if outcome.delivery.failed or not plan.todo:
+        try:
+            summary.delivered_by_run += notify_tasks.deliver_all(url, started)
+        except TransientSendFailures:
+            pass  # every retry used up: the outbox counts below say which messages failed
     counts = notify_tasks.count_outbox(url, plan.roadmap_key, plan.dedup_keys)
     summary.sent, summary.pending, summary.failed, summary.errors = (
         counts.sent, counts.pending, counts.failures, counts.errors)

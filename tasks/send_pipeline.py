@@ -38,10 +38,11 @@ from config import Settings, get_settings
 from models.db import get_engine, session_scope
 from tasks.mail import transport_from_settings
 from tasks.notify_jobs import Plan
-from tasks.outbox import DeliveryStats, deliver, record
+from tasks.outbox import DeliveryStats, deliver, record, smtp_connections
 from tasks.prefect_tasks import is_transient
 
-CHUNK = 25  # digests rendered and recorded at a time: the first chunk is out after ~0.1 s
+CHUNK = 25  # digests rendered and recorded at a time
+FIRST_CHUNK = 5  # smaller, so the worker has something to send after a few milliseconds
 Mode = Literal["process", "thread"]
 
 
@@ -71,17 +72,24 @@ def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, m
     outcome = Outcome()
     if not plan.todo:  # a re-run: the delivery pass after this sends any leftovers
         return outcome
-    chunks = [plan.todo[i:i + CHUNK] for i in range(0, len(plan.todo), CHUNK)] if plan.stream else [plan.todo]
-    with _following(db_url, settings, mode or _default_mode()) as worker:
-        for items in chunks:
+    with _following(db_url, settings, mode or _default_mode(), smtp_connections()) as workers:
+        for items in _chunks(plan.todo) if plan.stream else [plan.todo]:
             intents = plan.render(items)
             with session_scope(db_url, migrate=False) as session:
                 stats = record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, intents)
             outcome.recorded += stats.recorded
             outcome.duplicates += stats.duplicates
             outcome.messages += [(i.recipient_name or "", i.recipient, i.message.subject) for i in intents]
-    outcome.delivery = worker.stats
+    for worker in workers:
+        outcome.delivery = outcome.delivery + worker.stats
     return outcome
+
+
+def _chunks(items: list) -> Iterator[list]:
+    start, size = 0, FIRST_CHUNK
+    while start < len(items):
+        yield items[start:start + size]
+        start, size = start + size, CHUNK
 
 
 def _default_mode() -> Mode:
@@ -89,18 +97,28 @@ def _default_mode() -> Mode:
 
 
 @contextlib.contextmanager
-def _following(db_url: str, settings: Settings, mode: Mode) -> Iterator[_Worker]:
-    """A delivery worker following the outbox for as long as the block runs; on leaving, it
-    sends what is left and ends. Its error, if any, is raised here."""
-    worker = (_ForkedWorker if mode == "process" else _ThreadWorker)(db_url, settings)
-    worker.start()
+def _following(db_url: str, settings: Settings, mode: Mode, count: int) -> Iterator[list[_Worker]]:
+    """``count`` delivery workers (one per SMTP connection) following the outbox for as long
+    as the block runs; on leaving, they send what is left and end. An error of theirs is
+    raised here."""
+    workers = [(_ForkedWorker if mode == "process" else _ThreadWorker)(db_url, settings) for _ in range(count)]
+    for worker in workers:
+        worker.start()
     try:
-        yield worker
+        yield workers
     except BaseException:
-        with contextlib.suppress(Exception):  # the caller's error is the one to see
-            worker.finish()
+        for worker in workers:
+            with contextlib.suppress(Exception):  # the caller's error is the one to see
+                worker.finish()
         raise
-    worker.finish()
+    errors = []
+    for worker in workers:
+        try:
+            worker.finish()
+        except Exception as exc:  # noqa: BLE001 - every worker is finished before raising
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool]) -> DeliveryStats:
@@ -140,6 +158,9 @@ class _ThreadWorker(_Worker):
             raise self._error
 
 
+_PARENT_ENDS: set[int] = set()  # pipe ends this process holds for its forked workers
+
+
 class _ForkedWorker(_Worker):
     """The worker in a child process. Two pipes: the parent closes ``done`` when it has
     recorded everything (or dies: the kernel closes it then), the child writes its result as
@@ -153,11 +174,14 @@ class _ForkedWorker(_Worker):
             stream.flush()
         self._pid = os.fork()
         if self._pid == 0:
-            os.close(self._done_w)
-            os.close(self._result_r)
+            # Including the other workers' ends: a child holding another worker's ``done``
+            # open would keep that worker waiting for an end that never comes.
+            for fd in (self._done_w, self._result_r, *_PARENT_ENDS):
+                os.close(fd)
             self._child(parent, done_r, result_w)  # never returns
         os.close(done_r)
         os.close(result_w)
+        _PARENT_ENDS.update((self._done_w, self._result_r))
 
     def _child(self, parent: int, done_r: int, result_w: int) -> None:
         code, result = 1, {}
@@ -188,6 +212,7 @@ class _ForkedWorker(_Worker):
         while chunk := os.read(self._result_r, 65536):
             chunks.append(chunk)
         os.close(self._result_r)
+        _PARENT_ENDS.difference_update((self._done_w, self._result_r))
         os.waitpid(self._pid, 0)
         result = json.loads(b"".join(chunks) or b"{}")
         if "stats" in result:

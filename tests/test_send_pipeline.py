@@ -75,6 +75,17 @@ def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp, mode)
 
 
 @pytest.mark.parametrize("mode", ["process", "thread"])
+def test_two_connections_share_the_day_each_message_once(url, smtp, mode, monkeypatch):
+    monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "2")
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    assert outcome.delivery.sent == OWNERS
+    ids = Counter(str(m.message["Message-ID"]) for m in smtp.received)
+    assert len(ids) == OWNERS and set(ids.values()) == {1}
+    assert 1 <= smtp.connections <= 2
+    assert {r.status for r in list_messages(url)} == {"sent"}
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
 def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp, mode):
     # Yesterday's reminders were recorded but never sent (the process died before it).
     record_plan(url, plan_reminders(url, None, DAY_BEFORE))
