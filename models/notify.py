@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
 from models.schema import Partner, Person, Risk, Roadmap, Task
+from models.status import OPEN
 from models.tokens import acting_for
 
-OPEN = ("planned", "in_progress", "blocked")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from config import Settings, get_settings
 from models.db import session_scope
 from models.notify import Digest, Escalation, load_directory, plan_digests, plan_escalations
-from models.planning import live_task_rows, roadmap_calendar
+from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Change, Risk, Roadmap, Stage
 from tasks.mail import make_message_id, transport_from_settings
@@ -77,7 +77,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = as_of or today_in(roadmap)
-        tasks = live_task_rows(session, roadmap.id)
+        tasks = open_task_rows(session, roadmap.id)
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         moves = [
             (c.id, c.entity_key, date.fromisoformat(c.old), date.fromisoformat(c.new))
@@ -111,7 +111,7 @@ def plan_escalation_messages(
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = as_of or today_in(roadmap)
-        tasks = live_task_rows(session, roadmap.id)
+        tasks = open_task_rows(session, roadmap.id)
         risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         escalations = plan_escalations(tasks, risks, load_directory(session, roadmap), day, roadmap_calendar(roadmap))
