@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import select
@@ -41,8 +42,8 @@ from tasks.notify_jobs import Plan
 from tasks.outbox import DeliveryStats, deliver, record, smtp_connections
 from tasks.prefect_tasks import is_transient
 
-CHUNK = 25  # digests rendered and recorded at a time
-FIRST_CHUNK = 5  # smaller, so the worker has something to send after a few milliseconds
+CHUNK = 25  # digests rendered and recorded at a time, after a ramp that starts the worker
+RAMP = (5, 10)  # within milliseconds and keeps it busy while the first full chunk renders
 Mode = Literal["process", "thread"]
 
 
@@ -86,10 +87,12 @@ def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, m
 
 
 def _chunks(items: list) -> Iterator[list]:
-    start, size = 0, FIRST_CHUNK
-    while start < len(items):
+    start = 0
+    for size in itertools.chain(RAMP, itertools.repeat(CHUNK)):
+        if start >= len(items):
+            return
         yield items[start:start + size]
-        start, size = start + size, CHUNK
+        start += size
 
 
 def _default_mode() -> Mode:
