@@ -87,7 +87,7 @@ def _attachments_json(atts: Iterable[Attachment]) -> list[dict[str, str]]:
     ]
 
 
-def to_message(row: OutboxMessage, content: OutboxContent, sender: str) -> OutgoingMessage:
+def to_message(row: Claimed, content: OutboxContent, sender: str) -> OutgoingMessage:
     """A message recorded before the outbox kept wire bytes (``raw``), rebuilt from its parts."""
     atts = tuple(
         Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"]))
@@ -164,7 +164,7 @@ def _prepare(msg: OutgoingMessage) -> Prepared | SendError:
         return exc
 
 
-def load_wire(db_url: str, rows: list[OutboxMessage], sender: str) -> dict[int, Prepared | SendError]:
+def load_wire(db_url: str, rows: list[Claimed], sender: str) -> dict[int, Prepared | SendError]:
     """What to send for each claimed row: its recorded bytes, with the envelope sender of
     now; or, for a message recorded before bytes were kept, the message built from its parts."""
     with session_scope(db_url, migrate=False) as session:
@@ -222,48 +222,25 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-def claim(
-    db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime,
-    command_started: datetime | None = None,
-) -> list[OutboxMessage]:
-    """Take up to `limit` deliverable messages for this worker, in one short transaction.
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed for sending: what delivery needs of its outbox row."""
 
-    `attempts` counts commands (runs of remind, escalate, the daily cycle), not the retries
-    inside one: a message claimed again since `command_started` is not counted twice."""
-    counted_since = command_started or run_started
-    now = utcnow()
-    with session_scope(db_url, migrate=False) as session:
-        retryable = and_(
-            OutboxMessage.status == "failed", OutboxMessage.permanent.is_(False),
-            OutboxMessage.attempts < max_attempts, OutboxMessage.claimed_at < run_started,
-        )
-        abandoned = and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < run_started)
-        rows = list(
-            session.scalars(
-                select(OutboxMessage)
-                .where(or_(OutboxMessage.status == "pending", retryable, abandoned))
-                .order_by(OutboxMessage.id)
-                .limit(limit * 4)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        taken = []
-        for row in rows:
-            if (row.status == "sending" and row.claimed_at and now - _as_utc(row.claimed_at) < LEASE
-                    and _alive(row.claimed_by)):
-                continue
-            if row.claimed_at is None or _as_utc(row.claimed_at) < counted_since:
-                row.attempts += 1
-            row.status, row.claimed_by, row.claimed_at = "sending", worker, now
-            taken.append(row)
-            if len(taken) == limit:
-                break
-        return taken
+    id: int
+    recipient: str
+    recipient_name: str | None
+    subject: str
+    message_id: str
 
 
 _OUTBOX = OutboxMessage.__table__
-# Built once: this statement runs once per message, and building it each time cost more
-# than executing it.
+# Statements built once (building one cost more than running it): they run per message.
+_CLAIM = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(status="sending", claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
+            attempts=bindparam("b_attempts"))
+)
 _MARK = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.claimed_by == bindparam("b_worker"))
@@ -272,20 +249,70 @@ _MARK = (
 )
 
 
-def _mark(db_url: str, message_id: int, worker: str, *, status: str, sent_at: datetime | None = None,
-          last_error: str | None = None, permanent: bool = False) -> None:
-    """Record one message's outcome in its own short transaction (plain Core)."""
+def claim(
+    db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime,
+    command_started: datetime | None = None,
+) -> list[Claimed]:
+    """Take up to `limit` deliverable messages for this worker, in one short transaction.
+
+    `attempts` counts commands (runs of remind, escalate, the daily cycle), not the retries
+    inside one: a message claimed again since `command_started` is not counted twice."""
+    counted_since = command_started or run_started
+    now = utcnow()
+    t = _OUTBOX
+    retryable = and_(t.c.status == "failed", t.c.permanent.is_(False), t.c.attempts < max_attempts,
+                     t.c.claimed_at < run_started)
+    abandoned = and_(t.c.status == "sending", t.c.claimed_at < run_started)
     with get_engine(db_url).begin() as conn:
-        conn.execute(_MARK, dict(b_id=message_id, b_worker=worker, b_status=status, b_sent_at=sent_at,
-                                 b_last_error=last_error, b_permanent=permanent))
+        rows = conn.execute(
+            select(t.c.id, t.c.status, t.c.attempts, t.c.claimed_by, t.c.claimed_at,
+                   t.c.recipient, t.c.recipient_name, t.c.subject, t.c.message_id)
+            .where(or_(t.c.status == "pending", retryable, abandoned))
+            .order_by(t.c.id)
+            .limit(limit * 4)
+            .with_for_update(skip_locked=True)
+        ).all()
+        taken, changes = [], []
+        for row in rows:
+            if (row.status == "sending" and row.claimed_at and now - _as_utc(row.claimed_at) < LEASE
+                    and _alive(row.claimed_by)):
+                continue
+            counted = row.claimed_at is None or _as_utc(row.claimed_at) < counted_since
+            changes.append({"b_id": row.id, "b_worker": worker, "b_now": now, "b_attempts": row.attempts + counted})
+            taken.append(Claimed(row.id, row.recipient, row.recipient_name, row.subject, row.message_id))
+            if len(taken) == limit:
+                break
+        if changes:
+            conn.execute(_CLAIM, changes)
+    return taken
 
 
-def mark_sent(db_url: str, message_id: int, worker: str) -> None:
-    _mark(db_url, message_id, worker, status="sent", sent_at=utcnow(), last_error=None)
+class Outcomes:
+    """Records each message's outcome, in its own short transaction, over one connection kept
+    for the whole delivery pass (taking one from the pool per message cost more than the
+    update itself)."""
 
+    def __init__(self, db_url: str, worker: str):
+        self.worker = worker
+        self._conn = get_engine(db_url).connect()
 
-def mark_failed(db_url: str, message_id: int, worker: str, error: SendError) -> None:
-    _mark(db_url, message_id, worker, status="failed", permanent=error.permanent, last_error=str(error)[:2000])
+    def __enter__(self) -> Outcomes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._conn.close()
+
+    def sent(self, message_id: int) -> None:
+        self._mark(message_id, status="sent", sent_at=utcnow())
+
+    def failed(self, message_id: int, error: SendError) -> None:
+        self._mark(message_id, status="failed", permanent=error.permanent, last_error=str(error)[:2000])
+
+    def _mark(self, message_id: int, *, status: str, sent_at: datetime | None = None,
+              last_error: str | None = None, permanent: bool = False) -> None:
+        with self._conn.begin():
+            self._conn.execute(_MARK, dict(b_id=message_id, b_worker=self.worker, b_status=status,
+                                           b_sent_at=sent_at, b_last_error=last_error, b_permanent=permanent))
 
 
 def smtp_connections() -> int:
@@ -312,21 +339,21 @@ def deliver(
     run_started = utcnow()
     stats = DeliveryStats()
     following = follow is not None
-    with transport:
+    with transport, Outcomes(db_url, worker) as outcomes:
         while True:
             rows = claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
                          command_started=command_started)
             if rows:
                 wire = load_wire(db_url, rows, sender)
                 for row in rows:
-                    send_one(db_url, transport, worker, row, wire[row.id], stats)
+                    send_one(outcomes, transport, row, wire[row.id], stats)
             elif following:
                 following = follow(FOLLOW_POLL)  # type: ignore[misc]
             else:
                 return stats
 
 
-def send_one(db_url: str, transport: Transport, worker: str, row: OutboxMessage, message: Prepared | SendError,
+def send_one(outcomes: Outcomes, transport: Transport, row: Claimed, message: Prepared | SendError,
              stats: DeliveryStats) -> bool:
     """Send one claimed message and record the outcome before anything else is sent, so a
     crash can leave at most this one message sent but not marked. False when it failed."""
@@ -335,7 +362,7 @@ def send_one(db_url: str, transport: Transport, worker: str, row: OutboxMessage,
             raise message
         transport.send_prepared(message)
     except SendError as exc:
-        mark_failed(db_url, row.id, worker, exc)
+        outcomes.failed(row.id, exc)
         if exc.permanent:
             stats.permanent += 1
         else:
@@ -343,7 +370,7 @@ def send_one(db_url: str, transport: Transport, worker: str, row: OutboxMessage,
             stats.retry_later += not exc.retry_in_run
         stats.errors.append(f"{row.recipient}: {exc}")
         return False
-    mark_sent(db_url, row.id, worker)
+    outcomes.sent(row.id)
     stats.sent += 1
     return True
 
