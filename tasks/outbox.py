@@ -22,11 +22,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models.db import get_engine, session_scope
+from models.db import conflict_insert, get_engine, session_scope
 from models.schema import Change, OutboxContent, OutboxMessage, utcnow
 from tasks.mail import (
     Attachment,
@@ -121,8 +119,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
     for good, with the reason, instead of pending."""
     if not intents:
         return RecordStats()
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = conflict_insert(session)
     now = utcnow()
     wire = [_prepare(intent.message) for intent in intents]
     rows = [

@@ -23,12 +23,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from config import Settings, get_settings
-from models.db import session_scope
+from models.db import conflict_insert, session_scope
 from models.errors import UserError
 from models.notify import Recipient
 from models.report_builder import build_report
@@ -81,8 +79,7 @@ def write_weekly_report(
 def save_snapshot(session: Session, roadmap_id: int, ctx: ReportContext, state: dict) -> None:
     """Insert the week's snapshot, or replace the existing one in place (one statement, so
     two reports of the same week written at once still leave one row)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = conflict_insert(session)
     now = utcnow()
     values = dict(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week, as_of=ctx.as_of,
                   context=ctx.to_dict(), state=state, created_at=now, updated_at=now)
