@@ -37,6 +37,7 @@ from typing import Literal
 
 from config import Settings, get_settings
 from models.db import get_engine, session_scope
+from models.errors import OperationalFailure
 from tasks.mail import transport_from_settings
 from tasks.notify_jobs import Plan
 from tasks.outbox import DeliveryStats, deliver, record, smtp_connections
@@ -59,7 +60,7 @@ class Outcome:
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
 
 
-class DeliveryWorkerFailed(Exception):
+class DeliveryWorkerFailed(OperationalFailure):
     """The delivery worker stopped on an error (the database went away, say)."""
 
 

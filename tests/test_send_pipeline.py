@@ -20,6 +20,7 @@ from models.schema import OutboxContent, OutboxMessage
 from tasks import send_pipeline
 from tasks.notify_jobs import deliver_pending, plan_reminders, record_plan
 from tasks.outbox import list_messages
+from tasks.prefect_tasks import is_transient
 from tasks.render_mail import MailTemplateError
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
@@ -152,3 +153,27 @@ def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smt
     assert [(m.recipient, m.permanent) for m in failed] == [(bad.recipient, True)]
     assert "not a valid e-mail address" in (failed[0].last_error or "")
     assert deliver_pending(url).sent == OWNERS - 1
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp, mode, monkeypatch):
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(send_pipeline, "_deliver", broken)
+    with pytest.raises(Exception, match="disk on fire") as caught:
+        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    if mode == "process":
+        assert type(caught.value) is send_pipeline.DeliveryWorkerFailed
+        assert not is_transient(caught.value)
+    assert {r.status for r in list_messages(url)} == {"pending"} and smtp.received == []
+
+
+def test_a_transient_worker_error_is_retried_as_one(url, smtp, monkeypatch):
+    def unreachable(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise ConnectionResetError("database connection reset")
+
+    monkeypatch.setattr(send_pipeline, "_deliver", unreachable)
+    with pytest.raises(send_pipeline.TransientDeliveryWorkerFailure, match="reset") as caught:
+        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
+    assert is_transient(caught.value)
