@@ -41,9 +41,10 @@ def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
     summary.recorded, summary.duplicates = outcome.recorded, outcome.duplicates + len(plan.already)
     summary.messages = outcome.messages
     summary.delivered_by_run = outcome.delivery.sent
-    # The worker sent everything deliverable while it ran; another pass (with retries) is for
-    # its transient failures, or for leftovers of earlier runs when there was nothing to record.
-    if outcome.delivery.failed or not plan.todo:
+    # A worker that followed the recording sent everything deliverable; another pass (with
+    # retries) is for its transient failures. Without one (in a Prefect flow run, or nothing
+    # to record) this pass is the delivery.
+    if not outcome.followed or outcome.delivery.failed:
         try:
             summary.delivered_by_run += notify_tasks.deliver_all(url, started)
         except TransientSendFailures:

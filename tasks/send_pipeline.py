@@ -12,9 +12,11 @@ message in flight unmarked.
 
 Where the worker runs:
 - in a forked child process when this process has no other thread (the command line): it
-  then sends on the second core without waiting for the renderer's GIL. The child dies
-  with its parent (Linux), so killing the command stops the sending too;
-- in a thread otherwise (a Prefect flow run, whose own threads make forking unsafe).
+  then sends on another core. The child dies with its parent (Linux), so killing the
+  command stops the sending too;
+- nowhere otherwise (a Prefect flow run, whose own threads make forking unsafe): the caller
+  delivers after the recording, as its own task. A worker thread was tried and gained
+  nothing: the renderer and the sender took turns at the GIL, each SMTP reply waiting for it.
 
 With a user's template folder (``Plan.stream`` False) everything is rendered before the
 first message is recorded, so a mistake in a template met half-way sends nothing.
@@ -47,7 +49,7 @@ CHUNK = 25  # digests rendered and recorded at a time, after a ramp that starts 
 # within milliseconds and keeps it busy: each chunk takes the worker about as long to send as
 # the next one takes to render (sending one digest costs ~1.4 times rendering one).
 RAMP = (4, 6, 9, 13, 19)
-Mode = Literal["process", "thread"]
+Mode = Literal["process", "after"]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Outcome:
 
     recorded: int = 0
     duplicates: int = 0
+    followed: bool = False  # whether a worker delivered while the messages were recorded
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
 
@@ -71,12 +74,15 @@ class TransientDeliveryWorkerFailure(DeliveryWorkerFailed, ConnectionError):
 def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, mode: Mode | None = None) -> Outcome:
     """Render and record the plan's messages while a delivery worker sends them (and anything
     else pending in the outbox). Messages the worker could not send stay failed in the outbox
-    for the next delivery pass. ``mode`` chooses where the worker runs (default: see above)."""
+    for the next delivery pass. ``mode``: "process" (a forked worker) or "after" (none: the
+    caller delivers afterwards); by default the first where it is safe, see above."""
     settings = settings or get_settings()
-    outcome = Outcome()
-    if not plan.todo:  # a re-run: the delivery pass after this sends any leftovers
+    mode = mode or _default_mode()
+    outcome = Outcome(followed=mode == "process" and bool(plan.todo))
+    if not plan.todo:  # a re-run: the caller's delivery pass sends any leftovers
         return outcome
-    with _following(db_url, settings, mode or _default_mode(), smtp_connections()) as workers:
+    count = smtp_connections() if outcome.followed else 0
+    with _following(db_url, settings, count) as workers:
         for items in _chunks(plan.todo) if plan.stream else [plan.todo]:
             intents = plan.render(items)
             with session_scope(db_url, migrate=False) as session:
@@ -99,15 +105,15 @@ def _chunks(items: list) -> Iterator[list]:
 
 
 def _default_mode() -> Mode:
-    return "process" if hasattr(os, "fork") and threading.active_count() == 1 else "thread"
+    return "process" if hasattr(os, "fork") and threading.active_count() == 1 else "after"
 
 
 @contextlib.contextmanager
-def _following(db_url: str, settings: Settings, mode: Mode, count: int) -> Iterator[list[_Worker]]:
-    """``count`` delivery workers (one per SMTP connection) following the outbox for as long
-    as the block runs; on leaving, they send what is left and end. An error of theirs is
-    raised here."""
-    workers = [(_ForkedWorker if mode == "process" else _ThreadWorker)(db_url, settings) for _ in range(count)]
+def _following(db_url: str, settings: Settings, count: int) -> Iterator[list[_ForkedWorker]]:
+    """``count`` forked delivery workers (one per SMTP connection) following the outbox for as
+    long as the block runs; on leaving, they send what is left and end. An error of theirs
+    is raised here."""
+    workers = [_ForkedWorker(db_url, settings) for _ in range(count)]
     for worker in workers:
         worker.start()
     try:
@@ -132,45 +138,17 @@ def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool]) -
                    max_attempts=settings.mail_max_attempts, follow=follow)
 
 
-class _Worker:
-    def __init__(self, db_url: str, settings: Settings):
-        self.db_url, self.settings = db_url, settings
-        self.stats = DeliveryStats()
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def finish(self) -> None:
-        raise NotImplementedError
-
-
-class _ThreadWorker(_Worker):
-    def start(self) -> None:
-        self._done = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="roadmap-delivery", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.stats = _deliver(self.db_url, self.settings, lambda seconds: not self._done.wait(seconds))
-        except BaseException as exc:  # noqa: BLE001 - raised again by finish() in the calling thread
-            self._error = exc
-
-    def finish(self) -> None:
-        self._done.set()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
 _PARENT_ENDS: set[int] = set()  # pipe ends this process holds for its forked workers
 
 
-class _ForkedWorker(_Worker):
+class _ForkedWorker:
     """The worker in a child process. Two pipes: the parent closes ``done`` when it has
     recorded everything (or dies: the kernel closes it then), the child writes its result as
     JSON to ``result`` and exits."""
+
+    def __init__(self, db_url: str, settings: Settings):
+        self.db_url, self.settings = db_url, settings
+        self.stats = DeliveryStats()
 
     def start(self) -> None:
         done_r, self._done_w = os.pipe()

@@ -19,7 +19,7 @@ from flows.send_escalations import send_escalations
 from flows.send_reminders import send_reminders
 from flows.sync_roadmap import sync_roadmap
 from flows.weekly_report import weekly_report
-from tasks import notify_jobs, send_pipeline
+from tasks import notify_jobs
 from tasks.outbox import list_messages
 from tasks.report_jobs import snapshots
 
@@ -79,24 +79,23 @@ def test_weekly_report_flow_sends_once_per_week(url, smtp_env):
 
 
 def test_prefect_retry_after_sending_does_not_send_twice(url, smtp_env, monkeypatch):
-    """The record-and-send task fails after it has sent everything; Prefect retries it; nobody
-    gets a second email: the retry records nothing new (the dedup keys are there) and finds
-    nothing left to send, because the outbox already marked each message sent."""
-    real = send_pipeline.record_and_send
+    """The delivery task fails after it has sent everything; Prefect retries it; nobody gets a
+    second email, because the outbox already marked each message sent."""
+    real = notify_jobs.deliver_pending
     calls = []
 
-    def flaky(db_url, plan, settings=None, mode=None):
-        outcome = real(db_url, plan, settings, mode)
-        calls.append((outcome.recorded, outcome.delivery.sent))
+    def flaky(db_url, settings=None, command_started=None):
+        stats = real(db_url, settings, command_started)
+        calls.append(stats.sent)
         if len(calls) == 1:
             from sqlalchemy.exc import OperationalError
 
             raise OperationalError("SELECT 1", {}, ConnectionError("connection lost after sending"))
-        return outcome
+        return stats
 
-    monkeypatch.setattr(send_pipeline, "record_and_send", flaky)
+    monkeypatch.setattr(notify_jobs, "deliver_pending", flaky)
     summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
-    assert calls == [(2, 2), (0, 0)]  # the retry recorded and sent nothing
+    assert calls == [2, 0]  # the retry found nothing left to send
     assert summary.sent == 2 and summary.failed == 0
     assert len(smtp_env.messages) == 2
 

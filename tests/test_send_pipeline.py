@@ -1,5 +1,5 @@
 """Recording and sending at once (tasks/send_pipeline.py), with the delivery worker in a
-forked process and in a thread, on both databases, against a real SMTP server.
+forked process (and, where forking is unsafe, none: delivery after the recording), on both databases, against a real SMTP server.
 
 Also the outbox's stored wire bytes (outbox_content.raw): what arrives is byte for byte what
 was recorded, Reply-To included; messages recorded before bytes were kept are built from
@@ -53,10 +53,9 @@ def raw_by_message_id(url: str) -> dict[str, bytes]:
         return {message_id: raw for message_id, raw in rows}
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp, mode):
+def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp):
     plan = plan_reminders(url, None, DAY)
-    outcome = send_pipeline.record_and_send(url, plan, mode=mode)
+    outcome = send_pipeline.record_and_send(url, plan, mode="process")
     assert (outcome.recorded, outcome.duplicates, outcome.delivery.sent) == (OWNERS, 0, OWNERS)
     assert len(outcome.messages) == OWNERS
     rows = list_messages(url)
@@ -71,14 +70,13 @@ def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp, mode)
         assert data == recorded[str(message.message["Message-ID"])].replace(b"\r\n", b"\n")
         assert message.message["Reply-To"] == "pmo@example.org"
     # The same day again: nothing new to record, nothing sent.
-    again = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    again = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert (again.recorded, again.delivery.sent) == (0, 0) and len(smtp.received) == OWNERS
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_two_connections_share_the_day_each_message_once(url, smtp, mode, monkeypatch):
+def test_two_connections_share_the_day_each_message_once(url, smtp, monkeypatch):
     monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "2")
-    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert outcome.delivery.sent == OWNERS
     ids = Counter(str(m.message["Message-ID"]) for m in smtp.received)
     assert len(ids) == OWNERS and set(ids.values()) == {1}
@@ -86,19 +84,17 @@ def test_two_connections_share_the_day_each_message_once(url, smtp, mode, monkey
     assert {r.status for r in list_messages(url)} == {"sent"}
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp, mode):
+def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp):
     # Yesterday's reminders were recorded but never sent (the process died before it).
     record_plan(url, plan_reminders(url, None, DAY_BEFORE))
-    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert outcome.delivery.sent == 2 * OWNERS
     assert {r.status for r in list_messages(url)} == {"sent"}
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_a_refused_recipient_fails_alone(url, smtp, mode):
+def test_a_refused_recipient_fails_alone(url, smtp):
     smtp.refuse.add("p003@example.org")
-    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert (outcome.delivery.sent, outcome.delivery.permanent) == (OWNERS - 1, 1)
     failed = list_messages(url, status="failed")
     assert [(m.recipient, m.permanent) for m in failed] == [("p003@example.org", True)]
@@ -155,17 +151,15 @@ def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smt
     assert deliver_pending(url).sent == OWNERS - 1
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp, mode, monkeypatch):
+def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp, monkeypatch):
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(send_pipeline, "_deliver", broken)
     with pytest.raises(Exception, match="disk on fire") as caught:
-        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode=mode)
-    if mode == "process":
-        assert type(caught.value) is send_pipeline.DeliveryWorkerFailed
-        assert not is_transient(caught.value)
+        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
+    assert type(caught.value) is send_pipeline.DeliveryWorkerFailed
+    assert not is_transient(caught.value)
     assert {r.status for r in list_messages(url)} == {"pending"} and smtp.received == []
 
 
@@ -177,3 +171,24 @@ def test_a_transient_worker_error_is_retried_as_one(url, smtp, monkeypatch):
     with pytest.raises(send_pipeline.TransientDeliveryWorkerFailure, match="reset") as caught:
         send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert is_transient(caught.value)
+
+
+def test_without_a_worker_it_records_and_the_caller_delivers(url, smtp):
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="after")
+    assert (outcome.recorded, outcome.followed, outcome.delivery.sent) == (OWNERS, False, 0)
+    assert smtp.received == [] and {r.status for r in list_messages(url)} == {"pending"}
+    assert deliver_pending(url).sent == OWNERS
+
+
+def test_the_default_is_a_forked_worker_only_without_other_threads():
+    import threading
+
+    assert threading.active_count() > 1 or send_pipeline._default_mode() == "process"
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        assert send_pipeline._default_mode() == "after"
+    finally:
+        done.set()
+        thread.join()
