@@ -124,7 +124,7 @@ class TaskSpec:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if in_flow_run():
-            return self.prefect_task()(*args, **kwargs)
+            return self.prefect_task()(*map(_opaque, args), **{k: _opaque(v) for k, v in kwargs.items()})
         return self.run_local(*args, **kwargs)
 
     def concurrently(self, n: int, *args: Any) -> list[Any]:
@@ -160,6 +160,22 @@ class TaskSpec:
                                                      attempt + 1, delay)
                 time.sleep(delay)
                 attempt += 1
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _opaque(value: Any) -> Any:
+    """A task argument as Prefect should see it. Prefect walks every argument, member by member,
+    looking for futures and for results of other task runs (to draw the run graph); a day's
+    plan holds thousands of digests, and walking them cost about a second per flow run. Our
+    tasks are called with values, never futures, so all but plain values go in ``quote``,
+    which Prefect passes on unwalked (the graph then shows no arrows between these tasks)."""
+    if isinstance(value, _PLAIN):
+        return value
+    from prefect.utilities.annotations import quote
+
+    return quote(value)
 
 
 def task(*, name: str, retries: int = 0, retry_delay_seconds: list[float] | None = None,
