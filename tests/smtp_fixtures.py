@@ -252,6 +252,25 @@ def smtp_server() -> Iterator[SmtpRecorder]:
         yield server
 
 
+def point_settings_at(server: SmtpRecorder, monkeypatch: pytest.MonkeyPatch) -> SmtpRecorder:
+    """Make the application's settings (here and in child processes, which inherit the
+    environment) send to ``server``, without TLS, from roadmap@example.org."""
+    from config import reset_settings_cache
+
+    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(server.port))
+    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
+    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
+    reset_settings_cache()
+    return server
+
+
+@pytest.fixture
+def smtp_env(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpRecorder) -> SmtpRecorder:
+    """An open SMTP server that the settings point at."""
+    return point_settings_at(smtp_server, monkeypatch)
+
+
 @pytest.fixture
 def smtp_server_auth() -> Iterator[SmtpRecorder]:
     """A server that requires AUTH as SMTP_USER / SMTP_PASSWORD."""

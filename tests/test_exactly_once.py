@@ -26,12 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from config import reset_settings_cache
 from tasks.notify_jobs import plan_reminders, record_plan
 from tasks.outbox import RecordStats, list_messages
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
-from tests.smtp_fixtures import Received, SmtpRecorder
+from tests.smtp_fixtures import Received, SmtpRecorder, point_settings_at
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNERS = 45
@@ -49,12 +48,7 @@ def url(db_url: str, tmp_path: Path) -> str:
 def smtp(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A slow SMTP server, and the settings (here and in child processes) that point at it."""
     with SmtpRecorder(data_delay=DATA_DELAY) as server:
-        monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("ROADMAP_SMTP_PORT", str(server.port))
-        monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
-        monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
-        reset_settings_cache()
-        yield server
+        yield point_settings_at(server, monkeypatch)
 
 
 # -- child processes --

@@ -12,7 +12,6 @@ import prefect  # noqa: F401 - first, so the flow modules define real Prefect fl
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from config import reset_settings_cache
 from flows._common import DeliveryFailed
 from flows.daily_cycle import daily_cycle
 from flows.send_escalations import send_escalations
@@ -22,6 +21,7 @@ from flows.weekly_report import weekly_report
 from tasks import notify_jobs
 from tasks.outbox import list_messages
 from tasks.report_jobs import snapshots
+from tests.smtp_fixtures import point_settings_at
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,8 @@ def prefect_harness():
 
 @pytest.fixture
 def smtp_env(monkeypatch, smtp_server):
-    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(smtp_server.port))
-    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
-    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
     monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
-    reset_settings_cache()
-    return smtp_server
+    return point_settings_at(smtp_server, monkeypatch)
 
 
 @pytest.fixture

@@ -6,20 +6,10 @@ from email import message_from_bytes, policy
 import pytest
 from icalendar import Calendar
 
-from config import get_settings, reset_settings_cache
+from config import get_settings
 from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
 from tasks.outbox import list_messages
 from tasks.roadmap_jobs import change_task, import_file
-
-
-@pytest.fixture
-def smtp_env(monkeypatch, smtp_server):
-    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(smtp_server.port))
-    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
-    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
-    reset_settings_cache()
-    return smtp_server
 
 
 @pytest.fixture

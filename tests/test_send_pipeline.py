@@ -24,20 +24,8 @@ from tasks.prefect_tasks import is_transient
 from tasks.render_mail import MailTemplateError
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
-from tests.smtp_fixtures import SmtpRecorder
 
 OWNERS = 2 * send_pipeline.CHUNK + 7  # three chunks, the last one short
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    with SmtpRecorder() as server:
-        monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("ROADMAP_SMTP_PORT", str(server.port))
-        monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
-        monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
-        reset_settings_cache()
-        yield server
 
 
 @pytest.fixture
@@ -53,7 +41,7 @@ def raw_by_message_id(url: str) -> dict[str, bytes]:
         return {message_id: raw for message_id, raw in rows}
 
 
-def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp):
+def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp_env):
     plan = plan_reminders(url, None, DAY)
     outcome = send_pipeline.record_and_send(url, plan, mode="process")
     assert (outcome.recorded, outcome.duplicates, outcome.delivery.sent) == (OWNERS, 0, OWNERS)
@@ -61,7 +49,7 @@ def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp):
     rows = list_messages(url)
     assert Counter(r.status for r in rows) == {"sent": OWNERS}
     assert {r.attempts for r in rows} == {1}
-    received = smtp.received
+    received = smtp_env.received
     assert Counter(str(m.message["Message-ID"]) for m in received) == Counter({r.message_id: 1 for r in rows})
     # What arrived is exactly what was recorded (Reply-To included), not a rebuilt copy.
     recorded = raw_by_message_id(url)
@@ -71,20 +59,20 @@ def test_every_message_is_recorded_then_sent_once_byte_for_byte(url, smtp):
         assert message.message["Reply-To"] == "pmo@example.org"
     # The same day again: nothing new to record, nothing sent.
     again = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
-    assert (again.recorded, again.delivery.sent) == (0, 0) and len(smtp.received) == OWNERS
+    assert (again.recorded, again.delivery.sent) == (0, 0) and len(smtp_env.received) == OWNERS
 
 
-def test_two_connections_share_the_day_each_message_once(url, smtp, monkeypatch):
+def test_two_connections_share_the_day_each_message_once(url, smtp_env, monkeypatch):
     monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "2")
     outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert outcome.delivery.sent == OWNERS
-    ids = Counter(str(m.message["Message-ID"]) for m in smtp.received)
+    ids = Counter(str(m.message["Message-ID"]) for m in smtp_env.received)
     assert len(ids) == OWNERS and set(ids.values()) == {1}
-    assert 1 <= smtp.connections <= 2
+    assert 1 <= smtp_env.connections <= 2
     assert {r.status for r in list_messages(url)} == {"sent"}
 
 
-def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp):
+def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp_env):
     # Yesterday's reminders were recorded but never sent (the process died before it).
     record_plan(url, plan_reminders(url, None, DAY_BEFORE))
     outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
@@ -92,8 +80,8 @@ def test_the_worker_also_sends_what_earlier_runs_left_pending(url, smtp):
     assert {r.status for r in list_messages(url)} == {"sent"}
 
 
-def test_a_refused_recipient_fails_alone(url, smtp):
-    smtp.refuse.add("p003@example.org")
+def test_a_refused_recipient_fails_alone(url, smtp_env):
+    smtp_env.refuse.add("p003@example.org")
     outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert (outcome.delivery.sent, outcome.delivery.permanent) == (OWNERS - 1, 1)
     failed = list_messages(url, status="failed")
@@ -113,7 +101,7 @@ def test_server_down_leaves_the_messages_for_the_next_pass(url, monkeypatch, smt
     assert all("unavailable" in (r.last_error or "") for r in rows)
 
 
-def test_a_template_mistake_half_way_records_and_sends_nothing(url, smtp, monkeypatch, tmp_path):
+def test_a_template_mistake_half_way_records_and_sends_nothing(url, smtp_env, monkeypatch, tmp_path):
     """With the user's own templates everything is rendered before anything is recorded."""
     folder = tmp_path / "templates" / "mail"
     folder.mkdir(parents=True)
@@ -125,21 +113,21 @@ def test_a_template_mistake_half_way_records_and_sends_nothing(url, smtp, monkey
     assert not plan.stream
     with pytest.raises(MailTemplateError, match="no_such_name"):
         send_pipeline.record_and_send(url, plan)
-    assert list_messages(url) == [] and smtp.received == []
+    assert list_messages(url) == [] and smtp_env.received == []
 
 
-def test_a_message_recorded_before_wire_bytes_were_kept_is_built_from_its_parts(url, smtp):
+def test_a_message_recorded_before_wire_bytes_were_kept_is_built_from_its_parts(url, smtp_env):
     record_plan(url, plan_reminders(url, None, DAY))
     with session_scope(url) as session:  # as the 0005 migration leaves older messages
         session.execute(update(OutboxContent).values(raw=None))
     stats = deliver_pending(url)
     assert stats.sent == OWNERS
-    first = smtp.received[0].message
+    first = smtp_env.received[0].message
     assert first["Subject"].startswith("Roadmap “Bulk reminders”")
     assert first.get_body(("plain",)).get_content().strip()
 
 
-def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smtp):
+def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smtp_env):
     plan = plan_reminders(url, None, DAY)
     bad = plan.intents[0]
     object.__setattr__(bad.message, "to", ("not an address",))
@@ -151,7 +139,7 @@ def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smt
     assert deliver_pending(url).sent == OWNERS - 1
 
 
-def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp, monkeypatch):
+def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp_env, monkeypatch):
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
         raise RuntimeError("disk on fire")
 
@@ -160,10 +148,10 @@ def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, sm
         send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert type(caught.value) is send_pipeline.DeliveryWorkerFailed
     assert not is_transient(caught.value)
-    assert {r.status for r in list_messages(url)} == {"pending"} and smtp.received == []
+    assert {r.status for r in list_messages(url)} == {"pending"} and smtp_env.received == []
 
 
-def test_a_transient_worker_error_is_retried_as_one(url, smtp, monkeypatch):
+def test_a_transient_worker_error_is_retried_as_one(url, smtp_env, monkeypatch):
     def unreachable(*args, **kwargs):  # noqa: ANN002, ANN003
         raise ConnectionResetError("database connection reset")
 
@@ -173,10 +161,10 @@ def test_a_transient_worker_error_is_retried_as_one(url, smtp, monkeypatch):
     assert is_transient(caught.value)
 
 
-def test_without_a_worker_it_records_and_the_caller_delivers(url, smtp):
+def test_without_a_worker_it_records_and_the_caller_delivers(url, smtp_env):
     outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="after")
     assert (outcome.recorded, outcome.followed, outcome.delivery.sent) == (OWNERS, False, 0)
-    assert smtp.received == [] and {r.status for r in list_messages(url)} == {"pending"}
+    assert smtp_env.received == [] and {r.status for r in list_messages(url)} == {"pending"}
     assert deliver_pending(url).sent == OWNERS
 
 
