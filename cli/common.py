@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from config import get_settings, reset_settings_cache
-from models.errors import OperationalFailure, UserError
+from models.errors import UserError
 from models.problems import RoadmapInvalid
 
 console = Console(highlight=False, soft_wrap=True)
@@ -75,9 +75,6 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
         except SQLAlchemyError as exc:
             err_console.print(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}", style="red", markup=False)
-            raise typer.Exit(1) from None
-        except OperationalFailure as exc:
-            err_console.print(f"error: {exc}", style="red", markup=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", style="red")

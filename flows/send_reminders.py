@@ -14,7 +14,7 @@ from flows._common import DeliveryFailed, MailSummary, database_url, log_summary
 from models.schema import utcnow
 from tasks import notify_tasks
 from tasks.notify_jobs import Plan
-from tasks.prefect_tasks import TransientSendFailures, flow
+from tasks.prefect_tasks import TransientSendFailures, flow, logger
 
 
 @flow(name="send-reminders", log_prints=False, persist_result=False)
@@ -37,14 +37,16 @@ def send_plan(kind: str, url: str, plan: Plan, dry_run: bool) -> MailSummary:
         log_summary(summary)
         return summary
     started = utcnow()  # a message is tried at most once per command, however many passes
-    outcome = notify_tasks.record_and_send(url, plan)
+    outcome = notify_tasks.record_and_send(url, plan, started)
     summary.recorded, summary.duplicates = outcome.recorded, outcome.duplicates + len(plan.already)
     summary.messages = outcome.messages
     summary.delivered_by_run = outcome.delivery.sent
-    # A worker that followed the recording sent everything deliverable; another pass (with
-    # retries) is for its transient failures. Without one (in a Prefect flow run, or nothing
-    # to record) this pass is the delivery.
-    if not outcome.followed or outcome.delivery.failed:
+    for error in outcome.worker_errors:
+        logger().warning("delivery worker stopped (%s); delivering the rest here", error)
+    # Workers that followed the recording sent everything deliverable; another pass (with
+    # retries) is for their transient failures or what a failed worker left. Without
+    # workers (in a Prefect flow run, or nothing to record) this pass is the delivery.
+    if not outcome.complete:
         try:
             summary.delivered_by_run += notify_tasks.deliver_all(url, started)
         except TransientSendFailures:

@@ -42,11 +42,12 @@ def record_plan(db_url: str, plan: notify_jobs.Plan) -> RecordStats:
 
 
 @task(name="record-and-send", retries=DB_RETRIES)
-def record_and_send(db_url: str, plan: notify_jobs.Plan) -> send_pipeline.Outcome:
-    """Render, record and send the plan, each chunk sent while the next renders. A retry
-    records only what is not recorded yet; what this pass could not send is left to the
-    delivery task after it."""
-    return send_pipeline.record_and_send(db_url, plan)
+def record_and_send(db_url: str, plan: notify_jobs.Plan, command_started: datetime | None = None,
+                    ) -> send_pipeline.Outcome:
+    """Render and record the plan, sending each chunk while the next renders where a worker
+    can follow (see tasks/send_pipeline.py). A retry records only what is not recorded yet;
+    what this task did not send is left to the delivery task after it."""
+    return send_pipeline.record_and_send(db_url, plan, command_started=command_started)
 
 
 @task(name="deliver-batch", retries=DB_RETRIES)

@@ -285,19 +285,10 @@ def claim(
 
 
 class Outcomes:
-    """Records each message's outcome, in its own short transaction, over one connection kept
-    for the whole delivery pass (taking one from the pool per message cost more than the
-    update itself)."""
+    """Records each message's outcome for one worker, each in its own short transaction."""
 
     def __init__(self, db_url: str, worker: str):
-        self.worker = worker
-        self._conn = get_engine(db_url).connect()
-
-    def __enter__(self) -> Outcomes:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._conn.close()
+        self.db_url, self.worker = db_url, worker
 
     def sent(self, message_id: int) -> None:
         self._mark(message_id, status="sent", sent_at=utcnow())
@@ -307,9 +298,11 @@ class Outcomes:
 
     def _mark(self, message_id: int, *, status: str, sent_at: datetime | None = None,
               last_error: str | None = None, permanent: bool = False) -> None:
-        with self._conn.begin():
-            self._conn.execute(_MARK, dict(b_id=message_id, b_worker=self.worker, b_status=status,
-                                           b_sent_at=sent_at, b_last_error=last_error, b_permanent=permanent))
+        # A pooled connection each time, checked (pool_pre_ping) on PostgreSQL: one kept for
+        # the whole pass could have been dropped while idle, and fail right after a send.
+        with get_engine(self.db_url).begin() as conn:
+            conn.execute(_MARK, dict(b_id=message_id, b_worker=self.worker, b_status=status,
+                                     b_sent_at=sent_at, b_last_error=last_error, b_permanent=permanent))
 
 
 def smtp_connections() -> int:
@@ -336,7 +329,8 @@ def deliver(
     run_started = utcnow()
     stats = DeliveryStats()
     following = follow is not None
-    with transport, Outcomes(db_url, worker) as outcomes:
+    outcomes = Outcomes(db_url, worker)
+    with transport:
         while True:
             rows = claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
                          command_started=command_started)

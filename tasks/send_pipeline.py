@@ -35,15 +35,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from config import Settings, get_settings
 from models.db import get_engine, session_scope
-from models.errors import OperationalFailure
+from models.schema import utcnow
 from tasks.mail import transport_from_settings
 from tasks.notify_jobs import Plan
 from tasks.outbox import DeliveryStats, deliver, record, smtp_connections
-from tasks.prefect_tasks import is_transient
 
 CHUNK = 25  # digests rendered and recorded at a time, after a ramp that starts the worker
 # within milliseconds and keeps it busy: each chunk takes the worker about as long to send as
@@ -61,28 +61,33 @@ class Outcome:
     followed: bool = False  # whether a worker delivered while the messages were recorded
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
+    # Workers that stopped on an error (the database went away under them, say): what they
+    # had not sent is still in the outbox, for the caller's delivery pass.
+    worker_errors: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether workers followed the recording and sent all they could: no other delivery
+        pass is needed for this plan (one is, to retry transient failures)."""
+        return self.followed and not self.worker_errors and not self.delivery.failed
 
 
-class DeliveryWorkerFailed(OperationalFailure):
-    """The delivery worker stopped on an error (the database went away, say)."""
-
-
-class TransientDeliveryWorkerFailure(DeliveryWorkerFailed, ConnectionError):
-    """The same, for an error worth retrying (``prefect_tasks.is_transient``)."""
-
-
-def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, mode: Mode | None = None) -> Outcome:
+def record_and_send(
+    db_url: str, plan: Plan, settings: Settings | None = None, mode: Mode | None = None,
+    command_started: datetime | None = None,
+) -> Outcome:
     """Render and record the plan's messages while a delivery worker sends them (and anything
-    else pending in the outbox). Messages the worker could not send stay failed in the outbox
-    for the next delivery pass. ``mode``: "process" (a forked worker) or "after" (none: the
-    caller delivers afterwards); by default the first where it is safe, see above."""
+    else pending in the outbox). What the workers could not send stays in the outbox for the
+    caller's next delivery pass (see ``Outcome.complete``). ``mode``: "process" (a forked
+    worker) or "after" (none: the caller delivers afterwards); by default the first where it
+    is safe, see above. Messages claimed since ``command_started`` count no new attempt."""
     settings = settings or get_settings()
     mode = mode or _default_mode()
     outcome = Outcome(followed=mode == "process" and bool(plan.todo))
     if not plan.todo:  # a re-run: the caller's delivery pass sends any leftovers
         return outcome
     count = smtp_connections() if outcome.followed else 0
-    with _following(db_url, settings, count) as workers:
+    with _following(db_url, settings, count, command_started or utcnow()) as workers:
         for items in _chunks(plan.todo) if plan.stream else [plan.todo]:
             intents = plan.render(items)
             with session_scope(db_url, migrate=False) as session:
@@ -92,6 +97,7 @@ def record_and_send(db_url: str, plan: Plan, settings: Settings | None = None, m
             outcome.messages += [(i.recipient_name or "", i.recipient, i.message.subject) for i in intents]
     for worker in workers:
         outcome.delivery = outcome.delivery + worker.stats
+        outcome.worker_errors += [worker.error] if worker.error else []
     return outcome
 
 
@@ -109,33 +115,25 @@ def _default_mode() -> Mode:
 
 
 @contextlib.contextmanager
-def _following(db_url: str, settings: Settings, count: int) -> Iterator[list[_ForkedWorker]]:
+def _following(db_url: str, settings: Settings, count: int, command_started: datetime) -> Iterator[list[_ForkedWorker]]:
     """``count`` forked delivery workers (one per SMTP connection) following the outbox for as
-    long as the block runs; on leaving, they send what is left and end. An error of theirs
-    is raised here."""
-    workers = [_ForkedWorker(db_url, settings) for _ in range(count)]
-    for worker in workers:
-        worker.start()
+    long as the block runs; on leaving, they send what is left and end."""
+    workers: list[_ForkedWorker] = []
     try:
+        for _ in range(count):
+            workers.append(_ForkedWorker(db_url, settings, command_started))
+            workers[-1].start()
         yield workers
-    except BaseException:
+    finally:
         for worker in workers:
-            with contextlib.suppress(Exception):  # the caller's error is the one to see
+            if worker.started:
                 worker.finish()
-        raise
-    errors = []
-    for worker in workers:
-        try:
-            worker.finish()
-        except Exception as exc:  # noqa: BLE001 - every worker is finished before raising
-            errors.append(exc)
-    if errors:
-        raise errors[0]
 
 
-def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool]) -> DeliveryStats:
+def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool],
+             command_started: datetime) -> DeliveryStats:
     return deliver(db_url, transport_from_settings(settings), sender=settings.mail_from,
-                   max_attempts=settings.mail_max_attempts, follow=follow)
+                   max_attempts=settings.mail_max_attempts, follow=follow, command_started=command_started)
 
 
 _PARENT_ENDS: set[int] = set()  # pipe ends this process holds for its forked workers
@@ -146,17 +144,25 @@ class _ForkedWorker:
     recorded everything (or dies: the kernel closes it then), the child writes its result as
     JSON to ``result`` and exits."""
 
-    def __init__(self, db_url: str, settings: Settings):
-        self.db_url, self.settings = db_url, settings
+    def __init__(self, db_url: str, settings: Settings, command_started: datetime):
+        self.db_url, self.settings, self.command_started = db_url, settings, command_started
         self.stats = DeliveryStats()
+        self.error: str | None = None
+        self.started = False
 
     def start(self) -> None:
         done_r, self._done_w = os.pipe()
         self._result_r, result_w = os.pipe()
         parent = os.getpid()
-        for stream in (sys.stdout, sys.stderr):  # or the child's exit could not print them twice
+        for stream in (sys.stdout, sys.stderr):  # the child must not inherit unwritten output
             stream.flush()
-        self._pid = os.fork()
+        try:
+            self._pid = os.fork()
+        except OSError:
+            for fd in (done_r, self._done_w, self._result_r, result_w):
+                os.close(fd)
+            raise
+        self.started = True
         if self._pid == 0:
             # Including the other workers' ends: a child holding another worker's ``done``
             # open would keep that worker waiting for an end that never comes.
@@ -178,10 +184,10 @@ class _ForkedWorker:
                 readable, _, _ = select.select([done_r], [], [], seconds)
                 return not readable  # the only thing ever readable is the end of the pipe
 
-            result = {"stats": asdict(_deliver(self.db_url, self.settings, follow))}
+            result = {"stats": asdict(_deliver(self.db_url, self.settings, follow, self.command_started))}
             code = 0
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            result = {"error": f"{type(exc).__name__}: {exc}", "transient": is_transient(exc)}
+            result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
         finally:
             try:
                 data = json.dumps(result).encode()
@@ -201,9 +207,8 @@ class _ForkedWorker:
         result = json.loads(b"".join(chunks) or b"{}")
         if "stats" in result:
             self.stats = DeliveryStats(**result["stats"])
-            return
-        error = result.get("error", "the delivery process ended without a result")
-        raise (TransientDeliveryWorkerFailure if result.get("transient") else DeliveryWorkerFailed)(error)
+        else:
+            self.error = result.get("error", "the delivery process ended without a result")
 
 
 def _die_with(parent: int) -> None:

@@ -20,7 +20,6 @@ from models.schema import OutboxContent, OutboxMessage
 from tasks import send_pipeline
 from tasks.notify_jobs import deliver_pending, plan_reminders, record_plan
 from tasks.outbox import list_messages
-from tasks.prefect_tasks import is_transient
 from tasks.render_mail import MailTemplateError
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
@@ -139,26 +138,32 @@ def test_a_bad_address_is_a_permanent_failure_as_soon_as_it_is_recorded(url, smt
     assert deliver_pending(url).sent == OWNERS - 1
 
 
-def test_a_worker_error_reaches_the_caller_and_the_messages_stay_pending(url, smtp_env, monkeypatch):
+def test_a_worker_that_fails_leaves_its_messages_to_the_next_pass(url, smtp_env, monkeypatch):
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
-        raise RuntimeError("disk on fire")
+        raise RuntimeError("disk on fire\nwith a second line nobody needs")
 
     monkeypatch.setattr(send_pipeline, "_deliver", broken)
-    with pytest.raises(Exception, match="disk on fire") as caught:
-        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
-    assert type(caught.value) is send_pipeline.DeliveryWorkerFailed
-    assert not is_transient(caught.value)
+    outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
+    assert outcome.recorded == OWNERS and not outcome.complete
+    assert outcome.worker_errors == ["RuntimeError: disk on fire"]
     assert {r.status for r in list_messages(url)} == {"pending"} and smtp_env.received == []
+    assert deliver_pending(url).sent == OWNERS
 
 
-def test_a_transient_worker_error_is_retried_as_one(url, smtp_env, monkeypatch):
-    def unreachable(*args, **kwargs):  # noqa: ANN002, ANN003
-        raise ConnectionResetError("database connection reset")
+def test_the_flow_delivers_what_a_failed_worker_left(url, smtp_env, monkeypatch):
+    """`roadmap remind` as the command line runs it (a forked worker), the worker dying before
+    it sent anything: the command still delivers the day, each message once."""
+    from flows.send_reminders import send_reminders
 
-    monkeypatch.setattr(send_pipeline, "_deliver", unreachable)
-    with pytest.raises(send_pipeline.TransientDeliveryWorkerFailure, match="reset") as caught:
-        send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
-    assert is_transient(caught.value)
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(send_pipeline, "_deliver", broken)
+    monkeypatch.setattr(send_pipeline, "_default_mode", lambda: "process")
+    summary = send_reminders(as_of=DAY, db_url=url)
+    assert (summary.recorded, summary.sent, summary.failed) == (OWNERS, OWNERS, 0)
+    assert Counter(str(m.message["Message-ID"]) for m in smtp_env.received).most_common(1)[0][1] == 1
+    assert {r.attempts for r in list_messages(url)} == {1}
 
 
 def test_without_a_worker_it_records_and_the_caller_delivers(url, smtp_env):
@@ -180,3 +185,24 @@ def test_the_default_is_a_forked_worker_only_without_other_threads():
     finally:
         done.set()
         thread.join()
+
+
+def test_a_retried_pass_of_one_command_counts_one_attempt(url, monkeypatch, tmp_path):
+    """The command's retries (a transient error, then record-and-send again) try the failed
+    messages again without using up another of their attempts."""
+    from models.schema import utcnow
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox folder should be")
+    monkeypatch.delenv("ROADMAP_SMTP_HOST", raising=False)
+    monkeypatch.setenv("ROADMAP_OUTBOX_DIR", str(blocker / "outbox"))
+    reset_settings_cache()
+    started = utcnow()
+    plan = plan_reminders(url, None, DAY)
+    first = send_pipeline.record_and_send(url, plan, mode="process", command_started=started)
+    again = send_pipeline.record_and_send(url, plan, mode="process", command_started=started)
+    assert (first.recorded, first.delivery.failed) == (OWNERS, OWNERS)
+    assert (again.recorded, again.delivery.failed) == (0, OWNERS)
+    rows = list_messages(url)
+    assert {(r.status, r.attempts) for r in rows} == {("failed", 1)}
+    assert "cannot write to outbox" in (rows[0].last_error or "")
