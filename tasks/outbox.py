@@ -165,8 +165,12 @@ def load_wire(db_url: str, rows: list[Claimed], sender: str) -> dict[int, Prepar
     """What to send for each claimed row: its recorded bytes, with the envelope sender of
     now; or, for a message recorded before bytes were kept, the message built from its parts."""
     with session_scope(db_url, migrate=False) as session:
+        raws = dict(session.execute(select(OutboxContent.outbox_id, OutboxContent.raw)
+                                    .where(OutboxContent.outbox_id.in_([r.id for r in rows]))).all())
+        # The bodies are read only for messages that have no bytes yet (recorded before 0005).
+        legacy = [i for i, raw in raws.items() if raw is None]
         contents = {c.outbox_id: c for c in session.scalars(
-            select(OutboxContent).where(OutboxContent.outbox_id.in_([r.id for r in rows])))}
+            select(OutboxContent).where(OutboxContent.outbox_id.in_(legacy)))} if legacy else {}
     try:
         envelope_sender = parse_address(sender).addr_spec
     except ValueError as exc:
@@ -175,13 +179,12 @@ def load_wire(db_url: str, rows: list[Claimed], sender: str) -> dict[int, Prepar
         bad_sender = None
     wire: dict[int, Prepared | SendError] = {}
     for row in rows:
-        content = contents.get(row.id)
-        if content is None:
+        if row.id not in raws:
             wire[row.id] = SendError(f"outbox message {row.id} has no content", permanent=True)
-        elif content.raw is None:
-            wire[row.id] = _prepare(to_message(row, content, sender))
+        elif row.id in contents:
+            wire[row.id] = _prepare(to_message(row, contents[row.id], sender))
         else:
-            wire[row.id] = bad_sender or Prepared(row.message_id, envelope_sender, (row.recipient,), content.raw)
+            wire[row.id] = bad_sender or Prepared(row.message_id, envelope_sender, (row.recipient,), raws[row.id])
     return wire
 
 
