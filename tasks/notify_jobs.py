@@ -71,6 +71,15 @@ def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
     )
 
 
+def _plan(roadmap: Roadmap, day: date, items: list[Any], recorded: set[str],
+          render_one: Callable[[Any], Intent], settings: Settings) -> Plan:
+    """The plan of ``items``; those already recorded (a re-run the same day, where recording
+    would be a no-op) are only counted."""
+    return Plan(roadmap.id, roadmap.key, day, todo=[i for i in items if i.dedup_key not in recorded],
+                already=[i.dedup_key for i in items if i.dedup_key in recorded], render_one=render_one,
+                stream=settings.template_dir is None)
+
+
 def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None) -> Plan:
     """The day's digests (reminders and rescheduling notices), not yet rendered or recorded."""
     settings = settings or get_settings()
@@ -98,10 +107,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         ids = tuple(i for line in d.lines for i in line.change_ids)
         return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids)
 
-    # Already recorded: a re-run the same day, where recording would be a no-op.
-    return Plan(roadmap.id, roadmap.key, day, todo=[d for d in digests if d.dedup_key not in recorded],
-                already=[d.dedup_key for d in digests if d.dedup_key in recorded], render_one=render_one,
-                stream=settings.template_dir is None)
+    return _plan(roadmap, day, digests, recorded, render_one, settings)
 
 
 def plan_escalation_messages(
@@ -126,9 +132,7 @@ def plan_escalation_messages(
         msg = render_escalation(e, message_id=make_message_id(domain), as_of=day, **args)
         return Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg)
 
-    return Plan(roadmap.id, roadmap.key, day, todo=[e for e in escalations if e.dedup_key not in recorded],
-                already=[e.dedup_key for e in escalations if e.dedup_key in recorded], render_one=render_one,
-                stream=settings.template_dir is None)
+    return _plan(roadmap, day, escalations, recorded, render_one, settings)
 
 
 def record_plan(db_url: str, plan: Plan) -> RecordStats:
@@ -137,12 +141,15 @@ def record_plan(db_url: str, plan: Plan) -> RecordStats:
 
 
 def deliver_pending(
-    db_url: str, settings: Settings | None = None, command_started: datetime | None = None
+    db_url: str, settings: Settings | None = None, command_started: datetime | None = None,
+    follow: Callable[[float], bool] | None = None,
 ) -> DeliveryStats:
+    """One delivery pass with the configured transport (``outbox.deliver``; ``follow`` while
+    messages are still being recorded)."""
     settings = settings or get_settings()
     return deliver(
         db_url, transport_from_settings(settings), sender=settings.mail_from,
-        max_attempts=settings.mail_max_attempts, command_started=command_started,
+        max_attempts=settings.mail_max_attempts, command_started=command_started, follow=follow,
     )
 
 

@@ -348,9 +348,9 @@ def deliver(
 
 
 def send_one(outcomes: Outcomes, transport: Transport, row: Claimed, message: Prepared | SendError,
-             stats: DeliveryStats) -> bool:
+             stats: DeliveryStats) -> None:
     """Send one claimed message and record the outcome before anything else is sent, so a
-    crash can leave at most this one message sent but not marked. False when it failed."""
+    crash can leave at most this one message sent but not marked."""
     try:
         if isinstance(message, SendError):
             raise message
@@ -363,10 +363,9 @@ def send_one(outcomes: Outcomes, transport: Transport, row: Claimed, message: Pr
             stats.failed += 1
             stats.retry_later += not exc.retry_in_run
         stats.errors.append(f"{row.recipient}: {exc}")
-        return False
+        return
     outcomes.sent(row.id)
     stats.sent += 1
-    return True
 
 
 def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:

@@ -33,7 +33,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -41,9 +41,8 @@ from typing import Literal
 from config import Settings, get_settings
 from models.db import get_engine, session_scope
 from models.schema import utcnow
-from tasks.mail import transport_from_settings
-from tasks.notify_jobs import Plan
-from tasks.outbox import DeliveryStats, deliver, record, smtp_connections
+from tasks.notify_jobs import Plan, deliver_pending
+from tasks.outbox import DeliveryStats, record, smtp_connections
 
 CHUNK = 25  # digests rendered and recorded at a time, after a ramp that starts the worker
 # within milliseconds and keeps it busy: each chunk takes the worker about as long to send as
@@ -130,12 +129,6 @@ def _following(db_url: str, settings: Settings, count: int, command_started: dat
                 worker.finish()
 
 
-def _deliver(db_url: str, settings: Settings, follow: Callable[[float], bool],
-             command_started: datetime) -> DeliveryStats:
-    return deliver(db_url, transport_from_settings(settings), sender=settings.mail_from,
-                   max_attempts=settings.mail_max_attempts, follow=follow, command_started=command_started)
-
-
 _PARENT_ENDS: set[int] = set()  # pipe ends this process holds for its forked workers
 
 
@@ -184,7 +177,8 @@ class _ForkedWorker:
                 readable, _, _ = select.select([done_r], [], [], seconds)
                 return not readable  # the only thing ever readable is the end of the pipe
 
-            result = {"stats": asdict(_deliver(self.db_url, self.settings, follow, self.command_started))}
+            stats = deliver_pending(self.db_url, self.settings, self.command_started, follow=follow)
+            result = {"stats": asdict(stats)}
             code = 0
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
             result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}

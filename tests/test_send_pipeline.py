@@ -142,7 +142,7 @@ def test_a_worker_that_fails_leaves_its_messages_to_the_next_pass(url, smtp_env,
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
         raise RuntimeError("disk on fire\nwith a second line nobody needs")
 
-    monkeypatch.setattr(send_pipeline, "_deliver", broken)
+    monkeypatch.setattr(send_pipeline, "deliver_pending", broken)
     outcome = send_pipeline.record_and_send(url, plan_reminders(url, None, DAY), mode="process")
     assert outcome.recorded == OWNERS and not outcome.complete
     assert outcome.worker_errors == ["RuntimeError: disk on fire"]
@@ -158,7 +158,7 @@ def test_the_flow_delivers_what_a_failed_worker_left(url, smtp_env, monkeypatch)
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(send_pipeline, "_deliver", broken)
+    monkeypatch.setattr(send_pipeline, "deliver_pending", broken)
     monkeypatch.setattr(send_pipeline, "_default_mode", lambda: "process")
     summary = send_reminders(as_of=DAY, db_url=url)
     assert (summary.recorded, summary.sent, summary.failed) == (OWNERS, OWNERS, 0)
