@@ -149,7 +149,7 @@ def reschedule_after(
         for key, p in fresh.items():
             plans[key] = p
     elif moved_keys:
-        ancestors = _ancestors(moved_keys, graph.depends, cancelled)
+        ancestors = _ancestors(moved_keys, graph.depends.__getitem__, cancelled)
         rows.prefetch(ancestors | {s for a in ancestors for s in graph.followers.get(a, ())})
         _update_slack(moved_keys, graph.depends.__getitem__, graph.followers, plans, cancelled, cal, last_after)
     return _write(session, log, plans, rows)
@@ -203,14 +203,15 @@ def _cancelled(session: Session, roadmap: Roadmap) -> frozenset[str]:
     ))
 
 
-def _ancestors(keys: set[str], depends: dict[str, tuple[str, ...]], cancelled: frozenset[str]) -> set[str]:
+def _ancestors(keys: set[str], depends: Callable[[str], tuple[str, ...]], cancelled: frozenset[str]) -> set[str]:
+    """``keys`` and every task they depend on, directly or not, leaving cancelled tasks out."""
     found: set[str] = set()
     todo = [k for k in keys if k not in cancelled]
     while todo:
         key = todo.pop()
         if key not in found:
             found.add(key)
-            todo.extend(d for d in depends[key] if d not in cancelled)
+            todo.extend(d for d in depends(key) if d not in cancelled)
     return found
 
 
@@ -303,13 +304,7 @@ def _update_slack(
     finish can have changed: those whose start or finish moved, and their ancestors. The
     others keep their stored latest finish (finish position + slack). Only valid while the
     roadmap's last finish (the end every latest finish starts from) stays the same."""
-    affected: set[str] = set()
-    todo = [k for k in moved if k not in cancelled]
-    while todo:
-        key = todo.pop()
-        if key not in affected:
-            affected.add(key)
-            todo.extend(d for d in depends(key) if d not in cancelled)
+    affected = _ancestors(moved, depends, cancelled)
     order = topological_order(sorted(affected), {k: set(depends(k)) & affected for k in affected})
     assert order is not None
     project_end_pos = cal.positions([last_finish])[0]
