@@ -32,6 +32,9 @@ RoadmapOption = Annotated[
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="The day to evaluate (YYYY-MM-DD); default today in the roadmap's timezone.", show_default=False)
 ]
+PrefectOption = Annotated[
+    bool, typer.Option("--prefect", help="Run through Prefect (recorded in the configured Prefect API).")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

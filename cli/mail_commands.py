@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, handle_errors
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
 from models.errors import UserError
 from models.roadmaps import parse_day
 
@@ -17,18 +17,25 @@ outbox_app = typer.Typer(help="Recorded messages: list them, or retry the failed
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the messages that would be sent; record nothing.")]
 
 
-def _run(kind: str, as_of: str | None, dry_run: bool, roadmap: str | None, db: str | None) -> None:
-    from cli.run_commands import call_flow, flow_db, print_failures
-    from flows._common import DeliveryFailed
+def _run(kind: str, as_of: str | None, dry_run: bool, prefect: bool, roadmap: str | None, db: str | None) -> None:
+    from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
+    from tasks.mail_summary import DeliveryFailed
 
-    name = "send_reminders" if kind == "remind" else "send_escalations"
-    try:
-        summary = call_flow(name, name, as_of=parse_day(as_of), roadmap_key=roadmap, db_url=flow_db(db), dry_run=dry_run)
-    except DeliveryFailed as exc:
-        print_failures(exc)
-        raise typer.Exit(1) from None
+    day = parse_day(as_of)
+    if via_prefect(prefect):
+        name = "send_reminders" if kind == "remind" else "send_escalations"
+        try:
+            summary = run_flow(name, name, as_of=day, roadmap_key=roadmap, db_url=flow_db(db), dry_run=dry_run)
+        except DeliveryFailed as exc:
+            print_failures(exc)
+            raise typer.Exit(1) from None
+    else:
+        from tasks import notify_jobs
+
+        job = notify_jobs.remind if kind == "remind" else notify_jobs.escalate
+        summary = job(db_url(db), roadmap, day, dry_run)
     if dry_run:
-        for (name_, recipient, subject), text in zip(summary.messages, summary.texts):
+        for (name_, recipient, subject), text in zip(summary.messages, summary.texts, strict=True):
             console.print(f"--- {kind} to {name_} <{recipient}>", style="bold", markup=False)
             console.print(f"Subject: {subject}", markup=False)
             console.print(text, markup=False)
@@ -37,20 +44,23 @@ def _run(kind: str, as_of: str | None, dry_run: bool, roadmap: str | None, db: s
     for _, recipient, subject in sorted(summary.messages, key=lambda m: m[1]):
         console.print(f"  {recipient}: {subject}", markup=False)
     console.print(summary.line(), markup=False)
+    exit_on_failure([summary])
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
-    def remind(as_of: AsOfOption = None, dry_run: DryRunOption = False, roadmap: RoadmapOption = None, db: DbOption = None) -> None:
+    def remind(as_of: AsOfOption = None, dry_run: DryRunOption = False, prefect: PrefectOption = False,
+               roadmap: RoadmapOption = None, db: DbOption = None) -> None:
         """Send each owner one digest for the day: due soon, due today, overdue, moved dates."""
-        _run("remind", as_of, dry_run, roadmap, db)
+        _run("remind", as_of, dry_run, prefect, roadmap, db)
 
     @app.command()
     @handle_errors
-    def escalate(as_of: AsOfOption = None, dry_run: DryRunOption = False, roadmap: RoadmapOption = None, db: DbOption = None) -> None:
+    def escalate(as_of: AsOfOption = None, dry_run: DryRunOption = False, prefect: PrefectOption = False,
+                 roadmap: RoadmapOption = None, db: DbOption = None) -> None:
         """Escalate overdue tasks (manager and partners, then the project office) and serious risks."""
-        _run("escalate", as_of, dry_run, roadmap, db)
+        _run("escalate", as_of, dry_run, prefect, roadmap, db)
 
     app.add_typer(outbox_app, name="outbox")
 

@@ -11,11 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli import mail_commands
-from cli import report_commands
-from cli import web_commands
-from cli import run_commands
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli import mail_commands, report_commands, run_commands, web_commands
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
 
 # A command loads up to hundreds of thousands of objects (YAML values, rows) that live until
@@ -63,11 +60,16 @@ def validate(
 
 @app.command("import")
 @handle_errors
-def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], db: DbOption = None) -> None:
+def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], prefect: PrefectOption = False,
+            db: DbOption = None) -> None:
     """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
-    from cli.run_commands import call_flow, flow_db
+    from cli.run_commands import flow_db, run_flow, via_prefect
+    from tasks.roadmap_jobs import import_file
 
-    report = call_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
+    if via_prefect(prefect):
+        report = run_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
+    else:
+        report = import_file(db_url(db), file)
     for w in report.warnings:
         err_console.print(w.format(), style="yellow", markup=False)
     if report.unchanged:

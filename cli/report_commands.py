@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, handle_errors
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
 from models.roadmaps import parse_day
 
 OutOption = Annotated[
@@ -27,19 +27,26 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
         out: OutOption = None,
         send: SendOption = False,
+        prefect: PrefectOption = False,
         roadmap: RoadmapOption = None,
         db: DbOption = None,
     ) -> None:
         """Write the weekly status report (DOCX) of the ISO week of --as-of and print its path."""
-        from cli.run_commands import call_flow, flow_db, print_failures
-        from flows._common import DeliveryFailed
+        from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
+        from tasks.mail_summary import DeliveryFailed
 
-        try:
-            path, summary = call_flow("weekly_report", "weekly_report", as_of=parse_day(as_of), send=send,
-                                      roadmap_key=roadmap, db_url=flow_db(db), out=str(out) if out else None)
-        except DeliveryFailed as exc:
-            print_failures(exc)
-            raise typer.Exit(1) from None
+        day, target = parse_day(as_of), str(out) if out else None
+        if via_prefect(prefect):
+            try:
+                path, summary = run_flow("weekly_report", "weekly_report", as_of=day, send=send, roadmap_key=roadmap,
+                                         db_url=flow_db(db), out=target)
+            except DeliveryFailed as exc:
+                print_failures(exc)
+                raise typer.Exit(1) from None
+        else:
+            from tasks.report_jobs import weekly_report
+
+            path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=target)
         console.print(str(path), markup=False)
         if summary is not None:
             console.print(
@@ -48,3 +55,4 @@ def register(app: typer.Typer) -> None:
                 f"delivered {summary.delivered_by_run}, failed {summary.failed}",
                 markup=False,
             )
+            exit_on_failure([summary])

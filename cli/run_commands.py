@@ -1,68 +1,35 @@
-"""`roadmap run`, `roadmap serve` and `roadmap deploy`, and how every command calls its flow.
+"""`roadmap run`, `roadmap serve` and `roadmap deploy`, and how a command runs through Prefect.
 
-How the CLI decides (docs/deployment.md, "Two ways to run"):
+Two ways to run a command (docs/deployment.md):
 
-- Prefect mode, when PREFECT_API_URL is set (in the environment or in the active Prefect
-  profile), or ROADMAP_PREFECT=1, or `--prefect` is given: the command calls the Prefect flow,
-  so the run, its tasks and its logs are recorded by that Prefect server. Costs about 2-3 s
-  (importing Prefect, creating the runs). Set ROADMAP_PREFECT=0 to stay local even then.
-- Local mode otherwise: the command runs the very same flow body (`flow.fn`) with its tasks
-  called as plain functions with the same retries, and never imports Prefect. Without this,
-  each command would start a temporary Prefect server first (8-15 s here).
+- By default the command calls the plain functions of tasks/ (the same steps its flow runs as
+  Prefect tasks) and never imports Prefect: a command typed by hand starts in a fraction of a
+  second, and a rerun is safe because the outbox records each message once.
+- With `--prefect`, or when PREFECT_API_URL is set, it calls the Prefect flow, so the run, its
+  tasks, retries and logs are recorded by that Prefect server (about 2-3 s more).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.common import AsOfOption, DbOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
+from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
 
-PrefectOption = Annotated[
-    bool, typer.Option("--prefect", help="Run through Prefect (recorded in the configured Prefect API).")
-]
-_forced: bool | None = None  # set by --prefect
-
-
-def _profile_api_url() -> str | None:
-    """PREFECT_API_URL of the active Prefect profile, read without importing Prefect."""
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
-    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    name = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
-    return (data.get("profiles", {}).get(name, {}) or {}).get("PREFECT_API_URL")
+def via_prefect(flag: bool) -> bool:
+    return flag or bool(os.environ.get("PREFECT_API_URL"))
 
 
-def prefect_mode() -> bool:
-    if _forced:
-        return True
-    flag = os.environ.get("ROADMAP_PREFECT", "").strip().lower()
-    if flag in ("0", "false", "no", "off"):
-        return False
-    if flag in ("1", "true", "yes", "on"):
-        return True
-    return bool(os.environ.get("PREFECT_API_URL") or _profile_api_url())
-
-
-def call_flow(module: str, name: str, **params: Any) -> Any:
-    """Run flow `name` of flows/`module`.py with `params`, through Prefect or locally."""
-    if not prefect_mode():
-        return getattr(importlib.import_module(f"flows.{module}"), name).fn(**params)
-    import prefect  # noqa: F401 - before the flow module, so it defines real Prefect flows
+def run_flow(module: str, name: str, **params: Any) -> Any:
+    """Run flow `name` of flows/`module`.py through Prefect with `params`."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from tasks.prefect_tasks import as_prefect_flow
-
-    flow = as_prefect_flow(getattr(importlib.import_module(f"flows.{module}"), name))
+    flow = getattr(importlib.import_module(f"flows.{module}"), name)
     # A run started by hand lasts seconds: no heartbeat thread, whose join costs ~1 s at the end.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         return flow(**params)
@@ -71,17 +38,27 @@ def call_flow(module: str, name: str, **params: Any) -> Any:
 def flow_db(option: str | None) -> str | None:
     """The db_url parameter for a flow: the URL unless it holds a password (then the flow
     reads it from ROADMAP_DATABASE_URL, which `--db` has set in this process)."""
-    from flows._common import public_db_url
+    from sqlalchemy.engine import make_url
 
-    return public_db_url(db_url(option))
+    url = db_url(option)
+    return None if make_url(url).password else url
 
 
-def print_failures(exc: Any) -> None:
+def print_failures(exc: DeliveryFailed) -> None:
     for summary in exc.summaries:
         console.print(summary.line(), markup=False)
         for error in summary.errors:
             err_console.print(f"  failed: {error}", style="red", markup=False)
     err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
+
+
+def exit_on_failure(summaries: list[MailSummary]) -> None:
+    """Exit 1, saying which messages failed, when any did."""
+    try:
+        raise_if_failed(summaries)
+    except DeliveryFailed as exc:
+        print_failures(exc)
+        raise typer.Exit(1) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -90,12 +67,14 @@ def register(app: typer.Typer) -> None:
     def run(as_of: AsOfOption = None, prefect: PrefectOption = False, roadmap: RoadmapOption = None,
             db: DbOption = None) -> None:
         """Run the daily cycle once: reminders, escalations, and the weekly report on its day."""
-        from flows._common import DeliveryFailed
-
-        _force(prefect)
+        day = parse_day(as_of)
         try:
-            summaries = call_flow("daily_cycle", "daily_cycle", as_of=parse_day(as_of), roadmap_key=roadmap,
-                                  db_url=flow_db(db))
+            if via_prefect(prefect):
+                summaries = run_flow("daily_cycle", "daily_cycle", as_of=day, roadmap_key=roadmap, db_url=flow_db(db))
+            else:
+                from tasks.daily_cycle import daily_cycle
+
+                summaries = daily_cycle(db_url(db), roadmap, day)
         except DeliveryFailed as exc:
             print_failures(exc)
             raise typer.Exit(1) from None
@@ -127,9 +106,3 @@ def register(app: typer.Typer) -> None:
         from deployments.serve import deploy_all
 
         raise typer.Exit(deploy_all(name, timezone=timezone, db_url=flow_db(db), roadmap_key=roadmap))
-
-
-def _force(flag: bool) -> None:
-    global _forced
-    if flag:
-        _forced = True

@@ -43,10 +43,10 @@ def roadmap_timezone(db_url: str | None, roadmap_key: str | None) -> str | None:
     """The roadmap's timezone, or None when the database holds no roadmap yet."""
     from config import get_settings
     from models.errors import UserError
-    from tasks.roadmap_tasks import roadmap_day
+    from tasks.roadmap_jobs import roadmap_day
 
     try:
-        return roadmap_day.fn(db_url or get_settings().database_url, roadmap_key, None).timezone
+        return roadmap_day(db_url or get_settings().database_url, roadmap_key, None).timezone
     except UserError:
         return None
 
@@ -64,13 +64,9 @@ def apply_overrides(spec: dict[str, Any], timezone: str | None) -> dict[str, Any
 
 
 def load_flow(entrypoint: str) -> Any:
-    import prefect  # noqa: F401 - first, so the flow modules define real Prefect flows
-
-    from tasks.prefect_tasks import as_prefect_flow
-
     path, name = entrypoint.split(":")
     module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-    return as_prefect_flow(getattr(module, name))
+    return getattr(module, name)
 
 
 def served_name(name: str) -> str:

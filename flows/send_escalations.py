@@ -1,19 +1,20 @@
 """send_escalations: overdue tasks to managers, partners and the project office; serious risks.
 
-Runs on weekdays at 09:30 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`),
-as the second step of the daily cycle, and by hand as `roadmap escalate`. Each escalation level
-has its own dedup key in the outbox, so one that became due while nothing ran goes out once on
-the next run, and never again.
+Runs on weekdays at 09:30 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`)
+and as the second step of the daily cycle; by hand, `roadmap escalate` runs the same steps as
+plain calls (tasks.notify_jobs.escalate). Each escalation level has its own dedup key in the
+outbox, so one that became due while nothing ran goes out once on the next run, and never again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flows._common import MailSummary, database_url
-from flows.send_reminders import send_plan
-from tasks import notify_tasks
-from tasks.prefect_tasks import flow
+from prefect import flow
+
+from flows.prefect_tasks import database_url, plan_escalations, send_and_count
+from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.notify_jobs import preview
 
 
 @flow(name="send-escalations", log_prints=False, persist_result=False)
@@ -21,5 +22,7 @@ def send_escalations(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None, dry_run: bool = False
 ) -> MailSummary:
     url = database_url(db_url)
-    plan = notify_tasks.plan_escalations(url, roadmap_key, as_of)
-    return send_plan("escalations", url, plan, dry_run)
+    plan = plan_escalations(url, roadmap_key, as_of)
+    if dry_run:
+        return preview("escalations", plan)
+    return raise_if_failed([send_and_count("escalations", url, plan)])[0]

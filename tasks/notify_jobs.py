@@ -1,14 +1,19 @@
 """Plan, record and deliver reminders and escalations for one roadmap on one day.
 
-Each function is one unit of work (one transaction or one delivery run) that the CLI
-and the Prefect flows call the same way.
+Plain functions, no Prefect: the CLI calls `remind` and `escalate`; the Prefect flows call
+the same steps (`plan_reminders` or `plan_escalation_messages`, then `send_plan`, then
+`tasks.mail_summary.summarise`) as tasks. What is due is decided in models/notify.py from the
+data and the as-of day; here it is rendered, recorded in the outbox and delivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +26,7 @@ from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Change, Risk, Roadmap, Stage
 from tasks.mail import make_message_id, transport_from_settings
+from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats, Intent, RecordStats, already_recorded, deliver, record
 from tasks.render_mail import render_digest, render_escalation
 
@@ -30,8 +36,8 @@ class Plan:
     """One day's messages for one roadmap: planned, not yet rendered.
 
     Rendering is the slow part of a run (a few milliseconds a digest), so it is left to
-    whoever records the plan: `tasks.send_pipeline` renders chunk by chunk while the
-    previous chunk is being sent; ``intents`` renders everything at once (dry runs, tests)."""
+    `send_plan`, which renders chunk by chunk while the previous chunks are being sent;
+    ``intents`` renders everything at once (dry runs, tests)."""
 
     roadmap_id: int
     roadmap_key: str
@@ -135,22 +141,83 @@ def plan_escalation_messages(
     return _plan(roadmap, day, escalations, recorded, render_one, settings)
 
 
+CHUNK = 25  # digests rendered and recorded at a time while earlier ones are being sent
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, CHUNK)):
+        yield chunk
+
+
 def record_plan(db_url: str, plan: Plan) -> RecordStats:
-    with session_scope(db_url) as session:
-        return record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, plan.intents)
+    """Render and record the plan, a chunk per transaction, so that a delivery following the
+    outbox can send the first messages while the rest render. With a user's template folder
+    everything is rendered first: a mistake in a template met half-way then records nothing."""
+    total = RecordStats()
+    batches = _chunks(plan.todo) if plan.stream else [plan.intents]
+    for batch in batches:
+        intents = plan.render(batch) if plan.stream else batch
+        with session_scope(db_url, migrate=False) as session:
+            stats = record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, intents)
+        total.recorded += stats.recorded
+        total.duplicates += stats.duplicates
+    return total
 
 
-def deliver_pending(
-    db_url: str, settings: Settings | None = None, command_started: datetime | None = None,
-    follow: Callable[[float], bool] | None = None,
-) -> DeliveryStats:
-    """One delivery pass with the configured transport (``outbox.deliver``; ``follow`` while
-    messages are still being recorded)."""
+def deliver_pending(db_url: str, settings: Settings | None = None,
+                    follow: threading.Event | None = None) -> DeliveryStats:
+    """Send everything deliverable in the outbox (any roadmap, any day: leftovers too) over
+    ROADMAP_SMTP_CONNECTIONS connections; with ``follow``, until that event is set."""
     settings = settings or get_settings()
     return deliver(
-        db_url, transport_from_settings(settings), sender=settings.mail_from,
-        max_attempts=settings.mail_max_attempts, command_started=command_started, follow=follow,
+        db_url, lambda: transport_from_settings(settings), sender=settings.mail_from,
+        max_attempts=settings.mail_max_attempts, lease=timedelta(seconds=settings.mail_lease_seconds),
+        connections=settings.smtp_connections, follow=follow,
     )
 
 
-__all__ = ["Digest", "Escalation", "Plan", "plan_reminders", "plan_escalation_messages", "record_plan", "deliver_pending"]
+@dataclass
+class Sent:
+    """What one `send_plan` did: recorded of the plan, delivered of the whole outbox."""
+
+    recorded: RecordStats
+    delivery: DeliveryStats
+
+
+def send_plan(db_url: str, plan: Plan) -> Sent:
+    """Record the plan's messages while the outbox is being delivered (sending waits on the
+    relay, rendering on the CPU: they overlap well)."""
+    recording = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="delivery") as pool:
+        delivery = pool.submit(deliver_pending, db_url, follow=recording)
+        try:
+            recorded = record_plan(db_url, plan)
+        finally:
+            recording.set()
+        return Sent(recorded, delivery.result())
+
+
+def remind(db_url: str, roadmap_key: str | None, as_of: date | None, dry_run: bool = False) -> MailSummary:
+    """`roadmap remind`: the steps of the send-reminders flow, as plain calls."""
+    plan = plan_reminders(db_url, roadmap_key, as_of)
+    return preview("reminders", plan) if dry_run else _send("reminders", db_url, plan)
+
+
+def escalate(db_url: str, roadmap_key: str | None, as_of: date | None, dry_run: bool = False) -> MailSummary:
+    """`roadmap escalate`: the steps of the send-escalations flow, as plain calls."""
+    plan = plan_escalation_messages(db_url, roadmap_key, as_of)
+    return preview("escalations", plan) if dry_run else _send("escalations", db_url, plan)
+
+
+def _send(kind: str, db_url: str, plan: Plan) -> MailSummary:
+    sent = send_plan(db_url, plan)
+    return summarise(kind, db_url, plan.roadmap_key, plan.as_of, plan.dedup_keys,
+                     recorded=sent.recorded.recorded, delivered=sent.delivery.sent)
+
+
+def preview(kind: str, plan: Plan) -> MailSummary:
+    """A dry run: the messages rendered, nothing recorded or sent."""
+    return MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.todo) + len(plan.already), dry_run=True,
+                       messages=[(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents],
+                       texts=[i.message.text for i in plan.intents])

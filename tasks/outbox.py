@@ -1,42 +1,41 @@
 """The outbox: record every intended message once, then claim, send and mark it.
 
-1. `record` inserts messages with their dedup key; a second recording of the same
-   intent is skipped by the database (ON CONFLICT DO NOTHING), so re-runs are no-ops.
-2. `deliver` claims a batch (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's single
-   writer transaction elsewhere), sends each message and marks it sent in its own
-   transaction, so a crash loses at most the one message in flight; that one is sent
-   again with the same Message-ID when its claim is found abandoned.
-3. Transient failures stay `failed` and are retried by later runs up to `max_attempts`;
-   permanent ones (recipient refused) are recorded and never retried.
+1. `record` inserts messages with their dedup key and the exact bytes to send; a second
+   recording of the same intent is skipped by the database (ON CONFLICT DO NOTHING), so
+   re-runs are no-ops and the Message-ID fixed here is the one every resend carries.
+2. `deliver` sends what is deliverable over `connections` SMTP connections, one thread
+   each (sending waits on the network, not on the GIL). Each thread claims one message
+   at a time with a conditional UPDATE whose rowcount it checks, sends it, and marks it
+   with another conditional UPDATE that only succeeds while the claim is still its own.
+3. A claim is a lease: a message left `sending` by a crashed process is taken again once
+   its lease has run out, and resent with the same Message-ID. So delivery is at least
+   once, with at most one duplicate per connection per crash (the message in flight).
+4. Transient failures stay `failed` and are retried by later runs up to `max_attempts`;
+   permanent ones (recipient refused, bad address) are recorded and never retried.
 """
 
 from __future__ import annotations
 
-import base64
+import logging
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
 from models.db import conflict_insert, get_engine, session_scope
+from models.roadmaps import select_roadmap
 from models.schema import Change, OutboxContent, OutboxMessage, utcnow
-from tasks.mail import (
-    Attachment,
-    OutgoingMessage,
-    Prepared,
-    SendError,
-    Transport,
-    parse_address,
-    prepare,
-)
+from tasks.mail import OutgoingMessage, Prepared, SendError, Transport, parse_address, prepare
 
-LEASE = timedelta(minutes=15)
+log = logging.getLogger("roadmap")
 
 
 @dataclass(frozen=True)
@@ -62,41 +61,21 @@ class DeliveryStats:
     sent: int = 0
     failed: int = 0
     permanent: int = 0
-    retry_later: int = 0  # of `failed`: not worth retrying in this run (login, TLS, server down)
     errors: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
         return self.failed + self.permanent
 
-    def __add__(self, other: DeliveryStats) -> DeliveryStats:
-        return DeliveryStats(self.sent + other.sent, self.failed + other.failed, self.permanent + other.permanent,
-                             self.retry_later + other.retry_later, self.errors + other.errors)
+    def add(self, other: DeliveryStats) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.permanent += other.permanent
+        self.errors += other.errors
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _attachments_json(atts: Iterable[Attachment]) -> list[dict[str, str]]:
-    return [
-        {"filename": a.filename, "content_type": a.content_type, "data_b64": base64.b64encode(a.data).decode()}
-        for a in atts
-    ]
-
-
-def to_message(row: Claimed, content: OutboxContent, sender: str) -> OutgoingMessage:
-    """A message recorded before the outbox kept wire bytes (``raw``), rebuilt from its parts."""
-    atts = tuple(
-        Attachment(a["filename"], a["content_type"], base64.b64decode(a["data_b64"]))
-        for a in content.attachments or []
-    )
-    name = (row.recipient_name or "").replace("<", "").replace(">", "").strip()
-    to = f"{name} <{row.recipient}>" if name else row.recipient
-    return OutgoingMessage(
-        message_id=row.message_id, sender=sender, to=(to,), subject=row.subject,
-        text=content.body_text, html=content.body_html, attachments=atts,
-    )
 
 
 def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str]) -> set[str]:
@@ -114,14 +93,17 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
     """Insert each intent once, in one batch; returns how many were new and how many were
     already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
 
-    Each message is stored with the exact bytes to send (``OutboxContent.raw``), built here
-    once. A message that can never be sent as it is (a bad address) is recorded as failed
-    for good, with the reason, instead of pending."""
+    A message that can never be sent as it is (a bad address) is recorded as failed for
+    good, with the reason, instead of pending."""
     if not intents:
         return RecordStats()
-    insert = conflict_insert(session)
+    wire: list[Prepared | SendError] = []
+    for intent in intents:
+        try:
+            wire.append(prepare(intent.message))
+        except SendError as exc:
+            wire.append(exc)
     now = utcnow()
-    wire = [_prepare(intent.message) for intent in intents]
     rows = [
         dict(
             roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
@@ -130,22 +112,25 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
             **({"status": "failed", "permanent": True, "attempts": 1, "last_error": str(w)}
                if isinstance(w, SendError) else {"status": "pending", "permanent": False, "attempts": 0}),
         )
-        for intent, w in zip(intents, wire)
+        for intent, w in zip(intents, wire, strict=True)
     ]
     stmt = (
-        insert(OutboxMessage)
+        conflict_insert(session)(OutboxMessage)
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
     contents = []
-    for intent, row, w in zip(intents, rows, wire):
+    for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
             continue
         msg = intent.message
+        # The bodies stay readable for whoever audits the outbox; the attachments' bytes are
+        # in ``raw`` already, so only their names are kept beside it.
         contents.append(dict(outbox_id=new_id, body_text=msg.text, body_html=msg.html,
-                             attachments=_attachments_json(msg.attachments),
+                             attachments=[{"filename": a.filename, "content_type": a.content_type}
+                                          for a in msg.attachments],
                              raw=None if isinstance(w, SendError) else w.data))
         if intent.change_ids:
             session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
@@ -154,218 +139,142 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 
-def _prepare(msg: OutgoingMessage) -> Prepared | SendError:
-    try:
-        return prepare(msg)
-    except SendError as exc:
-        return exc
+_OUTBOX = OutboxMessage.__table__
 
 
-def load_wire(db_url: str, rows: list[Claimed], sender: str) -> dict[int, Prepared | SendError]:
-    """What to send for each claimed row: its recorded bytes, with the envelope sender of
-    now; or, for a message recorded before bytes were kept, the message built from its parts."""
-    with session_scope(db_url, migrate=False) as session:
-        raws = dict(session.execute(select(OutboxContent.outbox_id, OutboxContent.raw)
-                                    .where(OutboxContent.outbox_id.in_([r.id for r in rows]))).all())
-        # The bodies are read only for messages that have no bytes yet (recorded before 0005).
-        legacy = [i for i, raw in raws.items() if raw is None]
-        contents = {c.outbox_id: c for c in session.scalars(
-            select(OutboxContent).where(OutboxContent.outbox_id.in_(legacy)))} if legacy else {}
-    try:
-        envelope_sender = parse_address(sender).addr_spec
-    except ValueError as exc:
-        envelope_sender, bad_sender = "", SendError(str(exc), permanent=True)
-    else:
-        bad_sender = None
-    wire: dict[int, Prepared | SendError] = {}
-    for row in rows:
-        if row.id not in raws:
-            wire[row.id] = SendError(f"outbox message {row.id} has no content", permanent=True)
-        elif row.id in contents:
-            wire[row.id] = _prepare(to_message(row, contents[row.id], sender))
-        else:
-            wire[row.id] = bad_sender or Prepared(row.message_id, envelope_sender, (row.recipient,), raws[row.id])
-    return wire
-
-
-def _alive(claimed_by: str | None) -> bool:
-    """Whether the process that claimed a message may still be sending it."""
-    if not claimed_by:
-        return False
-    host, _, rest = claimed_by.partition(":")
-    pid = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust its lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(int(pid))
-
-
-def _zombie(pid: int) -> bool:
-    """A process that has exited but was not reaped yet still answers kill(pid, 0). A killed
-    command's delivery process is reaped by init, which may take its time (or, in some
-    containers, never come). Linux only; elsewhere such a claim waits for its lease."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
-
-
-def _as_utc(value: datetime) -> datetime:
-    """SQLite stores no UTC offset, so a time written as aware UTC reads back naive."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+def _deliverable(now: datetime, run_started: datetime, lease: timedelta, max_attempts: int):  # type: ignore[no-untyped-def]
+    """Pending; or failed for a passing reason, not tried yet by this run and with attempts
+    left; or claimed by someone whose lease has run out (a crashed or killed sender)."""
+    t = _OUTBOX.c
+    return or_(
+        t.status == "pending",
+        and_(t.status == "failed", t.permanent.is_(False), t.attempts < max_attempts, t.claimed_at < run_started),
+        and_(t.status == "sending", t.claimed_at < now - lease),
+    )
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A message claimed for sending: what delivery needs of its outbox row."""
-
+class Claim:
     id: int
     recipient: str
-    recipient_name: str | None
-    subject: str
     message_id: str
+    raw: bytes | None
 
 
-_OUTBOX = OutboxMessage.__table__
-# Statements built once (building one cost more than running it): they run per message.
-_CLAIM = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("b_id"))
-    .values(status="sending", claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
-            attempts=bindparam("b_attempts"))
-)
-_MARK = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.claimed_by == bindparam("b_worker"))
-    .values(status=bindparam("b_status"), sent_at=bindparam("b_sent_at"), last_error=bindparam("b_last_error"),
-            permanent=bindparam("b_permanent"))
-)
+def claim_one(db_url: str, worker: str, *, run_started: datetime, lease: timedelta, max_attempts: int) -> Claim | None:
+    """Take the oldest deliverable message for ``worker``, or None when there is none.
 
-
-def claim(
-    db_url: str, worker: str, *, limit: int, max_attempts: int, run_started: datetime,
-    command_started: datetime | None = None,
-) -> list[Claimed]:
-    """Take up to `limit` deliverable messages for this worker, in one short transaction.
-
-    `attempts` counts commands (runs of remind, escalate, the daily cycle), not the retries
-    inside one: a message claimed again since `command_started` is not counted twice."""
-    counted_since = command_started or run_started
-    now = utcnow()
-    t = _OUTBOX
-    retryable = and_(t.c.status == "failed", t.c.permanent.is_(False), t.c.attempts < max_attempts,
-                     t.c.claimed_at < run_started)
-    abandoned = and_(t.c.status == "sending", t.c.claimed_at < run_started)
-    with get_engine(db_url).begin() as conn:
-        rows = conn.execute(
-            select(t.c.id, t.c.status, t.c.attempts, t.c.claimed_by, t.c.claimed_at,
-                   t.c.recipient, t.c.recipient_name, t.c.subject, t.c.message_id)
-            .where(or_(t.c.status == "pending", retryable, abandoned))
-            .order_by(t.c.id)
-            .limit(limit * 4)
-            .with_for_update(skip_locked=True)
-        ).all()
-        taken, changes = [], []
-        for row in rows:
-            if (row.status == "sending" and row.claimed_at and now - _as_utc(row.claimed_at) < LEASE
-                    and _alive(row.claimed_by)):
+    The UPDATE repeats the deliverable condition, so of two workers that picked the same
+    candidate only the one whose UPDATE changed the row (rowcount 1) has it; the other
+    looks again."""
+    t = _OUTBOX.c
+    engine = get_engine(db_url)
+    while True:
+        now = utcnow()
+        deliverable = _deliverable(now, run_started, lease, max_attempts)
+        with engine.begin() as conn:
+            candidate = conn.execute(
+                select(t.id, t.recipient, t.message_id).where(deliverable).order_by(t.id).limit(1)
+                .with_for_update(skip_locked=True)  # PostgreSQL: skip what another worker is claiming
+            ).first()
+            if candidate is None:
+                return None
+            taken = conn.execute(
+                update(_OUTBOX).where(t.id == candidate.id, deliverable)
+                .values(status="sending", claimed_by=worker, claimed_at=now, attempts=t.attempts + 1)
+            ).rowcount
+            if taken != 1:
                 continue
-            counted = row.claimed_at is None or _as_utc(row.claimed_at) < counted_since
-            changes.append({"b_id": row.id, "b_worker": worker, "b_now": now, "b_attempts": row.attempts + counted})
-            taken.append(Claimed(row.id, row.recipient, row.recipient_name, row.subject, row.message_id))
-            if len(taken) == limit:
-                break
-        if changes:
-            conn.execute(_CLAIM, changes)
-    return taken
+            raw = conn.scalar(select(OutboxContent.raw).where(OutboxContent.outbox_id == candidate.id))
+        return Claim(candidate.id, candidate.recipient, candidate.message_id, raw)
 
 
-class Outcomes:
-    """Records each message's outcome for one worker, each in its own short transaction."""
-
-    def __init__(self, db_url: str, worker: str):
-        self.db_url, self.worker = db_url, worker
-
-    def sent(self, message_id: int) -> None:
-        self._mark(message_id, status="sent", sent_at=utcnow())
-
-    def failed(self, message_id: int, error: SendError) -> None:
-        self._mark(message_id, status="failed", permanent=error.permanent, last_error=str(error)[:2000])
-
-    def _mark(self, message_id: int, *, status: str, sent_at: datetime | None = None,
-              last_error: str | None = None, permanent: bool = False) -> None:
-        # A pooled connection each time, checked (pool_pre_ping) on PostgreSQL: one kept for
-        # the whole pass could have been dropped while idle, and fail right after a send.
-        with get_engine(self.db_url).begin() as conn:
-            conn.execute(_MARK, dict(b_id=message_id, b_worker=self.worker, b_status=status,
-                                     b_sent_at=sent_at, b_last_error=last_error, b_permanent=permanent))
+def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None) -> bool:
+    """Record the outcome of a send; False when the claim was no longer this worker's (its
+    lease ran out and another worker took the message), in which case nothing is changed."""
+    values: dict[str, object] = (
+        {"status": "sent", "sent_at": utcnow(), "last_error": None} if error is None
+        else {"status": "failed", "permanent": error.permanent, "last_error": str(error)[:2000]}
+    )
+    t = _OUTBOX.c
+    with get_engine(db_url).begin() as conn:
+        changed = conn.execute(
+            update(_OUTBOX).where(t.id == message_id, t.status == "sending", t.claimed_by == worker).values(**values)
+        ).rowcount
+    if changed != 1:
+        log.warning("outbox message %s: claim lost to another worker (lease ran out); not marked", message_id)
+    return changed == 1
 
 
-def smtp_connections() -> int:
-    """How many deliveries run at once, each with its own SMTP connection; the outbox claims
-    split the messages between them. ROADMAP_SMTP_CONNECTIONS, default 1. It pays off when the
-    server is slow to answer: 581 messages with 20 ms per message took 14.2 s on one connection,
-    8.1 s on two, 4.1 s on four; against a local server with no delay, 1.76 s vs 1.46 s."""
-    return max(1, int(os.environ.get("ROADMAP_SMTP_CONNECTIONS", "1") or 1))
+def _crash_point(name: str) -> None:
+    """Tests kill the process at a named point of delivery (ROADMAP_TEST_CRASH_AT=name:n
+    kills it the n-th time the point is reached), instead of after a guessed sleep."""
+    spec = os.environ.get("ROADMAP_TEST_CRASH_AT")
+    if not spec or not spec.startswith(name + ":"):
+        return
+    with _CRASH_LOCK:
+        _CRASH_COUNTS[name] = _CRASH_COUNTS.get(name, 0) + 1
+        if _CRASH_COUNTS[name] == int(spec.rpartition(":")[2]):
+            os.kill(os.getpid(), 9)
 
 
-FOLLOW_POLL = 0.005  # seconds between looks at the outbox while following a recording
+_CRASH_COUNTS: dict[str, int] = {}
+_CRASH_LOCK = threading.Lock()
+
+
+def _deliver_one_connection(
+    db_url: str, transport: Transport, *, sender: str, run_started: datetime, lease: timedelta, max_attempts: int,
+    follow: threading.Event | None,
+) -> DeliveryStats:
+    """Claim, send, mark until nothing is deliverable (and, with ``follow``, until it is set:
+    messages are still being recorded meanwhile)."""
+    worker = worker_id()
+    stats = DeliveryStats()
+    envelope_sender = parse_address(sender).addr_spec
+    with transport:
+        while True:
+            item = claim_one(db_url, worker, run_started=run_started, lease=lease, max_attempts=max_attempts)
+            if item is None:
+                if follow is None:
+                    return stats
+                if follow.wait(0.01):
+                    follow = None  # the recording has ended: one last look, then stop
+                continue
+            error: SendError | None = None
+            try:
+                if item.raw is None:
+                    raise SendError(f"outbox message {item.id} has no content", permanent=True)
+                transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
+            except SendError as exc:
+                error = exc
+            _crash_point("after-send")
+            if mark(db_url, worker, item.id, error=error):
+                if error is None:
+                    stats.sent += 1
+                else:
+                    stats.permanent += error.permanent
+                    stats.failed += not error.permanent
+                    stats.errors.append(f"{item.recipient}: {error}")
 
 
 def deliver(
-    db_url: str, transport: Transport, *, sender: str, max_attempts: int, batch: int = 50, worker: str | None = None,
-    command_started: datetime | None = None, follow: Callable[[float], bool] | None = None,
+    db_url: str, transport_factory: Callable[[], Transport], *, sender: str, max_attempts: int, lease: timedelta,
+    connections: int = 1, follow: threading.Event | None = None,
 ) -> DeliveryStats:
-    """Send everything deliverable; the transport keeps one connection for the whole run.
-
-    With ``follow``, messages are still being recorded while this runs: when the outbox has
-    nothing to send, ``follow(seconds)`` waits up to that long and returns False once the
-    recording has ended, after which one last look picks up what it recorded last."""
-    worker = worker or worker_id()
+    """Send everything deliverable over ``connections`` connections at once (threads), each
+    made by ``transport_factory``. With ``follow``, keep going until that event is set and
+    nothing is left: the caller records messages meanwhile."""
     run_started = utcnow()
-    stats = DeliveryStats()
-    following = follow is not None
-    outcomes = Outcomes(db_url, worker)
-    with transport:
-        while True:
-            rows = claim(db_url, worker, limit=batch, max_attempts=max_attempts, run_started=run_started,
-                         command_started=command_started)
-            if rows:
-                wire = load_wire(db_url, rows, sender)
-                for row in rows:
-                    send_one(outcomes, transport, row, wire[row.id], stats)
-            elif following:
-                following = follow(FOLLOW_POLL)  # type: ignore[misc]
-            else:
-                return stats
-
-
-def send_one(outcomes: Outcomes, transport: Transport, row: Claimed, message: Prepared | SendError,
-             stats: DeliveryStats) -> None:
-    """Send one claimed message and record the outcome before anything else is sent, so a
-    crash can leave at most this one message sent but not marked."""
-    try:
-        if isinstance(message, SendError):
-            raise message
-        transport.send_prepared(message)
-    except SendError as exc:
-        outcomes.failed(row.id, exc)
-        if exc.permanent:
-            stats.permanent += 1
-        else:
-            stats.failed += 1
-            stats.retry_later += not exc.retry_in_run
-        stats.errors.append(f"{row.recipient}: {exc}")
-        return
-    outcomes.sent(row.id)
-    stats.sent += 1
+    total = DeliveryStats()
+    with ThreadPoolExecutor(max(1, connections), thread_name_prefix="deliver") as pool:
+        futures = [
+            pool.submit(_deliver_one_connection, db_url, transport_factory(), sender=sender, run_started=run_started,
+                        lease=lease, max_attempts=max_attempts, follow=follow)
+            for _ in range(max(1, connections))
+        ]
+        for future in futures:
+            total.add(future.result())
+    return total
 
 
 def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
@@ -381,8 +290,6 @@ def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
 def list_messages(
     db_url: str, *, status: str | None = None, kind: str | None = None, roadmap_key: str | None = None
 ) -> list[OutboxMessage]:
-    from models.roadmaps import select_roadmap
-
     with session_scope(db_url) as session:
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if roadmap_key:

@@ -9,9 +9,8 @@ week's snapshot in place (the same row; ``created_at`` kept, ``updated_at`` move
 next week's changes are counted from the latest report of the week; with unchanged data
 the regenerated report has the same text apart from the generated time.
 
-``send_weekly_report`` records one outbox message per ``roadmap.report_to`` recipient
-(dedup key ``report:<email>:<ISO year>-W<week>``: at most one per recipient and week)
-and delivers whatever is pending.
+``record_weekly_report`` records one outbox message per ``roadmap.report_to`` recipient
+(``report_dedup_key``: at most one per recipient and week); delivery is the outbox's.
 """
 
 from __future__ import annotations
@@ -33,9 +32,12 @@ from models.report_builder import build_report
 from models.report_context import ReportContext
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
+from models.spec import WEEKDAYS
 from tasks.gantt import render_gantt
 from tasks.mail import Attachment, OutgoingMessage, make_message_id
-from tasks.outbox import DeliveryStats, Intent, RecordStats, record
+from tasks.mail_summary import MailSummary, summarise
+from tasks.notify_jobs import deliver_pending
+from tasks.outbox import Intent, RecordStats, record
 from tasks.report_docx import render_report
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -101,23 +103,55 @@ def snapshots(db_url: str, roadmap_key: str | None) -> list[ReportSnapshot]:
         ))
 
 
+def report_dedup_key(recipient: str, as_of: dt.date) -> str:
+    """The one dedup key of a weekly report: at most one per recipient and ISO week."""
+    year, week, _ = as_of.isocalendar()
+    return f"report:{recipient.lower()}:{year}-W{week:02d}"
+
+
+def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date | None:
+    """The day the weekly report should be written as of, or None when nothing is due.
+
+    The report is due on the roadmap's report day (policy.report_day, Monday by default). When
+    that day was missed (nothing ran: machine down) and its ISO week has no report yet, the next
+    daily run catches up: a report day in the last 7 days without a snapshot is due, written as
+    of today when still in the same ISO week, else as of the missed report day itself. Only the
+    latest missed report is produced, never a backlog of stale ones.
+    """
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        weekday = WEEKDAYS.index(str((roadmap.policy or {}).get("report_day", "monday")))
+        last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
+        year, week, _ = last.isocalendar()
+        done = session.scalar(
+            select(ReportSnapshot.id).where(
+                ReportSnapshot.roadmap_id == roadmap.id, ReportSnapshot.iso_year == year,
+                ReportSnapshot.iso_week == week,
+            )
+        )
+    if last == as_of:
+        return as_of  # the report day itself: (re)write it, sending stays once per week
+    if done is not None:
+        return None
+    return as_of if as_of.isocalendar()[:2] == (year, week) else last
+
+
 @dataclass
-class SendResult:
-    recipients: list[str]
+class RecordedReport:
+    roadmap_key: str
+    as_of: dt.date
+    dedup_keys: list[str]
     recorded: RecordStats
-    delivery: DeliveryStats
 
 
-def send_weekly_report(
+def record_weekly_report(
     db_url: str,
     roadmap_key: str | None,
     as_of: dt.date | None,
     path: Path | str,
     settings: Settings | None = None,
-) -> SendResult:
-    """Record the report for each ``report_to`` recipient (once per recipient and ISO week)
-    and deliver the pending outbox."""
-    from tasks.notify_jobs import deliver_pending
+) -> RecordedReport:
+    """Record the report for each ``report_to`` recipient (once per recipient and ISO week)."""
     from tasks.render_mail import _common_context, _language, _render_three
 
     settings = settings or get_settings()
@@ -143,10 +177,24 @@ def send_weekly_report(
                 subject=subject, text=text, html=html, attachments=(attachment,),
                 headers=(("Reply-To", roadmap.office_email),) if roadmap.office_email.strip() else (),
             )
-            intents.append(Intent("report", f"report:{r.email.lower()}:{year}-W{week:02d}", r.email, r.name or None, msg))
+            intents.append(Intent("report", report_dedup_key(r.email, day), r.email, r.name or None, msg))
         recorded = record(session, roadmap.id, roadmap.key, day, intents)
-    delivery = deliver_pending(db_url, settings)
-    return SendResult([r.email for r in recipients], recorded, delivery)
+    return RecordedReport(roadmap.key, day, [i.dedup_key for i in intents], recorded)
+
+
+def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *, send: bool,
+                  out: str | None = None) -> tuple[Path, MailSummary | None]:
+    """`roadmap report`: the steps of the weekly-report flow, as plain calls."""
+    path = write_weekly_report(db_url, roadmap_key, as_of, out)
+    if not send:
+        return path, None
+    return path, send_recorded(db_url, record_weekly_report(db_url, roadmap_key, as_of, path))
+
+
+def send_recorded(db_url: str, report: RecordedReport) -> MailSummary:
+    delivered = deliver_pending(db_url).sent
+    return summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
+                     recorded=report.recorded.recorded, delivered=delivered)
 
 
 def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:

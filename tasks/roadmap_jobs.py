@@ -23,6 +23,20 @@ from models.status import remind_window, stage_states, status_document, task_sta
 from models.updates import UpdateResult, update_risk, update_task
 
 
+@dataclass(frozen=True)
+class RoadmapDay:
+    roadmap_key: str
+    as_of: date
+    timezone: str
+
+
+def roadmap_day(db_url: str, roadmap_key: str | None, as_of: date | None) -> RoadmapDay:
+    """Which roadmap, and which day: `as_of`, or today in the roadmap's timezone."""
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        return RoadmapDay(roadmap.key, as_of or today_in(roadmap), roadmap.timezone)
+
+
 def validate_file(path: str | Path) -> LoadedRoadmap:
     return load_roadmap(path)
 

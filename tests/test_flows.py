@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from datetime import date
 
-import prefect  # noqa: F401 - first, so the flow modules define real Prefect flows
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from flows._common import DeliveryFailed
+from flows import prefect_tasks
 from flows.daily_cycle import daily_cycle
 from flows.send_escalations import send_escalations
 from flows.send_reminders import send_reminders
 from flows.sync_roadmap import sync_roadmap
 from flows.weekly_report import weekly_report
 from tasks import notify_jobs
+from tasks.mail_summary import DeliveryFailed
 from tasks.outbox import list_messages
 from tasks.report_jobs import snapshots
 from tests.smtp_fixtures import point_settings_at
@@ -32,9 +32,17 @@ def prefect_harness():
         yield
 
 
+def no_retry_delays(monkeypatch) -> None:
+    """Prefect reads a task's retry delays when it retries: no waiting in tests."""
+    for name in dir(prefect_tasks):
+        obj = getattr(prefect_tasks, name)
+        if hasattr(obj, "retry_delay_seconds") and hasattr(obj, "fn"):
+            monkeypatch.setattr(obj, "retry_delay_seconds", [0])
+
+
 @pytest.fixture
 def smtp_env(monkeypatch, smtp_server):
-    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
+    no_retry_delays(monkeypatch)
     return point_settings_at(smtp_server, monkeypatch)
 
 
@@ -79,8 +87,8 @@ def test_prefect_retry_after_sending_does_not_send_twice(url, smtp_env, monkeypa
     real = notify_jobs.deliver_pending
     calls = []
 
-    def flaky(db_url, settings=None, command_started=None):
-        stats = real(db_url, settings, command_started)
+    def flaky(db_url, settings=None, follow=None):
+        stats = real(db_url, settings, follow)
         calls.append(stats.sent)
         if len(calls) == 1:
             from sqlalchemy.exc import OperationalError
@@ -100,19 +108,18 @@ def test_transient_smtp_failure_is_retried_by_prefect(url, smtp_env, monkeypatch
     real = notify_jobs.deliver_pending
     attempts = []
 
-    def recovering(db_url, settings=None, command_started=None):
+    def recovering(db_url, settings=None, follow=None):
         attempts.append(1)
-        if len(attempts) == 2:
-            smtp_env.tempfail.clear()  # the server is fine again for the first retry
-        return real(db_url, settings, command_started)
+        if len(attempts) == 3:
+            smtp_env.tempfail.clear()  # the server is fine again for the delivery task's first retry
+        return real(db_url, settings, follow)
 
     monkeypatch.setattr(notify_jobs, "deliver_pending", recovering)
     summary = send_reminders(as_of=date(2014, 11, 10), db_url=url)
-    assert len(attempts) == 2 and summary.sent == 2 and summary.failed == 0
+    # record-and-send, the delivery task (still refused), its first retry (accepted)
+    assert len(attempts) == 3 and summary.sent == 2 and summary.failed == 0
     assert recipients(smtp_env) == ["alice@example.org", "bob@example.org"]
-    from tasks.outbox import list_messages
-
-    assert {m.attempts for m in list_messages(url)} == {1}  # a retry inside the run is not another attempt
+    assert sorted(m.attempts for m in list_messages(url)) == [1, 3]
 
 
 def test_permanent_failure_fails_the_flow_run(url, smtp_env):
@@ -126,7 +133,7 @@ def test_permanent_failure_fails_the_flow_run(url, smtp_env):
 
 
 def test_unreachable_database_fails_the_flow_run(monkeypatch, tmp_path):
-    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
+    no_retry_delays(monkeypatch)
     state = send_reminders(as_of=date(2014, 11, 10), db_url="postgresql://nobody@127.0.0.1:1/none",
                            return_state=True)
     assert state.is_failed()
@@ -143,11 +150,16 @@ def test_daily_cycle_catches_up_after_missed_days(url, smtp_env):
     assert {r.as_of for r in rows if r.kind == "reminder"} <= {date(2014, 11, 12)}
     sent_before = len(smtp_env.messages)
     assert sent_before == sum(s.sent for s in summaries) == len(rows)
-    # The next day: the report is not made again, escalations are not repeated.
+    # The next day: the report is not made again, and no escalation is repeated: every one
+    # planned again is skipped as already recorded, none is recorded or sent a second time.
+    escalated = {r.dedup_key for r in rows if r.kind == "escalation"}
+    assert escalated
     nxt = daily_cycle(as_of=date(2014, 11, 13), db_url=url)
     assert {s.kind for s in nxt} == {"reminders", "escalations"}
-    assert not any("level" in r.dedup_key and r.as_of == date(2014, 11, 13) and r.kind == "escalation"
-                   and r.dedup_key in {x.dedup_key for x in rows} for r in list_messages(url))
+    again = next(s for s in nxt if s.kind == "escalations")
+    assert again.duplicates == len(escalated) and again.planned == again.duplicates + again.recorded
+    new_escalations = [r for r in list_messages(url) if r.kind == "escalation" and r.dedup_key not in escalated]
+    assert len(new_escalations) == again.recorded
     assert len(list_messages(url)) == len(smtp_env.messages)
 
 
@@ -158,8 +170,8 @@ def test_flow_refuses_a_password_in_its_parameters(monkeypatch):
 
 
 def test_concurrent_smtp_connections_split_the_outbox(url, smtp_env, monkeypatch):
-    """ROADMAP_SMTP_CONNECTIONS=3: three delivery task runs at once (Prefect's thread pool),
-    each over its own connection; every message still arrives exactly once."""
+    """ROADMAP_SMTP_CONNECTIONS=3: three connections send at once; every message still arrives
+    exactly once."""
     monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "3")
     summaries = daily_cycle(as_of=date(2014, 11, 10), db_url=url)
     ids = [m["Message-ID"] for m in smtp_env.messages]
@@ -167,9 +179,11 @@ def test_concurrent_smtp_connections_split_the_outbox(url, smtp_env, monkeypatch
     assert smtp_env.connections >= 3
 
 
-def test_local_flow_body_is_the_same_code(url, smtp_env, monkeypatch):
-    """What the CLI runs without a Prefect API: the flow body, tasks as plain calls."""
+def test_the_cli_runs_the_same_steps_without_prefect(url, smtp_env, monkeypatch):
+    """What `roadmap run` calls without a Prefect API: the same steps as plain functions."""
+    from tasks.daily_cycle import daily_cycle as plain_daily_cycle
+
     monkeypatch.setenv("ROADMAP_SMTP_CONNECTIONS", "2")
-    summaries = daily_cycle.fn(as_of=date(2014, 11, 10), db_url=url)
+    summaries = plain_daily_cycle(url, None, date(2014, 11, 10))
     assert sorted(s.kind for s in summaries) == ["escalations", "reminders", "report"]
     assert len(smtp_env.messages) == len(list_messages(url)) == 8

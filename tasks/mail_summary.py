@@ -1,0 +1,92 @@
+"""What became of one run's messages, read back from the outbox, and the line that says it.
+
+Counting from the database rather than from what this process sent keeps the totals right
+across Prefect retries and when another worker delivered some of the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from models.db import session_scope
+from models.schema import OutboxMessage
+
+log = logging.getLogger("roadmap")
+
+
+@dataclass
+class MailSummary:
+    """What one mail step did: the counts logged at its end and printed by the CLI."""
+
+    kind: str
+    roadmap_key: str
+    as_of: date
+    planned: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    sent: int = 0
+    pending: int = 0
+    failed: int = 0
+    delivered_by_run: int = 0
+    dry_run: bool = False
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
+    texts: list[str] = field(default_factory=list)  # bodies, for --dry-run only
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for the log and the CLI; `delivered` is what this run sent itself, `sent in
+        all` how many of its messages are sent by now (some possibly by another worker)."""
+        return (f"{self.roadmap_key} {self.as_of} {self.kind}: planned {self.planned}, recorded {self.recorded}, "
+                f"skipped as duplicate {self.duplicates}; delivered {self.delivered_by_run}, failed {self.failed}; "
+                f"sent in all {self.sent}" + (f", still pending {self.pending}" if self.pending else ""))
+
+
+class DeliveryFailed(Exception):
+    """Raised at the end of a run when a message failed (permanently, or after every retry),
+    so that the flow run ends Failed in Prefect and the CLI exits 1."""
+
+    def __init__(self, summaries: list[MailSummary]):
+        self.summaries = summaries
+        failed = sum(s.failed for s in summaries)
+        super().__init__(f"{failed} message(s) failed: " + "; ".join(e for s in summaries for e in s.errors[:3]))
+
+
+def raise_if_failed(summaries: list[MailSummary]) -> list[MailSummary]:
+    failed = [s for s in summaries if s.failed]
+    if failed:
+        raise DeliveryFailed(failed)
+    return summaries
+
+
+def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys: list[str], *,
+              recorded: int = 0, delivered: int = 0) -> MailSummary:
+    """The fate of the messages of these dedup keys (without the roadmap prefix), logged.
+    ``recorded`` and ``delivered``: how many of them this run recorded, and how many it sent."""
+    summary = MailSummary(kind, roadmap_key, as_of, planned=len(dedup_keys), recorded=recorded,
+                          duplicates=len(dedup_keys) - recorded, delivered_by_run=delivered)
+    wanted = [f"{roadmap_key}:{k}" for k in dedup_keys]
+    with session_scope(db_url, migrate=False) as session:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = session.execute(
+                select(OutboxMessage.status, OutboxMessage.recipient, OutboxMessage.recipient_name,
+                       OutboxMessage.subject, OutboxMessage.last_error)
+                .where(OutboxMessage.dedup_key.in_(chunk)).order_by(OutboxMessage.id)
+            )
+            for status, recipient, name, subject, error in rows:
+                summary.messages.append((name or "", recipient, subject))
+                if status == "sent":
+                    summary.sent += 1
+                elif status == "failed":
+                    summary.failed += 1
+                    summary.errors.append(f"{recipient}: {error}")
+                else:
+                    summary.pending += 1
+    log.info(summary.line())
+    for error in summary.errors:
+        log.error("failed: %s", error)
+    return summary
