@@ -7,7 +7,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install system-deps bench clean
+.PHONY: demo test lint install system-deps bench clean
 
 $(BIN)/roadmap: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,8 +28,12 @@ demo: install
 	@echo "Mail for $(DEMO_DAY) is in $(CURDIR)/var/outbox ($$(ls var/outbox | wc -l) .eml files); reports in $(CURDIR)/var/reports"
 
 # The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
-test: install system-deps
+test: install system-deps lint
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Debian's chromium (the browser test drives it with Playwright; never `playwright install`) and
 # LibreOffice Writer (the report's PDF test). Installed when missing and we may (root); the

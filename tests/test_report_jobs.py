@@ -317,8 +317,7 @@ def test_a_damaged_report_template_is_a_clear_error(tmp_path, small_yaml):
     bad = tmp_path / "brand.docx"
     bad.write_bytes(b"not a zip file")
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ROADMAP_")}
-    env.update(ROADMAP_REPORT_TEMPLATE=str(bad), PYTHONPATH=str(Path(__file__).resolve().parent.parent),
-               ROADMAP_PREFECT="0")
+    env.update(ROADMAP_REPORT_TEMPLATE=str(bad), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     db = f"sqlite:///{tmp_path}/r.db"
     run = [sys.executable, "-m", "cli.main"]
     assert subprocess.run(run + ["import", str(small_yaml), "--db", db], env=env, cwd=tmp_path).returncode == 0
