@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.db import session_scope
 from models.roadmaps import select_roadmap
 from models.schema import ReportSnapshot
-from models.spec import WEEKDAYS
+from models.spec import WEEKDAYS, Policy
 from tasks import report_jobs
 from tasks.prefect_tasks import task
 
@@ -28,7 +28,7 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
     """
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        weekday = WEEKDAYS.index(str((roadmap.policy or {}).get("report_day", "monday")))
+        weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
         year, week, _ = last.isocalendar()
         done = session.scalar(
