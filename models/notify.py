@@ -31,7 +31,7 @@ from models.calendar import BusinessCalendar
 from models.schema import Partner, Person, Risk, Roadmap, Task
 from models.spec import Policy
 from models.status import OPEN
-from models.tokens import acting_for
+from models.delegation import acting_for
 
 
 

@@ -9,12 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from models.delegation import acting_for, may_update
 from models.tokens import (
     OFFICE,
     TokenError,
-    acting_for,
     expiry_for,
-    may_update,
     sign_office_token,
     sign_task_token,
     verify_office_token,

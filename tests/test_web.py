@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 
 from config import reset_settings_cache
 from models.db import session_scope
+from models.errors import UserError
 from models.schema import Change, Person, Risk, Task
 from models.tokens import OFFICE, expiry_for, sign_office_token, sign_task_token
 from tasks.notify_jobs import plan_escalation_messages, plan_reminders
 from tasks.render_mail import task_links
 from tasks.roadmap_jobs import import_file
 
-KEY = "web-test-secret"
+KEY = "web-test-secret-key"
 PASSWORD = "office-pass-123"
 BASE = "http://127.0.0.1:8000"
 DAY = date(2014, 11, 10)
@@ -480,9 +481,22 @@ def test_roadmap_web_refuses_a_short_secret_key(monkeypatch, tmp_path):
 def test_create_app_refuses_a_blank_secret(monkeypatch, url):
     from web.app import WebSettings, create_app
 
-    monkeypatch.setenv("ROADMAP_SECRET_KEY", "")
-    with pytest.raises(RuntimeError, match="ROADMAP_SECRET_KEY"):
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "   ")
+    with pytest.raises(UserError, match="ROADMAP_SECRET_KEY is not set"):
         create_app(url, WebSettings())
+
+
+@pytest.mark.parametrize("start", ["create_app", "uvicorn factory"])
+def test_every_way_of_starting_the_web_app_refuses_a_short_secret_key(monkeypatch, url, start):
+    from web.app import WebSettings, app_from_environment, create_app
+
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 15)
+    monkeypatch.setenv("ROADMAP_DATABASE_URL", url)
+    with pytest.raises(UserError, match="shorter than 16 characters") as refused:
+        app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
+    assert "y" * 15 not in str(refused.value)
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 16)
+    assert app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
 
 
 # --- the roadmap's language on every page ------------------------------------------------

@@ -24,7 +24,7 @@ from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, stage_states, task_progress, task_rag
-from models.tokens import is_away
+from models.delegation import is_away
 
 LIMIT = 50
 UPCOMING_DAYS = 14  # as the weekly report: the as-of day and the 13 after it
