@@ -1,5 +1,8 @@
 """`roadmap web`: serve the task pages and the roadmap page; `roadmap web-link`: print a
-signed link (an office link to the roadmap page, or one person's link to one task)."""
+signed link (an office link to the roadmap page, or one person's link to one task).
+
+The commands import what they use inside their bodies: the CLI imports every command module
+to build its help, and `roadmap --help` should not pay for uvicorn, FastAPI or SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -47,10 +50,10 @@ def register(app: typer.Typer) -> None:
 
         from config import get_settings
         from models.db import session_scope
+        from models.delegation import may_update
         from models.errors import UserError
         from models.roadmaps import select_roadmap, today_in
         from models.schema import Partner, Person, Task
-        from models.delegation import may_update
         from models.tokens import expiry_for, sign_office_token
         from tasks.render_mail import task_links
 

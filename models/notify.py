@@ -28,11 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
+from models.delegation import acting_for
 from models.schema import Partner, Person, Risk, Roadmap, Task
 from models.spec import Policy
 from models.status import OPEN
-from models.delegation import acting_for
-
 
 
 @dataclass(frozen=True)

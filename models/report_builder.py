@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -270,19 +271,17 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt
     for r in rows:
         sent = r.sent_at or r.created_at
         if sent.tzinfo is None:  # SQLite returns naive UTC
-            sent = sent.replace(tzinfo=dt.timezone.utc)
+            sent = sent.replace(tzinfo=dt.UTC)
         name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
         out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
     return out
 
 
 def _zone(name: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - an unknown zone name: fall back to UTC
-        return dt.timezone.utc
+        return dt.UTC
 
 
 # ---------------------------------------------------------------------------------------------

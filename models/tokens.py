@@ -30,7 +30,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 DEFAULT_DAYS = 30
@@ -62,7 +62,7 @@ class OfficeToken:
 
 def expiry_for(as_of: date, days: int = DEFAULT_DAYS) -> datetime:
     """The end of the day ``days`` after ``as_of``, UTC."""
-    return datetime.combine(as_of + timedelta(days=days), time(23, 59, 59), tzinfo=timezone.utc)
+    return datetime.combine(as_of + timedelta(days=days), time(23, 59, 59), tzinfo=UTC)
 
 
 def _b64(data: bytes) -> str:
@@ -110,7 +110,7 @@ def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any
     if kind != purpose:
         raise TokenError("purpose", "This link is meant for another page.")
     try:
-        expires = datetime.fromtimestamp(int(data["x"]), timezone.utc)
+        expires = datetime.fromtimestamp(int(data["x"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
         raise TokenError("malformed", "This link is damaged.", "damaged") from None
     if now >= expires:

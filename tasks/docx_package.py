@@ -125,4 +125,4 @@ def _fixed_zip_times(data: bytes, when: dt.datetime) -> bytes:
 
 
 def utc_naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)

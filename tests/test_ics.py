@@ -3,13 +3,13 @@ calendar client would."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from icalendar import Calendar
 
 from models.ics import Deadline, build_ics, event_uid
 
-NOW = datetime(2014, 11, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2014, 11, 1, 9, 0, tzinfo=UTC)
 AWKWARD = "Отчёт; смета, \\ и план\r\nвторая строка\x07"
 LINK = "https://pmo.example.org/roadmaps/owm/tasks/a?token=" + "A" * 120
 

@@ -11,7 +11,7 @@ It is a Russian roadmap; tests of what a page says run on it and, parametrized w
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -33,7 +33,7 @@ KEY = "web-test-secret-key"
 PASSWORD = "office-pass-123"
 BASE = "http://127.0.0.1:8000"
 DAY = date(2014, 11, 10)
-NOW = datetime(2014, 11, 10, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
+NOW = datetime(2014, 11, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
 
 def make_client(url: str, now: datetime = NOW) -> TestClient:
@@ -254,7 +254,7 @@ def test_away_hands_reminders_to_the_delegate_and_escalations_still_go_up(client
     assert "boss@example.org" in {i.recipient for i in escalations.intents}  # Alice's manager, not Carol's chain
 
     # After the absence the delegate's link no longer works: she is not responsible any more.
-    later = make_client(url, datetime(2014, 11, 17, 9, tzinfo=timezone.utc))
+    later = make_client(url, datetime(2014, 11, 17, 9, tzinfo=UTC))
     r = later.get(path_of(done))
     assert r.status_code == 403 and "больше не отвечает за эту задачу" in r.text
 

@@ -65,7 +65,7 @@ def create_app(
     url = db_url or settings.database_url
     upgrade(url)  # once here, so requests need not check the schema
     app = FastAPI(title="Roadmap Office", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.timezone.utc)))
+    app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.UTC)))
     app.include_router(routes_task.router)
     app.include_router(routes_roadmap.router)
     app.add_exception_handler(Refused, refused_page)  # type: ignore[arg-type]

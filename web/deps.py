@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from pydantic import SecretStr
@@ -47,8 +48,6 @@ class WebContext:
 
     def today(self, roadmap: Roadmap) -> dt.date:
         """The day in the roadmap's own time zone: it decides lateness and link expiry."""
-        from zoneinfo import ZoneInfo
-
         return self.now().astimezone(ZoneInfo(roadmap.timezone)).date()
 
     def language_of(self, roadmap_key: str) -> str:

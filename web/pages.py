@@ -18,13 +18,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from models.delegation import is_away
 from models.history import history
 from models.planning import roadmap_calendar
 from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, stage_states, task_progress, task_rag
-from models.delegation import is_away
 
 LIMIT = 50
 UPCOMING_DAYS = 14  # as the weekly report: the as-of day and the 13 after it
