@@ -201,7 +201,7 @@ def child_floor(n_rows: int, method: str) -> dict:
     """One 9-column table of ``n_rows`` rows, built and saved; add_row runs once (slow)."""
     from docx import Document
 
-    from tasks.report_docx import append_rows
+    from tasks.docx_tables import append_rows
 
     texts = [[f"Ячейка {r}:{c}" for c in range(FLOOR_COLS)] for r in range(n_rows)]
     best = float("inf")

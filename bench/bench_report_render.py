@@ -173,7 +173,7 @@ def run_floor(n_rows: int, n_cols: int, method: str) -> dict:
     from docx.oxml import parse_xml
     from docx.oxml.ns import nsdecls
 
-    from tasks.report_docx import append_rows, cell_xml
+    from tasks.docx_tables import append_rows, cell_xml
 
     texts = [[f"Ячейка {r}:{c}" for c in range(n_cols)] for r in range(n_rows)]
     widths = [1000] * n_cols

@@ -17,8 +17,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.errors import UserError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
+MIN_SECRET_KEY_LENGTH = 16  # shorter keys can be guessed, and with them anyone can sign links
+_HOW_TO_SET_KEY = (
+    "Set it to a long random value, e.g.\n"
+    "  export ROADMAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
+    "and use the same value for `roadmap remind`, so that the links in the emails work."
+)
 
 
 class Settings(BaseSettings):
@@ -64,6 +72,25 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def web_secret_key(self) -> str:
+        """The key that signs and checks the web app's links. Every way of starting the web app
+        (``roadmap web``, ``uvicorn web.app:app_from_environment``, ``create_app`` in tests)
+        goes through here, so none starts with no key or a guessable one. Mail may still be
+        sent without a key: the messages then simply carry no links."""
+        raw = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not raw.strip():
+            raise UserError(
+                "ROADMAP_SECRET_KEY is not set: the web app signs and checks every link with it and will not "
+                f"start without one (there is no default). {_HOW_TO_SET_KEY}"
+            )
+        if len(raw.strip()) < MIN_SECRET_KEY_LENGTH:
+            raise UserError(
+                f"ROADMAP_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters: anyone could guess it "
+                f"and sign their own links. {_HOW_TO_SET_KEY}"
+            )
+        return raw
 
     @property
     def smtp_enabled(self) -> bool:

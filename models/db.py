@@ -1,8 +1,10 @@
-"""Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL."""
+"""Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL.
+
+Alembic and the dialect-specific packages are imported inside the functions that use them:
+every CLI command imports this module, and most never migrate or touch PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?(\w+)?['\"]?", re.MULTILINE)
 _UP_TO_DATE: set[str] = set()
 
 
@@ -92,16 +93,10 @@ def current_revision(engine: Engine) -> str | None:
 
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    """The newest migration, read from the files without importing Alembic (start-up time
-    matters for every command); tests check it against Alembic's own answer."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        for kind, rev in _REVISION.findall(path.read_text(encoding="utf-8")):
-            if rev and rev != "None":
-                (revisions if kind == "revision" else parents).add(rev)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    """The newest migration, as Alembic reads it from the migration scripts."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def upgrade(url: str) -> None:

@@ -5,15 +5,24 @@ Thunderbird or Apple Reminders) and an all-day VEVENT (for clients that only sho
 events, such as Outlook and Gmail). Both carry a UID that never changes for the task
 and a SEQUENCE that the caller raises whenever the deadline moves: a client that
 already holds that UID replaces its copy instead of adding a second one.
+
+Written by the ``icalendar`` package. It costs a few milliseconds per digest (~4 ms for a
+calendar of five deadlines on a loaded machine, against ~0.15 ms for the hand-written
+lines it replaced); the 500-digest reminder benchmark says whether that matters.
+icalendar is imported inside ``build_ics``: it takes ~0.1-0.25 s to import, which
+``roadmap web-link`` and a ``remind`` with nothing due need not pay.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from icalendar import Component
 
 EVENT_UID_SUFFIX = "-event"
 
@@ -53,55 +62,53 @@ def build_ics(
     method: str = "PUBLISH",
     now: datetime | None = None,
 ) -> bytes:
-    """A VCALENDAR with one VTODO and one all-day VEVENT per deadline.
+    """A VCALENDAR with one VTODO and one all-day VEVENT per deadline, written by the
+    ``icalendar`` package (escaping, folding at 75 octets, CRLF).
 
-    ``now`` becomes DTSTAMP (defaults to the current UTC time); pass it for
-    reproducible output in tests.
-
-    Written directly as RFC 5545 content lines: the format needed here is small, and
-    serialising through the icalendar package cost about 7 ms per digest, which was
-    most of the time of a 500-digest reminder run. Tests read the output back with
-    icalendar.
+    ``now`` becomes DTSTAMP and LAST-MODIFIED (defaults to the current UTC time); pass it
+    for reproducible output.
     """
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{_text(prodid)}", f"METHOD:{_text(method)}"]
+    from icalendar import Calendar, Event, Todo
+
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    cal = Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", _clean(prodid))
+    cal.add("method", _clean(method))
     for d in deadlines:
-        common = [f"SEQUENCE:{d.sequence}", f"DTSTAMP:{stamp}", f"LAST-MODIFIED:{stamp}", f"SUMMARY:{_text(d.summary)}"]
-        if d.description:
-            common.append(f"DESCRIPTION:{_text(d.description)}")
-        if d.url:
-            common.append(f"URL:{_CONTROL.sub('', d.url)}")
-        lines += ["BEGIN:VTODO", f"UID:{_text(d.uid)}", *common, f"DUE;VALUE=DATE:{d.due:%Y%m%d}",
-                  "STATUS:NEEDS-ACTION", "END:VTODO"]
+        todo = Todo()
+        todo.add("uid", _clean(d.uid))
+        _add_common(todo, d, stamp)
+        todo.add("due", d.due)
+        todo.add("status", "NEEDS-ACTION")
+        cal.add_component(todo)
         # All-day events end on the next day (DTEND is exclusive); a deadline should not
         # mark the owner as busy for the whole day (TRANSP).
-        lines += ["BEGIN:VEVENT", f"UID:{_text(event_uid(d.uid))}", *common, f"DTSTART;VALUE=DATE:{d.due:%Y%m%d}",
-                  f"DTEND;VALUE=DATE:{d.due + timedelta(days=1):%Y%m%d}", "TRANSP:TRANSPARENT", "END:VEVENT"]
-    lines.append("END:VCALENDAR")
-    return b"".join(_fold(line.encode("utf-8")) for line in lines)
+        event = Event()
+        event.add("uid", _clean(event_uid(d.uid)))
+        _add_common(event, d, stamp)
+        event.add("dtstart", d.due)
+        event.add("dtend", d.due + timedelta(days=1))
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def _add_common(component: Component, d: Deadline, stamp: datetime) -> None:
+    component.add("sequence", d.sequence)
+    component.add("dtstamp", stamp)
+    component.add("last-modified", stamp)
+    component.add("summary", _clean(d.summary))
+    if d.description:
+        component.add("description", _clean(d.description))
+    if d.url:
+        component.add("url", _clean(d.url))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _text(value: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and newlines escaped, controls dropped."""
-    value = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-def _fold(line: bytes) -> bytes:
-    """Lines of at most 75 octets, continued with CRLF + space, never inside a UTF-8 character."""
-    if len(line) <= 75:
-        return line + b"\r\n"
-    out = []
-    limit = 75
-    while len(line) > limit:
-        cut = limit
-        while cut > 0 and (line[cut] & 0xC0) == 0x80:  # a continuation byte: back up
-            cut -= 1
-        out.append(line[:cut])
-        line = line[cut:]
-        limit = 74  # the leading space counts
-    out.append(line)
-    return b"\r\n ".join(out) + b"\r\n"
+def _clean(value: str) -> str:
+    """Control characters other than newline dropped: RFC 5545 allows none in a value, and a
+    task title pasted from elsewhere may carry one."""
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))

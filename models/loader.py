@@ -320,73 +320,13 @@ def _check(r: _Reader, data: Any) -> LoadedRoadmap:
     return loaded
 
 
-def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:  # noqa: C901
-    people = {p.key: (i, p) for i, p in items["people"]}
-
-    def ref(path: Path_, kind: str, value: str | None, known: set[str]) -> bool:
-        if value is None or value in known:
-            return True
-        guess = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        r.problem(path, f"unknown {kind} {value!r}{hint}")
-        return False
-
-    cal: BusinessCalendar | None = None
-    if meta is not None:
-        try:
-            ZoneInfo(meta.timezone)
-            if "/" not in meta.timezone and meta.timezone not in ("UTC",):
-                raise ZoneInfoNotFoundError
-        except (ZoneInfoNotFoundError, ValueError):
-            guess = difflib.get_close_matches(meta.timezone, sorted(available_timezones()), n=1)
-            hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-            r.problem(("roadmap", "timezone"), f"unknown timezone {meta.timezone!r}{hint}")
-        try:
-            cal = calendar_for(meta.calendar)
-        except UnknownCalendar:
-            r.problem(("roadmap", "calendar"), f"unknown calendar {meta.calendar!r}: use an ISO country code such as RU")
-        if not EMAIL.match(meta.office.email):
-            r.problem(("roadmap", "office", "email"), f"invalid e-mail address {meta.office.email!r}")
-        for j, who in enumerate(meta.report_to):
-            if who not in all_keys["people"] and not EMAIL.match(who):
-                ref(("roadmap", "report_to", j), "person (or e-mail address)", who, all_keys["people"])
-
-    for i, p in items["people"]:
-        if not EMAIL.match(p.email):
-            r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
-        ref(("people", i, "partner"), "partner", p.partner, all_keys["partners"])
-        ref(("people", i, "manager"), "person", p.manager, all_keys["people"])
-    manager_of = {k: p.manager for k, (_, p) in people.items() if p.manager}
-    for cycle in find_cycles(list(manager_of), {k: [m] for k, m in manager_of.items()}):
-        r.problem(("people", people[cycle[0]][0], "manager"), "managers form a cycle: " + " -> ".join(reversed(cycle)))
-    for i, p in items["partners"]:
-        ref(("partners", i, "contact"), "person", p.contact, all_keys["people"])
-
-    for i, t in items["tasks"]:
-        ref(("tasks", i, "stage"), "stage", t.stage, all_keys["stages"])
-        ref(("tasks", i, "workstream"), "workstream", t.workstream, all_keys["workstreams"])
-        ref(("tasks", i, "owner"), "person", t.owner, all_keys["people"])
-        for j, pk in enumerate(t.partners):
-            ref(("tasks", i, "partners", j), "partner", pk, all_keys["partners"])
-        for j, dk in enumerate(t.depends_on):
-            if dk == t.key:
-                r.problem(("tasks", i, "depends_on", j), "a task cannot depend on itself")
-            else:
-                ref(("tasks", i, "depends_on", j), "task", dk, all_keys["tasks"])
-        if t.due is not None and t.duration is not None:
-            r.problem(("tasks", i, "due"), "give either 'due' or 'duration', not both")
-        elif t.due is None and t.duration is None:
-            r.problem(("tasks", i), "missing 'due' or 'duration' (one of the two is required)")
-        if t.status == "done" and t.done_on is None:
-            r.problem(("tasks", i, "status"), "task is done but has no 'done_on' date", "warning")
-        if t.done_on is not None and t.status != "done":
-            r.problem(("tasks", i, "done_on"), f"'done_on' is set but status is {t.status!r}", "warning")
-    for i, k in items["risks"]:
-        ref(("risks", i, "owner"), "person", k.owner, all_keys["people"])
-        ref(("risks", i, "partner"), "partner", k.partner, all_keys["partners"])
-        for j, tk in enumerate(k.tasks):
-            ref(("risks", i, "tasks", j), "task", tk, all_keys["tasks"])
-
+def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:
+    """Checks that need the whole document, each reporting every mistake it finds; then
+    the dates, and the loaded roadmap when nothing was an error."""
+    cal = _check_meta(r, meta, all_keys)
+    _check_people(r, items, all_keys)
+    _check_tasks(r, items["tasks"], all_keys)
+    _check_risks(r, items["risks"], all_keys)
     if meta is None:
         return None
     # With an unknown calendar (already reported) the dates are still checked, on the
@@ -402,6 +342,88 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:  
         **{section: [obj for _, obj in items[section]] for section in SECTIONS},
     )
     return LoadedRoadmap(r.file, doc, cal, stage_dates, exprs, schedule)
+
+
+def _ref(r: _Reader, path: Path_, kind: str, value: str | None, known: set[str]) -> bool:
+    """Whether ``value`` names a known key; if not, a problem with a "did you mean"."""
+    if value is None or value in known:
+        return True
+    guess = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+    hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+    r.problem(path, f"unknown {kind} {value!r}{hint}")
+    return False
+
+
+def _check_meta(r: _Reader, meta: Any, all_keys: dict[str, set[str]]) -> BusinessCalendar | None:
+    """The roadmap section: time zone, calendar, office address, report recipients. The
+    roadmap's calendar, or None when it is unknown (or the section is missing)."""
+    if meta is None:
+        return None
+    try:
+        ZoneInfo(meta.timezone)
+        if "/" not in meta.timezone and meta.timezone not in ("UTC",):
+            raise ZoneInfoNotFoundError
+    except (ZoneInfoNotFoundError, ValueError):
+        guess = difflib.get_close_matches(meta.timezone, sorted(available_timezones()), n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        r.problem(("roadmap", "timezone"), f"unknown timezone {meta.timezone!r}{hint}")
+    cal: BusinessCalendar | None = None
+    try:
+        cal = calendar_for(meta.calendar)
+    except UnknownCalendar:
+        r.problem(("roadmap", "calendar"), f"unknown calendar {meta.calendar!r}: use an ISO country code such as RU")
+    if not EMAIL.match(meta.office.email):
+        r.problem(("roadmap", "office", "email"), f"invalid e-mail address {meta.office.email!r}")
+    for j, who in enumerate(meta.report_to):
+        if who not in all_keys["people"] and not EMAIL.match(who):
+            _ref(r, ("roadmap", "report_to", j), "person (or e-mail address)", who, all_keys["people"])
+    return cal
+
+
+def _check_people(r: _Reader, items: dict[str, list[tuple[int, Any]]], all_keys: dict[str, set[str]]) -> None:
+    """People's addresses and references, cycles of managers, partners' contacts."""
+    people = {p.key: (i, p) for i, p in items["people"]}
+    for i, p in items["people"]:
+        if not EMAIL.match(p.email):
+            r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
+        _ref(r, ("people", i, "partner"), "partner", p.partner, all_keys["partners"])
+        _ref(r, ("people", i, "manager"), "person", p.manager, all_keys["people"])
+    manager_of = {k: p.manager for k, (_, p) in people.items() if p.manager}
+    for cycle in find_cycles(list(manager_of), {k: [m] for k, m in manager_of.items()}):
+        r.problem(("people", people[cycle[0]][0], "manager"), "managers form a cycle: " + " -> ".join(reversed(cycle)))
+    for i, p in items["partners"]:
+        _ref(r, ("partners", i, "contact"), "person", p.contact, all_keys["people"])
+
+
+def _check_tasks(r: _Reader, tasks: list[tuple[int, Any]], all_keys: dict[str, set[str]]) -> None:
+    """Tasks' references, due date or duration (one of the two), done status and date."""
+    for i, t in tasks:
+        _ref(r, ("tasks", i, "stage"), "stage", t.stage, all_keys["stages"])
+        _ref(r, ("tasks", i, "workstream"), "workstream", t.workstream, all_keys["workstreams"])
+        _ref(r, ("tasks", i, "owner"), "person", t.owner, all_keys["people"])
+        for j, pk in enumerate(t.partners):
+            _ref(r, ("tasks", i, "partners", j), "partner", pk, all_keys["partners"])
+        for j, dk in enumerate(t.depends_on):
+            if dk == t.key:
+                r.problem(("tasks", i, "depends_on", j), "a task cannot depend on itself")
+            else:
+                _ref(r, ("tasks", i, "depends_on", j), "task", dk, all_keys["tasks"])
+        if t.due is not None and t.duration is not None:
+            r.problem(("tasks", i, "due"), "give either 'due' or 'duration', not both")
+        elif t.due is None and t.duration is None:
+            r.problem(("tasks", i), "missing 'due' or 'duration' (one of the two is required)")
+        if t.status == "done" and t.done_on is None:
+            r.problem(("tasks", i, "status"), "task is done but has no 'done_on' date", "warning")
+        if t.done_on is not None and t.status != "done":
+            r.problem(("tasks", i, "done_on"), f"'done_on' is set but status is {t.status!r}", "warning")
+
+
+def _check_risks(r: _Reader, risks: list[tuple[int, Any]], all_keys: dict[str, set[str]]) -> None:
+    for i, k in risks:
+        _ref(r, ("risks", i, "owner"), "person", k.owner, all_keys["people"])
+        _ref(r, ("risks", i, "partner"), "partner", k.partner, all_keys["partners"])
+        for j, tk in enumerate(k.tasks):
+            _ref(r, ("risks", i, "tasks", j), "task", tk, all_keys["tasks"])
 
 
 def _parse_expr(r: _Reader, path: Path_, value: Any) -> DateExpr | None:

@@ -28,10 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
+from models.delegation import acting_for
 from models.schema import Partner, Person, Risk, Roadmap, Task
+from models.spec import Policy
 from models.status import OPEN
-from models.tokens import acting_for
-
 
 
 @dataclass(frozen=True)
@@ -130,20 +130,19 @@ def load_directory(session: Session, roadmap: Roadmap) -> Directory:
     return Directory(roadmap, people, partners)
 
 
-def reminder_reason(task: Task, as_of: date, cal: BusinessCalendar, policy: dict) -> TaskLine | None:
+def reminder_reason(task: Task, as_of: date, cal: BusinessCalendar, policy: Policy) -> TaskLine | None:
     """Why `task` is in its owner's digest today, or None."""
     if task.status not in OPEN or not cal.is_business_day(as_of):
         return None
     late = cal.between(task.due, as_of)
     if late > 0:
-        every = max(int(policy.get("overdue_every", 2)), 1)
-        if (late - 1) % every == 0:
+        if (late - 1) % policy.overdue_every == 0:
             return _line(task, "overdue", days_late=late)
         return None
     left = -late
-    if left == 0 and as_of == task.due and policy.get("remind_on_due", True):
+    if left == 0 and as_of == task.due and policy.remind_on_due:
         return _line(task, "due_today")
-    if left in set(policy.get("remind_before", [5, 1])):
+    if left in policy.remind_before:
         return _line(task, "before", days_left=left)
     return None
 
@@ -163,7 +162,7 @@ def plan_digests(
 ) -> list[Digest]:
     """One digest per owner with something to hear about; `moves` are unnotified date changes
     as (change id, task key, old due, new due)."""
-    policy = directory.roadmap.policy or {}
+    policy = Policy.of(directory.roadmap)
     by_key = {t.key: t for t in tasks}
     titles = stage_titles or {}
     digests: dict[str, Digest] = {}
@@ -216,8 +215,8 @@ def plan_digests(
 def plan_escalations(
     tasks: list[Task], risks: list[Risk], directory: Directory, as_of: date, cal: BusinessCalendar
 ) -> list[Escalation]:
-    policy = directory.roadmap.policy or {}
-    level1, level2 = (policy.get("escalate_after") or [3, 10])[:2]
+    policy = Policy.of(directory.roadmap)
+    level1, level2 = policy.escalate_after
     out: list[Escalation] = []
     for task in tasks:
         if task.status not in OPEN:
@@ -240,7 +239,7 @@ def plan_escalations(
             for r in _unique([r for r, _ in roles]):
                 out.append(Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(),
                                       {**detail, "role": role_of[r.email.lower()]}))
-    threshold = int(policy.get("risk_escalate_score", 15))
+    threshold = policy.risk_escalate_score
     for risk in risks:
         if risk.status == "closed":
             continue

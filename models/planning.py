@@ -7,9 +7,9 @@ or given a new forecast shifts the tasks scheduled after it, and their owners ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar, calendar_for
 from models.dates import Anchor, parse_date_expr
-from models.history import ChangeLog
 from models.graph import topological_order
+from models.history import ChangeLog
 from models.schedule import TaskInput, TaskPlan, critical_path, plan_task, schedule_tasks
 from models.schema import Roadmap, Stage, Task
 from models.status import OPEN
@@ -248,7 +248,7 @@ class _Rows:
         return key in self._rows
 
 
-def _write(session: Session, log: ChangeLog, plans: "_StoredPlans", rows: Any) -> list[Moved]:
+def _write(session: Session, log: ChangeLog, plans: _StoredPlans, rows: Any) -> list[Moved]:
     """Store the plans that changed; record and return the due dates that moved."""
     moved: list[Moved] = []
     updates = []
@@ -270,7 +270,7 @@ def _write(session: Session, log: ChangeLog, plans: "_StoredPlans", rows: Any) -
 class _StoredPlans:
     """Plans by task key: the stored ones, built only when read, and the ones set since."""
 
-    def __init__(self, rows: "_Rows") -> None:
+    def __init__(self, rows: _Rows) -> None:
         self._rows = rows
         self._built: dict[str, TaskPlan] = {}
         self.changed: dict[str, TaskPlan] = {}

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -63,7 +64,8 @@ from models.report_context import (
     week_bounds,
 )
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
-from models.status import OPEN, TaskState, forecast_finish, remind_window, stage_states, task_states
+from models.spec import Policy
+from models.status import OPEN, TaskState, forecast_finish, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
@@ -83,16 +85,6 @@ def report_tasks(session: Session, roadmap_id: int) -> list[Row]:
     return list(session.execute(
         select(*columns).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False)).order_by(Task.position)
     ))
-
-
-def escalation_level(days_late: int, policy: dict[str, Any] | None) -> int:
-    """The escalation level an open task this many business days late has reached."""
-    level1, level2 = ((policy or {}).get("escalate_after") or [3, 10])[:2]
-    if days_late <= 0:
-        return 0
-    if days_late >= level2:
-        return 2
-    return 1 if days_late >= level1 else 0
 
 
 def build_context(
@@ -120,7 +112,7 @@ def build_report(
     week_start, week_end = week_bounds(iso_year, iso_week)
     lang = roadmap.language if roadmap.language in ("ru", "en") else "en"
     cal = roadmap_calendar(roadmap)
-    policy = roadmap.policy or {}
+    policy = Policy.of(roadmap)
 
     tasks = report_tasks(session, roadmap.id)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
@@ -131,7 +123,7 @@ def build_report(
     risks = list(session.scalars(
         select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False)).order_by(Risk.position)
     ))
-    states = task_states(tasks, people, as_of, cal, remind_window(roadmap))  # type: ignore[arg-type]
+    states = task_states(tasks, people, as_of, cal, policy.remind_window)  # type: ignore[arg-type]
     finish = {t.key: forecast_finish(t, as_of) for t in tasks}
     stage_rows_state = stage_states(stages, tasks, states, cal, as_of)  # type: ignore[arg-type]
 
@@ -147,7 +139,7 @@ def build_report(
             status=_STATUS.get(t.status, t.status), progress=s.progress, days_late=s.days_late,
             rag=s.rag if s.rag in ("green", "amber", "red") else "green", critical=s.critical,
             slack=t.slack or 0,
-            escalation_level=escalation_level(s.days_late, policy) if t.status in OPEN else 0,
+            escalation_level=policy.escalation_level(s.days_late) if t.status in OPEN else 0,
             blocked_by=list(s.blocked_by),
         )
 
@@ -279,19 +271,17 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt
     for r in rows:
         sent = r.sent_at or r.created_at
         if sent.tzinfo is None:  # SQLite returns naive UTC
-            sent = sent.replace(tzinfo=dt.timezone.utc)
+            sent = sent.replace(tzinfo=dt.UTC)
         name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
         out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
     return out
 
 
 def _zone(name: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - an unknown zone name: fall back to UTC
-        return dt.timezone.utc
+        return dt.UTC
 
 
 # ---------------------------------------------------------------------------------------------

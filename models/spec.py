@@ -6,8 +6,10 @@ the whole document (references, cycles, dates) live in models/loader.py.
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -109,6 +111,11 @@ class Risk(_Strict):
 
 
 class Policy(_Strict):
+    """The reminder and escalation rules of a roadmap. Every default is written here only:
+    code reads a stored roadmap's rules through ``Policy.of(roadmap)``, never the raw dict."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)  # shared from a cache
+
     remind_before: list[Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=lambda: [5, 1])
     remind_on_due: bool = True
     overdue_every: Annotated[int, Field(ge=1, le=60)] = 2
@@ -117,6 +124,34 @@ class Policy(_Strict):
     )
     risk_escalate_score: Annotated[int, Field(ge=1, le=25)] = 15
     report_day: Weekday = "monday"
+
+    @classmethod
+    def of(cls, roadmap: Any) -> Policy:
+        """The rules stored with ``roadmap`` (its ``policy`` column), defaults filled in."""
+        return _policy_of(json.dumps(getattr(roadmap, "policy", None) or {}, sort_keys=True))
+
+    @property
+    def remind_window(self) -> int:
+        """How many business days ahead a task can first be mentioned (0: only on the day)."""
+        return max(self.remind_before, default=0)
+
+    def escalation_level(self, days_late: int) -> int:
+        """The escalation level an open task this many business days late has reached."""
+        level1, level2 = self.escalate_after
+        if days_late <= 0:
+            return 0
+        if days_late >= level2:
+            return 2
+        return 1 if days_late >= level1 else 0
+
+
+@lru_cache(maxsize=64)
+def _policy_of(stored: str) -> Policy:
+    # Cached by the stored JSON, so a 10,000-task report validates its roadmap's rules once.
+    # Keys a newer or older version wrote are ignored rather than refused: the file was
+    # checked when it was imported.
+    data = json.loads(stored)
+    return Policy.model_validate({k: v for k, v in data.items() if k in Policy.model_fields})
 
 
 class RoadmapFile(_Strict):

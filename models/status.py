@@ -138,10 +138,6 @@ def stage_states(
     return out
 
 
-def remind_window(roadmap: Roadmap) -> int:
-    return max(roadmap.policy.get("remind_before") or [0])
-
-
 def _row(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a JSON-ready dict (dates as ISO strings). Faster than asdict,
     which deep-copies every value."""

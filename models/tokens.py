@@ -1,11 +1,12 @@
-"""Signed links: who may update which task from an email, and until when.
+"""Signed links: which roadmap, task and person a link from an email names, and until when.
 
 A token is ``<payload>.<signature>``: the payload is base64url JSON naming the roadmap,
 the task, the person and the expiry; the signature is HMAC-SHA256 of the payload under
 ROADMAP_SECRET_KEY, with a purpose prefix so that a token signed for one use (a task
 link) never verifies as another (an office link). Plain stdlib ``hmac``; nothing is stored
 server-side, so a link keeps working until it expires or the person loses the right to
-the task (``may_update``).
+the task (``models.delegation.may_update``, checked by the web app: this module only signs
+and verifies).
 
 Expiry is computed from the day the mail is *about* (its as-of day), not from the clock,
 so rendering the same digest twice gives the same bytes; a link in the digest of day D
@@ -29,7 +30,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 DEFAULT_DAYS = 30
@@ -61,7 +62,7 @@ class OfficeToken:
 
 def expiry_for(as_of: date, days: int = DEFAULT_DAYS) -> datetime:
     """The end of the day ``days`` after ``as_of``, UTC."""
-    return datetime.combine(as_of + timedelta(days=days), time(23, 59, 59), tzinfo=timezone.utc)
+    return datetime.combine(as_of + timedelta(days=days), time(23, 59, 59), tzinfo=UTC)
 
 
 def _b64(data: bytes) -> str:
@@ -109,7 +110,7 @@ def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any
     if kind != purpose:
         raise TokenError("purpose", "This link is meant for another page.")
     try:
-        expires = datetime.fromtimestamp(int(data["x"]), timezone.utc)
+        expires = datetime.fromtimestamp(int(data["x"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
         raise TokenError("malformed", "This link is damaged.", "damaged") from None
     if now >= expires:
@@ -144,45 +145,3 @@ def verify_office_token(secret: Any, token: str, *, roadmap: str, now: datetime)
     if data.get("r") != roadmap:
         raise TokenError("roadmap", "This link belongs to another roadmap.")
     return OfficeToken(roadmap, data["expires"])
-
-
-# --- who may update a task ------------------------------------------------------------
-
-
-def acting_for(people: dict[str, Any], key: str, as_of: date) -> str:
-    """Who reads ``key``'s reminders on ``as_of``: the person, or while they are away their
-    delegate (and the delegate's delegate, if they are away too; a loop stops at the last
-    person not seen before)."""
-    seen = {key}
-    current = key
-    while True:
-        person = people.get(current)
-        if person is None or not is_away(person, as_of):
-            return current
-        nxt = getattr(person, "delegate", None)
-        if not nxt or nxt in seen or nxt not in people or people[nxt].archived:
-            return current
-        seen.add(nxt)
-        current = nxt
-
-
-def is_away(person: Any, as_of: date) -> bool:
-    until = getattr(person, "away_until", None)
-    return bool(until is not None and as_of <= until and getattr(person, "delegate", None))
-
-
-def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dict[str, Any], as_of: date) -> bool:
-    """Whether the named person may update ``task`` through a link today: its owner, whoever
-    reads the owner's reminders while the owner is away, the owner's manager and the
-    contacts of the task's partners (they get the escalations), and the project office."""
-    if person_key == OFFICE:
-        return True
-    person = people.get(person_key)
-    if person is None or person.archived:
-        return False
-    if person_key == task.owner or person_key == acting_for(people, task.owner, as_of):
-        return True
-    owner = people.get(task.owner)
-    if owner is not None and owner.manager == person_key:
-        return True
-    return any(partners[p].contact == person_key for p in task.partners or () if p in partners)

@@ -18,19 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
+from babel.dates import format_date
 from matplotlib import dates as mdates
 from matplotlib import font_manager, ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from models.report_context import STRINGS, GanttBar, babel_locale
-from babel.dates import format_date
 
 FONT_FAMILY = "DejaVu Sans"
 RAG_COLOURS = {"green": "#63BE7B", "amber": "#FFC000", "red": "#F8696B"}

@@ -1,52 +1,33 @@
-"""The weekly status report as a DOCX file, rendered from a ``ReportContext`` only.
+"""The weekly status report as a DOCX file, rendered from a ``ReportContext`` only: the
+layout of its sections. The package (base document, properties, saving) is
+``tasks/docx_package.py``; the tables are ``tasks/docx_tables.py``.
 
 Why it looks like this:
 - The context is plain data (``models/report_context.py``); this module reads nothing else,
   so a saved snapshot renders the same text again.
-- Table rows are appended as deep copies of a prepared ``w:tr`` (one per row shape) with
-  only the text set. python-docx's ``table.cell(i, j)`` is quadratic (minutes for 1,000 rows)
-  and ``add_row().cells`` costs ~0.5 ms a row of 9 cells; a large roadmap lists thousands of
-  rows once the appendix is counted. ``bench/bench_report_render.py`` measures the options.
 - A4 for every section (python-docx's default template is US Letter); the wide sections are
   landscape.
 - Each section shows at most ``ctx.max_rows`` rows and a line "… and N more"; the full lists
   go to an appendix at the end, so the body stays readable for managers.
-- Branding comes from an optional reference document: its styles, header, footer and logo
-  are kept, its body is replaced. The styles this module uses are linted first
-  (``missing_styles``), as Ghostwriter does for templates.
-- Deterministic: core properties and the zip entries' timestamps come from
-  ``ctx.generated_at``, so the same context gives the same bytes.
+- An error names the section it happened in (``ReportRenderError``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import functools
-import io
-import os
-import re
-import tempfile
-import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
-from xml.sax.saxutils import escape
 
 from babel.numbers import format_decimal
-from docx import Document
-from docx.opc.exceptions import PackageNotFoundError
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import parse_xml
-from docx.oxml.ns import nsdecls, qn
-from docx.oxml.xmlchemy import BaseOxmlElement
-from docx.shared import Mm, Pt
+from docx.shared import Mm
 from docx.text.paragraph import Paragraph
 
-from models.errors import UserError
 from models.report_context import (
     STRINGS,
     ReportContext,
@@ -57,18 +38,13 @@ from models.report_context import (
     plural,
     risk_zone,
 )
+from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
+from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_fast_table
 
-REQUIRED_STYLES: tuple[str, ...] = (
-    "Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number",
-)
 RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
-HEADER_FILL = "D9D9D9"
-GROUP_FILL = "F2F2F2"
 A4_SHORT, A4_LONG = Mm(210), Mm(297)
-DEFAULT_MARGIN = Mm(20)
-TABLE_FONT_HALF_POINTS = 18  # 9 pt
-_LANG_TAG = {"ru": "ru-RU", "en": "en-GB"}
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+__all__ = ["ReportRenderError", "missing_styles", "render_report"]
 
 
 class ReportRenderError(Exception):
@@ -77,16 +53,6 @@ class ReportRenderError(Exception):
     def __init__(self, section: str, cause: Exception) -> None:
         super().__init__(f"report section {section!r}: {type(cause).__name__}: {cause}")
         self.section = section
-
-
-# ---------------------------------------------------------------------------------------------
-# Public API
-# ---------------------------------------------------------------------------------------------
-
-
-def missing_styles(document: DocumentObject) -> list[str]:
-    """Names of the styles this report needs that ``document`` does not define."""
-    return [name for name in REQUIRED_STYLES if name not in document.styles]
 
 
 def render_report(
@@ -105,9 +71,9 @@ def render_report(
        same page when they fit: often a line or two each, a page of their own was mostly
        empty) changes since the previous report, reminders and escalations.
     4. Landscape appendix, on a new page, with every list that was cut at ``ctx.max_rows``.
-    6. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
+    5. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
     """
-    doc = _open_base(reference_docx, ctx.language)
+    doc = open_base(reference_docx, ctx.language)
     writer = _Writer(doc, ctx)
     with _section("title"):
         writer.page(landscape=False, first=True)
@@ -134,98 +100,11 @@ def render_report(
         with _section("appendix"):
             writer.page(landscape=True)
             writer.write_appendix()
-    _set_properties(doc, ctx)
-    return _save(doc, Path(out_path), ctx.generated_at)
-
-
-# ---------------------------------------------------------------------------------------------
-# Base document, properties, saving
-# ---------------------------------------------------------------------------------------------
-
-
-def _open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
-    if reference_docx is None:
-        doc = Document()
-        normal = doc.styles["Normal"]
-        normal.font.name = "Calibri"
-        normal.font.size = Pt(10)
-        section = doc.sections[0]
-        for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
-            setattr(section, side, DEFAULT_MARGIN)
-    else:
-        try:
-            doc = Document(str(reference_docx))
-        except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise UserError(
-                f"report template {reference_docx} (ROADMAP_REPORT_TEMPLATE) is not a Word .docx document: "
-                f"{type(exc).__name__}"
-            ) from None
-        missing = missing_styles(doc)
-        if missing:
-            raise UserError(
-                f"reference document {reference_docx} lacks the styles {', '.join(missing)}; "
-                "add them (use each once in Word and save) or choose another reference"
-            )
-        doc.element.body.clear_content()  # keeps the final sectPr: header, footer, margins
-    # spell-checking language of the report
-    rpr = doc.styles["Normal"].element.get_or_add_rPr()
-    for old in rpr.findall(qn("w:lang")):
-        rpr.remove(old)
-    rpr.append(parse_xml(f'<w:lang {nsdecls("w")} w:val="{_LANG_TAG[lang]}"/>'))
-    return doc
-
-
-def _set_properties(doc: DocumentObject, ctx: ReportContext) -> None:
-    when = _utc_naive(ctx.generated_at)
-    props = doc.core_properties
-    props.title = f"{ctx.title} — {ctx.iso_year}-W{ctx.iso_week:02d}"
-    props.subject = STRINGS[ctx.language]["report_title"]
-    props.author = props.last_modified_by = "Roadmap Office"
-    props.identifier = ctx.roadmap_key
-    props.language = _LANG_TAG[ctx.language]
-    props.created = props.modified = when
-    props.revision = 1
-
-
-def _save(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) -> Path:
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    data = _fixed_zip_times(buffer.getvalue(), _utc_naive(generated_at))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp creates the file readable by its owner only; a report is for readers
-        # (the web server, a shared folder), so give it the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return out_path
-
-
-def _fixed_zip_times(data: bytes, when: dt.datetime) -> bytes:
-    """python-docx stamps every zip entry with the current time; use ``when`` instead."""
-    stamp = max(when, dt.datetime(1980, 1, 1)).timetuple()[:6]
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(
-        out, "w", zipfile.ZIP_DEFLATED
-    ) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
-
-
-def _utc_naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    set_properties(
+        doc, title=f"{ctx.title} — {ctx.iso_year}-W{ctx.iso_week:02d}", subject=STRINGS[ctx.language]["report_title"],
+        identifier=ctx.roadmap_key, lang=ctx.language, generated_at=ctx.generated_at,
+    )
+    return save_docx(doc, Path(out_path), ctx.generated_at)
 
 
 @contextlib.contextmanager
@@ -236,118 +115,6 @@ def _section(name: str) -> Iterator[None]:
         raise
     except Exception as exc:  # say where it broke; the cause stays chained
         raise ReportRenderError(name, exc) from exc
-
-
-# ---------------------------------------------------------------------------------------------
-# Fast tables: one XML string per table
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """A table cell: text, optional background fill (hex RGB), bold."""
-
-    text: str
-    fill: str | None = None
-    bold: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRow:
-    """A full-width row that titles the rows below it (e.g. one owner's tasks)."""
-
-    text: str
-
-
-Row = Sequence["str | Cell"] | GroupRow
-_PLAIN = (None, False)  # (fill, bold) of a plain-text cell
-
-
-def cell_xml(
-    text: str, width: int, fill: str | None, bold: bool, span: int = 1, keep_next: bool = False
-) -> str:
-    """One ``<w:tc>`` (namespace prefix ``w:`` unbound): width, optional fill, 9 pt run;
-    ``keep_next`` keeps the row on the page of the next one (a group title row)."""
-    props = f'<w:tcW w:w="{width}" w:type="dxa"/>'
-    if span > 1:
-        props += f'<w:gridSpan w:val="{span}"/>'
-    if fill:
-        props += f'<w:shd w:val="clear" w:color="auto" w:fill="{fill}"/>'
-    rpr = f'{"<w:b/>" if bold else ""}<w:sz w:val="{TABLE_FONT_HALF_POINTS}"/>'
-    return (
-        f'<w:tc><w:tcPr>{props}</w:tcPr>'
-        f'<w:p><w:pPr>{"<w:keepNext/>" if keep_next else ""}'
-        f'<w:spacing w:before="0" w:after="0"/></w:pPr>'
-        f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
-        f"</w:p></w:tc>"
-    )
-
-
-def _parse_tr(cells: str, header: bool = False) -> BaseOxmlElement:
-    # cantSplit: a row is never broken across pages (half a task on each page read badly);
-    # tblHeader: the header row is repeated on every page the table runs over.
-    trpr = f"<w:trPr><w:cantSplit/>{'<w:tblHeader/>' if header else ''}</w:trPr>"
-    return parse_xml(f"<w:tbl {nsdecls('w')}><w:tr>{trpr}{cells}</w:tr></w:tbl>")[0]
-
-
-def append_rows(tbl: BaseOxmlElement, widths: Sequence[int], rows: Sequence[Row]) -> None:
-    """Append ``rows`` to the ``w:tbl`` element by deep-copying one prepared row per shape.
-
-    The shape of a row is its cells' (fill, bold) pairs; a table has only a handful, so
-    almost every row is one ``deepcopy`` of a prepared ``w:tr`` plus setting the text of its
-    ``w:t`` elements. Measured (bench/bench_report_render.py): ~2.5x faster than parsing one
-    XML string per table, ~10x faster than ``add_row().cells``.
-    """
-    protos: dict[tuple, BaseOxmlElement] = {}
-    t_tag = qn("w:t")
-    total = sum(widths)
-    for row in rows:
-        if isinstance(row, GroupRow):
-            shape: tuple = ("group",)
-            texts: list[str] = [row.text]
-        else:
-            shape = tuple((v.fill, v.bold) if isinstance(v, Cell) else _PLAIN for v in row)
-            texts = [v.text if isinstance(v, Cell) else v for v in row]
-        proto = protos.get(shape)
-        if proto is None:
-            if shape == ("group",):
-                xml = cell_xml("", total, GROUP_FILL, True, len(widths), keep_next=True)
-            else:
-                xml = "".join(cell_xml("", w, f, b) for w, (f, b) in zip(widths, shape))
-            proto = protos[shape] = _parse_tr(xml)
-        tr = copy.deepcopy(proto)
-        for t, text in zip(tr.iter(t_tag), texts):
-            t.text = _XML_ILLEGAL.sub("", text)
-        tbl.append(tr)
-
-
-def add_fast_table(
-    doc: DocumentObject,
-    weights: Sequence[float],
-    rows: Sequence[Row],
-    header: Sequence[str] | None,
-    usable_twips: int,
-):
-    """Append a table to the body; column widths are ``weights`` scaled to the text width."""
-    scale = usable_twips / sum(weights)
-    widths = [int(w * scale) for w in weights]
-    table = doc.add_table(rows=0, cols=len(widths))
-    table.style = doc.styles["Table Grid"]
-    table.autofit = False  # fixed layout: Word honours the widths and lays out faster
-    for grid_col, width in zip(table._tbl.tblGrid.gridCol_lst, widths):
-        grid_col.set(qn("w:w"), str(width))
-    if header is not None:
-        table._tbl.append(_parse_tr(
-            "".join(cell_xml(h, w, HEADER_FILL, True) for h, w in zip(header, widths)),
-            header=True,
-        ))
-    append_rows(table._tbl, widths, rows)
-    return table
-
-
-# ---------------------------------------------------------------------------------------------
-# The report body
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)

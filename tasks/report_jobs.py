@@ -32,7 +32,7 @@ from models.report_builder import build_report
 from models.report_context import ReportContext
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
-from models.spec import WEEKDAYS
+from models.spec import WEEKDAYS, Policy
 from tasks.gantt import render_gantt
 from tasks.mail import Attachment, OutgoingMessage, make_message_id
 from tasks.mail_summary import MailSummary, summarise
@@ -120,7 +120,7 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
     """
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        weekday = WEEKDAYS.index(str((roadmap.policy or {}).get("report_day", "monday")))
+        weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
         year, week, _ = last.isocalendar()
         done = session.scalar(

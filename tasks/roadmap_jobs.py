@@ -19,7 +19,8 @@ from models.loader import LoadedRoadmap, load_roadmap
 from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Change, Person, Roadmap, Stage
-from models.status import remind_window, stage_states, status_document, task_states
+from models.spec import Policy
+from models.status import stage_states, status_document, task_states
 from models.updates import UpdateResult, update_risk, update_task
 
 
@@ -66,7 +67,7 @@ def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> 
                 select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
             )
         )
-        states = task_states(tasks, people, day, cal, remind_window(roadmap))
+        states = task_states(tasks, people, day, cal, Policy.of(roadmap).remind_window)
         return status_document(roadmap, day, stage_states(stages, tasks, states, cal, day), states)
 
 

@@ -13,7 +13,8 @@ from models.db import session_scope
 from models.notify import load_directory, plan_digests, plan_escalations
 from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import select_roadmap
-from models.schema import Risk
+from models.schema import Risk, Roadmap
+from models.spec import Policy
 from tasks.roadmap_jobs import change_risk, change_task, import_file
 
 
@@ -88,3 +89,25 @@ def test_a_review_shortly_before_the_review_date_counts(url):
     assert not {e for e in escalations_on(url, date(2014, 11, 12)) if e[1] == "review"}
     change_risk(url, None, "r1", reviewed=True, on=date(2014, 10, 1))  # long before: does not count
     assert {e for e in escalations_on(url, date(2014, 11, 12)) if e[1] == "review"}
+
+
+def test_a_roadmap_stored_without_rules_gets_the_policy_defaults_everywhere():
+    # A roadmap row with an empty policy (stored before the rules were saved, or by hand):
+    # the status colours must use the same remind window as the reminders (5 business
+    # days), not a window of 0 that made a task due in 3 days green while its owner was
+    # already being reminded of it.
+    stored = Policy.of(Roadmap(policy={}))
+    assert stored == Policy()
+    assert stored.remind_window == 5
+    assert [stored.escalation_level(n) for n in (2, 3, 10)] == [0, 1, 2]
+
+
+def test_stored_rules_are_read_with_their_own_values(url):
+    with session_scope(url) as s:
+        roadmap = select_roadmap(s, None)
+        roadmap.policy = {**roadmap.policy, "remind_before": [2], "escalate_after": [1, 4]}
+    with session_scope(url) as s:
+        policy = Policy.of(select_roadmap(s, None))
+    assert (policy.remind_window, policy.escalation_level(1), policy.escalation_level(4)) == (2, 1, 2)
+    assert digests_on(url, date(2014, 10, 27)) == {}  # 5 bd before a's due day: no longer a reminder
+    assert digests_on(url, date(2014, 10, 30)) == {"alice": [("a", "before")]}  # 2 bd before, across the holidays

@@ -96,7 +96,7 @@ def make_context(**overrides) -> ReportContext:
         week_start=week_start,
         week_end=week_end,
         as_of=AS_OF,
-        generated_at=dt.datetime(2014, 11, 19, 6, 30, tzinfo=dt.timezone.utc),
+        generated_at=dt.datetime(2014, 11, 19, 6, 30, tzinfo=dt.UTC),
         summary=Summary(
             rag=overall_rag(stages, overdue, risks), tasks_total=10, tasks_done=4,
             percent_done_count=40.0, percent_done_weighted=35.5, done_this_week=2,
@@ -115,7 +115,7 @@ def make_context(**overrides) -> ReportContext:
             reminders_sent=12, escalations_sent=1, notices_sent=3,
             escalations=[EscalationSent(
                 recipient="director@example.org", subject="Эскалация: T-2 просрочена",
-                sent_at=dt.datetime(2014, 11, 18, 9, 0, tzinfo=dt.timezone.utc))],
+                sent_at=dt.datetime(2014, 11, 18, 9, 0, tzinfo=dt.UTC))],
         ),
         max_rows=50,
     )
@@ -407,7 +407,6 @@ def test_english_report_uses_english_strings_and_dates(tmp_path):
 
 def test_reference_docx_keeps_header_logo_and_styles_and_drops_its_body(tmp_path, chart):
     from docx.enum.style import WD_STYLE_TYPE
-
     from PIL import Image
 
     Image.new("RGB", (60, 20), "navy").save(tmp_path / "logo.png")

@@ -15,8 +15,9 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from config import reset_settings_cache
-from models.report_builder import escalation_level
 from models.report_context import ReportContext
+from models.schema import Roadmap
+from models.spec import Policy
 from tasks.outbox import list_messages
 from tasks.report_jobs import DOCX_CONTENT_TYPE, snapshots, write_weekly_report
 from tasks.roadmap_jobs import change_task, import_file
@@ -78,9 +79,9 @@ def edited_small(small_yaml: Path, tmp_path: Path) -> Path:
 
 
 def test_escalation_level_thresholds():
-    policy = {"escalate_after": [3, 10]}
-    assert [escalation_level(n, policy) for n in (0, 1, 2, 3, 9, 10, 30)] == [0, 0, 0, 1, 1, 2, 2]
-    assert escalation_level(3, {}) == 1  # the defaults are those of models.notify
+    policy = Policy(escalate_after=[3, 10])
+    assert [policy.escalation_level(n) for n in (0, 1, 2, 3, 9, 10, 30)] == [0, 0, 0, 1, 1, 2, 2]
+    assert Policy.of(Roadmap(policy={})).escalation_level(3) == 1  # the defaults are Policy's
 
 
 def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
+from models.delegation import acting_for, may_update
 from models.tokens import (
     OFFICE,
     TokenError,
-    acting_for,
     expiry_for,
-    may_update,
     sign_office_token,
     sign_task_token,
     verify_office_token,
@@ -22,7 +21,7 @@ from models.tokens import (
 )
 
 KEY = "test-secret-key"
-NOW = datetime(2014, 11, 10, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2014, 11, 10, 9, 0, tzinfo=UTC)
 EXPIRES = expiry_for(date(2014, 11, 10))
 
 
@@ -40,11 +39,11 @@ def reason(tok: str, **kw) -> str:
 def test_it_verifies_its_own_token():
     claims = verify_task_token(KEY, token(), roadmap="small", task="a", now=NOW)
     assert (claims.roadmap, claims.task, claims.person) == ("small", "a", "alice")
-    assert claims.expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=timezone.utc)
+    assert claims.expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=UTC)
 
 
 def test_expiry_is_thirty_days_after_the_mail_day_by_default():
-    assert expiry_for(date(2014, 11, 10)) - timedelta(days=30) == datetime(2014, 11, 10, 23, 59, 59, tzinfo=timezone.utc)
+    assert expiry_for(date(2014, 11, 10)) - timedelta(days=30) == datetime(2014, 11, 10, 23, 59, 59, tzinfo=UTC)
 
 
 def test_the_same_inputs_give_the_same_token():

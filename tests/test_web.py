@@ -11,7 +11,7 @@ It is a Russian roadmap; tests of what a page says run on it and, parametrized w
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -22,17 +22,18 @@ from typer.testing import CliRunner
 
 from config import reset_settings_cache
 from models.db import session_scope
+from models.errors import UserError
 from models.schema import Change, Person, Risk, Task
 from models.tokens import OFFICE, expiry_for, sign_office_token, sign_task_token
 from tasks.notify_jobs import plan_escalation_messages, plan_reminders
 from tasks.render_mail import task_links
 from tasks.roadmap_jobs import import_file
 
-KEY = "web-test-secret"
+KEY = "web-test-secret-key"
 PASSWORD = "office-pass-123"
 BASE = "http://127.0.0.1:8000"
 DAY = date(2014, 11, 10)
-NOW = datetime(2014, 11, 10, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
+NOW = datetime(2014, 11, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
 
 def make_client(url: str, now: datetime = NOW) -> TestClient:
@@ -253,7 +254,7 @@ def test_away_hands_reminders_to_the_delegate_and_escalations_still_go_up(client
     assert "boss@example.org" in {i.recipient for i in escalations.intents}  # Alice's manager, not Carol's chain
 
     # After the absence the delegate's link no longer works: she is not responsible any more.
-    later = make_client(url, datetime(2014, 11, 17, 9, tzinfo=timezone.utc))
+    later = make_client(url, datetime(2014, 11, 17, 9, tzinfo=UTC))
     r = later.get(path_of(done))
     assert r.status_code == 403 and "больше не отвечает за эту задачу" in r.text
 
@@ -480,9 +481,22 @@ def test_roadmap_web_refuses_a_short_secret_key(monkeypatch, tmp_path):
 def test_create_app_refuses_a_blank_secret(monkeypatch, url):
     from web.app import WebSettings, create_app
 
-    monkeypatch.setenv("ROADMAP_SECRET_KEY", "")
-    with pytest.raises(RuntimeError, match="ROADMAP_SECRET_KEY"):
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "   ")
+    with pytest.raises(UserError, match="ROADMAP_SECRET_KEY is not set"):
         create_app(url, WebSettings())
+
+
+@pytest.mark.parametrize("start", ["create_app", "uvicorn factory"])
+def test_every_way_of_starting_the_web_app_refuses_a_short_secret_key(monkeypatch, url, start):
+    from web.app import WebSettings, app_from_environment, create_app
+
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 15)
+    monkeypatch.setenv("ROADMAP_DATABASE_URL", url)
+    with pytest.raises(UserError, match="shorter than 16 characters") as refused:
+        app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
+    assert "y" * 15 not in str(refused.value)
+    monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 16)
+    assert app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
 
 
 # --- the roadmap's language on every page ------------------------------------------------

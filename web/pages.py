@@ -18,12 +18,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from models.delegation import is_away
 from models.history import history
 from models.planning import roadmap_calendar
-from models.report_builder import escalation_level, stage_baselines
+from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
-from models.status import OPEN, remind_window, stage_states, task_progress, task_rag
-from models.tokens import is_away
+from models.spec import Policy
+from models.status import OPEN, stage_states, task_progress, task_rag
 
 LIMIT = 50
 UPCOMING_DAYS = 14  # as the weekly report: the as-of day and the 13 after it
@@ -100,8 +101,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     3. Overdue (most late first), upcoming (soonest first), open risks (highest score first).
     4. Chart bars: every stage, then the first open critical tasks, placed in percent."""
     cal = roadmap_calendar(roadmap)
-    window = remind_window(roadmap)
-    policy = roadmap.policy or {}
+    policy = Policy.of(roadmap)
     rows = session.execute(
         select(*_TASK_COLUMNS).where(Task.roadmap_id == roadmap.id, Task.archived.is_(False)).order_by(Task.position)
     ).all()
@@ -114,7 +114,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     states: list[_State] = []
     late_of: dict[str, int] = {}
     for t in rows:
-        late, _, rag = task_rag(t, as_of, cal, window)  # type: ignore[arg-type]
+        late, _, rag = task_rag(t, as_of, cal, policy.remind_window)  # type: ignore[arg-type]
         states.append(_State(task_progress(t), rag, t.status))  # type: ignore[arg-type]
         late_of[t.key] = late
     stage_rows = stage_states(stages, rows, states, cal, as_of)  # type: ignore[arg-type]
@@ -124,7 +124,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
         return Row(key=t.key, title=t.title, stage=stage_titles.get(t.stage, t.stage), owner=names.get(t.owner, t.owner),
                    due=t.due, status=t.status, progress=s.progress, days_late=late, rag=s.rag,
                    critical=bool(t.critical), forecast=t.forecast,
-                   escalation=escalation_level(late, policy) if t.status in OPEN else 0)
+                   escalation=policy.escalation_level(late) if t.status in OPEN else 0)
 
     pairs = list(zip(rows, states))
     overdue_all = [(t, s) for t, s in pairs if t.status in OPEN and late_of[t.key] > 0]
@@ -246,7 +246,7 @@ class TaskPage:
 
 def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, as_of: dt.date) -> TaskPage:
     cal = roadmap_calendar(roadmap)
-    late, _, rag = task_rag(task, as_of, cal, remind_window(roadmap))
+    late, _, rag = task_rag(task, as_of, cal, Policy.of(roadmap).remind_window)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     stage = session.scalar(select(Stage.title).where(Stage.roadmap_id == roadmap.id, Stage.key == task.stage))
     related = {t.key: t for t in session.scalars(select(Task).where(

@@ -1,0 +1,54 @@
+"""Who acts for whom: delegation while a person is away, and who may update a task.
+
+A person is away while ``people.away_until`` is on or after the day and they named a
+``people.delegate``; their reminders then go to the delegate (``acting_for``), who may also
+update their tasks through a link (``may_update``). The signed link itself is checked in
+``models/tokens.py``; these rules are checked on every request, so a link stops working
+the day its person loses the right to the task.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from models.tokens import OFFICE
+
+
+def acting_for(people: dict[str, Any], key: str, as_of: date) -> str:
+    """Who reads ``key``'s reminders on ``as_of``: the person, or while they are away their
+    delegate (and the delegate's delegate, if they are away too; a loop stops at the last
+    person not seen before)."""
+    seen = {key}
+    current = key
+    while True:
+        person = people.get(current)
+        if person is None or not is_away(person, as_of):
+            return current
+        nxt = getattr(person, "delegate", None)
+        if not nxt or nxt in seen or nxt not in people or people[nxt].archived:
+            return current
+        seen.add(nxt)
+        current = nxt
+
+
+def is_away(person: Any, as_of: date) -> bool:
+    until = getattr(person, "away_until", None)
+    return bool(until is not None and as_of <= until and getattr(person, "delegate", None))
+
+
+def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dict[str, Any], as_of: date) -> bool:
+    """Whether the named person may update ``task`` through a link today: its owner, whoever
+    reads the owner's reminders while the owner is away, the owner's manager and the
+    contacts of the task's partners (they get the escalations), and the project office."""
+    if person_key == OFFICE:
+        return True
+    person = people.get(person_key)
+    if person is None or person.archived:
+        return False
+    if person_key == task.owner or person_key == acting_for(people, task.owner, as_of):
+        return True
+    owner = people.get(task.owner)
+    if owner is not None and owner.manager == person_key:
+        return True
+    return any(partners[p].contact == person_key for p in task.partners or () if p in partners)

@@ -1,0 +1,142 @@
+"""The FastAPI dependencies of the routes: the app's settings and clock, a database session,
+and who the request acts as (a task link, or the project office).
+
+``create_app`` puts one ``WebContext`` on ``app.state``; every route reaches it, and what
+is built from it, through ``Depends`` (as FastAPI's full-stack template does), so a route
+reads as what it needs and what it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import Settings
+from models.db import session_scope
+from models.delegation import may_update
+from models.schema import Partner, Person, Roadmap, Task
+from models.tokens import TokenError, verify_office_token, verify_task_token
+from web.security import Refused, basic_password, token_refused
+from web.strings import STRINGS
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What ``create_app`` was given: settings, database, signing key and clock."""
+
+    settings: Settings
+    url: str
+    secret: str
+    now: Callable[[], dt.datetime]  # aware; tests pass a fixed clock
+
+    @property
+    def password(self) -> SecretStr | None:
+        return getattr(self.settings, "web_password", None)
+
+    @property
+    def secure_cookie(self) -> bool:
+        return self.settings.public_url.startswith("https://")
+
+    def today(self, roadmap: Roadmap) -> dt.date:
+        """The day in the roadmap's own time zone: it decides lateness and link expiry."""
+        return self.now().astimezone(ZoneInfo(roadmap.timezone)).date()
+
+    def language_of(self, roadmap_key: str) -> str:
+        """The language of the roadmap a URL names, for a page about a refused request
+        (which may come before anything else was read); English if there is no such roadmap."""
+        with session_scope(self.url, migrate=False) as session:
+            lang = session.scalar(select(Roadmap.language).where(Roadmap.key == roadmap_key))
+        return lang if lang in STRINGS else "en"
+
+
+def get_web(request: Request) -> WebContext:
+    return request.app.state.web  # type: ignore[no-any-return]
+
+
+Web = Annotated[WebContext, Depends(get_web)]
+
+
+def db_session(web: Web) -> Iterator[Session]:
+    """One unit of work per request, committed before the response is sent (see ``Db``)."""
+    with session_scope(web.url, migrate=False) as session:  # create_app migrated once
+        yield session
+
+
+# scope="function": the commit happens before the response leaves, so a browser that
+# follows the redirect after a POST reads what was saved.
+Db = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def find_roadmap(session: Session, roadmap_key: str) -> Roadmap:
+    roadmap = session.scalar(select(Roadmap).where(Roadmap.key == roadmap_key))
+    if roadmap is None:
+        raise Refused(404, "t_not_found", "ref_no_roadmap")
+    return roadmap
+
+
+@dataclass(frozen=True)
+class TaskAccess:
+    """A task link that may act on its task today: the roadmap, the task, whose link it is."""
+
+    roadmap: Roadmap
+    task: Task
+    person_key: str
+    people: dict[str, Person]
+    token: str
+
+
+def task_access(web: WebContext, session: Session, roadmap_key: str, task_key: str, token: str) -> TaskAccess:
+    """The task when ``token`` is a genuine, unexpired link for it whose person may still
+    update it (``models.delegation.may_update``); else ``Refused``."""
+    try:
+        claims = verify_task_token(web.secret, token, roadmap=roadmap_key, task=task_key, now=web.now())
+    except TokenError as exc:
+        raise token_refused(exc) from None
+    except ValueError:
+        raise Refused(403, "t_link", "tok_invalid") from None
+    roadmap = find_roadmap(session, roadmap_key)
+    task = session.scalar(select(Task).where(Task.roadmap_id == roadmap.id, Task.key == task_key))
+    if task is None or task.archived:
+        raise Refused(403, "t_link", "ref_task_gone")
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
+    if not may_update(task, claims.person, people, partners, web.today(roadmap)):
+        raise Refused(403, "t_link", "ref_not_responsible")
+    return TaskAccess(roadmap, task, claims.person, people, token)
+
+
+def link_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: str = "") -> TaskAccess:
+    """The task link of a GET (``?token=``)."""
+    return task_access(web, session, roadmap_key, task_key, token)
+
+
+def office_access(request: Request, web: Web, roadmap_key: str, token: str = "") -> None:
+    """The roadmap page is for the project office: a signed office link, or basic auth
+    with ROADMAP_WEB_PASSWORD; without either, 401 and the browser's sign-in prompt."""
+    if token:
+        try:
+            verify_office_token(web.secret, token, roadmap=roadmap_key, now=web.now())
+            return
+        except TokenError as exc:
+            raise token_refused(exc) from None
+        except ValueError:
+            raise Refused(403, "t_link", "tok_invalid") from None
+    password = web.password.get_secret_value() if web.password is not None else ""
+    if password:
+        given = basic_password(request.headers.get("authorization", ""))
+        if given is not None and hmac.compare_digest(given.encode(), password.encode()):
+            return
+    raise Refused(401, "t_sign_in", "ref_sign_in")
+
+
+TaskLink = Annotated[TaskAccess, Depends(link_access)]
+Office = Depends(office_access)

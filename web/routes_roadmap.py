@@ -1,0 +1,42 @@
+"""The project office's pages: the roadmap page and the latest weekly report.
+
+  GET  /roadmaps/{roadmap}[?token=O]                 the roadmap page
+  GET  /roadmaps/{roadmap}/report.docx[?token=O]     the latest weekly report
+
+Both need an office link (``roadmap web-link``) or basic auth (``web.deps.office_access``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+
+from web.deps import Db, Office, Web, find_roadmap
+from web.pages import latest_report, roadmap_page
+from web.rendering import render
+from web.security import Refused
+from web.strings import STRINGS
+
+router = APIRouter(dependencies=[Office])
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@router.get("/roadmaps/{roadmap_key}")
+def get_roadmap(web: Web, session: Db, roadmap_key: str, token: str = "") -> Response:
+    roadmap = find_roadmap(session, roadmap_key)
+    page = roadmap_page(session, roadmap, web.today(roadmap), web.settings.reports_dir)
+    lang = roadmap.language if roadmap.language in STRINGS else "en"
+    suffix = f"?{urlencode({'token': token})}" if token else ""
+    return render("roadmap", page=page, lang=lang,
+                  report_url=f"/roadmaps/{quote(roadmap.key, safe='')}/report.docx{suffix}")
+
+
+@router.get("/roadmaps/{roadmap_key}/report.docx")
+def get_report(web: Web, session: Db, roadmap_key: str) -> Response:
+    find_roadmap(session, roadmap_key)
+    path = latest_report(web.settings.reports_dir, roadmap_key)
+    if path is None:
+        raise Refused(404, "t_no_report", "ref_no_report")
+    return FileResponse(path, filename=path.name, headers={"Cache-Control": "no-store"}, media_type=DOCX_TYPE)

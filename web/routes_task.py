@@ -1,0 +1,112 @@
+"""The task page behind a signed email link, and its forms.
+
+  GET  /roadmaps/{roadmap}/tasks/{task}?token=T[&action=done]   the page (``action`` opens a form)
+  POST /roadmaps/{roadmap}/tasks/{task}                         one action; 303 back to the page
+
+A POST is checked in this order before anything else is read from it: its size, then the
+CSRF pair (the form's ``csrf`` against the browser's nonce cookie and the link's token),
+then the link itself (``web.deps.task_access``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from models.errors import UserError
+from models.schema import Person, Roadmap
+from models.tokens import OFFICE
+from web.actions import ACTIONS, FormError, apply_action
+from web.deps import Db, TaskAccess, TaskLink, Web, WebContext, task_access
+from web.pages import task_page
+from web.rendering import SECURITY_HEADERS, render
+from web.security import CSRF_COOKIE, MAX_FORM_BYTES, Refused, csrf_for, set_nonce
+from web.strings import STRINGS, history_line, text
+
+router = APIRouter()
+
+
+def task_url(roadmap_key: str, task_key: str) -> str:
+    return f"/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}"
+
+
+@router.get("/roadmaps/{roadmap_key}/tasks/{task_key}")
+def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: str | None = None,
+             saved: str | None = None, moved: int = 0) -> Response:
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    resp = show_task(web, session, access, nonce, focus=action, saved=saved, moved=moved)
+    set_nonce(resp, nonce, secure=web.secure_cookie)
+    return resp
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    fields: dict[str, str]
+    nonce: str  # the browser's CSRF nonce, for the form shown again after an error
+
+
+async def posted_form(request: Request, web: Web) -> PostedForm:
+    """The form of a POST whose size and CSRF pair are right; else ``Refused``."""
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise Refused(413, "t_too_long", "ref_too_long")
+    body = raw.decode("utf-8", errors="replace")
+    form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    if not nonce or not hmac.compare_digest(csrf_for(web.secret, nonce, form.get("token", "")), form.get("csrf", "")):
+        raise Refused(403, "t_csrf", "ref_csrf")
+    return PostedForm(form, nonce)
+
+
+@router.post("/roadmaps/{roadmap_key}/tasks/{task_key}")
+def post_task(web: Web, session: Db, roadmap_key: str, task_key: str,
+              posted: Annotated[PostedForm, Depends(posted_form)]) -> Response:
+    form = posted.fields
+    access = task_access(web, session, roadmap_key, task_key, form.get("token", ""))
+    roadmap, task = access.roadmap, access.task
+    try:
+        outcome = apply_action(session, roadmap, task, form, today=web.today(roadmap),
+                               actor=actor_of(roadmap, access.person_key, access.people),
+                               person=access.people.get(access.person_key), people=access.people)
+    except UserError as exc:
+        session.rollback()  # the checks come before any change; this is a safety net
+        return show_task(web, session, access, posted.nonce, status=400, error=exc, focus=form.get("action"), form=form)
+    query = urlencode({"token": access.token, "saved": outcome.action, "moved": len(outcome.moved)})
+    return RedirectResponse(f"{task_url(roadmap_key, task_key)}?{query}", status_code=303, headers=SECURITY_HEADERS)
+
+
+def actor_of(roadmap: Roadmap, person_key: str, people: dict[str, Person]) -> str:
+    """Who made a change, as the history records it."""
+    if person_key == OFFICE:
+        return f"{roadmap.office_name} <{roadmap.office_email}>"
+    p = people[person_key]
+    return f"{p.name} <{p.email}>"
+
+
+def show_task(web: WebContext, session: Db, access: TaskAccess, nonce: str, *, status: int = 200,
+              error: Exception | None = None, focus: str | None = None, saved: str | None = None, moved: int = 0,
+              form: dict[str, str] | None = None) -> HTMLResponse:
+    roadmap, task = access.roadmap, access.task
+    page = task_page(session, roadmap, task, access.person_key, web.today(roadmap))
+    lang = roadmap.language if roadmap.language in STRINGS else "en"
+    names = {p.key: p.name for p in page.people}
+    if page.person is not None:
+        names[page.person.key] = page.person.name
+    if page.owner is not None:
+        names[page.owner.key] = page.owner.name
+    lines = [history_line(c, lang, names) for c in page.history]
+    message: str | None = None
+    if isinstance(error, FormError):
+        message = text(lang, error.key, **error.params)
+    elif error is not None:  # a check of update_task's own, in its words
+        message = text(lang, "err_not_saved", detail=str(error))
+    return render("task", status, page=page, history=lines, token=access.token,
+                  csrf=csrf_for(web.secret, nonce, access.token), error=message,
+                  focus=focus if focus in ACTIONS else None, saved=saved if saved in ACTIONS else None,
+                  moved=moved, form=form or {}, lang=lang, post_url=task_url(roadmap.key, task.key))
