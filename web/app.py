@@ -46,7 +46,7 @@ from sqlalchemy import select
 from config import TEMPLATES_DIR, Settings, get_settings
 from models.db import session_scope, upgrade
 from models.errors import UserError
-from models.i18n import jinja_filters
+from models.i18n import install_gettext
 from models.schema import Partner, Person, Roadmap, Task
 from models.tokens import OFFICE, TokenError, may_update, verify_office_token, verify_task_token
 from web.actions import ACTIONS, FormError, apply_action
@@ -97,8 +97,7 @@ def web_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(jinja_filters())
-    return env
+    return install_gettext(env)
 
 
 def _secret(settings: Settings) -> str:
