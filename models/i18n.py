@@ -18,17 +18,20 @@ then translate the new entries (tests/test_i18n.py fails while one is missing or
 
 from __future__ import annotations
 
+import gettext
 import io
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from babel.dates import format_date as _babel_format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import Translations
+
+if TYPE_CHECKING:
+    import jinja2
 
 LANGUAGES = ("ru", "en")
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -58,11 +61,11 @@ def catalog_path(lang: str) -> Path:
 
 
 @lru_cache(maxsize=8)
-def translations(lang: str) -> NullTranslations:
+def translations(lang: str) -> gettext.NullTranslations:
     """The gettext translations of ``lang``: English needs none (the ids are English)."""
     lang = language(lang)
     if lang == "en":
-        return NullTranslations()
+        return gettext.NullTranslations()
     with catalog_path(lang).open("rb") as po:
         catalog = read_po(po, locale=lang, domain=CATALOG_DOMAIN)
     mo = io.BytesIO()
@@ -162,32 +165,33 @@ def install_gettext(env: jinja2.Environment) -> jinja2.Environment:
     """Give ``env`` the i18n extension (``{% trans %}``, ``_()``, ``ngettext()``, ``pgettext()``)
     in the language of each render's ``lang``, and the filters above. Newstyle gettext:
     values are passed by name (``_("Due: %(date)s", date=...)``) and escaped in HTML."""
+    # Imported here, the one import inside a function in this module: the report and the CLI
+    # use the words above without loading Jinja.
+    from jinja2 import pass_context
+    from jinja2.runtime import Context
+
+    # Jinja's newstyle wrappers call these through Context.call, which passes the render
+    # context to a pass_context function: the language is that of the page or mail rendered.
+    @pass_context
+    def gettext(context: Context, message: str) -> str:
+        return translations(context["lang"]).gettext(message)
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+        return translations(context["lang"]).ngettext(singular, plural, n)
+
+    @pass_context
+    def pgettext(context: Context, ctx: str, message: str) -> str:
+        return translations(context["lang"]).pgettext(ctx, message)
+
+    @pass_context
+    def npgettext(context: Context, ctx: str, singular: str, plural: str, n: int) -> str:
+        return translations(context["lang"]).npgettext(ctx, singular, plural, n)
+
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # a sentence may span lines in a template
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+        gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
     )
     env.filters.update(jinja_filters())
     return env
-
-
-# Jinja's newstyle wrappers call these through Context.call, which passes the render context
-# to a pass_context function: the language is the one of the page or mail being rendered.
-@jinja2.pass_context
-def _gettext(context: jinja2.runtime.Context, message: str) -> str:
-    return translations(context["lang"]).gettext(message)
-
-
-@jinja2.pass_context
-def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
-    return translations(context["lang"]).ngettext(singular, plural, n)
-
-
-@jinja2.pass_context
-def _pgettext(context: jinja2.runtime.Context, ctx: str, message: str) -> str:
-    return translations(context["lang"]).pgettext(ctx, message)
-
-
-@jinja2.pass_context
-def _npgettext(context: jinja2.runtime.Context, ctx: str, singular: str, plural: str, n: int) -> str:
-    return translations(context["lang"]).npgettext(ctx, singular, plural, n)

@@ -1,13 +1,8 @@
-"""The serialisable context of one weekly status report: data, rules and words in one import.
+"""The context of one weekly status report, in one import for its builder and renderers.
 
-Why a separate context: the report is rendered from plain data only (Ghostwriter's rule:
-build the context, then render). Whoever reads the database fills these dataclasses; the
-renderers in ``tasks/gantt.py`` and ``tasks/report_docx.py`` never touch the database, so the
-same context can be saved as a JSON snapshot (``to_dict``/``from_dict``), rendered again
-later with identical text, and compared with next week's to list the changes.
-
-- ``models/report_data.py``: the rows and ``ReportContext``, and their JSON form;
-- ``models/report_rules.py``: the report period, risk zones, overall colour, decisions;
+- ``models/report_data.py``: the rows and ``ReportContext``, plain data saved as JSON snapshots
+  (why the report is rendered from such a context is said there);
+- ``models/report_rules.py``: the report period, risk zones, the overall colour, the decisions;
 - ``models/report_words.py``: the report's words from the gettext catalog, counts and dates.
 """
 

@@ -252,7 +252,7 @@ def _decode(tp: Any, value: Any) -> Any:
         return dt.datetime.fromisoformat(value)
     if tp is dt.date:
         return dt.date.fromisoformat(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
         names = {f.name for f in dataclasses.fields(tp)}
         unknown = set(value) - names

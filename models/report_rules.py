@@ -78,7 +78,8 @@ def decision_sentences(
         key=lambda r: (-r.score, -r.impact, r.key),
     )
     picked: list[TaskRow | RiskRow] = [*tasks[:2], *hot_risks[:1]]
-    picked += [*tasks[2:], *hot_risks[1:]][: max(0, limit - len(picked))]
+    rest: list[TaskRow | RiskRow] = [*tasks[2:], *hot_risks[1:]]
+    picked += rest[: max(0, limit - len(picked))]
     return [
         _task_decision(x, lang) if isinstance(x, TaskRow) else _risk_decision(x, lang)
         for x in picked[:limit]

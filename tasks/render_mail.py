@@ -23,7 +23,7 @@ reply instead. When the caller passes no ``secret_key``, the settings' one is us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ def render_digest(
     subject, text, html = _render_three("reminder", context, template_dir)
     ics = build_ics(
         _deadlines(digest.lines, roadmap_title, roadmap_key, lang, context["roadmap_url"]),
-        now=datetime.combine(digest.as_of, time(0), tzinfo=timezone.utc),
+        now=datetime.combine(digest.as_of, time(0), tzinfo=UTC),
     )
     calendar = Attachment(f"{roadmap_key}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
     return OutgoingMessage(

@@ -12,7 +12,8 @@ from babel.messages.pofile import read_po
 
 from config import PROJECT_ROOT
 from models.i18n import catalog_path, format_date, format_weekday, rag_colour, risk_status, task_status
-from models.report_words import STRINGS as REPORT, format_day, plural
+from models.report_words import STRINGS as REPORT
+from models.report_words import format_day, plural
 from web.strings import MESSAGES, text
 
 
@@ -21,7 +22,7 @@ def used_messages() -> dict[tuple[str | None, str], str | tuple[str, ...]]:
     with open(PROJECT_ROOT / "babel.cfg", encoding="utf-8") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     found = {}
-    for filename, _line, message, _comments, context in extract_from_dir(PROJECT_ROOT, method_map, options_map):
+    for _file, _line, message, _comments, context in extract_from_dir(PROJECT_ROOT, method_map, options_map):
         singular = message[0] if isinstance(message, tuple) else message
         found[(context, singular)] = message
     return found
@@ -81,7 +82,8 @@ def test_a_status_has_one_word_in_mail_report_and_web() -> None:
 def test_web_messages_fill_in_labels_and_dates_in_the_language() -> None:
     assert text("ru", "err_progress", field="progress") == "Прогресс: укажите целое число от 0 до 100"
     assert text("en", "tok_expired", expires=date(2014, 12, 10)).startswith("This link expired on 10 December 2014.")
-    assert text("ru", "tok_expired", expires=date(2014, 12, 10)).startswith("Срок действия ссылки истёк 10 декабря 2014 г.")
+    assert text("ru", "tok_expired", expires=date(2014, 12, 10)).startswith(
+        "Срок действия ссылки истёк 10 декабря 2014 г.")
     assert all(f"tok_{code}" in MESSAGES for code in (
         "incomplete", "damaged_copy", "damaged", "signature", "purpose", "expired", "roadmap", "task"))
 

@@ -82,10 +82,10 @@ class _Messages(Mapping[str, str]):
     """The messages above by key in one language (what ``strings(lang)[key]`` gives)."""
 
     def __init__(self, lang: str):
-        self._words = translations(lang)
+        self.lang = lang
 
     def __getitem__(self, key: str) -> str:
-        return self._words.gettext(MESSAGES[key])
+        return translations(self.lang).gettext(MESSAGES[key])
 
     def __iter__(self) -> Iterator[str]:
         return iter(MESSAGES)
