@@ -1,139 +1,197 @@
-"""Numbers, plurals and dates in the owner's language (Russian or English).
+"""Words, plurals and dates in the roadmap's language (Russian or English), for mail, report and web.
 
-Pure functions over babel's CLDR data, usable directly as Jinja filters:
-``{{ n | count_phrase("task", lang) }}``, ``{{ due | format_date(lang) }}``.
+One mechanism: gettext. The English text is the message id; the Russian wording lives in
+``locale/ru/LC_MESSAGES/messages.po``, and Russian plurals (1 задача, 3 задачи, 5 задач,
+21 задача) come from that catalog's Plural-Forms through ``ngettext``. Python code calls
+``translations(lang).gettext(...)``/``.ngettext(...)``; Jinja templates use ``_()``,
+``ngettext()`` and ``{% trans %}`` (``install_gettext``), taking the language from the
+``lang`` of the render context, so one environment serves both languages.
 
-Russian needs three forms for whole numbers (1 задача, 3 задачи, 5 задач, 11 задач,
-21 задача), so plurals are chosen by babel's CLDR rules rather than by ``n == 1``.
+The catalog is compiled when first used (babel's read_po/write_mo, in memory): there is no
+.mo file to forget to rebuild. After changing wording in code or templates:
+
+    pybabel extract -F babel.cfg -o /tmp/messages.pot .
+    pybabel update -i /tmp/messages.pot -d locale -D messages --no-fuzzy-matching
+
+then translate the new entries (tests/test_i18n.py fails while one is missing or fuzzy).
 """
 
 from __future__ import annotations
 
+import gettext
+import io
 from datetime import date
 from functools import lru_cache
-from typing import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from babel import Locale
 from babel.dates import format_date as _babel_format_date
-from babel.numbers import format_decimal
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
-PluralForms = Mapping[str, str] | tuple[str, ...]
+if TYPE_CHECKING:
+    import jinja2
 
-# CLDR's fixed order of categories; a tuple of forms is read in this order,
-# restricted to the categories the language uses (ru: one, few, many, other; en: one, other).
-_CATEGORY_ORDER = ("zero", "one", "two", "few", "many", "other")
+LANGUAGES = ("ru", "en")
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+CATALOG_DOMAIN = "messages"
 
-# Words our mails count. "other" in Russian covers fractions (1,5 задачи).
-WORDS: dict[str, dict[str, PluralForms]] = {
-    "task": {
-        "ru": ("задача", "задачи", "задач", "задачи"),
-        "en": ("task", "tasks"),
-    },
-    "day": {
-        "ru": ("день", "дня", "дней", "дня"),
-        "en": ("day", "days"),
-    },
-    "business_day": {
-        "ru": ("рабочий день", "рабочих дня", "рабочих дней", "рабочего дня"),
-        "en": ("business day", "business days"),
-    },
-    "week": {
-        "ru": ("неделя", "недели", "недель", "недели"),
-        "en": ("week", "weeks"),
-    },
-    "risk": {
-        "ru": ("риск", "риска", "рисков", "риска"),
-        "en": ("risk", "risks"),
-    },
-    "message": {
-        "ru": ("письмо", "письма", "писем", "письма"),
-        "en": ("message", "messages"),
-    },
-    "reminder": {
-        "ru": ("напоминание", "напоминания", "напоминаний", "напоминания"),
-        "en": ("reminder", "reminders"),
-    },
-    "milestone": {
-        "ru": ("веха", "вехи", "вех", "вехи"),
-        "en": ("milestone", "milestones"),
-    },
-}
-
-# English CLDR "long" is American ("November 15, 2014"); our mails use the day-first form.
-_DATE_PATTERNS = {"en": "d MMMM y"}
+# English CLDR "long" is American ("November 15, 2014"): the British locale gives "15 November 2014".
+_LOCALES = {"ru": "ru", "en": "en_GB"}
+_SHORT_DATE = {"ru": "dd.MM.yyyy", "en": "d MMM yyyy"}
 
 
-@lru_cache(maxsize=32)
-def _locale(lang: str) -> Locale:
-    """Accept "ru", "ru_RU" and "ru-RU" alike; unknown languages raise babel's error."""
-    return Locale.parse(lang.replace("-", "_"))
+def language(lang: str) -> str:
+    """ "ru", "ru_RU" and "ru-RU" alike; anything but Russian or English is refused rather
+    than shown as English words around foreign dates."""
+    base = lang.replace("-", "_").split("_")[0].lower()
+    if base not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, not {lang!r}")
+    return base
+
+
+def babel_locale(lang: str) -> str:
+    """The babel locale of a language: "en_GB" for English, so that dates read "15 November 2014"."""
+    return _LOCALES[language(lang)]
+
+
+def catalog_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{CATALOG_DOMAIN}.po"
+
+
+@lru_cache(maxsize=8)
+def translations(lang: str) -> gettext.NullTranslations:
+    """The gettext translations of ``lang``: English needs none (the ids are English)."""
+    lang = language(lang)
+    if lang == "en":
+        return gettext.NullTranslations()
+    with catalog_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=lang, domain=CATALOG_DOMAIN)
+    mo = io.BytesIO()
+    write_mo(mo, catalog)  # fuzzy entries are left out, as msgfmt does
+    mo.seek(0)
+    return Translations(mo, domain=CATALOG_DOMAIN)
+
+
+# ---- one vocabulary for the values every part of the product shows ------------------------
+
+
+@lru_cache(maxsize=8)
+def _task_statuses(lang: str) -> dict[str, str]:
+    # Feminine in Russian: the word stands for "задача".
+    t = translations(lang)
+    return {
+        "planned": t.pgettext("task status", "planned"),
+        "in_progress": t.pgettext("task status", "in progress"),
+        "done": t.pgettext("task status", "done"),
+        "blocked": t.pgettext("task status", "blocked"),
+        "cancelled": t.pgettext("task status", "cancelled"),
+    }
+
+
+@lru_cache(maxsize=8)
+def _risk_statuses(lang: str) -> dict[str, str]:
+    t = translations(lang)
+    return {
+        "open": t.pgettext("risk status", "open"),
+        "mitigated": t.pgettext("risk status", "mitigated"),
+        "occurred": t.pgettext("risk status", "occurred"),
+        "closed": t.pgettext("risk status", "closed"),
+    }
+
+
+@lru_cache(maxsize=8)
+def _rag_colours(lang: str) -> dict[str, str]:
+    t = translations(lang)
+    return {
+        "green": t.pgettext("RAG colour", "green"),
+        "amber": t.pgettext("RAG colour", "amber"),
+        "red": t.pgettext("RAG colour", "red"),
+        "grey": t.pgettext("RAG colour", "grey"),
+    }
+
+
+def task_status(status: str, lang: str) -> str:
+    """A task's status as a word ("в работе"); a status without a word is shown as stored."""
+    return _task_statuses(language(lang)).get(status, status)
+
+
+def risk_status(status: str, lang: str) -> str:
+    return _risk_statuses(language(lang)).get(status, status)
+
+
+def rag_colour(rag: str, lang: str) -> str:
+    """A RAG colour in lower case ("жёлтый"); a report cell capitalises it."""
+    return _rag_colours(language(lang)).get(rag, rag)
+
+
+# ---- dates ---------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
-def _category(n: int | float, lang: str) -> str:
-    return _locale(lang).plural_form(abs(n))
-
-
-@lru_cache(maxsize=32)
-def _categories(lang: str) -> tuple[str, ...]:
-    tags = _locale(lang).plural_form.tags | {"other"}
-    return tuple(c for c in _CATEGORY_ORDER if c in tags)
-
-
-def plural(n: int, forms: PluralForms, lang: str) -> str:
-    """The form of a word that goes with the number ``n`` in ``lang``.
-
-    ``forms`` is either a mapping from CLDR category ("one", "few", "many", "other")
-    to the word, or a tuple in CLDR order (Russian: one, few, many[, other];
-    English: one, other). A missing category falls back to "other", then to the
-    last form given, so a three-form Russian tuple still works for every integer.
-    """
-    category = _category(n, lang)
-    if not isinstance(forms, Mapping):
-        forms = dict(zip(_categories(lang), forms))
-    if category in forms:
-        return forms[category]
-    if "other" in forms:
-        return forms["other"]
-    return list(forms.values())[-1]
-
-
-@lru_cache(maxsize=4096)
-def count_phrase(n: int, word_key: str, lang: str) -> str:
-    """ "3 задачи", "5 рабочих дней", "1 task": the number and the agreeing word.
-    Cached, like the date formats below: a day's mail says the same few counts and
-    dates thousands of times, and babel takes a tenth of a millisecond for each."""
-    try:
-        by_lang = WORDS[word_key]
-    except KeyError:
-        raise KeyError(f"no plural forms for word {word_key!r}; known: {sorted(WORDS)}") from None
-    base = _locale(lang).language
-    if base not in by_lang:
-        raise KeyError(f"no {base!r} forms for word {word_key!r}")
-    number = format_decimal(n, locale=_locale(lang))
-    return f"{number} {plural(n, by_lang[base], lang)}"
-
-
-@lru_cache(maxsize=4096)
-def format_date(d: date, lang: str) -> str:
-    """A full date for prose: ru "15 ноября 2014 г.", en "15 November 2014"."""
-    pattern = _DATE_PATTERNS.get(_locale(lang).language, "long")
-    # CLDR puts a narrow no-break space (U+202F) before "г."; plain-text mail clients
-    # render it unevenly and people can't type it when searching, so use a plain space.
-    return _babel_format_date(d, pattern, locale=_locale(lang)).replace("\u202f", " ")
+def format_date(d: date, lang: str, short: bool = False) -> str:
+    """A date for prose, ru "15 ноября 2014 г.", en "15 November 2014"; ``short`` for a table
+    column, "15.11.2014" / "15 Nov 2014". Cached: a day's mail says the same few dates
+    thousands of times, and babel takes a tenth of a millisecond for each."""
+    lang = language(lang)
+    text = _babel_format_date(d, _SHORT_DATE[lang] if short else "long", locale=_LOCALES[lang])
+    # CLDR puts a narrow no-break space (U+202F) before "г."; plain-text mail clients render
+    # it unevenly, Word fonts may lack the glyph, and people cannot type it when searching.
+    return text.replace("\u202f", " ")
 
 
 @lru_cache(maxsize=1024)
 def format_weekday(d: date, lang: str) -> str:
     """The weekday's name as it stands alone: ru "суббота", en "Saturday"."""
-    return _babel_format_date(d, "cccc", locale=_locale(lang))
+    return _babel_format_date(d, "cccc", locale=_LOCALES[language(lang)])
 
 
-def jinja_filters() -> dict[str, object]:
-    """The functions above under the names templates use."""
+def jinja_filters() -> dict[str, Any]:
+    """The functions above under the names templates use: ``{{ due | format_date(lang) }}``."""
     return {
-        "plural": plural,
-        "count_phrase": count_phrase,
         "format_date": format_date,
         "format_weekday": format_weekday,
+        "task_status": task_status,
+        "risk_status": risk_status,
+        "rag_colour": rag_colour,
     }
+
+
+# ---- templates -----------------------------------------------------------------------------
+
+
+def install_gettext(env: jinja2.Environment) -> jinja2.Environment:
+    """Give ``env`` the i18n extension (``{% trans %}``, ``_()``, ``ngettext()``, ``pgettext()``)
+    in the language of each render's ``lang``, and the filters above. Newstyle gettext:
+    values are passed by name (``_("Due: %(date)s", date=...)``) and escaped in HTML."""
+    # Imported here, the one import inside a function in this module: the report and the CLI
+    # use the words above without loading Jinja.
+    from jinja2 import pass_context
+    from jinja2.runtime import Context
+
+    # Jinja's newstyle wrappers call these through Context.call, which passes the render
+    # context to a pass_context function: the language is that of the page or mail rendered.
+    @pass_context
+    def gettext(context: Context, message: str) -> str:
+        return translations(context["lang"]).gettext(message)
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+        return translations(context["lang"]).ngettext(singular, plural, n)
+
+    @pass_context
+    def pgettext(context: Context, ctx: str, message: str) -> str:
+        return translations(context["lang"]).pgettext(ctx, message)
+
+    @pass_context
+    def npgettext(context: Context, ctx: str, singular: str, plural: str, n: int) -> str:
+        return translations(context["lang"]).npgettext(ctx, singular, plural, n)
+
+    env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True  # a sentence may span lines in a template
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
+    )
+    env.filters.update(jinja_filters())
+    return env

@@ -6,8 +6,9 @@ not the clock). The caller chooses the Message-ID and the sender.
 
 Templates: ``templates/mail/<name>.subject.j2``, ``.txt.j2`` and ``.html.j2`` for the names
 ``reminder`` (one owner's daily digest, also when it only holds rescheduling notices) and
-``escalation``. The wording of both languages lives in ``mail/_phrases.j2``; the other
-files are layout. A user folder (``settings.template_dir``) laid out the same way, e.g.
+``escalation`` (and ``report``, for tasks/report_jobs.py). The wording lives in
+``mail/_phrases.j2`` as gettext messages (models/i18n.py: English ids, the Russian catalog in
+``locale/``); the other files are layout. A user folder (``settings.template_dir``) laid out the same way, e.g.
 ``<folder>/mail/reminder.subject.j2``, overrides the built-in templates file by file.
 Only ``.html.j2`` files are autoescaped; undefined names raise instead of rendering empty.
 
@@ -22,7 +23,7 @@ reply instead. When the caller passes no ``secret_key``, the settings' one is us
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,19 +32,15 @@ from urllib.parse import quote
 import jinja2
 
 from config import TEMPLATES_DIR
-from models.i18n import jinja_filters
+from models.i18n import LANGUAGES, install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
 from models.tokens import OFFICE, expiry_for, sign_task_token
 from tasks.mail import Attachment, OutgoingMessage
 
-LANGUAGES = ("ru", "en")
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 # Digest sections in the order the mail shows them: the most urgent first.
 SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
-# The calendar entry's description is the one piece of wording not in a template:
-# build_ics takes plain strings, and a user override of it has not been asked for.
-_ICS_LABELS = {"ru": ("Этап", "Дорожная карта"), "en": ("Stage", "Roadmap")}
 
 
 _FROM_SETTINGS: Any = object()  # secret_key not given: read it from the settings
@@ -108,8 +105,7 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(jinja_filters())
-    return env
+    return install_gettext(env)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -156,7 +152,7 @@ def render_digest(
     subject, text, html = _render_three("reminder", context, template_dir)
     ics = build_ics(
         _deadlines(digest.lines, roadmap_title, roadmap_key, lang, context["roadmap_url"]),
-        now=datetime.combine(digest.as_of, time(0), tzinfo=timezone.utc),
+        now=datetime.combine(digest.as_of, time(0), tzinfo=UTC),
     )
     calendar = Attachment(f"{roadmap_key}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
     return OutgoingMessage(
@@ -296,7 +292,10 @@ def _deadlines(lines: list[TaskLine], roadmap_title: str, roadmap_key: str, lang
                url: str | None) -> list[Deadline]:
     """One deadline per task (a task both overdue and moved is listed once: two
     components with one UID in one calendar would confuse clients)."""
-    stage_label, roadmap_label = _ICS_LABELS[lang]
+    # The calendar entry's description is the one piece of wording not in a template:
+    # build_ics takes plain strings, and a user override of it has not been asked for.
+    words = translations(lang)
+    stage_label, roadmap_label = words.gettext("Stage"), words.gettext("Roadmap")
     seen: dict[str, Deadline] = {}
     for line in lines:
         seen.setdefault(line.key, Deadline(
@@ -311,12 +310,11 @@ def _deadlines(lines: list[TaskLine], roadmap_title: str, roadmap_key: str, lang
 
 
 def _language(lang: str) -> str:
-    """"ru", "ru_RU" and "ru-RU" alike; anything but Russian or English is refused rather
-    than rendered as English words around foreign dates."""
-    base = lang.replace("-", "_").split("_")[0].lower()
-    if base not in LANGUAGES:
-        raise ValueError(f"mail language must be one of {LANGUAGES}, not {lang!r}")
-    return base
+    """"ru", "ru_RU" and "ru-RU" alike; other languages are refused (models.i18n.language)."""
+    try:
+        return language(lang)
+    except ValueError:
+        raise ValueError(f"mail language must be one of {LANGUAGES}, not {lang!r}") from None
 
 
 def _address(r: Recipient) -> str:

@@ -1,4 +1,4 @@
-"""The mail layer: plurals and dates, the .ics attachment, MIME building, and delivery
+"""The mail layer: the .ics attachment, MIME building, and delivery
 through a real SMTP server on loopback (tests/smtp_fixtures.py)."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from config.settings import Settings
-from models.i18n import count_phrase, format_date, format_weekday, plural
 from models.ics import Deadline, build_ics
 from tasks.mail import (
     Attachment,
@@ -73,42 +72,6 @@ def smtp(server: SmtpRecorder, **kwargs: object) -> SmtpTransport:
     kwargs.setdefault("sleep", lambda seconds: None)
     kwargs.setdefault("timeout", 5.0)
     return SmtpTransport(server.host, server.port, "none", **kwargs)  # type: ignore[arg-type]
-
-
-# --- i18n ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("n, expected", [
-    (0, "0 задач"), (1, "1 задача"), (2, "2 задачи"), (3, "3 задачи"), (4, "4 задачи"),
-    (5, "5 задач"), (11, "11 задач"), (12, "12 задач"), (14, "14 задач"), (21, "21 задача"),
-    (22, "22 задачи"), (25, "25 задач"), (101, "101 задача"), (111, "111 задач"),
-])
-def test_russian_task_count_agrees_with_number(n: int, expected: str) -> None:
-    assert count_phrase(n, "task", "ru") == expected
-
-
-def test_business_days_in_russian_and_english() -> None:
-    assert [count_phrase(n, "business_day", "ru") for n in (1, 2, 5, 21)] == [
-        "1 рабочий день", "2 рабочих дня", "5 рабочих дней", "21 рабочий день"]
-    assert [count_phrase(n, "task", "en") for n in (0, 1, 3)] == ["0 tasks", "1 task", "3 tasks"]
-
-
-def test_plural_takes_a_mapping_or_a_tuple_and_regional_locales() -> None:
-    assert plural(3, {"one": "риск", "few": "риска", "many": "рисков"}, "ru") == "риска"
-    assert plural(11, ("письмо", "письма", "писем"), "ru_RU") == "писем"
-    assert plural(1, ("day", "days"), "en-GB") == "day"
-
-
-def test_unknown_word_is_a_clear_error() -> None:
-    with pytest.raises(KeyError, match="frobnicator"):
-        count_phrase(2, "frobnicator", "ru")
-
-
-def test_dates_read_naturally_in_russian_and_english() -> None:
-    d = date(2014, 11, 15)
-    assert format_date(d, "ru") == "15 ноября 2014 г."
-    assert format_date(d, "en") == "15 November 2014"
-    assert format_date(date(2015, 3, 1), "ru") == "1 марта 2015 г."
-    assert (format_weekday(d, "ru"), format_weekday(d, "en")) == ("суббота", "Saturday")
 
 
 # --- ics ----------------------------------------------------------------------------

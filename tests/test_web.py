@@ -567,17 +567,3 @@ def test_a_done_task_shows_its_done_date_field_in_russian(client, url):
     html = open_page(client, link())
     assert "<td>дата выполнения</td>" in html and "<td>выполнена</td>" in html
     assert_russian(html)
-
-
-def test_both_languages_have_the_same_words():
-    from web.strings import STRINGS
-
-    assert set(STRINGS["ru"]) == set(STRINGS["en"])
-
-
-def test_every_reason_a_link_is_refused_has_words():
-    from web.strings import STRINGS
-
-    codes = ("incomplete", "damaged_copy", "damaged", "signature", "purpose", "expired", "roadmap", "task")
-    for lang in ("ru", "en"):
-        assert all(f"tok_{c}" in STRINGS[lang] for c in codes)

@@ -9,7 +9,7 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from config import TEMPLATES_DIR
-from models.i18n import jinja_filters
+from models.i18n import install_gettext
 from web.strings import strings
 
 SECURITY_HEADERS = {
@@ -31,8 +31,7 @@ def web_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(jinja_filters())
-    return env
+    return install_gettext(env)
 
 
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
