@@ -1,10 +1,14 @@
 """The one settings object: environment variables with the ROADMAP_ prefix.
 
 Values come, in order of precedence, from the environment, then from an optional
-TOML/env file named by ROADMAP_CONFIG_FILE (see config/roadmap.example.env), then
-from the defaults below. Secrets (the SMTP password, the web secret key) are read
-from the environment or the system keyring only and are held as SecretStr so they
-never show up in a repr, a log line or a dry-run.
+env file named by ROADMAP_CONFIG_FILE (see config/roadmap.example.env), then from the
+defaults below. Secrets (the SMTP password, the web secret key, the web password) are
+read from the environment (the SMTP password also from the system keyring) and never from
+that file: a file gets copied, committed and backed up, so one that holds a secret is
+refused. They are held as SecretStr so they never show up in a repr, a log line or a
+dry-run. A database URL with a password in the file is not refused (it is often the only
+way to point a service at its database): keep such a file readable by its owner only, or
+use ~/.pgpass.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from models.errors import UserError
 
@@ -27,6 +31,29 @@ _HOW_TO_SET_KEY = (
     "  export ROADMAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
     "and use the same value for `roadmap remind`, so that the links in the emails work."
 )
+
+
+SECRET_FIELDS = frozenset({"smtp_password", "secret_key", "web_password"})
+
+
+class _ConfigFile(PydanticBaseSettingsSource):
+    """The ROADMAP_CONFIG_FILE values, refusing any secret found there."""
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.dotenv = dotenv
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        values = self.dotenv()
+        found = sorted(SECRET_FIELDS & values.keys())
+        if found:
+            names = ", ".join(f"ROADMAP_{name.upper()}" for name in found)
+            raise UserError(f"{os.environ.get('ROADMAP_CONFIG_FILE')}: {names}: secrets are read from the "
+                            "environment (or the keyring), never from the config file; remove it from the file")
+        return values
 
 
 class Settings(BaseSettings):
@@ -91,6 +118,14 @@ class Settings(BaseSettings):
                 f"and sign their own links. {_HOW_TO_SET_KEY}"
             )
         return raw
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ConfigFile(settings_cls, dotenv_settings), file_secret_settings
 
     @property
     def smtp_enabled(self) -> bool:
