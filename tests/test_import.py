@@ -151,11 +151,3 @@ def test_risk_update_is_recorded(db_url, small_yaml):
         assert (risk.status, risk.impact, risk.score) == ("occurred", 5, 10)
         notes = [c.note for c in history(s, risk.roadmap_id, "risk", "r2") if c.source == "cli"]
         assert notes == ["it happened", "it happened"]
-
-
-def test_head_revision_read_from_files_matches_alembic():
-    from alembic.script import ScriptDirectory
-
-    from models.db import alembic_config, head_revision
-
-    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
