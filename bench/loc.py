@@ -221,7 +221,7 @@ def main() -> int:
     before = report(f"at {args.against}", before_files, path)
     print("== change (worktree vs " + args.against + ")")
     for name, b, a in zip(("production physical", "production code", "remind path physical", "remind path code"),
-                          before, now):
+                          before, now, strict=True):
         if b:
             print(f"{name:<22} {b:>6} -> {a:>6}  {100 * (a - b) / b:+.1f} %")
     b_code, a_code = before[1], now[1]
