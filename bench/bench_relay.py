@@ -86,6 +86,15 @@ def take_spool(spool: Path) -> list[tuple[list[str], bytes]]:
     return messages
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def floor(port: int, messages: list[tuple[list[str], bytes]], connections: int) -> float:
     """Wall seconds to send the messages over `connections` plain smtplib connections."""
     todo: queue.SimpleQueue[tuple[list[str], bytes]] = queue.SimpleQueue()
@@ -216,7 +225,8 @@ def main() -> int:
     env.update(settings, PYTHONPATH=str(ROOT), BENCH_CWD=str(work))
     os.environ.update(settings)  # for cpu_split, in this process
     roadmap = [sys.executable, "-m", "cli.main"]
-    rounds: dict[str, list] = {"help": [], "idle": [], "remind": [], "floor": [], "cpu": []}
+    rounds: dict[str, list] = {"help": [], "idle": [], "remind": [], "floor": [], "cpu": [],
+                               "relay_remind": [], "relay_floor": []}
     try:
         assert relay.stdout is not None
         relay.stdout.readline()  # "listening on ..."
@@ -228,12 +238,16 @@ def main() -> int:
             rounds["idle"].append(run(roadmap + ["remind", "--as-of", IDLE_DAY, "--db", idle_db], env))
             take_spool(spool)
             db = dbs.create(f"run{i}", template="template")
+            relay_cpu = cpu_of(relay.pid)
             rounds["remind"].append(run(roadmap + ["remind", "--as-of", day.isoformat(), "--db", db], env))
+            rounds["relay_remind"].append(cpu_of(relay.pid) - relay_cpu)
             messages = take_spool(spool)
             summary = [line for line in rounds["remind"][-1][3].splitlines() if "planned" in line][-1]
             if not messages or "failed 0" not in summary:
                 raise SystemExit(f"remind delivered {len(messages)} messages: {summary}")
+            relay_cpu = cpu_of(relay.pid)
             rounds["floor"].append(floor(port, messages, args.connections))
+            rounds["relay_floor"].append(cpu_of(relay.pid) - relay_cpu)
             if len(take_spool(spool)) != len(messages):
                 raise SystemExit("the floor did not deliver every message")
         for i in range(args.repeat + 1):  # the first round warms up (imports, template compilation)
@@ -247,26 +261,31 @@ def main() -> int:
             get_engine(dbs.url(f"cpu{i}")).dispose()
         dbs.drop_all()
 
-    print_results(args, day, summary, len(messages), rounds)
+    print_results(args, day, summary, messages, rounds)
     return 0
 
 
-def print_results(args: argparse.Namespace, day: date, summary: str, sent: int, rounds: dict[str, list]) -> None:
+def print_results(args: argparse.Namespace, day: date, summary: str, messages: list[tuple[list[str], bytes]],
+                  rounds: dict[str, list]) -> None:
+    sent, size = len(messages), sum(len(data) for _, data in messages) / len(messages)
     help_, idle, remind = (median_run(rounds[k]) for k in ("help", "idle", "remind"))
     floor_s = statistics.median(rounds["floor"])
     print(f"roadmap: {args.tasks} tasks, {args.people} people, reminder day {day}; database "
           f"{'PostgreSQL' if args.db else 'SQLite'}; relay latency {args.latency * 1000:.0f} ms a message; "
           f"{args.connections} connections; median of {args.repeat} rounds")
-    print(summary.strip())
+    print(f"{summary.strip()}  (mean message {size / 1024:.1f} KiB)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| measurement | wall s | CPU s |")
-    print("|---|---|---|")
-    print(f"| (a) idle start-up: `roadmap remind` (example roadmap, a Sunday) | {idle[0]:.2f} | {idle[1]:.2f} |")
-    print(f"|     `roadmap --help` | {help_[0]:.2f} | {help_[1]:.2f} |")
+    relay_b, relay_c = statistics.median(rounds["relay_remind"]), statistics.median(rounds["relay_floor"])
+    print("| measurement | wall s | CPU s | relay CPU s |")
+    print("|---|---|---|---|")
+    print(f"| (a) idle start-up: `roadmap remind` (example roadmap, a Sunday) | {idle[0]:.2f} | {idle[1]:.2f} | |")
+    print(f"|     `roadmap --help` | {help_[0]:.2f} | {help_[1]:.2f} | |")
     print(f"| (b) `roadmap remind`, {sent} digests, ROADMAP_SMTP_CONNECTIONS={args.connections} "
-          f"| {remind[0]:.2f} | {remind[1]:.2f} |")
+          f"| {remind[0]:.2f} | {remind[1]:.2f} | {relay_b:.2f} |")
     print(f"| (c) floor: the same {sent} messages, {args.connections} smtplib connections (threads) "
-          f"| {floor_s:.2f} | |")
+          f"| {floor_s:.2f} | | {relay_c:.2f} |")
+    print(f"(the latency alone would make the floor {sent * args.latency / args.connections:.2f} s; the rest is the "
+          "relay's and the clients' CPU)")
     print("all rounds, wall s: " + "; ".join(
         f"{k} " + ", ".join(f"{r[0] if isinstance(r, tuple) else r:.2f}" for r in rounds[k])
         for k in ("remind", "idle", "help", "floor")))
