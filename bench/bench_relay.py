@@ -34,6 +34,7 @@ import os
 import queue
 import shutil
 import smtplib
+import socket
 import statistics
 import subprocess
 import sys
@@ -74,6 +75,12 @@ def serve(port: int, latency: float, spool: Path) -> None:
     controller.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     threading.Event().wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def take_spool(spool: Path) -> list[tuple[list[str], bytes]]:
@@ -125,7 +132,8 @@ class Databases:
     server (created from a template, dropped at the end)."""
 
     def __init__(self, work: Path, server: str | None):
-        self.work, self.server, self.made = work, server, []
+        self.work, self.server = work, server
+        self.made: list[str] = []
 
     def _name(self, name: str) -> str:
         return f"bench_relay_{os.getpid()}_{name}"
@@ -208,8 +216,6 @@ def main() -> int:
         return 0
 
     import synth
-
-    from tests.smtp_fixtures import free_port
 
     work = Path(tempfile.mkdtemp(prefix="bench-relay-"))
     meta = synth.write(work / "roadmap.yaml", args.tasks, args.people, seed=7, reminder_day="auto",

@@ -12,7 +12,7 @@ Production code = *.py under cli config flows models tasks deployments web, migr
 The remind path is found by running the command, not by reading the code: a small
 synthetic roadmap (bench/synth.py: 300 tasks, 30 people, a day with reminders) is imported
 into a fresh SQLite database and `roadmap remind` is called in-process, against a real SMTP
-server on loopback (tests/smtp_fixtures.py, in its own process), under sys.setprofile and
+server on loopback (bench_relay.py's aiosmtpd relay, in its own process), under sys.setprofile and
 threading.setprofile. A module is on the path when one of its functions ran while the
 command ran (module bodies executed by lazy imports do not count, functions they call do).
 Forked children keep the profiler: every module is written to a file the moment it is first
@@ -134,13 +134,13 @@ def trace_child(root: Path, out: Path, argv: list[str]) -> None:
         os.close(fd)
 
 
-def remind_path(root: Path) -> list[str]:
-    """Files (relative to root) of the modules `roadmap remind` runs, cli/main.py first."""
+def remind_path(root: Path) -> tuple[list[str], list[str]]:
+    """Files (relative to root) of the modules `roadmap remind` runs, cli/main.py first; and
+    those first met in a forked child process."""
     sys.path.insert(0, str(ROOT / "bench"))
     sys.path.insert(0, str(ROOT))
     import synth
-
-    from tests.smtp_fixtures import free_port
+    from bench_relay import free_port
 
     work = Path(tempfile.mkdtemp(prefix="bench-loc-"))
     meta = synth.write(work / "roadmap.yaml", 300, 30, seed=7, reminder_day="auto", reminder_share=0.2)
@@ -149,8 +149,9 @@ def remind_path(root: Path) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "PREFECT_API"))}
     env.update(ROADMAP_SMTP_HOST="127.0.0.1", ROADMAP_SMTP_PORT=str(port), ROADMAP_SMTP_SECURITY="none",
                ROADMAP_MAIL_FROM="bench@example.org", PYTHONPATH=str(root))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.smtp_fixtures", "--port", str(port), "--spool", str(work / "spool")],
+    server = subprocess.Popen(  # the relay of bench_relay.py, without latency
+        [sys.executable, str(ROOT / "bench" / "bench_relay.py"), "--serve", str(port), "--latency", "0",
+         "--spool", str(work / "spool")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": str(ROOT)})
     try:
         assert server.stdout is not None
@@ -172,13 +173,11 @@ def remind_path(root: Path) -> list[str]:
     lines = [line.split(" ", 1) for line in out.read_text().splitlines()]
     found = list(dict.fromkeys(rel for _, rel in lines))
     main_pid = lines[0][0]
-    forked = list(dict.fromkeys(rel for pid, rel in lines if pid != main_pid))
-    if forked:  # a child writes only what it meets first after the fork
-        print(f"(first met after a fork, in a child process: {', '.join(forked)})")
-    return ["cli/main.py"] + [f for f in found if f != "cli/main.py"]
+    forked = list(dict.fromkeys(rel for pid, rel in lines if pid != main_pid))  # a child writes only what is new
+    return ["cli/main.py"] + [f for f in found if f != "cli/main.py"], forked
 
 
-def report(label: str, files: dict[str, str], path: list[str] | None) -> tuple[int, int, int, int]:
+def report(label: str, files: dict[str, str], traced: tuple[list[str], list[str]] | None) -> tuple[int, int, int, int]:
     print(f"== {label}")
     print(f"{'package':<12} {'files':>5} {'physical':>9} {'code':>7}")
     totals = per_package(files)
@@ -189,13 +188,16 @@ def report(label: str, files: dict[str, str], path: list[str] | None) -> tuple[i
     all_phys, all_code = sum(p for p, _ in totals.values()), sum(c for _, c in totals.values())
     print(f"{'total':<12} {len(files):>5} {all_phys:>9} {all_code:>7}")
     path_phys = path_code = 0
-    if path is not None:
+    if traced is not None:
+        path, forked = traced
         print(f"remind path: {len(path)} modules (functions ran during `roadmap remind`)")
         for p in path:
             phys, code = count(files[p])
             path_phys, path_code = path_phys + phys, path_code + code
             print(f"  {p:<34} {phys:>6} {code:>6}")
         print(f"  {'remind path total':<34} {path_phys:>6} {path_code:>6}")
+        if forked:
+            print(f"  first met after a fork, in a child process: {', '.join(forked)}")
     return all_phys, all_code, path_phys, path_code
 
 
@@ -212,13 +214,13 @@ def main() -> int:
     if not args.against:
         return 0
     before_files = sources(args.against)
-    path = None
+    traced = None
     if not args.no_trace:
         with tempfile.TemporaryDirectory(prefix="bench-loc-rev-") as tree:
             archive = subprocess.run(["git", "archive", args.against], cwd=ROOT, check=True, capture_output=True)
             subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
-            path = remind_path(Path(tree))
-    before = report(f"at {args.against}", before_files, path)
+            traced = remind_path(Path(tree))
+    before = report(f"at {args.against}", before_files, traced)
     print("== change (worktree vs " + args.against + ")")
     for name, b, a in zip(("production physical", "production code", "remind path physical", "remind path code"),
                           before, now, strict=True):
