@@ -97,6 +97,8 @@ def main() -> int:
             for stale in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
                 stale.unlink(missing_ok=True)
             shutil.copyfile(template, db_file)
+            if Path(f"{template}-wal").exists():  # the CLI exits without a checkpoint
+                shutil.copyfile(f"{template}-wal", f"{db_file}-wal")
             remind_runs.append(run(roadmap + ["remind", "--as-of", day, "--db", db], env))
             again_runs.append(run(roadmap + ["remind", "--as-of", day, "--db", db], env))
             prebuilt = sent_bytes(db)
