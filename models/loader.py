@@ -13,7 +13,6 @@ The result is a LoadedRoadmap, or RoadmapInvalid carrying all problems.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from models import spec, yaml_fast
+from models.addresses import is_email
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import Anchor, DateExpr, DateExprError, parse_date_expr, parse_duration
 from models.graph import find_cycles, topological_order
@@ -45,7 +45,6 @@ NESTED: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
     (spec.RoadmapMeta, "session"): spec.Session,
     (spec.RoadmapMeta, "office"): spec.Office,
 }
-EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)+$")
 
 
 @dataclass
@@ -345,14 +344,14 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:  
             cal = calendar_for(meta.calendar)
         except UnknownCalendar:
             r.problem(("roadmap", "calendar"), f"unknown calendar {meta.calendar!r}: use an ISO country code such as RU")
-        if not EMAIL.match(meta.office.email):
+        if not is_email(meta.office.email):
             r.problem(("roadmap", "office", "email"), f"invalid e-mail address {meta.office.email!r}")
         for j, who in enumerate(meta.report_to):
-            if who not in all_keys["people"] and not EMAIL.match(who):
+            if who not in all_keys["people"] and not is_email(who):
                 ref(("roadmap", "report_to", j), "person (or e-mail address)", who, all_keys["people"])
 
     for i, p in items["people"]:
-        if not EMAIL.match(p.email):
+        if not is_email(p.email):
             r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
         ref(("people", i, "partner"), "partner", p.partner, all_keys["partners"])
         ref(("people", i, "manager"), "person", p.manager, all_keys["people"])
