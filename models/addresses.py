@@ -39,8 +39,8 @@ def parse_address(value: str) -> Address:
         raise InvalidAddress(f"address contains control characters: {value!r}")
     try:
         parsed = Address(addr_spec=addr)
-    except Exception as exc:  # the parser raises several unrelated types
-        raise InvalidAddress(f"not a valid e-mail address: {value!r} ({exc})") from None
+    except Exception:  # the parser raises several unrelated types, some with no useful text
+        raise InvalidAddress(f"not a valid e-mail address: {value!r}") from None
     if not parsed.username or not parsed.domain or not parsed.username.isascii():
         raise InvalidAddress(f"not a deliverable ASCII e-mail address: {value!r}")
     try:
