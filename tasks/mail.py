@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.error
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -30,11 +31,11 @@ from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 import keyring
 import keyring.errors
-import yagmail
+import yagmail  # type: ignore[import-untyped]
 
 from models.addresses import InvalidAddress, parse_address, sanitise
 
