@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import smtplib
 import ssl
 import tempfile
 import time
-import urllib.error
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,19 +29,15 @@ from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-import keyring
-import keyring.errors
 import yagmail  # type: ignore[import-untyped]
 
 from models.addresses import InvalidAddress, parse_address, sanitise
+from tasks.smtp_login import LoginSetupError, Security, keyring_password, log_in, yagmail_client
 
 if TYPE_CHECKING:
     from config.settings import Settings
-
-Security = Literal["none", "starttls", "ssl"]
-
 
 class _WirePolicy(EmailPolicy):
     """email.policy.SMTP (CRLF, folding at 78, RFC 2047 encoded words) with 7-bit bodies (the
@@ -62,8 +56,6 @@ class _WirePolicy(EmailPolicy):
 
 
 WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit")
-# yagmail's service name in the keyring, so `yagmail.register(user, password)` stores it.
-KEYRING_SERVICE = "yagmail"
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 # Headers build_mime sets itself; letting extra headers repeat them would make two.
@@ -71,7 +63,6 @@ _MANAGED_HEADERS = {
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
     "content-type", "content-transfer-encoding", "content-disposition", "auto-submitted",
 }
-_OAUTH2_KEYS = ("google_client_id", "google_client_secret", "google_refresh_token")
 
 
 @dataclass(frozen=True)
@@ -336,81 +327,22 @@ class SmtpTransport:
         """The open connection, connecting and logging in through yagmail if needed."""
         if self._yag is not None and self._yag.smtp is not None:
             return self._yag.smtp
-        yag = self._client()
-        self.connect_attempts += 1
         try:
-            yag.login()
-        except urllib.error.HTTPError as exc:  # Google refused to refresh the OAuth2 token
-            _discard(yag)
-            if exc.code >= 500:
+            if self.oauth2_file is None and self.user is not None and self._password is None:
+                self._password = keyring_password(self.user)
+            yag = yagmail_client(self.host, self.port, self.security, user=self.user,
+                                 password=self._password, oauth2_file=self.oauth2_file,
+                                 timeout=self.timeout, tls_context=self._tls_context)
+            self.connect_attempts += 1
+            try:
+                log_in(yag)
+            except BaseException:
+                _discard(yag)
                 raise
-            raise self._config_error(f"OAuth2 token refresh for {yag.user!r} refused by Google: "
-                                     f"{exc.code} {exc.reason}") from None
-        except BaseException:
-            _discard(yag)
-            raise
+        except LoginSetupError as exc:
+            raise self._config_error(str(exc)) from None
         self._yag = yag
         return yag.smtp
-
-    def _client(self) -> yagmail.SMTP:
-        """A yagmail client, not yet connected, that logs in with OAuth2, the password or
-        the keyring entry, and never prompts on the terminal (a scheduled run would hang)."""
-        common: dict[str, object] = {
-            "host": self.host, "port": self.port, "smtp_ssl": self.security == "ssl",
-            "soft_email_validation": False, "timeout": self.timeout,
-        }
-        if self.security == "ssl":
-            common["context"] = self._tls_context
-        if self.oauth2_file is not None:
-            # yagmail's OAuth2 login starts TLS without a certificate check and skips it for
-            # our STARTTLS options, so only implicit TLS with our context is safe.
-            if self.security != "ssl":
-                raise self._config_error("OAuth2 needs ROADMAP_SMTP_SECURITY=ssl "
-                                         "(smtp.gmail.com, port 465)")
-            yag = yagmail.SMTP(user=self.user, oauth2_file=str(self._checked_oauth2_file()),
-                               smtp_starttls=False, **common)
-        else:
-            starttls = {"context": self._tls_context} if self.security == "starttls" else False
-            yag = yagmail.SMTP(user=self.user, password=self._resolve_password(),
-                               smtp_starttls=starttls, smtp_skip_login=self.user is None, **common)
-        if self.user is not None:
-            yag.user = self.user  # yagmail appends "@gmail.com" to a name without "@"
-        return yag
-
-    def _checked_oauth2_file(self) -> Path:
-        """The OAuth2 file, if it holds a refresh token. yagmail would otherwise start its
-        interactive set-up (input() on the terminal) for a missing or incomplete file."""
-        assert self.oauth2_file is not None
-        try:
-            info = json.loads(self.oauth2_file.read_text())
-            missing = [k for k in _OAUTH2_KEYS if not (isinstance(info, dict) and info.get(k))]
-        except (OSError, ValueError) as exc:
-            missing, why = list(_OAUTH2_KEYS), f"{type(exc).__name__}: {exc}"
-        else:
-            why = f"missing {', '.join(missing)}"
-        if missing:
-            raise self._config_error(
-                f"ROADMAP_SMTP_OAUTH2_FILE {self.oauth2_file} is not a usable yagmail OAuth2 file "
-                f"({why}); create it once interactively, see docs/mail.md")
-        return self.oauth2_file
-
-    def _resolve_password(self) -> str | None:
-        """The password as given, else the keyring entry under yagmail's service name."""
-        if self.user is None or self._password is not None:
-            return self._password
-        try:
-            found = keyring.get_password(KEYRING_SERVICE, self.user)
-        except keyring.errors.KeyringError as exc:  # NoKeyringError on a server without one
-            found, why = None, f"keyring unavailable: {type(exc).__name__}"
-        else:
-            why = f"no keyring entry for service {KEYRING_SERVICE!r}"
-        if found is None:
-            raise self._config_error(
-                f"no SMTP password for user {self.user!r} ({why}); "
-                "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()"
-            )
-        self._password = found
-        return found
 
     def _classify(self, exc: BaseException) -> tuple[SendError, bool]:
         """(error to raise, whether retrying could help)."""
