@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from config import get_settings, reset_settings_cache
@@ -68,6 +69,11 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(2) from None
         except UserError as exc:
             err_console.print(f"error: {exc}", style="red", markup=False)
+            raise typer.Exit(2) from None
+        except ValidationError as exc:  # a ROADMAP_ setting (config/settings.py)
+            first = exc.errors()[0]
+            why = first.get("ctx", {}).get("error") or first["msg"]
+            err_console.print(f"error: ROADMAP_{str(first['loc'][0]).upper()}: {why}", style="red", markup=False)
             raise typer.Exit(2) from None
         except (ArgumentError, NoSuchModuleError) as exc:
             err_console.print(f"error: --db / ROADMAP_DATABASE_URL is not a usable database URL: {exc}".splitlines()[0],

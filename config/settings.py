@@ -23,6 +23,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from models.errors import UserError
 
+from models.addresses import parse_address
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 MIN_SECRET_KEY_LENGTH = 16  # shorter keys can be guessed, and with them anyone can sign links
@@ -75,7 +77,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_timeout: float = 30.0
-    mail_from: str = "roadmap-office@example.org"
+    smtp_oauth2_file: Path | None = Field(
+        default=None,
+        description="yagmail's OAuth2 file for a Google account, used instead of a password.",
+    )
+    mail_from: str = Field(
+        default="roadmap-office@example.org",
+        description='The sender: "addr@host" or "Display Name <addr@host>".',
+    )
     mail_max_attempts: int = Field(default=5, ge=1)
     smtp_connections: int = Field(default=1, ge=1, le=32, description=(
         "SMTP connections used at once; pays off with a relay that is slow to answer."))
@@ -95,10 +104,21 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
 
-    @field_validator("smtp_host", "smtp_user", mode="before")
+    @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _deliverable_sender(cls, value: str) -> str:
+        parse_address(value)  # raises InvalidAddress, a ValueError, naming the value
+        return value
+
+    @property
+    def mail_from_domain(self) -> str:
+        """The sender's domain: the right-hand side of every Message-ID we make."""
+        return parse_address(self.mail_from).domain
 
     @property
     def web_secret_key(self) -> str:

@@ -13,7 +13,6 @@ The result is a LoadedRoadmap, or RoadmapInvalid carrying all problems.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from models import spec, yaml_fast
+from models.addresses import is_email
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import Anchor, DateExpr, DateExprError, parse_date_expr, parse_duration
 from models.graph import find_cycles, topological_order
@@ -45,7 +45,6 @@ NESTED: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
     (spec.RoadmapMeta, "session"): spec.Session,
     (spec.RoadmapMeta, "office"): spec.Office,
 }
-EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)+$")
 
 
 @dataclass
@@ -372,10 +371,10 @@ def _check_meta(r: _Reader, meta: Any, all_keys: dict[str, set[str]]) -> Busines
         cal = calendar_for(meta.calendar)
     except UnknownCalendar:
         r.problem(("roadmap", "calendar"), f"unknown calendar {meta.calendar!r}: use an ISO country code such as RU")
-    if not EMAIL.match(meta.office.email):
+    if not is_email(meta.office.email):
         r.problem(("roadmap", "office", "email"), f"invalid e-mail address {meta.office.email!r}")
     for j, who in enumerate(meta.report_to):
-        if who not in all_keys["people"] and not EMAIL.match(who):
+        if who not in all_keys["people"] and not is_email(who):
             _ref(r, ("roadmap", "report_to", j), "person (or e-mail address)", who, all_keys["people"])
     return cal
 
@@ -384,7 +383,7 @@ def _check_people(r: _Reader, items: dict[str, list[tuple[int, Any]]], all_keys:
     """People's addresses and references, cycles of managers, partners' contacts."""
     people = {p.key: (i, p) for i, p in items["people"]}
     for i, p in items["people"]:
-        if not EMAIL.match(p.email):
+        if not is_email(p.email):
             r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
         _ref(r, ("people", i, "partner"), "partner", p.partner, all_keys["partners"])
         _ref(r, ("people", i, "manager"), "person", p.manager, all_keys["people"])

@@ -1,21 +1,17 @@
-"""Building MIME messages and handing them to an SMTP server or an outbox folder.
+"""Building mail with the standard library and handing it to an SMTP server or a folder.
 
-The one module that talks SMTP. Everything above it deals in ``OutgoingMessage``
-values; everything here either turns one into bytes (``build_mime``) or delivers it
-(a transport's ``send``), raising ``SendError`` whose ``permanent`` flag tells the
-caller whether trying the same message again later could help.
+The one module that talks SMTP. Everything above it deals in ``OutgoingMessage`` values;
+``prepare`` turns one into its envelope and wire bytes (kept by the outbox, so a resend is
+byte-identical) and a transport's ``send_prepared`` delivers them, raising ``SendError``
+whose ``permanent`` flag tells the caller whether trying again later could help.
 
-yagmail is used only to open, secure and log in the connection. Its ``send()`` is
-avoided on purpose: it returns False instead of raising after disconnects, derives
-the Message-ID from From+To+Subject, puts the HTML source in text/plain, opens a new
-connection per call, and would prompt on the terminal for a missing password.
+yagmail opens, secures and logs in the connection (password, keyring or OAuth2); the
+message goes over its public ``smtp`` connection. docs/mail.md says why not ``yag.send()``.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import functools
 import hashlib
 import os
 import re
@@ -24,28 +20,42 @@ import ssl
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes, policy
-from email.charset import BASE64, Charset
+from email import policy
 from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage, Message
-from email.utils import format_datetime, formataddr, quote
+from email.headerregistry import UnstructuredHeader
+from email.message import EmailMessage
+from email.policy import EmailPolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Protocol, Self
-from urllib.parse import quote as url_quote
+from typing import TYPE_CHECKING, Protocol, Self
 
-import yagmail
+import yagmail  # type: ignore[import-untyped]
+
+from models.addresses import InvalidAddress, parse_address, sanitise
+from tasks.smtp_login import LoginSetupError, Security, keyring_password, log_in, yagmail_client
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
-Security = Literal["none", "starttls", "ssl"]
+class _WirePolicy(EmailPolicy):
+    """email.policy.SMTP (CRLF, folding at 78, RFC 2047 encoded words) with 7-bit bodies (the
+    library picks quoted-printable or base64: we do not ask the relay for 8BITMIME).
 
-# C0 and C1 controls, DEL and the Unicode line separators: anything a mail parser
-# might treat as the end of a header line.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+    A non-ASCII subject (or other free-text header) is folded by email.header instead: the
+    policy's own folder leaves the space between two encoded words unencoded, and readers
+    drop it ("длинная тема" arrives as "длиннаятема"): CPython gh-144156, fixed upstream but
+    not in the Python 3.11 we run."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if not isinstance(value, UnstructuredHeader) or value.isascii():
+            return super().fold_binary(name, value)
+        words = Header(str(value), "utf-8", header_name=name)
+        return f"{name}: {words.encode(linesep=self.linesep, maxlinelen=self.max_line_length)}{self.linesep}".encode()
+
+
+WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit")
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 # Headers build_mime sets itself; letting extra headers repeat them would make two.
@@ -78,10 +88,6 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class InvalidAddress(ValueError):
-    """An address we refuse to put in a header or an SMTP envelope."""
-
-
 class SendError(Exception):
     """Delivery failed. ``permanent`` is True when sending the same message again will
     fail the same way (recipient refused, 5xx, bad address); False when a later attempt
@@ -98,18 +104,10 @@ class SendError(Exception):
         self.retry_in_run = retry_in_run and not permanent
 
 
-def _connection_level(exc: BaseException) -> bool:
-    """A failure of the connection itself rather than of one message or recipient."""
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
-        return True
-    # SMTPException is an OSError too, but its other kinds answer for one message.
-    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
-
-
 def make_message_id(domain: str) -> str:
     """A globally unique RFC 5322 Message-ID, ``<hex@domain>``. Random rather than
     derived from content: two reminders with the same subject are different mails."""
-    if not domain or _CONTROL.search(domain) or re.search(r"[\s<>@]", domain):
+    if not domain or re.search(r"[\s<>@\x00-\x1f\x7f]", domain):
         raise ValueError(f"bad Message-ID domain: {domain!r}")
     return f"<{uuid.uuid4().hex}@{domain}>"
 
@@ -117,174 +115,43 @@ def make_message_id(domain: str) -> str:
 # --- building --------------------------------------------------------------------
 
 
-def sanitise(text: str) -> str:
-    """Replace control characters with spaces, so a subject or display name taken from
-    user data ("Hi\\r\\nBcc: evil@x") can never start a header of its own."""
-    return _CONTROL.sub(" ", text)
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_address(value: str) -> Address:
-    """Split "Name <addr>" or "addr" and check it strictly.
-
-    Display names are sanitised; the address itself is rejected if it holds control
-    characters or does not parse as exactly one addr-spec: silently "fixing" an
-    address could deliver mail to someone else.
-    """
-    match = re.fullmatch(r"\s*(.*?)\s*<([^<>]*)>\s*", value, re.DOTALL)
-    name, addr = (match.group(1), match.group(2)) if match else ("", value.strip())
-    if _CONTROL.search(addr):
-        raise InvalidAddress(f"address contains control characters: {value!r}")
-    try:
-        parsed = Address(addr_spec=addr)
-    except Exception as exc:  # the parser raises several unrelated types
-        raise InvalidAddress(f"not a valid e-mail address: {value!r} ({exc})") from None
-    if not parsed.username or not parsed.domain or not parsed.username.isascii():
-        raise InvalidAddress(f"not a deliverable ASCII e-mail address: {value!r}")
-    # Internationalised domains go on the wire as punycode, which every server accepts.
-    try:
-        domain = parsed.domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidAddress(f"domain cannot be encoded for DNS: {value!r}") from None
-    display = sanitise(name).strip().strip('"').strip()
-    return Address(display_name=display, username=parsed.username, domain=domain)
-
-
 def build_mime(msg: OutgoingMessage, *, now: datetime | None = None) -> EmailMessage:
-    """The message as a parsed EmailMessage (for inspection): see ``message_bytes``."""
-    return message_from_bytes(message_bytes(msg, now=now), policy=policy.SMTP)  # type: ignore[return-value]
+    """The message: multipart/mixed > (multipart/alternative > text/plain, text/html) +
+    attachments, or a plain text/plain message when there is nothing else.
 
-
-def message_bytes(msg: OutgoingMessage, *, now: datetime | None = None) -> bytes:
-    """Exactly the bytes that go on the wire or into an .eml file (CRLF line ends):
-    multipart/mixed > (multipart/alternative > text/plain, text/html) + attachments,
-    reduced to a plain text/plain message when there is nothing else.
-
-    Written directly (see CRLF below): the modern EmailMessage API parses every header it
-    is given and took about 3 ms per digest, most of a 500-digest run.
-    Raises InvalidAddress for a bad sender or recipient and ValueError for a bad
-    Message-ID or extra header name.
-    """
+    Raises InvalidAddress for a bad sender, recipient or Reply-To and ValueError for a bad
+    Message-ID or extra header name."""
     if not _MESSAGE_ID.fullmatch(msg.message_id):
         raise ValueError(f"Message-ID must look like <id@domain>: {msg.message_id!r}")
     if not msg.to:
         raise InvalidAddress("message has no recipients")
-    headers = [
-        ("Message-ID", msg.message_id),
-        ("Date", format_datetime(now or datetime.now().astimezone())),
-        ("From", _header_value(_format_address(parse_address(msg.sender)))),
-        ("To", _header_value(", ".join(_format_address(parse_address(a)) for a in msg.to))),
-        ("Subject", _header_text(sanitise(msg.subject))),
-        # RFC 3834: tells vacation responders and ticket systems not to answer us.
-        ("Auto-Submitted", "auto-generated"),
-        # Exchange's documented switch for suppressing automatic replies (MS-OXCMAIL).
-        ("X-Auto-Response-Suppress", "All"),
-    ]
+    mail = EmailMessage(policy=WIRE)
+    mail["Message-ID"] = msg.message_id
+    mail["Date"] = now or datetime.now().astimezone()
+    mail["From"] = parse_address(msg.sender)
+    mail["To"] = [parse_address(a) for a in msg.to]
+    mail["Subject"] = sanitise(msg.subject)
+    # RFC 3834: tells vacation responders and ticket systems not to answer us.
+    mail["Auto-Submitted"] = "auto-generated"
+    # Exchange's documented switch for suppressing automatic replies (MS-OXCMAIL).
+    mail["X-Auto-Response-Suppress"] = "All"
     for name, value in msg.headers:
         if not _HEADER_NAME.fullmatch(name) or name.lower() in _MANAGED_HEADERS:
             raise ValueError(f"extra header name not allowed: {name!r}")
-        headers.append((name, _header_text(sanitise(value))))
-
-    if msg.html is None and not msg.attachments:
-        content, body = _text_part(msg.text, "plain")
-    else:
-        content, body = _text_part(msg.text, "plain")
-        if msg.html is not None:
-            content, body = _multipart("alternative", [(content, body), _text_part(msg.html, "html")])
-        if msg.attachments:
-            content, body = _multipart("mixed", [(content, body), *(_attachment(a) for a in msg.attachments)])
-    head = "".join(f"{name}: {value}{CRLF}" for name, value in headers)
-    head += "MIME-Version: 1.0" + CRLF + "".join(f"{k}: {v}{CRLF}" for k, v in content)
-    return (head + CRLF + body).encode("ascii")
+        mail[name] = parse_address(value) if name.lower() == "reply-to" else sanitise(value)
+    mail.set_content(msg.text)
+    if msg.html is not None:
+        mail.add_alternative(msg.html, subtype="html")
+    for att in msg.attachments:
+        ctype = policy.default.header_factory("Content-Type", sanitise(att.content_type))
+        mail.add_attachment(att.data, ctype.maintype, ctype.subtype,
+                            filename=sanitise(att.filename), params=dict(ctype.params))
+    return mail
 
 
-# The message is written directly: every body is already encoded here (quoted-printable
-# and base64 by binascii, headers by email.header), so what is left is joining lines
-# with CRLF; the email package's generator did the same at several times the cost.
-CRLF = "\r\n"
-Part = tuple[list[tuple[str, str]], str]  # (content headers, encoded body)
-
-
-def _header_value(value: str) -> str:
-    """A header value on one line, or folded with CRLF + space when longer than 76."""
-    if len(value) <= 76:
-        return value
-    return Header(value).encode(linesep=CRLF)
-
-
-def _multipart(subtype: str, parts: list[Part]) -> Part:
-    boundary = _boundary()
-    body = "".join(
-        f"--{boundary}{CRLF}" + "".join(f"{k}: {v}{CRLF}" for k, v in headers) + CRLF + payload + CRLF
-        for headers, payload in parts
-    )
-    return [("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')], body + f"--{boundary}--{CRLF}"
-
-
-# RFC 2047 encoded words carry at most 75 characters; 39 bytes of UTF-8 make 52 of base64,
-# so a word plus "=?utf-8?b?", "?=" and the longest header name we write stays under 78.
-_WORD_BYTES = 39
-# For display names, which formataddr encodes (base64 rather than measuring Q per character).
-_UTF8_B = Charset("utf-8")
-_UTF8_B.header_encoding = BASE64
-
-
-def _boundary() -> str:
-    """Our own boundary: "=_" never occurs in quoted-printable or base64 bodies, and a
-    preset boundary spares the generator compiling a regex per part to check for one."""
-    return f"=_{uuid.uuid4().hex[:24]}"  # 96 random bits; the header line stays under 78
-
-
-def _header_text(value: str) -> str:
-    """A header value as it goes on the wire: ASCII as it is (folded when long), anything else
-    as base64 encoded words of UTF-8, one per folded line.
-
-    Written here because email.header measures the encoded length of each character in
-    Python, which was half the cost of building a digest. A word never splits a character:
-    the cut moves back over UTF-8 continuation bytes (10xxxxxx)."""
-    if value.isascii():
-        return _header_value(value)
-    raw = value.encode("utf-8")
-    words, start = [], 0
-    while start < len(raw):
-        end = min(start + _WORD_BYTES, len(raw))
-        while end < len(raw) and raw[end] & 0xC0 == 0x80:
-            end -= 1
-        encoded = binascii.b2a_base64(raw[start:end], newline=False).decode("ascii")
-        words.append(f"=?utf-8?b?{encoded}?=")
-        start = end
-    return (CRLF + " ").join(words)
-
-
-def _format_address(address: Address) -> str:
-    return formataddr((address.display_name, address.addr_spec), charset=_UTF8_B)
-
-
-def _text_part(text: str, subtype: str) -> Part:
-    """A UTF-8 text part in quoted-printable, encoded by binascii's C implementation (the
-    email package's own encoder is pure Python and was a third of the cost of a digest)."""
-    body = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    encoded = binascii.b2a_qp(body, istext=True).decode("ascii").replace("\n", CRLF)
-    return [("Content-Type", f'text/{subtype}; charset="utf-8"'),
-            ("Content-Transfer-Encoding", "quoted-printable")], encoded
-
-
-def _attachment(att: Attachment) -> Part:
-    ctype = Message()
-    ctype["Content-Type"] = sanitise(att.content_type)
-    params = "".join(f'; {k}="{quote(v)}"' for k, v in ctype.get_params()[1:])
-    filename = sanitise(att.filename)
-    disposition = (f'attachment; filename="{quote(filename)}"' if filename.isascii()
-                   else f"attachment; filename*=utf-8''{url_quote(filename)}")
-    encoded = binascii.b2a_base64(att.data, newline=False).decode("ascii")
-    body = "".join(encoded[i:i + 76] + CRLF for i in range(0, len(encoded), 76))
-    return [("Content-Type", f"{ctype.get_content_type()}{params}"),
-            ("Content-Transfer-Encoding", "base64"),
-            ("Content-Disposition", disposition)], body
-
-
-def _envelope(msg: OutgoingMessage) -> tuple[str, list[str]]:
-    return parse_address(msg.sender).addr_spec, [parse_address(a).addr_spec for a in msg.to]
+def message_bytes(msg: OutgoingMessage, *, now: datetime | None = None) -> bytes:
+    """Exactly the bytes that go on the wire or into an .eml file (CRLF line ends)."""
+    return build_mime(msg, now=now).as_bytes(policy=WIRE)
 
 
 @dataclass(frozen=True)
@@ -298,14 +165,15 @@ class Prepared:
 
 
 def prepare(msg: OutgoingMessage) -> Prepared:
-    """The envelope and bytes of a message. Raises SendError (permanent) when the message
-    can never be sent as it is (a bad address or Message-ID)."""
+    """The envelope (bare addresses) and bytes of a message. Raises SendError (permanent)
+    when the message can never be sent as it is (a bad address or Message-ID)."""
     try:
         data = message_bytes(msg)
-        sender, recipients = _envelope(msg)
+        sender = parse_address(msg.sender).addr_spec
+        recipients = tuple(parse_address(a).addr_spec for a in msg.to)
     except ValueError as exc:
         raise SendError(str(exc), permanent=True) from None
-    return Prepared(msg.message_id, sender, tuple(recipients), data)
+    return Prepared(msg.message_id, sender, recipients, data)
 
 
 # --- transports ------------------------------------------------------------------
@@ -317,8 +185,6 @@ class Transport(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
-
-    def send(self, msg: OutgoingMessage) -> None: ...
 
     def send_prepared(self, msg: Prepared) -> None: ...
 
@@ -342,9 +208,6 @@ class FolderTransport:
         # The hash keeps two ids that differ only in replaced characters apart.
         digest = hashlib.sha1(message_id.encode()).hexdigest()[:8]
         return self.directory / f"{safe}-{digest}.eml"
-
-    def send(self, msg: OutgoingMessage) -> None:
-        self.send_prepared(prepare(msg))
 
     def send_prepared(self, msg: Prepared) -> None:
         try:
@@ -370,17 +233,17 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class SmtpTransport:
-    """Sends a batch of messages over one SMTP connection.
+    """Sends a batch of messages over one SMTP connection, opened and logged in by yagmail.
 
-    The connection opens on the first ``send`` and closes on leaving the ``with``
-    block. Transient failures (connection refused, timeouts, disconnects, 4xx) are
-    retried inside ``send`` up to ``retries`` more times, reconnecting, with backoff
-    ``backoff * 2**n`` seconds. A disconnect after the message data went out can mean
-    the server kept it, so a retry may deliver twice; the fixed Message-ID lets the
-    recipient's client fold the copies together.
+    The connection opens on the first send and closes on leaving the ``with`` block.
+    Transient failures (connection refused, timeouts, disconnects, 4xx) are retried up to
+    ``retries`` more times, reconnecting, with backoff ``backoff * 2**n`` seconds. A
+    disconnect after the message data went out can mean the server kept it, so a retry may
+    deliver twice; the fixed Message-ID lets the recipient's client fold the copies together.
 
-    An authentication or TLS failure is not retried, and later sends in the same batch
-    fail at once without reconnecting: repeated bad logins get accounts locked.
+    Login: ``oauth2_file`` (yagmail's Google OAuth2 file), else ``password``, else the keyring
+    entry yagmail.register() makes. An authentication or TLS failure is not retried, and later
+    sends in the batch fail at once without reconnecting: repeated bad logins lock accounts.
     Passwords go over the wire unencrypted when ``security="none"``.
     """
 
@@ -396,6 +259,7 @@ class SmtpTransport:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         *,
+        oauth2_file: str | os.PathLike[str] | None = None,
         tls_context: ssl.SSLContext | None = None,
     ):
         if security not in ("none", "starttls", "ssl"):
@@ -403,6 +267,7 @@ class SmtpTransport:
         self.host, self.port, self.security = host, port, security
         self.user, self.timeout = user, timeout
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
+        self.oauth2_file = Path(oauth2_file).expanduser() if oauth2_file else None
         self._password = password
         # smtplib's own default context skips certificate checks; ours does not.
         self._tls_context = tls_context or ssl.create_default_context()
@@ -418,17 +283,12 @@ class SmtpTransport:
 
     def close(self) -> None:
         yag, self._yag = self._yag, None
-        if yag is None or yag.smtp is None:
+        if yag is None:
             return
-        yag.is_closed = True  # stop yagmail's __del__ from trying again
         try:
-            yag.smtp.quit()
+            yag.close()  # QUIT; marks it closed so yagmail's __del__ does not try again
         except (OSError, smtplib.SMTPException):
             yag.smtp.close()
-
-    def send(self, msg: OutgoingMessage) -> None:
-        """Deliver one message or raise SendError."""
-        self.send_prepared(prepare(msg))
 
     def send_prepared(self, msg: Prepared) -> None:
         """Deliver one prepared message or raise SendError."""
@@ -467,60 +327,31 @@ class SmtpTransport:
         """The open connection, connecting and logging in through yagmail if needed."""
         if self._yag is not None and self._yag.smtp is not None:
             return self._yag.smtp
-        kwargs: dict[str, object] = {"timeout": self.timeout}
-        if self.security == "ssl":
-            kwargs["context"] = self._tls_context
-        yag = yagmail.SMTP(
-            user=self.user,
-            password=self._resolve_password(),
-            host=self.host,
-            port=self.port,
-            smtp_ssl=self.security == "ssl",
-            smtp_starttls={"context": self._tls_context} if self.security == "starttls" else False,
-            smtp_skip_login=self.user is None,
-            soft_email_validation=False,
-            **kwargs,
-        )
-        # yagmail appends "@gmail.com" to a user name without "@"; log in as given.
-        yag.user = self.user or ""
-        self.connect_attempts += 1
         try:
-            yag.login()
-        except BaseException:
-            _discard(yag)
-            raise
+            if self.oauth2_file is None and self.user is not None and self._password is None:
+                self._password = keyring_password(self.user)
+            yag = yagmail_client(self.host, self.port, self.security, user=self.user,
+                                 password=self._password, oauth2_file=self.oauth2_file,
+                                 timeout=self.timeout, tls_context=self._tls_context)
+            self.connect_attempts += 1
+            try:
+                log_in(yag)
+            except BaseException:
+                _discard(yag)
+                raise
+        except LoginSetupError as exc:
+            raise self._config_error(str(exc)) from None
         self._yag = yag
         return yag.smtp
-
-    def _resolve_password(self) -> str | None:
-        """The password, looked up in the keyring under yagmail's service name when the
-        settings give none. Done here rather than by yagmail, which would fall back to
-        prompting on the terminal and hang a scheduled run."""
-        if self.user is None or self._password is not None:
-            return self._password
-        try:
-            import keyring
-
-            found = keyring.get_password("yagmail", self.user)
-        except Exception as exc:  # ImportError, or any keyring backend error
-            found, why = None, f"keyring unavailable: {type(exc).__name__}"
-        else:
-            why = "no keyring entry for service 'yagmail'"
-        if found is None:
-            raise self._config_error(
-                f"no SMTP password for user {self.user!r} ({why}); "
-                "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()"
-            )
-        self._password = found
-        return found
 
     def _classify(self, exc: BaseException) -> tuple[SendError, bool]:
         """(error to raise, whether retrying could help)."""
         where = f"{self.host}:{self.port}"
         code = getattr(exc, "smtp_code", None)
         reply = f"{code} {_text(getattr(exc, 'smtp_error', b''))}"
-        # 530 is "authentication required": we logged in wrongly or not at all.
-        if isinstance(exc, smtplib.SMTPAuthenticationError) or code == 530:
+        # 530 "authentication required", 535 "credentials invalid": yagmail does not check
+        # the reply to its XOAUTH2 command, so a refused token shows up at MAIL FROM.
+        if isinstance(exc, smtplib.SMTPAuthenticationError) or code in (530, 535):
             who = f"user {self.user!r}" if self.user else "no smtp_user configured"
             return self._config_error(f"SMTP authentication failed at {where} ({who}): {reply}",
                                       code), False
@@ -568,6 +399,14 @@ class SmtpTransport:
         return text
 
 
+def _connection_level(exc: BaseException) -> bool:
+    """A failure of the connection itself rather than of one message or recipient."""
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    # SMTPException is an OSError too, but its other kinds answer for one message.
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
+
+
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode("ascii")
 
@@ -581,7 +420,7 @@ def _describe(refused: dict[str, tuple[int, bytes]]) -> str:
 
 
 def _discard(yag: yagmail.SMTP) -> None:
-    """Drop a half-open connection without letting its errors hide the real one."""
+    """Drop a half-open connection without QUIT, so its errors cannot hide the real one."""
     yag.is_closed = True
     if yag.smtp is not None:
         try:
@@ -602,4 +441,5 @@ def transport_from_settings(settings: Settings) -> SmtpTransport | FolderTranspo
         settings.smtp_user,
         secret.get_secret_value() if secret is not None else None,
         settings.smtp_timeout,
+        oauth2_file=settings.smtp_oauth2_file,
     )

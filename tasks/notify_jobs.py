@@ -66,7 +66,7 @@ class Plan:
 
 
 def _mail_domain(settings: Settings) -> str:
-    return settings.mail_from.rpartition("@")[2] or "roadmap-office.local"
+    return settings.mail_from_domain
 
 
 def _render_args(roadmap: Roadmap, settings: Settings) -> dict:

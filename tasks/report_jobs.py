@@ -163,7 +163,7 @@ def record_weekly_report(
         year, week, _ = day.isocalendar()
         recipients = report_recipients(session, roadmap)
         lang = _language(roadmap.language)
-        domain = settings.mail_from.rpartition("@")[2] or "roadmap-office.local"
+        domain = settings.mail_from_domain
         attachment = Attachment(path.name, DOCX_CONTENT_TYPE, data)
         intents = []
         for r in recipients:

@@ -1,21 +1,33 @@
-"""The mail layer: the .ics attachment, MIME building, and delivery
-through a real SMTP server on loopback (tests/smtp_fixtures.py)."""
+"""The mail layer: the .ics attachment, messages built by the standard
+library (read back with the email package), and delivery through a real SMTP server on
+loopback (tests/smtp_fixtures.py), logged in with a password, the keyring or OAuth2."""
 
 from __future__ import annotations
 
+import base64
+import email.message
+import json
 import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import traceback
-from datetime import date, datetime, timezone
+import urllib.error
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 
+import keyring
+import keyring.backend
+import keyring.backends.fail
 import pytest
+import yagmail  # type: ignore[import-untyped]
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
@@ -29,13 +41,13 @@ from tasks.mail import (
     OutgoingMessage,
     SendError,
     SmtpTransport,
-    build_mime,
     make_message_id,
     message_bytes,
+    prepare,
     sanitise,
     transport_from_settings,
 )
-from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpRecorder
+from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpRecorder, free_port
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ICS_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -63,9 +75,23 @@ def reminder(**changes: object) -> OutgoingMessage:
     return OutgoingMessage(**fields)  # type: ignore[arg-type]
 
 
-def text_of(part: EmailMessage) -> str:
+def text_of(part: MIMEPart | None) -> str:
     """Decoded text with the wire's CRLF line ends turned back into "\n"."""
-    return part.get_content().replace("\r\n", "\n").strip()
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n").strip()
+
+
+def wire(msg: OutgoingMessage) -> bytes:
+    return prepare(msg).data
+
+
+def parse(msg: OutgoingMessage) -> EmailMessage:
+    """The message as any mail client reads it."""
+    return message_from_bytes(wire(msg), policy=policy.default)  # type: ignore[return-value]
+
+
+def send(transport: SmtpTransport | FolderTransport, msg: OutgoingMessage) -> None:
+    transport.send_prepared(prepare(msg))
 
 
 def smtp(server: SmtpRecorder, **kwargs: object) -> SmtpTransport:
@@ -101,15 +127,15 @@ def test_moved_deadline_keeps_its_uids_and_raises_sequence() -> None:
 
 
 def test_ics_is_reproducible_with_a_fixed_clock() -> None:
-    now = datetime(2014, 11, 1, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2014, 11, 1, 9, 0, tzinfo=UTC)
     assert build_ics([deadline()], now=now) == build_ics([deadline()], now=now)
 
 
-# --- MIME ---------------------------------------------------------------------------
+# --- building ---------------------------------------------------------------------
 
 def test_mime_is_mixed_alternative_with_real_plain_text_and_attachments() -> None:
     msg = reminder()
-    parsed = message_from_bytes(message_bytes(msg), policy=policy.default)
+    parsed = parse(msg)
     assert parsed.get_content_type() == "multipart/mixed"
     alternative, ics, docx = parsed.iter_parts()
     assert alternative.get_content_type() == "multipart/alternative"
@@ -124,16 +150,59 @@ def test_mime_is_mixed_alternative_with_real_plain_text_and_attachments() -> Non
     assert docx.get_content() == b"PK\x03\x04 not really a docx"
     assert parsed["Message-ID"] == msg.message_id
     assert parsed["Auto-Submitted"] == "auto-generated"
-    assert parsed["Date"] is not None
+
+
+def test_names_in_cyrillic_are_encoded_words_and_read_back() -> None:
+    raw = wire(reminder())
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head  # RFC 2047, nothing raw on the wire
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "Напоминание: 3 задачи до 15 ноября"
+    assert str(parsed["From"].addresses[0]) == "Офис дорожной карты <office@roadmap.example>"
+    assert str(parsed["To"].addresses[0]) == "Иван Петров <ivan@example.org>"
+
+
+def test_a_long_cyrillic_subject_keeps_every_space() -> None:
+    """The policy's own folder drops the space between two encoded words (CPython gh-144156)."""
+    subject = ("Напоминание: 3 задачи до 15 ноября — очень длинная тема письма, "
+               "которая точно не уместится в одну строку заголовка")
+    raw = wire(reminder(subject=subject))
+    assert raw.count(b"\r\n =?utf-8?") >= 2  # folded
+    assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+
+
+def test_sender_with_a_display_name_goes_in_from_and_its_address_in_the_envelope() -> None:
+    msg = reminder(sender="Проектный офис <pmo@example.org>")
+    prepared = prepare(msg)
+    assert prepared.sender == "pmo@example.org"
+    assert prepared.recipients == ("ivan@example.org",)
+    (sender,) = parse(msg)["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Проектный офис", "pmo@example.org")
+
+
+def test_message_id_date_and_reply_to_are_the_ones_given() -> None:
+    msg = reminder(headers=(("Reply-To", "Проектный офис <pmo@example.org>"),))
+    now = datetime(2014, 11, 10, 9, 30, tzinfo=UTC)
+    parsed = message_from_bytes(message_bytes(msg, now=now), policy=policy.default)
+    assert parsed["Message-ID"] == msg.message_id
+    assert parsed["Date"].datetime == now
+    (reply_to,) = parsed["Reply-To"].addresses
+    assert (reply_to.display_name, reply_to.addr_spec) == ("Проектный офис", "pmo@example.org")
+
+
+def test_bodies_are_7bit_so_any_relay_takes_them() -> None:
+    """No 8BITMIME is asked for, so not one byte over 127 may go out."""
+    assert wire(reminder()).isascii()
 
 
 def test_text_only_message_stays_simple() -> None:
-    parsed = build_mime(reminder(html=None, attachments=()))
+    parsed = parse(reminder(html=None, attachments=()))
     assert parsed.get_content_type() == "text/plain"
+    assert text_of(parsed) == "Здравствуйте, Иван!\nСрок — 15 ноября 2014 г."
 
 
 def test_subject_with_crlf_cannot_add_a_header() -> None:
-    raw = message_bytes(reminder(subject="Hi\r\nBcc: evil@x\nX-Evil: 1"))
+    raw = wire(reminder(subject="Hi\r\nBcc: evil@x\nX-Evil: 1"))
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["Bcc"] is None and parsed["X-Evil"] is None
     assert raw.count(b"\r\nSubject:") == 1
@@ -141,7 +210,7 @@ def test_subject_with_crlf_cannot_add_a_header() -> None:
 
 
 def test_display_name_with_crlf_is_sanitised() -> None:
-    parsed = build_mime(reminder(to=("Ivan\r\nBcc: evil@x <ivan@example.org>",)))
+    parsed = parse(reminder(to=("Ivan\r\nBcc: evil@x <ivan@example.org>",)))
     assert parsed["Bcc"] is None
     assert parsed["To"].addresses[0].addr_spec == "ivan@example.org"
     assert parsed["To"].addresses[0].display_name == "Ivan  Bcc: evil@x"
@@ -155,39 +224,50 @@ def test_display_name_with_crlf_is_sanitised() -> None:
     "ivan@example.org, evil@x.org",
     "@example.org",
     "иван@example.org",
+    "ivan@localhost",
+    "ivan@exa_mple.org",
 ])
-def test_bad_recipient_is_rejected_naming_the_value(bad: str) -> None:
-    with pytest.raises(InvalidAddress) as caught:
-        build_mime(reminder(to=(bad,)))
+def test_bad_recipient_is_a_permanent_failure_naming_the_value(bad: str) -> None:
+    with pytest.raises(SendError) as caught:
+        prepare(reminder(to=(bad,)))
+    assert caught.value.permanent is True
     assert repr(bad) in str(caught.value)
     assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
 
 
-def test_bad_sender_is_rejected_too() -> None:
+def test_an_internationalised_domain_goes_out_as_punycode() -> None:
+    assert prepare(reminder(to=("Иван <ivan@почта.рф>",))).recipients == ("ivan@xn--80a1acny.xn--p1ai",)
+
+
+def test_bad_sender_or_reply_to_is_rejected_too() -> None:
     with pytest.raises(InvalidAddress):
-        build_mime(reminder(sender="office@roadmap.example\nBcc: evil@x"))
+        message_bytes(reminder(sender="office@roadmap.example\nBcc: evil@x"))
+    with pytest.raises(InvalidAddress):
+        message_bytes(reminder(headers=(("Reply-To", "Проектный офис <pmo@>"),)))
 
 
 def test_extra_headers_cannot_replace_managed_ones() -> None:
-    with pytest.raises(ValueError):
-        build_mime(reminder(headers=(("To", "evil@x"),)))
-    parsed = build_mime(reminder(headers=(("X-Roadmap-Task", "T-42\r\nBcc: evil@x"),)))
+    with pytest.raises(SendError, match="'To'"):
+        prepare(reminder(headers=(("To", "evil@x"),)))
+    parsed = parse(reminder(headers=(("X-Roadmap-Task", "T-42\r\nBcc: evil@x"),)))
     assert parsed["X-Roadmap-Task"] == "T-42  Bcc: evil@x" and parsed["Bcc"] is None
 
 
 @settings(max_examples=300, deadline=None)
-@given(subject=st.text(max_size=300), data=st.binary(max_size=400))
-def test_any_subject_and_attachment_survive_the_round_trip(subject: str, data: bytes) -> None:
-    """Our own encoded words and base64 lines, read back by the email package: the same
-    subject (controls made spaces), the same bytes, and no line over 78 characters."""
-    blob = Attachment("a.bin", "application/octet-stream", data)
-    msg = reminder(subject=subject, attachments=(blob,))
-    raw = message_bytes(msg)
+@given(subject=st.text(max_size=300), name=st.text(max_size=40), data=st.binary(max_size=400))
+def test_any_subject_name_and_attachment_survive_the_round_trip(subject: str, name: str,
+                                                                data: bytes) -> None:
+    """Read back by the email package: the same subject and file name (controls made
+    spaces), the same bytes, and no line over 78 characters."""
+    filename = sanitise(name).strip() or "a.bin"
+    blob = Attachment(filename, "application/octet-stream", data)
+    raw = wire(reminder(subject=subject, attachments=(blob,)))
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
     parsed = message_from_bytes(raw, policy=policy.default)
     assert " ".join(parsed["Subject"].split()) == " ".join(sanitise(subject).split())
     attachment = list(parsed.iter_attachments())[-1]
     assert attachment.get_content() == data
+    assert " ".join((attachment.get_filename() or "").split()) == " ".join(filename.split())
 
 
 def test_message_ids_are_unique_and_well_formed() -> None:
@@ -198,12 +278,22 @@ def test_message_ids_are_unique_and_well_formed() -> None:
         make_message_id("roadmap.example>\r\nBcc: x")
 
 
+def test_the_sender_setting_takes_a_display_name_and_refuses_a_malformed_address() -> None:
+    from pydantic import ValidationError
+
+    settings = Settings(mail_from="Проектный офис <pmo@example.org>")
+    assert settings.mail_from_domain == "example.org"
+    assert make_message_id(settings.mail_from_domain).endswith("@example.org>")
+    with pytest.raises(ValidationError, match="not a valid e-mail"):
+        Settings(mail_from="Проектный офис <pmo@>")
+
+
 # --- SMTP delivery ------------------------------------------------------------------
 
 def test_cyrillic_message_arrives_intact_with_our_message_id(smtp_server: SmtpRecorder) -> None:
     msg = reminder()
     with smtp(smtp_server) as transport:
-        transport.send(msg)
+        send(transport, msg)
     (got,) = smtp_server.received
     assert got.mail_from == "office@roadmap.example"
     assert got.rcpt_tos == ("ivan@example.org",)
@@ -223,10 +313,19 @@ def test_cyrillic_message_arrives_intact_with_our_message_id(smtp_server: SmtpRe
         "task-42@roadmap.example", 1, date(2014, 11, 15))
 
 
+def test_what_arrives_is_exactly_the_prepared_bytes(smtp_server: SmtpRecorder) -> None:
+    """The outbox keeps these bytes when it records a message: a resend is byte-identical."""
+    prepared = prepare(reminder())
+    with smtp(smtp_server) as transport:
+        transport.send_prepared(prepared)
+        transport.send_prepared(prepared)
+    assert [r.data for r in smtp_server.received] == [prepared.data] * 2
+
+
 def test_a_batch_uses_one_connection(smtp_server: SmtpRecorder) -> None:
     with smtp(smtp_server) as transport:
         for _ in range(3):
-            transport.send(reminder())
+            send(transport, reminder())
     assert len(smtp_server.received) == 3
     assert smtp_server.connections == 1
     assert {r.connection for r in smtp_server.received} == {1}
@@ -236,10 +335,10 @@ def test_a_batch_uses_one_connection(smtp_server: SmtpRecorder) -> None:
 def test_reconnects_after_the_server_restarts(smtp_server: SmtpRecorder) -> None:
     sleeps: list[float] = []
     with smtp(smtp_server, sleep=sleeps.append) as transport:
-        transport.send(reminder())
+        send(transport, reminder())
         smtp_server.stop()
         smtp_server.start()  # same port, the old connection is gone
-        transport.send(reminder())
+        send(transport, reminder())
     assert len(smtp_server.received) == 2
     assert transport.connect_attempts == 2
     assert len(sleeps) == 1
@@ -250,7 +349,7 @@ def test_server_down_is_transient_after_the_configured_retries(smtp_down_port: i
     transport = SmtpTransport("127.0.0.1", smtp_down_port, "none", retries=3, backoff=0.5,
                               sleep=sleeps.append, timeout=2.0)
     with transport, pytest.raises(SendError) as caught:
-        transport.send(reminder())
+        send(transport, reminder())
     assert caught.value.permanent is False
     assert transport.connect_attempts == 4  # the first try and three retries
     assert sleeps == [0.5, 1.0, 2.0]
@@ -277,7 +376,7 @@ def test_each_attempt_is_a_new_connection_when_the_server_hangs_up() -> None:
                               backoff=0.1, sleep=sleeps.append, timeout=2.0)
     try:
         with transport, pytest.raises(SendError) as caught:
-            transport.send(reminder())
+            send(transport, reminder())
     finally:
         listener.close()
     assert caught.value.permanent is False
@@ -296,7 +395,7 @@ def test_delivery_succeeds_when_the_server_comes_back(smtp_down_port: int) -> No
                               sleep=start_server_while_we_wait, timeout=2.0)
     try:
         with transport:
-            transport.send(reminder())
+            send(transport, reminder())
         assert len(server.received) == 1
         assert transport.connect_attempts == 2
     finally:
@@ -307,8 +406,8 @@ def test_refused_recipient_is_permanent_and_the_batch_goes_on(smtp_server: SmtpR
     smtp_server.refuse.add("gone@example.org")
     with smtp(smtp_server) as transport:
         with pytest.raises(SendError) as caught:
-            transport.send(reminder(to=("gone@example.org",)))
-        transport.send(reminder())
+            send(transport, reminder(to=("gone@example.org",)))
+        send(transport, reminder())
     assert caught.value.permanent is True and caught.value.smtp_code == 550
     assert "gone@example.org" in str(caught.value)
     assert [r.rcpt_tos for r in smtp_server.received] == [("ivan@example.org",)]
@@ -318,7 +417,7 @@ def test_refused_recipient_is_permanent_and_the_batch_goes_on(smtp_server: SmtpR
 def test_partly_refused_message_is_permanent_not_resent(smtp_server: SmtpRecorder) -> None:
     smtp_server.refuse.add("gone@example.org")
     with smtp(smtp_server) as transport, pytest.raises(SendError) as caught:
-        transport.send(reminder(to=("ivan@example.org", "gone@example.org")))
+        send(transport, reminder(to=("ivan@example.org", "gone@example.org")))
     assert caught.value.permanent is True
     assert [r.rcpt_tos for r in smtp_server.received] == [("ivan@example.org",)]
 
@@ -328,22 +427,22 @@ def test_deferred_recipient_is_retried_then_transient(smtp_server: SmtpRecorder)
     sleeps: list[float] = []
     with smtp(smtp_server, retries=2, sleep=sleeps.append) as transport:
         with pytest.raises(SendError) as caught:
-            transport.send(reminder(to=("busy@example.org",)))
+            send(transport, reminder(to=("busy@example.org",)))
     assert caught.value.permanent is False and caught.value.smtp_code == 451
     assert len(sleeps) == 2 and smtp_server.received == []
 
 
 def test_bad_address_fails_permanently_without_connecting(smtp_server: SmtpRecorder) -> None:
     with smtp(smtp_server) as transport, pytest.raises(SendError) as caught:
-        transport.send(reminder(to=("ivan@example.org\r\nBcc: evil@x",)))
+        send(transport, reminder(to=("ivan@example.org\r\nBcc: evil@x",)))
     assert caught.value.permanent is True
     assert smtp_server.connections == 0
 
 
 def test_correct_login_delivers(smtp_server_auth: SmtpRecorder) -> None:
     with smtp(smtp_server_auth, user=SMTP_USER, password=SMTP_PASSWORD) as transport:
-        transport.send(reminder())
-        transport.send(reminder())
+        send(transport, reminder())
+        send(transport, reminder())
     assert len(smtp_server_auth.received) == 2
     # yagmail would have logged in as "roadmap-bot@gmail.com"
     assert smtp_server_auth.auth_attempts == [(SMTP_USER, True)]
@@ -356,7 +455,7 @@ def test_wrong_password_fails_once_without_leaking_it() -> None:
             errors = []
             for _ in range(2):
                 with pytest.raises(SendError) as caught:
-                    transport.send(reminder())
+                    send(transport, reminder())
                 errors.append(caught.value)
         # One login for the whole batch: retries would get the account locked. (smtplib's
         # login() itself tries each mechanism the server offers, PLAIN then LOGIN.)
@@ -373,25 +472,84 @@ def test_wrong_password_fails_once_without_leaking_it() -> None:
 def test_non_ascii_password_is_a_clear_error_not_a_crash(smtp_server_auth: SmtpRecorder) -> None:
     with smtp(smtp_server_auth, user=SMTP_USER, password="пароль-42") as transport:
         with pytest.raises(SendError, match="ASCII") as caught:
-            transport.send(reminder())
+            send(transport, reminder())
     assert caught.value.permanent is False and "пароль" not in str(caught.value)
 
 
 def test_server_requiring_login_without_user_is_a_config_error(
         smtp_server_auth: SmtpRecorder) -> None:
     with smtp(smtp_server_auth) as transport, pytest.raises(SendError) as caught:
-        transport.send(reminder())
+        send(transport, reminder())
     assert caught.value.permanent is False and "authentication" in str(caught.value)
 
 
-def test_missing_password_never_prompts(smtp_server_auth: SmtpRecorder,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "keyring", None)  # as if keyring were not installed
-    monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted"))
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A system keyring that lives in this process."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    monkeypatch.setattr("getpass.getpass", lambda *a, **k: pytest.fail("prompted for a password"))
+    before = keyring.get_keyring()
+    keyring.set_keyring(memory := MemoryKeyring())
+    yield memory
+    keyring.set_keyring(before)
+
+
+def test_password_from_the_environment_logs_in(smtp_server_auth: SmtpRecorder,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("HOST", "127.0.0.1"), ("PORT", str(smtp_server_auth.port)),
+                        ("SECURITY", "none"), ("USER", SMTP_USER), ("PASSWORD", SMTP_PASSWORD)):
+        monkeypatch.setenv(f"ROADMAP_SMTP_{name}", value)
+    with transport_from_settings(Settings()) as transport:
+        send(transport, reminder())
+    assert smtp_server_auth.auth_attempts == [(SMTP_USER, True)]
+    assert len(smtp_server_auth.received) == 1
+
+
+def test_without_a_password_the_one_yagmail_register_stored_is_used(
+        smtp_server_auth: SmtpRecorder, memory_keyring: MemoryKeyring) -> None:
+    yagmail.register(SMTP_USER, SMTP_PASSWORD)  # what docs/mail.md tells an operator to run
+    assert memory_keyring.passwords == {("yagmail", SMTP_USER): SMTP_PASSWORD}
     with smtp(smtp_server_auth, user=SMTP_USER, password=None) as transport:
-        with pytest.raises(SendError, match="no SMTP password") as caught:
-            transport.send(reminder())
-    assert caught.value.permanent is False
+        send(transport, reminder())
+    assert smtp_server_auth.auth_attempts == [(SMTP_USER, True)]
+    assert len(smtp_server_auth.received) == 1
+
+
+def test_missing_password_is_a_config_error_and_never_prompts(
+        smtp_server_auth: SmtpRecorder, memory_keyring: MemoryKeyring) -> None:
+    with smtp(smtp_server_auth, user=SMTP_USER, password=None) as transport:
+        with pytest.raises(SendError, match="no SMTP password.*no keyring entry for service 'yagmail'") as caught:
+            send(transport, reminder())
+    assert caught.value.permanent is False and caught.value.retry_in_run is False
+    assert smtp_server_auth.connections == 0
+
+
+def test_a_machine_without_a_keyring_is_a_config_error_too(smtp_server_auth: SmtpRecorder) -> None:
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        with smtp(smtp_server_auth, user=SMTP_USER, password=None) as transport:
+            with pytest.raises(SendError, match="keyring unavailable: NoKeyringError"):
+                send(transport, reminder())
+    finally:
+        keyring.set_keyring(before)
     assert smtp_server_auth.connections == 0
 
 
@@ -421,14 +579,14 @@ def test_starttls_refuses_an_untrusted_certificate_and_accepts_a_trusted_one(
         untrusting = SmtpTransport(server.host, server.port, "starttls", timeout=5.0,
                                    sleep=lambda s: None)
         with untrusting, pytest.raises(SendError) as caught:
-            untrusting.send(reminder())
+            send(untrusting, reminder())
         assert caught.value.permanent is False and untrusting.connect_attempts == 1
         assert server.received == []
 
         trusting = SmtpTransport(server.host, server.port, "starttls", timeout=5.0,
                                  tls_context=ssl.create_default_context(cafile=str(cert)))
         with trusting:
-            trusting.send(reminder())
+            send(trusting, reminder())
         assert len(server.received) == 1
 
 
@@ -440,12 +598,157 @@ def test_implicit_tls_checks_the_certificate_too(self_signed: tuple[Path, Path])
         untrusting = SmtpTransport(server.host, server.port, "ssl", timeout=5.0,
                                    sleep=lambda s: None)
         with untrusting, pytest.raises(SendError, match="CERTIFICATE_VERIFY_FAILED"):
-            untrusting.send(reminder())
+            send(untrusting, reminder())
         trusting = SmtpTransport(server.host, server.port, "ssl", user=None, timeout=5.0,
                                  tls_context=ssl.create_default_context(cafile=str(cert)))
         with trusting:
-            trusting.send(reminder())
+            send(trusting, reminder())
         assert len(server.received) == 1
+
+
+# --- OAuth2: yagmail's file for Google accounts ------------------------------------------
+
+GMAIL = "office@gmail.example"
+ACCESS_TOKEN = "ya29.test-access-token"
+
+
+def oauth2_file(folder: Path, **changes: object) -> Path:
+    """The file yagmail's interactive set-up writes (docs/mail.md)."""
+    info = {"email_address": GMAIL, "google_client_id": "id.apps.googleusercontent.com",
+            "google_client_secret": "client-secret", "google_refresh_token": "1//refresh"}
+    path = folder / "oauth2.json"
+    path.write_text(json.dumps({**info, **changes}))
+    return path
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        with warnings.catch_warnings():
+            # "AUTH without requiring TLS": aiosmtpd only counts STARTTLS; this is TLS throughout.
+            warnings.simplefilter("ignore")
+            return super().factory()
+
+
+class XOAuth2Server:
+    """An implicit-TLS SMTP server that takes AUTH XOAUTH2 with ACCESS_TOKEN and nothing else."""
+
+    def __init__(self, tls: ssl.SSLContext):
+        self.offered: list[str] = []
+        self.received: list[bytes] = []
+        self.controller = _Controller(self, hostname="127.0.0.1", port=free_port(), ssl_context=tls,
+                                     server_hostname="localhost", auth_required=True,
+                                     auth_require_tls=False)
+
+    async def auth_XOAUTH2(self, server: object, args: list[str]) -> AuthResult:
+        self.offered.append(base64.b64decode(args[1]).decode())
+        ok = self.offered[-1] == f"user={GMAIL}\x01auth=Bearer {ACCESS_TOKEN}\x01\x01"
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        self.received.append(bytes(envelope.original_content or b""))
+        return "250 OK"
+
+    def __enter__(self) -> XOAuth2Server:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def google(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """Google's token endpoint, answering every refresh with ACCESS_TOKEN; no network, and
+    any prompt of yagmail's interactive set-up fails the test."""
+    refreshes: list[dict[str, str]] = []
+
+    def refresh(**params: str) -> tuple[str, int]:
+        refreshes.append(params)
+        return ACCESS_TOKEN, 3600
+
+    monkeypatch.setattr(yagmail.oauth2, "refresh_authorization", refresh)
+    monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("prompted"))
+    return refreshes
+
+
+def tls_pair(cert: Path, key: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    return server_ctx, ssl.create_default_context(cafile=str(cert))
+
+
+def test_oauth2_file_logs_in_with_a_fresh_access_token(
+        self_signed: tuple[Path, Path], tmp_path: Path, google: list[dict[str, str]]) -> None:
+    server_tls, client_tls = tls_pair(*self_signed)
+    with XOAuth2Server(server_tls) as server:
+        transport = SmtpTransport("127.0.0.1", server.controller.port, "ssl", timeout=5.0,
+                                  oauth2_file=oauth2_file(tmp_path), tls_context=client_tls)
+        with transport:
+            send(transport, reminder())
+            send(transport, reminder())
+    assert google == [{"google_client_id": "id.apps.googleusercontent.com",
+                       "google_client_secret": "client-secret", "google_refresh_token": "1//refresh"}]
+    assert server.offered == [f"user={GMAIL}\x01auth=Bearer {ACCESS_TOKEN}\x01\x01"]
+    assert len(server.received) == 2
+
+
+def test_a_refused_oauth2_token_is_an_authentication_error(
+        self_signed: tuple[Path, Path], tmp_path: Path, google: list[dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yagmail.oauth2, "refresh_authorization", lambda **params: ("revoked", 3600))
+    server_tls, client_tls = tls_pair(*self_signed)
+    with XOAuth2Server(server_tls) as server:
+        transport = SmtpTransport("127.0.0.1", server.controller.port, "ssl", timeout=5.0,
+                                  oauth2_file=oauth2_file(tmp_path), tls_context=client_tls)
+        with transport, pytest.raises(SendError, match="authentication failed") as caught:
+            send(transport, reminder())
+    assert caught.value.retry_in_run is False and server.received == []
+
+
+def test_google_refusing_the_refresh_token_is_a_config_error(
+        self_signed: tuple[Path, Path], tmp_path: Path, google: list[dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(**params: str) -> tuple[str, int]:
+        raise urllib.error.HTTPError("https://accounts.google.com/o/oauth2/token", 400,
+                                     "Bad Request", email.message.Message(), None)
+
+    monkeypatch.setattr(yagmail.oauth2, "refresh_authorization", refused)
+    server_tls, client_tls = tls_pair(*self_signed)
+    with XOAuth2Server(server_tls) as server:
+        transport = SmtpTransport("127.0.0.1", server.controller.port, "ssl", timeout=5.0,
+                                  sleep=lambda s: pytest.fail("retried"),
+                                  oauth2_file=oauth2_file(tmp_path), tls_context=client_tls)
+        with transport, pytest.raises(SendError, match="refused by Google: 400") as caught:
+            send(transport, reminder())
+    assert caught.value.retry_in_run is False and transport.connect_attempts == 1
+
+
+@pytest.mark.parametrize("problem, contents", [
+    ("missing", None),
+    ("client secrets only", {"installed": {"client_id": "x", "client_secret": "y"}}),
+    ("no refresh token", {"google_refresh_token": ""}),
+])
+def test_an_unusable_oauth2_file_is_a_config_error_without_prompting(
+        tmp_path: Path, google: list[dict[str, str]], smtp_down_port: int,
+        problem: str, contents: dict[str, object] | None) -> None:
+    path = tmp_path / "oauth2.json"
+    if problem == "client secrets only":
+        path.write_text(json.dumps(contents))
+    elif contents is not None:
+        path = oauth2_file(tmp_path, **contents)
+    transport = SmtpTransport("127.0.0.1", smtp_down_port, "ssl", oauth2_file=path)
+    with transport, pytest.raises(SendError, match="not a usable yagmail OAuth2 file") as caught:
+        send(transport, reminder())
+    assert caught.value.retry_in_run is False and transport.connect_attempts == 0
+    assert google == []
+
+
+def test_oauth2_needs_implicit_tls(tmp_path: Path, google: list[dict[str, str]],
+                                   smtp_down_port: int) -> None:
+    transport = SmtpTransport("127.0.0.1", smtp_down_port, "starttls", oauth2_file=oauth2_file(tmp_path))
+    with transport, pytest.raises(SendError, match="OAuth2 needs ROADMAP_SMTP_SECURITY=ssl"):
+        send(transport, reminder())
+    assert transport.connect_attempts == 0
 
 
 # --- the outbox folder ----------------------------------------------------------------
@@ -453,9 +756,9 @@ def test_implicit_tls_checks_the_certificate_too(self_signed: tuple[Path, Path])
 def test_folder_transport_writes_one_file_per_message_id(tmp_path: Path) -> None:
     msg, other = reminder(), reminder()
     with FolderTransport(tmp_path / "outbox") as transport:
-        transport.send(msg)
-        transport.send(msg)  # a re-run: same id, same file
-        transport.send(other)
+        send(transport, msg)
+        send(transport, msg)  # a re-run: same id, same file
+        send(transport, other)
     files = sorted((tmp_path / "outbox").iterdir())
     assert len(files) == 2
     assert all(f.suffix == ".eml" for f in files)  # no temporary files left behind
@@ -475,3 +778,9 @@ def test_transport_follows_the_settings(tmp_path: Path) -> None:
     assert isinstance(remote, SmtpTransport)
     assert (remote.host, remote.port, remote.security, remote.user) == (
         "mail.example.org", 465, "ssl", "bot")
+    google = transport_from_settings(Settings(smtp_host="smtp.gmail.com", smtp_security="ssl",
+                                              smtp_oauth2_file=tmp_path / "oauth2.json"))
+    assert isinstance(google, SmtpTransport) and google.oauth2_file == tmp_path / "oauth2.json"
+    blank = transport_from_settings(Settings.model_validate({"smtp_host": "mail.example.org",
+                                                             "smtp_oauth2_file": " "}))
+    assert isinstance(blank, SmtpTransport) and blank.oauth2_file is None

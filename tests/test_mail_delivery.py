@@ -1,15 +1,23 @@
-"""Reminders and escalations through the real code path: outbox, yagmail, a real SMTP server."""
+"""Reminders and escalations through the real code path: outbox, yagmail, a real SMTP server;
+and the sender as an operator configures it."""
 
+import os
+import subprocess
+import sys
 from datetime import date
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from icalendar import Calendar
 
 from config import get_settings
+from models.problems import RoadmapInvalid
 from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
 from tasks.outbox import list_messages
-from tasks.roadmap_jobs import change_task, import_file
+from tasks.roadmap_jobs import change_task, import_file, validate_file
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -172,3 +180,47 @@ def test_several_moves_of_one_task_make_one_notice_line(url, smtp_env):
     text = alice.message.text
     assert text.count("10 ноября 2014 г.") == 1 and "19 ноября 2014 г." in text and "17 ноября 2014 г." not in text
     assert len(alice.change_ids) == 6  # three recorded moves each of b and f, told with one line per task
+
+
+# --- the sender, as an operator configures it --------------------------------------------
+
+def roadmap_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`roadmap ...` in its own process, local mode, with these ROADMAP_ variables only."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "PREFECT_API"))}
+    clean.update(PYTHONPATH=str(ROOT), ROADMAP_PREFECT="0", **env)
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=clean,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_sender_with_a_display_name_is_shown_in_from(tmp_path, small_yaml):
+    env = {"ROADMAP_DATABASE_URL": f"sqlite:///{tmp_path}/roadmap.db",
+           "ROADMAP_OUTBOX_DIR": str(tmp_path / "outbox"),
+           "ROADMAP_MAIL_FROM": "Проектный офис <pmo@example.org>"}
+    assert roadmap_cli("import", str(small_yaml), cwd=tmp_path, **env).returncode == 0
+    out = roadmap_cli("remind", "--as-of", "2014-11-10", cwd=tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    for f in files:
+        msg = message_from_bytes(f.read_bytes(), policy=policy.default)
+        (sender,) = msg["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == ("Проектный офис", "pmo@example.org")
+        assert msg["Message-ID"].endswith("@example.org>")
+
+
+@pytest.mark.parametrize("sender", ["Проектный офис <pmo@>", "pmo at example.org", "a@b.org, c@d.org"])
+def test_a_malformed_sender_is_a_one_line_error_with_exit_2(tmp_path, small_yaml, sender):
+    env = {"ROADMAP_DATABASE_URL": f"sqlite:///{tmp_path}/roadmap.db", "ROADMAP_MAIL_FROM": sender}
+    out = roadmap_cli("remind", "--as-of", "2014-11-10", cwd=tmp_path, **env)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("error: ROADMAP_MAIL_FROM: ") and repr(sender) in line
+
+
+def test_the_roadmap_file_and_the_mail_accept_the_same_addresses(tmp_path, small_yaml):
+    """One rule (models/addresses.py): an address the file accepts can be sent to."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(small_yaml.read_text().replace("alice@example.org", "алиса@example.org"))
+    with pytest.raises(RoadmapInvalid) as caught:
+        validate_file(str(bad))
+    assert "people[alice].email: invalid e-mail address 'алиса@example.org'" in str(caught.value.problems[0].format())
