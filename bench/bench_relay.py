@@ -180,17 +180,20 @@ class Databases:
 def cpu_split(db_url: str, day: date) -> tuple[int, dict[str, float]]:
     """(digests, CPU seconds of plan, render and record) for one day, in this process.
 
-    The one place that calls the job API (tasks/notify_jobs.py at cada780): adapt it here
-    when that API moves."""
+    The one place that calls the job API (tasks/notify_jobs.py): adapt it here when that API
+    moves. "record" includes building each message's bytes (tasks.mail.prepare)."""
     try:
-        from tasks.notify_jobs import plan_reminders, record_plan
+        from models.db import session_scope
+        from tasks.notify_jobs import plan_reminders
+        from tasks.outbox import record
 
         c0 = time.process_time()
         plan = plan_reminders(db_url, None, day)
         c1 = time.process_time()
         intents = plan.intents  # renders every digest
         c2 = time.process_time()
-        record_plan(db_url, plan)
+        with session_scope(db_url) as session:
+            record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, intents)
         c3 = time.process_time()
     except (ImportError, AttributeError, TypeError) as exc:
         raise SystemExit(f"bench_relay: the plan/render/record API moved ({type(exc).__name__}: {exc}); "

@@ -9,7 +9,6 @@ data and the as-of day; here it is rendered, recorded in the outbox and delivere
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from models.roadmaps import select_roadmap, today_in
 from models.schema import Change, Risk, Roadmap, Stage
 from tasks.mail import make_message_id, transport_from_settings
 from tasks.mail_summary import MailSummary, summarise
-from tasks.outbox import DeliveryStats, Intent, RecordStats, already_recorded, deliver, record
+from tasks.outbox import DeliveryStats, Intent, Recording, RecordStats, already_recorded, deliver, record
 from tasks.render_mail import render_digest, render_escalation
 
 
@@ -150,10 +149,10 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def record_plan(db_url: str, plan: Plan) -> RecordStats:
+def record_plan(db_url: str, plan: Plan, recording: Recording | None = None) -> RecordStats:
     """Render and record the plan, a chunk per transaction, so that a delivery following the
-    outbox can send the first messages while the rest render. With a user's template folder
-    everything is rendered first: a mistake in a template met half-way then records nothing."""
+    ``recording`` can send the first messages while the rest render. With a user's template
+    folder everything is rendered first: a mistake in a template met half-way then records nothing."""
     total = RecordStats()
     batches = _chunks(plan.todo) if plan.stream else [plan.intents]
     for batch in batches:
@@ -162,13 +161,15 @@ def record_plan(db_url: str, plan: Plan) -> RecordStats:
             stats = record(session, plan.roadmap_id, plan.roadmap_key, plan.as_of, intents)
         total.recorded += stats.recorded
         total.duplicates += stats.duplicates
+        if recording is not None:
+            recording.advanced()
     return total
 
 
 def deliver_pending(db_url: str, settings: Settings | None = None,
-                    follow: threading.Event | None = None) -> DeliveryStats:
+                    follow: Recording | None = None) -> DeliveryStats:
     """Send everything deliverable in the outbox (any roadmap, any day: leftovers too) over
-    ROADMAP_SMTP_CONNECTIONS connections; with ``follow``, until that event is set."""
+    ROADMAP_SMTP_CONNECTIONS connections; with ``follow``, until that recording has ended."""
     settings = settings or get_settings()
     return deliver(
         db_url, lambda: transport_from_settings(settings), sender=settings.mail_from,
@@ -188,13 +189,13 @@ class Sent:
 def send_plan(db_url: str, plan: Plan) -> Sent:
     """Record the plan's messages while the outbox is being delivered (sending waits on the
     relay, rendering on the CPU: they overlap well)."""
-    recording = threading.Event()
+    recording = Recording()
     with ThreadPoolExecutor(1, thread_name_prefix="delivery") as pool:
         delivery = pool.submit(deliver_pending, db_url, follow=recording)
         try:
-            recorded = record_plan(db_url, plan)
+            recorded = record_plan(db_url, plan, recording)
         finally:
-            recording.set()
+            recording.ended()
         return Sent(recorded, delivery.result())
 
 

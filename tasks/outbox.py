@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
@@ -140,17 +140,26 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
 
 
 _OUTBOX = OutboxMessage.__table__
-
-
-def _deliverable(now: datetime, run_started: datetime, lease: timedelta, max_attempts: int):  # type: ignore[no-untyped-def]
-    """Pending; or failed for a passing reason, not tried yet by this run and with attempts
-    left; or claimed by someone whose lease has run out (a crashed or killed sender)."""
-    t = _OUTBOX.c
-    return or_(
-        t.status == "pending",
-        and_(t.status == "failed", t.permanent.is_(False), t.attempts < max_attempts, t.claimed_at < run_started),
-        and_(t.status == "sending", t.claimed_at < now - lease),
-    )
+_T = _OUTBOX.c
+# Pending; or failed for a passing reason, not tried yet by this run and with attempts left;
+# or claimed by someone whose lease has run out (a crashed or killed sender). The statements
+# are built once: they run for every message, and building one costs more than running it.
+_DELIVERABLE = or_(
+    _T.status == "pending",
+    and_(_T.status == "failed", _T.permanent.is_(False), _T.attempts < bindparam("b_max_attempts"),
+         _T.claimed_at < bindparam("b_run_started")),
+    and_(_T.status == "sending", _T.claimed_at < bindparam("b_lease_over")),
+)
+_NEXT = (select(_T.id, _T.recipient, _T.message_id).where(_DELIVERABLE).order_by(_T.id).limit(1)
+         .with_for_update(skip_locked=True))  # PostgreSQL: skip what another worker is claiming
+_TAKE = (update(_OUTBOX).where(_T.id == bindparam("b_id"), _DELIVERABLE)
+         .values(status="sending", claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
+                 attempts=_T.attempts + 1))
+_RAW = select(OutboxContent.raw).where(OutboxContent.outbox_id == bindparam("b_id"))
+_MARK = (update(_OUTBOX)
+         .where(_T.id == bindparam("b_id"), _T.status == "sending", _T.claimed_by == bindparam("b_worker"))
+         .values(status=bindparam("b_status"), sent_at=bindparam("b_sent_at"), last_error=bindparam("b_error"),
+                 permanent=bindparam("b_permanent")))
 
 
 @dataclass(frozen=True)
@@ -167,43 +176,62 @@ def claim_one(db_url: str, worker: str, *, run_started: datetime, lease: timedel
     The UPDATE repeats the deliverable condition, so of two workers that picked the same
     candidate only the one whose UPDATE changed the row (rowcount 1) has it; the other
     looks again."""
-    t = _OUTBOX.c
     engine = get_engine(db_url)
     while True:
         now = utcnow()
-        deliverable = _deliverable(now, run_started, lease, max_attempts)
+        params = {"b_max_attempts": max_attempts, "b_run_started": run_started, "b_lease_over": now - lease}
         with engine.begin() as conn:
-            candidate = conn.execute(
-                select(t.id, t.recipient, t.message_id).where(deliverable).order_by(t.id).limit(1)
-                .with_for_update(skip_locked=True)  # PostgreSQL: skip what another worker is claiming
-            ).first()
+            candidate = conn.execute(_NEXT, params).first()
             if candidate is None:
                 return None
-            taken = conn.execute(
-                update(_OUTBOX).where(t.id == candidate.id, deliverable)
-                .values(status="sending", claimed_by=worker, claimed_at=now, attempts=t.attempts + 1)
-            ).rowcount
+            taken = conn.execute(_TAKE, {**params, "b_id": candidate.id, "b_worker": worker, "b_now": now}).rowcount
             if taken != 1:
                 continue
-            raw = conn.scalar(select(OutboxContent.raw).where(OutboxContent.outbox_id == candidate.id))
+            raw = conn.scalar(_RAW, {"b_id": candidate.id})
         return Claim(candidate.id, candidate.recipient, candidate.message_id, raw)
 
 
 def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None) -> bool:
     """Record the outcome of a send; False when the claim was no longer this worker's (its
     lease ran out and another worker took the message), in which case nothing is changed."""
-    values: dict[str, object] = (
-        {"status": "sent", "sent_at": utcnow(), "last_error": None} if error is None
-        else {"status": "failed", "permanent": error.permanent, "last_error": str(error)[:2000]}
-    )
-    t = _OUTBOX.c
+    params = {"b_id": message_id, "b_worker": worker, "b_status": "sent" if error is None else "failed",
+              "b_sent_at": utcnow() if error is None else None,
+              "b_error": None if error is None else str(error)[:2000],
+              "b_permanent": bool(error and error.permanent)}
     with get_engine(db_url).begin() as conn:
-        changed = conn.execute(
-            update(_OUTBOX).where(t.id == message_id, t.status == "sending", t.claimed_by == worker).values(**values)
-        ).rowcount
+        changed = conn.execute(_MARK, params).rowcount
     if changed != 1:
         log.warning("outbox message %s: claim lost to another worker (lease ran out); not marked", message_id)
     return changed == 1
+
+
+class Recording:
+    """How far a recording of messages has got, for delivery threads that follow it: the
+    recorder calls ``advanced()`` after each batch it commits and ``ended()`` at the end;
+    a delivery thread with nothing to send waits for the next of these instead of polling."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._batches = 0
+        self._ended = False
+
+    def advanced(self) -> None:
+        with self._changed:
+            self._batches += 1
+            self._changed.notify_all()
+
+    def ended(self) -> None:
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def state(self) -> tuple[int, bool]:
+        with self._changed:
+            return self._batches, self._ended
+
+    def wait_after(self, batches: int) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._batches > batches or self._ended, timeout=5)
 
 
 def _crash_point(name: str) -> None:
@@ -224,21 +252,21 @@ _CRASH_LOCK = threading.Lock()
 
 def _deliver_one_connection(
     db_url: str, transport: Transport, *, sender: str, run_started: datetime, lease: timedelta, max_attempts: int,
-    follow: threading.Event | None,
+    follow: Recording | None,
 ) -> DeliveryStats:
-    """Claim, send, mark until nothing is deliverable (and, with ``follow``, until it is set:
-    messages are still being recorded meanwhile)."""
+    """Claim, send, mark until nothing is deliverable (and, with ``follow``, until that
+    recording has ended: messages are still being recorded meanwhile)."""
     worker = worker_id()
     stats = DeliveryStats()
     envelope_sender = parse_address(sender).addr_spec
     with transport:
         while True:
+            batches, ended = follow.state() if follow else (0, True)  # before looking, not after
             item = claim_one(db_url, worker, run_started=run_started, lease=lease, max_attempts=max_attempts)
             if item is None:
-                if follow is None:
+                if ended:
                     return stats
-                if follow.wait(0.01):
-                    follow = None  # the recording has ended: one last look, then stop
+                follow.wait_after(batches)  # type: ignore[union-attr]
                 continue
             error: SendError | None = None
             try:
@@ -259,11 +287,11 @@ def _deliver_one_connection(
 
 def deliver(
     db_url: str, transport_factory: Callable[[], Transport], *, sender: str, max_attempts: int, lease: timedelta,
-    connections: int = 1, follow: threading.Event | None = None,
+    connections: int = 1, follow: Recording | None = None,
 ) -> DeliveryStats:
     """Send everything deliverable over ``connections`` connections at once (threads), each
-    made by ``transport_factory``. With ``follow``, keep going until that event is set and
-    nothing is left: the caller records messages meanwhile."""
+    made by ``transport_factory``. With ``follow``, keep going until that recording has ended
+    and nothing is left: the caller records messages meanwhile."""
     run_started = utcnow()
     total = DeliveryStats()
     with ThreadPoolExecutor(max(1, connections), thread_name_prefix="deliver") as pool:
