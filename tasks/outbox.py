@@ -208,7 +208,9 @@ def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None =
 
 def _crash_point(name: str) -> None:
     """Tests kill the process at a named point of delivery (ROADMAP_TEST_CRASH_AT=name:n
-    kills it the n-th time the point is reached), instead of after a guessed sleep."""
+    kills it the n-th time the point is reached), instead of after a guessed sleep.
+    "after-claim": a message is claimed, not sent; "after-send": the server accepted it,
+    it is not marked sent."""
     spec = os.environ.get("ROADMAP_TEST_CRASH_AT")
     if not spec or not spec.startswith(name + ":"):
         return
@@ -240,6 +242,7 @@ def _deliver_one_connection(
                 if follow.wait(0.01):
                     follow = None  # the recording has ended: one last look, then stop
                 continue
+            _crash_point("after-claim")
             error: SendError | None = None
             try:
                 if item.raw is None:
@@ -247,7 +250,8 @@ def _deliver_one_connection(
                 transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
             except SendError as exc:
                 error = exc
-            _crash_point("after-send")
+            else:
+                _crash_point("after-send")  # the server has the message; the outbox does not know yet
             if mark(db_url, worker, item.id, error=error):
                 if error is None:
                     stats.sent += 1
