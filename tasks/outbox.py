@@ -25,8 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
@@ -139,7 +140,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 
-_OUTBOX = OutboxMessage.__table__
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 def _deliverable(now: datetime, run_started: datetime, lease: timedelta, max_attempts: int):  # type: ignore[no-untyped-def]
@@ -287,7 +288,7 @@ def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
         query = update(OutboxMessage).where(OutboxMessage.status == "failed")
         if not include_permanent:
             query = query.where(OutboxMessage.permanent.is_(False))
-        result = session.execute(query.values(status="pending", permanent=False, attempts=0))
+        result = cast(CursorResult[Any], session.execute(query.values(status="pending", permanent=False, attempts=0)))
         return result.rowcount or 0
 
 

@@ -123,7 +123,7 @@ def summary(child: Child) -> dict[str, int]:
         r"planned (\d+), recorded (\d+), skipped as duplicate (\d+); delivered (\d+), failed (\d+)", child.stdout()
     )
     assert match, child.output()
-    counts = dict(zip(("planned", "recorded", "skipped", "delivered", "failed"), map(int, match.groups())))
+    counts = dict(zip(("planned", "recorded", "skipped", "delivered", "failed"), map(int, match.groups()), strict=True))
     assert counts["failed"] == 0, child.output()
     return counts
 
