@@ -217,7 +217,7 @@ def test_delivery_that_follows_the_recording_sends_what_is_recorded_while_it_run
 
 
 def test_several_connections_share_the_work_and_each_message_arrives_once(url, smtp_server):
-    smtp_server.data_delay = 0.05  # each connection is busy a while: the others take the next ones
+    smtp_server.data_delay = 0.2  # each connection is busy a while: the others take the next ones
     stats = send_all(url, smtp_server, connections=3)
     rows = list_messages(url)
     assert stats.sent == OWNERS and {r.status for r in rows} == {"sent"}
