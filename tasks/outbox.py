@@ -25,8 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
@@ -139,7 +140,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 
-_OUTBOX = OutboxMessage.__table__
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 _T = _OUTBOX.c
 # Pending; or failed for a passing reason, not tried yet by this run and with attempts left;
 # or claimed by someone whose lease has run out (a crashed or killed sender). The statements
@@ -236,7 +237,9 @@ class Recording:
 
 def _crash_point(name: str) -> None:
     """Tests kill the process at a named point of delivery (ROADMAP_TEST_CRASH_AT=name:n
-    kills it the n-th time the point is reached), instead of after a guessed sleep."""
+    kills it the n-th time the point is reached), instead of after a guessed sleep.
+    "after-claim": a message is claimed, not sent; "after-send": the server accepted it,
+    it is not marked sent."""
     spec = os.environ.get("ROADMAP_TEST_CRASH_AT")
     if not spec or not spec.startswith(name + ":"):
         return
@@ -268,6 +271,7 @@ def _deliver_one_connection(
                     return stats
                 follow.wait_after(batches)  # type: ignore[union-attr]
                 continue
+            _crash_point("after-claim")
             error: SendError | None = None
             try:
                 if item.raw is None:
@@ -275,7 +279,8 @@ def _deliver_one_connection(
                 transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
             except SendError as exc:
                 error = exc
-            _crash_point("after-send")
+            else:
+                _crash_point("after-send")  # the server has the message; the outbox does not know yet
             if mark(db_url, worker, item.id, error=error):
                 if error is None:
                     stats.sent += 1
@@ -311,7 +316,7 @@ def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
         query = update(OutboxMessage).where(OutboxMessage.status == "failed")
         if not include_permanent:
             query = query.where(OutboxMessage.permanent.is_(False))
-        result = session.execute(query.values(status="pending", permanent=False, attempts=0))
+        result = cast(CursorResult[Any], session.execute(query.values(status="pending", permanent=False, attempts=0)))
         return result.rowcount or 0
 
 

@@ -6,9 +6,10 @@ the same instant rather than one interpreter start-up apart.
 
     python -m tests.send_worker --ready R --go G cli remind --as-of DAY --db URL
         runs the `roadmap` command line with the arguments after ``cli``;
-    python -m tests.send_worker --ready R --go G deliver --db URL --batch 3
-        runs one delivery pass (tasks.outbox.deliver) with a small claim batch and
-        prints {"worker": ..., "sent": ..., "failures": ...} as JSON on the last line.
+    python -m tests.send_worker --ready R --go G deliver --db URL [--connections N]
+        runs one delivery pass (tasks.outbox.deliver) and prints {"pid": ..., "sent": ...,
+        "failures": ...} as JSON on the last line; the outbox's claimed_by of each message
+        it took holds that pid (host:pid:random).
 
 SMTP settings come from the ROADMAP_SMTP_* environment variables as usual.
 """
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import tasks.notify_jobs  # noqa: F401 - imported before the start, not after
 from cli.main import app
 from config import get_settings
 from tasks.mail import transport_from_settings
-from tasks.outbox import deliver, worker_id
+from tasks.outbox import deliver
 
 
 def _ready_set_go(ready: Path | None, go: Path | None, timeout: float = 60.0) -> None:
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("args", nargs=argparse.REMAINDER)
     dlv = sub.add_parser("deliver")
     dlv.add_argument("--db", required=True)
-    dlv.add_argument("--batch", type=int, default=3)
+    dlv.add_argument("--connections", type=int, default=1)
     ns = parser.parse_args(argv)
 
     if ns.mode == "cli":
@@ -61,14 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     settings = get_settings()
-    worker = worker_id()
     _ready_set_go(ns.ready, ns.go)
     stats = deliver(
-        ns.db, transport_from_settings(settings), sender=settings.mail_from,
-        max_attempts=settings.mail_max_attempts, batch=ns.batch, worker=worker,
+        ns.db, lambda: transport_from_settings(settings), sender=settings.mail_from,
+        max_attempts=settings.mail_max_attempts, lease=timedelta(seconds=settings.mail_lease_seconds),
+        connections=ns.connections,
     )
-    result = {"worker": worker, "sent": stats.sent, "failures": stats.failures,
-              "errors": stats.errors}
+    result = {"pid": os.getpid(), "sent": stats.sent, "failures": stats.failures, "errors": stats.errors}
     print(json.dumps(result), flush=True)
     return 1 if stats.failures else 0
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from icalendar import Calendar
+from typer.testing import CliRunner
 
-from config import get_settings
+import tasks.notify_jobs as jobs
+from cli.main import app
 from models.problems import RoadmapInvalid
+from tasks.mail import SmtpTransport
 from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
 from tasks.outbox import list_messages
 from tasks.roadmap_jobs import change_task, import_file, validate_file
@@ -24,6 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def url(db_url, small_yaml):
     import_file(db_url, small_yaml)
     return db_url
+
+
+def without_waiting(monkeypatch, server):
+    """Deliver to ``server`` with the real SMTP transport, minus its backoff sleeps (returned
+    as a list of the delays it asked for) and its timeouts' length."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(jobs, "transport_from_settings", lambda settings: SmtpTransport(
+        "127.0.0.1", server.port, "none", timeout=2, sleep=sleeps.append))
+    return sleeps
 
 
 def remind(url, day):
@@ -88,31 +100,17 @@ def test_rescheduling_notice_in_next_digest(url, smtp_env):
     assert all(not i.change_ids for i in plan2.intents)
 
 
-def test_refused_recipient_is_permanent_and_not_retried(url, smtp_env):
-    smtp_env.refuse.add("bob@example.org")
-    _, _, stats = remind(url, date(2014, 11, 10))
-    assert (stats.sent, stats.permanent) == (1, 1)
-    failed = list_messages(url, status="failed")
-    assert [(m.recipient, m.permanent) for m in failed] == [("bob@example.org", True)]
-    smtp_env.refuse.clear()
-    assert deliver_pending(url).sent == 0  # permanent: not retried
-
-
 def test_server_down_then_back(url, monkeypatch, smtp_env):
     port = smtp_env.port
     smtp_env.stop()
-    settings = get_settings().model_copy(update={"smtp_timeout": 2})
-    plan = plan_reminders(url, None, date(2014, 11, 10))
-    record_plan(url, plan)
-    import tasks.mail as mail
-
-    monkeypatch.setattr(mail.time, "sleep", lambda s: None)
-    stats = deliver_pending(url, settings)
+    without_waiting(monkeypatch, smtp_env)
+    record_plan(url, plan_reminders(url, None, date(2014, 11, 10)))
+    stats = deliver_pending(url)
     assert stats.failed == 2 and stats.sent == 0
     assert all(m.status == "failed" and not m.permanent and m.attempts == 1 for m in list_messages(url))
     smtp_env.start()
     assert smtp_env.port == port
-    stats = deliver_pending(url, settings)
+    stats = deliver_pending(url)
     assert stats.sent == 2
     assert {m.attempts for m in list_messages(url)} == {2}
 
@@ -134,41 +132,31 @@ def test_dry_run_records_nothing(url, smtp_env):
 
 def test_server_down_fails_the_rest_of_the_batch_at_once(url, monkeypatch, smtp_env):
     smtp_env.stop()
-    import tasks.notify_jobs as jobs
-    from tasks.mail import SmtpTransport
-
-    sleeps = []
-    made = []
-
-    def transport(settings):
-        made.append(SmtpTransport("127.0.0.1", smtp_env.port, "none", timeout=2, retries=3, sleep=sleeps.append))
-        return made[-1]
-
-    monkeypatch.setattr(jobs, "transport_from_settings", transport)
+    sleeps = without_waiting(monkeypatch, smtp_env)
     record_plan(url, plan_reminders(url, None, date(2014, 11, 10)))
     stats = deliver_pending(url)
-    assert (stats.failed, stats.retry_later) == (2, 2)
+    assert (stats.sent, stats.failed, stats.permanent) == (0, 2, 0)
     assert len(sleeps) == 3  # the first message's reconnects; the second fails without waiting again
-    assert {m.attempts for m in list_messages(url)} == {1}
+    assert {(m.status, m.attempts) for m in list_messages(url)} == {("failed", 1)}
 
 
-def test_a_same_day_rerun_still_reports_the_failed_messages(url, monkeypatch, smtp_env):
-    from flows._common import DeliveryFailed
-    from flows.send_reminders import send_reminders
-
-    smtp_env.stop()
-    monkeypatch.setenv("ROADMAP_TASK_RETRY_DELAYS", "0")
-    import tasks.notify_jobs as jobs
-    from tasks.mail import SmtpTransport
-
-    monkeypatch.setattr(jobs, "transport_from_settings",
-                        lambda settings: SmtpTransport("127.0.0.1", smtp_env.port, "none", sleep=lambda s: None))
-    for _ in range(2):
-        with pytest.raises(DeliveryFailed) as failed:
-            send_reminders(as_of=date(2014, 11, 10), db_url=url)
-        assert failed.value.summaries[0].failed == 2
-    # retries inside one command do not use up a message's attempts: one per command
-    assert {m.attempts for m in list_messages(url)} == {2}
+def test_a_failed_remind_exits_1_and_a_rerun_sends_only_what_failed(url, monkeypatch, smtp_env):
+    without_waiting(monkeypatch, smtp_env)
+    smtp_env.tempfail.update({"alice@example.org", "bob@example.org"})  # 451: try again later
+    for run in (1, 2):
+        result = CliRunner().invoke(app, ["remind", "--as-of", "2014-11-10", "--db", url])
+        # A same-day rerun still reports the messages that failed, not "nothing to do".
+        assert result.exit_code == 1 and "delivered 0, failed 2" in result.output, result.output
+        # One attempt per message per command: the command does not retry by itself.
+        assert {(m.status, m.attempts) for m in list_messages(url)} == {("failed", run)}
+    smtp_env.tempfail.clear()
+    result = CliRunner().invoke(app, ["remind", "--as-of", "2014-11-10", "--db", url])
+    assert result.exit_code == 0 and "recorded 0, skipped as duplicate 2; delivered 2, failed 0" in result.output
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_env.messages) == ["alice@example.org", "bob@example.org"]
+    assert {m["Message-ID"] for m in smtp_env.messages} == {r.message_id for r in list_messages(url)}
+    result = CliRunner().invoke(app, ["remind", "--as-of", "2014-11-10", "--db", url])
+    assert result.exit_code == 0 and "delivered 0, failed 0" in result.output
+    assert len(smtp_env.messages) == 2
 
 
 def test_several_moves_of_one_task_make_one_notice_line(url, smtp_env):
