@@ -17,7 +17,7 @@ from models.roadmaps import select_roadmap
 from models.schema import utcnow
 from tasks.mail import OutgoingMessage, SendError, SmtpTransport, make_message_id
 from tasks.notify_jobs import plan_reminders, record_plan
-from tasks.outbox import DeliveryStats, Intent, claim_one, deliver, list_messages, mark, record, reset_failed
+from tasks.outbox import DeliveryStats, Intent, Recording, claim_one, deliver, list_messages, mark, record, reset_failed
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
 from tests.smtp_fixtures import SmtpRecorder
@@ -198,18 +198,18 @@ def test_a_bad_address_is_failed_for_good_when_recorded(roadmap, smtp_server):
 
 
 def test_delivery_that_follows_the_recording_sends_what_is_recorded_while_it_runs(roadmap, smtp_server):
-    recording = threading.Event()
+    recording = Recording()
     result: list[DeliveryStats] = []
     worker = threading.Thread(target=lambda: result.append(send_all(roadmap, smtp_server, follow=recording)))
     worker.start()
     try:
-        record_plan(roadmap, plan_reminders(roadmap, None, DAY_BEFORE))
+        record_plan(roadmap, plan_reminders(roadmap, None, DAY_BEFORE), recording)
         smtp_server.wait_for(OWNERS, timeout=20)  # sent while the delivery still runs...
         assert worker.is_alive()
-        record_plan(roadmap, plan_reminders(roadmap, None, DAY))  # ...and it keeps going
+        record_plan(roadmap, plan_reminders(roadmap, None, DAY), recording)  # ...and it keeps going
         smtp_server.wait_for(2 * OWNERS, timeout=20)
     finally:
-        recording.set()
+        recording.ended()
         worker.join(20)
     assert not worker.is_alive() and result[0].sent == 2 * OWNERS
     ids = Counter(str(m["Message-ID"]) for m in smtp_server.messages)
