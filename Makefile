@@ -7,7 +7,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint install system-deps bench clean
+.PHONY: demo test lint messages install system-deps bench clean
 
 $(BIN)/roadmap: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,12 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui; \
 	else echo "note: chromium or soffice missing and not root: the browser and PDF tests will skip"; fi
+
+# After changing a message in code or templates: extract them and update the Russian catalog
+# (then translate the new entries in locale/ru/LC_MESSAGES/messages.po; tests/test_i18n.py checks).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d locale -D messages --no-fuzzy-matching
 
 bench: install
 	$(BIN)/python bench/bench_import.py
