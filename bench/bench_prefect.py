@@ -57,19 +57,10 @@ def start_prefect_server(home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def plain_cycle(db: str, day) -> int:  # type: ignore[no-untyped-def]
-    """The daily cycle with the plain functions only."""
-    from tasks import notify_jobs, report_jobs
-    from tasks.report_tasks import report_due
+    """The daily cycle as the CLI runs it: the same steps as plain calls, no Prefect."""
+    from tasks.daily_cycle import daily_cycle as plain
 
-    sent = 0
-    for planner in (notify_jobs.plan_reminders, notify_jobs.plan_escalation_messages):
-        plan = planner(db, None, day)
-        notify_jobs.record_plan(db, plan)
-        sent += notify_jobs.deliver_pending(db).sent
-    if (report_day := report_due(db, None, day)) is not None:
-        path = report_jobs.write_weekly_report(db, None, report_day)
-        sent += report_jobs.send_weekly_report(db, None, report_day, path).delivery.sent
-    return sent
+    return sum(s.delivered_by_run for s in plain(db, None, day))
 
 
 def main() -> int:
@@ -129,7 +120,7 @@ def main() -> int:
             best: dict[str, float] = {}
             for rep in range(args.repeat):
                 dbs = {}
-                for kind in ("plain", "flow", "local"):
+                for kind in ("plain", "flow"):
                     for suffix in ("", "-wal"):
                         if Path(f"{base}{suffix}").exists():
                             shutil.copy(f"{base}{suffix}", work / f"{kind}{tasks_n}-{rep}.db{suffix}")
@@ -145,11 +136,7 @@ def main() -> int:
                 best["flow"] = min(best.get("flow", 1e9), time.perf_counter() - t)
                 summaries_flow = state.result()
                 sent_flow = sum(s.delivered_by_run for s in summaries_flow)
-
-                t = time.perf_counter()
-                summaries = daily_cycle.fn(db_url=dbs["local"], as_of=day)
-                best["local"] = min(best.get("local", 1e9), time.perf_counter() - t)
-            plain_s, flow_s, local_s = best["plain"], best["flow"], best["local"]
+            plain_s, flow_s = best["plain"], best["flow"]
 
             async def count_task_runs(flow_run_id) -> tuple[int, int]:  # type: ignore[no-untyped-def]
                 async with get_client() as client:
@@ -166,8 +153,7 @@ def main() -> int:
             import asyncio
 
             n_tasks, n_flows = asyncio.run(count_task_runs(state.state_details.flow_run_id))
-            rows.append((tasks_n, people_n, day, sent_plain, sent_flow, sum(s.sent for s in summaries),
-                         plain_s, local_s, flow_s, n_tasks, n_flows))
+            rows.append((tasks_n, people_n, day, sent_plain, sent_flow, plain_s, flow_s, n_tasks, n_flows))
     finally:
         for proc in (server, smtp):
             os.killpg(proc.pid, 15)
@@ -179,14 +165,14 @@ def main() -> int:
 
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"importing Prefect: {import_prefect:.2f} s (once per process; the local CLI never pays it)")
-    print("| roadmap | day | emails (plain / flow / local) | plain s | local `flow.fn` s | Prefect flow s | "
+    print("| roadmap | day | emails (plain / flow) | plain (CLI) s | Prefect flow s | "
           "added by Prefect s | flow + task runs | added per email ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for tasks_n, people_n, day, sp, sf, sl, ps, ls, fs, nt, nf in rows:
+    print("|---|---|---|---|---|---|---|---|")
+    for tasks_n, people_n, day, sp, sf, ps, fs, nt, nf in rows:
         added = fs - ps
-        print(f"| {tasks_n} tasks, {people_n} people | {day} | {sp} / {sf} / {sl} | {ps:.2f} | {ls:.2f} | {fs:.2f} | "
+        print(f"| {tasks_n} tasks, {people_n} people | {day} | {sp} / {sf} | {ps:.2f} | {fs:.2f} | "
               f"{added:.2f} | {nf} + {nt} | {1000 * added / max(sf, 1):.1f} |")
-    worst = max(fs - ps for *_, ps, ls, fs, nt, nf in rows)
+    worst = max(fs - ps for *_, ps, fs, nt, nf in rows)
     print(f"added per flow run: worst {worst:.2f} s vs target 3 s: {'PASS' if worst < 3 else 'FAIL'}")
     return 0
 
