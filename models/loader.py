@@ -2,7 +2,7 @@
 
 1. Parse the YAML into plain values while remembering the line of every key
    (models/roadmap_yaml.py); a big file without any problem is read by rapidyaml instead
-   (models/yaml_fast.py, kept for the import targets: docs/roadmap-format.md).
+   (models/yaml_fast.py, kept for the re-import target: docs/cli.md, "Fast paths").
 2. Check each section item by item against models/spec.py, so one broken task does not
    hide the problems of the others.
 3. Check what needs the whole document: unique keys, references, cycles, e-mail

@@ -88,10 +88,10 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
         i, start_e, end_e = exprs[key]
         if start_e is None or end_e is None or preds[key] - set(dates):
             continue
-        start, end = start_e.evaluate(resolve, cal), end_e.evaluate(resolve, cal)
-        if end < start:
-            r.problem(("stages", i, "end"), f"stage ends ({end}) before it starts ({start})")
-        dates[key] = (start, end)
+        first, last = start_e.evaluate(resolve, cal), end_e.evaluate(resolve, cal)
+        if last < first:
+            r.problem(("stages", i, "end"), f"stage ends ({last}) before it starts ({first})")
+        dates[key] = (first, last)
     return dates
 
 
@@ -143,8 +143,8 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
     def resolve(anchor: Anchor) -> date:
         if anchor.kind == "session":
             return meta.session.date
-        start, end = stage_dates[anchor.key]  # type: ignore[index]
-        return start if anchor.edge == "start" else end
+        first, last = stage_dates[anchor.key]
+        return first if anchor.edge == "start" else last
 
     inputs = build_task_inputs([t for _, t in tasks], exprs, stage_dates, {})
     schedule = schedule_tasks(inputs, cal, resolve)

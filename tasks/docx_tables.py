@@ -15,6 +15,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt, Twips
 from docx.table import Table, _Cell, _Row
+from docx.text.paragraph import Paragraph
 
 HEADER_FILL = "D9D9D9"
 GROUP_FILL = "F2F2F2"
@@ -53,7 +54,7 @@ def add_table(
     table = doc.add_table(rows=0, cols=len(weights))
     table.style = doc.styles["Table Grid"]
     table.autofit = False  # fixed layout: Word honours the widths and lays out faster
-    for column, weight in zip(table.columns, weights):
+    for column, weight in zip(table.columns, weights, strict=True):
         column.width = Twips(int(weight * scale))
     if header is not None:
         row = _add_row(table, [Cell(text, HEADER_FILL, True) for text in header])
@@ -71,14 +72,14 @@ def add_table(
 
 def _add_row(table: Table, values: list[Cell]) -> _Row:
     row = table.add_row()
-    for cell, value in zip(row.cells, values):
+    for cell, value in zip(row.cells, values, strict=False):
         _write(cell, value)
     # A row is never broken across pages: half a task on each page read badly.
     _row_property(row, "w:cantSplit")
     return row
 
 
-def _write(cell: _Cell, value: Cell):  # type: ignore[no-untyped-def]
+def _write(cell: _Cell, value: Cell) -> Paragraph:
     cell.text = _XML_ILLEGAL.sub("", value.text)
     paragraph = cell.paragraphs[0]
     paragraph.paragraph_format.space_before = paragraph.paragraph_format.space_after = Pt(0)
