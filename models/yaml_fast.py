@@ -47,6 +47,7 @@ _FIRST_CHARS = set(yaml.SafeLoader.yaml_implicit_resolvers) - {None}
 _SPECIAL = re.compile(rb"(?:^|[\s\[{,])[&*!][^\s,\]}]|<<\s*:", re.MULTILINE)
 _QUOTED = re.compile(rb'"([^"\\\n]*)"|\'([^\'\n]*)\'')
 # A quoted scalar running over lines would pair the quotes of _QUOTED wrongly.
+_OTHER_LINE_BREAKS = re.compile("\x85|\u2028|\u2029".encode())
 _QUOTE_OVER_LINES = re.compile(rb"(?:^|[\s\[{,:])(?:'[^'\n]*|\"[^\"\n]*)$", re.MULTILINE)
 
 
@@ -119,6 +120,8 @@ def _load(data: bytes) -> Any:
         raise Unsupported("escape sequences")
     if _QUOTE_OVER_LINES.search(data):
         raise Unsupported("a quoted scalar over several lines")
+    if _OTHER_LINE_BREAKS.search(data):
+        raise Unsupported("NEL, LS or PS, which PyYAML reads as line breaks")
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(data)
