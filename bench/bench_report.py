@@ -14,7 +14,7 @@ chart included):
 3. The floor, in the same run: one python-docx table of 9 columns built and saved,
    (a) with as many rows as the roadmap has tasks, and (b) with as many rows as the report
    actually wrote (``<w:tr>`` in its document.xml), each filled through the documented
-   ``add_row().cells`` and through ``append_rows`` (the report's deep copy of a prepared row).
+   ``add_row().cells`` and through ``add_table`` (tasks/docx_tables.py, what the report uses).
 
 Setup per size (not timed in the figures): ``python bench/synth.py --tasks N --people 500``,
 ``roadmap import`` into a fresh SQLite file, and a report for the week before, so the
@@ -24,8 +24,8 @@ Reading the ratio (figures of one run, 2 shared CPUs, in docs/report.md): the re
 10,000 tasks takes ~1-1.5 s, 0.05-0.1x the ~19 s that python-docx's documented add_row needs
 for a bare table of 10,000 rows, because the report never tabulates every task: each section
 shows at most ROADMAP_REPORT_MAX_ROWS rows, the appendix only the cut lists (637 rows here),
-and rows are deep copies of a prepared row. Against the floor of the rows it does write
-(0.04 s by deep copy) it costs 25-40x: the tables are a small part; the rest is reading and
+and rows go through python-docx's add_row. Against the floor of the rows it does write
+(add_table) it costs a few times more: the tables are a small part; the rest is reading and
 computing the status of all 10,000 tasks (~0.6 s, grows with tasks), the chart (~0.3-0.4 s,
 fixed: at most 20 stages and 30 tasks drawn) and the document shell (~0.1 s). The CLI adds
 the interpreter and the imports (~1.2 s, matplotlib the largest), which dominate at 1,000 tasks.
@@ -201,21 +201,21 @@ def child_floor(n_rows: int, method: str) -> dict:
     """One 9-column table of ``n_rows`` rows, built and saved; add_row runs once (slow)."""
     from docx import Document
 
-    from tasks.docx_tables import append_rows
+    from tasks.docx_tables import add_table
 
     texts = [[f"Ячейка {r}:{c}" for c in range(FLOOR_COLS)] for r in range(n_rows)]
     best = float("inf")
     for _ in range(1 if method == "add_row" else 3):
         doc = Document()
         t0 = time.perf_counter()
-        table = doc.add_table(rows=0, cols=FLOOR_COLS)
-        table.style = doc.styles["Table Grid"]
         if method == "add_row":
+            table = doc.add_table(rows=0, cols=FLOOR_COLS)
+            table.style = doc.styles["Table Grid"]
             for row in texts:
                 for cell, text in zip(table.add_row().cells, row):
                     cell.text = text
         else:
-            append_rows(table._tbl, [1000] * FLOOR_COLS, texts)
+            add_table(doc, [1] * FLOOR_COLS, texts, None, 9000)
         doc.save(io.BytesIO())
         best = min(best, time.perf_counter() - t0)
     return {"seconds": best}
@@ -260,7 +260,7 @@ def main() -> None:
         r.update(info, tasks=n, as_of=as_of.isoformat())
         r.update(run_cli(url, as_of, work, args.repeat))
         for rows, tag in ((n, "tasks"), (r["rows"], "rows")):
-            for method in ("add_row", "deepcopy"):
+            for method in ("add_row", "add_table"):
                 r[f"floor_{method}_{tag}_s"] = _child("--child-floor", str(rows), method)["seconds"]
         results.append(r)
 
@@ -278,15 +278,15 @@ def main() -> None:
               f"{r['peak_rss_mib']:>5.0f} ({r['rss_imports_mib']:>4.0f}) {r['cli_peak_rss_mib']:>7.0f} "
               f"{r['heap_peak_mib']:>5.0f} | {r['rows']:>5} {r['docx_kib']:>4.0f}")
     print("\nfloor: one python-docx table of 9 columns, built and saved (seconds)")
-    print(f"{'tasks':>6} | {'rows=tasks':>10} {'add_row':>8} {'deepcopy':>8} | "
-          f"{'rows=report':>11} {'add_row':>8} {'deepcopy':>8} | {'warm/add_row(tasks)':>19} "
-          f"{'warm/deepcopy(report)':>21}")
+    print(f"{'tasks':>6} | {'rows=tasks':>10} {'add_row':>8} {'add_table':>9} | "
+          f"{'rows=report':>11} {'add_row':>8} {'add_table':>9} | {'warm/add_row(tasks)':>19} "
+          f"{'warm/add_table(report)':>21}")
     for r in results:
         print(f"{r['tasks']:>6} | {r['tasks']:>10} {r['floor_add_row_tasks_s']:>8.2f} "
-              f"{r['floor_deepcopy_tasks_s']:>8.2f} | {r['rows']:>11} "
-              f"{r['floor_add_row_rows_s']:>8.2f} {r['floor_deepcopy_rows_s']:>8.2f} | "
+              f"{r['floor_add_table_tasks_s']:>8.2f} | {r['rows']:>11} "
+              f"{r['floor_add_row_rows_s']:>8.2f} {r['floor_add_table_rows_s']:>8.2f} | "
               f"{r['warm_s'] / r['floor_add_row_tasks_s']:>19.2f} "
-              f"{r['warm_s'] / r['floor_deepcopy_rows_s']:>21.1f}")
+              f"{r['warm_s'] / r['floor_add_table_rows_s']:>21.1f}")
     print(
         "\nimport = `roadmap import` of the synthetic file (setup, not part of the report);\n"
         "cold = first write_weekly_report in a fresh interpreter (imports excluded: "

@@ -4,9 +4,8 @@ Why: the report must stay under 2 s for 1,000 tasks and 10 s for 10,000 on the 2
 machine, and python-docx has quadratic traps (``table.cell(i, j)``). Each size runs in its own
 subprocess so ``ru_maxrss`` is that size's peak memory, not the largest so far. In the same run
 the floor is measured: one python-docx table with as many rows and columns as the report
-writes, filled (a) through ``add_row().cells``, (b) by deep-copying a prepared ``w:tr``, and
-(c) from one XML string (what ``tasks/report_docx.py`` does); the ratio report/floor says how
-much the report costs beyond its tables.
+writes, filled (a) through bare ``add_row().cells`` and (b) through ``tasks/docx_tables.add_table``
+(what the report uses); the ratio report/floor says how much the report costs beyond its tables.
 
 Run:  .venv/bin/python bench/bench_report_render.py [--sizes 1000 10000]
 Output files go to bench/out/ (ignored by git).
@@ -164,43 +163,28 @@ def run_report(n_tasks: int, list_all: bool = False) -> dict:
 def run_floor(n_rows: int, n_cols: int, method: str) -> dict:
     """One table of n_rows x n_cols written one way, built and saved; best of REPEAT.
 
-    add_row: ``table.add_row().cells`` and ``cell.text`` (the documented python-docx way);
-    xml_string: all rows as one XML string, parsed once (same cell XML as the report);
-    deepcopy: ``append_rows`` from tasks/report_docx.py (deep copy of a prepared row).
-    Each method runs in its own process so one's garbage does not slow the next.
+    add_row: ``table.add_row().cells`` and ``cell.text`` (the documented python-docx way, bare);
+    add_table: ``tasks/docx_tables.add_table`` (the same API plus the report's widths, 9 pt
+    runs, no-split rows). Each method runs in its own process so one's garbage does not slow
+    the next.
     """
     from docx import Document
-    from docx.oxml import parse_xml
-    from docx.oxml.ns import nsdecls
 
-    from tasks.docx_tables import append_rows, cell_xml
+    from tasks.docx_tables import add_table
 
     texts = [[f"Ячейка {r}:{c}" for c in range(n_cols)] for r in range(n_rows)]
-    widths = [1000] * n_cols
-
-    def add_row(table):
-        for row in texts:
-            for cell, text in zip(table.add_row().cells, row):
-                cell.text = text
-
-    def xml_string(table):
-        body = "".join(
-            "<w:tr>" + "".join(cell_xml(t, w, None, False) for t, w in zip(row, widths))
-            + "</w:tr>" for row in texts
-        )
-        table._tbl.extend(list(parse_xml(f"<w:tbl {nsdecls('w')}>{body}</w:tbl>")))
-
-    def deepcopy(table):
-        append_rows(table._tbl, widths, texts)
-
-    fill = {"add_row": add_row, "xml_string": xml_string, "deepcopy": deepcopy}[method]
     best = float("inf")
-    for _ in range(1 if method == "add_row" else REPEAT):  # add_row is slow; once shows the gap
+    for _ in range(REPEAT):
         doc = Document()
         t0 = time.perf_counter()
-        table = doc.add_table(rows=0, cols=n_cols)
-        table.style = doc.styles["Table Grid"]
-        fill(table)
+        if method == "add_row":
+            table = doc.add_table(rows=0, cols=n_cols)
+            table.style = doc.styles["Table Grid"]
+            for row in texts:
+                for cell, text in zip(table.add_row().cells, row):
+                    cell.text = text
+        else:
+            add_table(doc, [1] * n_cols, texts, None, 9000)
         doc.save(io.BytesIO())
         best = min(best, time.perf_counter() - t0)
     return {"method": method, "seconds": best}
@@ -230,25 +214,25 @@ def main() -> None:
     scenarios = [(n, False) for n in args.sizes] + [(max(args.sizes), True)]
     print(f"{'tasks':>7} {'gantt s':>7} {'docx s':>6} {'total s':>7} {'cold s':>6} "
           f"{'rows':>6} {'KiB':>5} "
-          f"{'peak RSS MiB':>12} | {'floor add_row s':>15} {'xml str s':>9} {'deepcopy s':>10} "
+          f"{'peak RSS MiB':>12} | {'floor add_row s':>15} {'add_table s':>11} "
           f"{'docx/floor':>10} {'total/add_row':>13}")
     for n, list_all in scenarios:
         r = _child(["--child-report", str(n)] + (["--list-all"] if list_all else []))
         f = {m: _child(["--child-floor", str(r["table_rows"]), str(FLOOR_COLS), m])["seconds"]
-             for m in ("add_row", "xml_string", "deepcopy")}
+             for m in ("add_row", "add_table")}
         fastest = min(f.values())
         label = f"{n}{'*' if list_all else ''}"
         print(f"{label:>7} {r['gantt_s']:>7.2f} {r['report_s']:>6.2f} {r['total_s']:>7.2f} "
               f"{r['first_run_s']:>6.2f} "
               f"{r['table_rows']:>6} {r['docx_kib']:>5.0f} "
               f"{r['peak_rss_mib']:>5.0f} ({r['rss_after_imports_mib']:.0f}) | "
-              f"{f['add_row']:>15.2f} {f['xml_string']:>9.2f} {f['deepcopy']:>10.2f} "
+              f"{f['add_row']:>15.2f} {f['add_table']:>11.2f} "
               f"{r['report_s'] / fastest:>10.1f} {r['total_s'] / f['add_row']:>13.2f}")
     print("* every task listed (appendix holds all of them): the worst case for the tables.\n"
           "rows = <w:tr> written by the report; floor = one table of that many rows x "
           f"{FLOOR_COLS} columns, built and saved;\npeak RSS = the child process for that "
           "scenario (in brackets: after imports); docx/floor = report time / fastest floor.\n"
-          f"times are the best of {REPEAT} runs (add_row: one run); cold = the first run "
+          f"times are the best of {REPEAT} runs ; cold = the first run "
           "(first matplotlib draw, caches empty; imports excluded).")
 
 

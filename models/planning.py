@@ -101,6 +101,8 @@ def reschedule_after(
        of the others. A moved last finish (every slack moves) or a cancellation (who
        counts changes) reads every task and runs the whole backward pass.
     3. Write only the rows whose plan changed.
+    Kept for the web round trips (new forecast, mark done) < 100 ms on 10,000 tasks, which a
+    full reschedule misses 8x (docs/cli.md, "Fast paths and the targets that need them").
     """
     graph = _graph(session, roadmap)
     changed = {k for k in changed if k in graph.depends}

@@ -4,7 +4,9 @@ PyYAML needs about a second per two megabytes just to compose nodes, which domin
 importing a 10,000-task roadmap. rapidyaml (a C++ parser) builds the tree and emits it
 as JSON in a few tens of milliseconds; the JSON is read by the C json module, and every
 scalar text is then resolved with PyYAML's own resolver and constructors (cached per
-distinct text), so plain scalars get exactly the values PyYAML gives them.
+distinct text), so plain scalars get exactly the values PyYAML gives them. Kept for the
+target "re-import of an edited 10,000-task file < 2 s" (bench/bench_import.py; figures in
+docs/cli.md, "Fast paths and the targets that need them").
 
 JSON loses the difference between a quoted and a plain scalar. So that a quoted "yes"
 or '2014' stays a string, any text that would resolve to something other than a string
@@ -44,6 +46,9 @@ _FIRST_CHARS = set(yaml.SafeLoader.yaml_implicit_resolvers) - {None}
 # Anchors, aliases and tags start a token; merge keys are `<<:`.
 _SPECIAL = re.compile(rb"(?:^|[\s\[{,])[&*!][^\s,\]}]|<<\s*:", re.MULTILINE)
 _QUOTED = re.compile(rb'"([^"\\\n]*)"|\'([^\'\n]*)\'')
+# A quoted scalar running over lines would pair the quotes of _QUOTED wrongly.
+_OTHER_LINE_BREAKS = re.compile("\x85|\u2028|\u2029".encode())
+_QUOTE_OVER_LINES = re.compile(rb"(?:^|[\s\[{,:])(?:'[^'\n]*|\"[^\"\n]*)$", re.MULTILINE)
 
 
 class _Scalars:
@@ -113,6 +118,10 @@ def _load(data: bytes) -> Any:
         raise Unsupported("anchors, aliases, tags or merge keys")
     if b"\\" in data:
         raise Unsupported("escape sequences")
+    if _QUOTE_OVER_LINES.search(data):
+        raise Unsupported("a quoted scalar over several lines")
+    if _OTHER_LINE_BREAKS.search(data):
+        raise Unsupported("NEL, LS or PS, which PyYAML reads as line breaks")
     try:
         with _quiet_stderr():
             tree = ryml.parse_in_arena(data)

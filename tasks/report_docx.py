@@ -39,7 +39,7 @@ from models.report_context import (
     risk_zone,
 )
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
-from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_fast_table
+from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table
 
 RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
 A4_SHORT, A4_LONG = Mm(210), Mm(297)
@@ -184,7 +184,7 @@ class _Writer:
                 shown.append(row)
             while shown and isinstance(shown[-1], GroupRow):
                 shown.pop()
-        add_fast_table(self.doc, weights, shown, header, self.usable_twips())
+        add_table(self.doc, weights, shown, header, self.usable_twips())
         if data_rows > limit:
             self.para(self.s["more"].format(n=data_rows - limit), italic=True)
             self.appendix.append(_AppendixEntry(self.s[title_key], weights, header, rows))
@@ -193,7 +193,7 @@ class _Writer:
         self.heading("h_appendix")
         for entry in self.appendix:
             self.doc.add_heading(entry.title, level=2)
-            add_fast_table(self.doc, entry.weights, entry.rows, entry.header, self.usable_twips())
+            add_table(self.doc, entry.weights, entry.rows, entry.header, self.usable_twips())
 
     # -- formatting -----------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class _Writer:
             [s["overdue_now"], plural(sm.overdue_now, "task", self.lang)],
             [s["stages_state"], f"{sm.stages_on_track} / {sm.stages_late}"],
         ]
-        add_fast_table(self.doc, (2, 5), rows, None, self.usable_twips())
+        add_table(self.doc, (2, 5), rows, None, self.usable_twips())
         self.heading("h_decisions", level=2)
         if not sm.decisions:
             self.para(s["no_decisions"])
@@ -376,7 +376,7 @@ class _Writer:
                 for i in range(1, 6)
             ])
         header = [s["prob_impact"], "1", "2", "3", "4", "5"]
-        add_fast_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
+        add_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
         self.heading("h_open_risks", level=2)
         open_risks = sorted(
             (r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key)

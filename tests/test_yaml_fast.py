@@ -33,7 +33,8 @@ def test_same_values_as_pyyaml_on_real_files(tmp_path, example_yaml, small_yaml)
 
 def test_steps_aside_for_what_it_does_not_handle():
     for doc in (b"a: 1\na: 2\n", b"a: &x 1\nb: *x\n", b"a: !!str 1\n", b"base: &b {x: 1}\nc:\n  <<: *b\n",
-                b"a: [1\n", b"", b"--- 1\n--- 2\n"):
+                b"a: [1\n", b"", b"--- 1\n--- 2\n",
+                b"['\n\n    ', ['0']]\n"):  # quoted over lines: would pair with the quotes of '0'
         try:
             value = yaml_fast.load(doc)
         except yaml_fast.Unsupported:

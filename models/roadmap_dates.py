@@ -1,0 +1,164 @@
+"""The dates of a roadmap file: stage dates from their expressions, then every task
+scheduled (models/schedule.py), each mistake reported as a problem with its line."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from models import spec
+from models.dates import Anchor, DateExpr, DateExprError, parse_date_expr, parse_duration
+from models.graph import find_cycles, topological_order
+from models.roadmap_yaml import Path_, Reader
+from models.schedule import TaskInput, schedule_tasks
+
+
+def build_task_inputs(
+    tasks: Iterable[spec.Task],
+    exprs: dict[str, tuple[DateExpr | None, DateExpr | None, int | None]],
+    stage_dates: dict[str, tuple[date, date]],
+    overrides: dict[str, dict[str, Any]],
+) -> list[TaskInput]:
+    """Scheduler input from file tasks; `overrides` carries live status, done_on and forecast."""
+    inputs = []
+    for t in tasks:
+        start, due, duration = exprs[t.key]
+        live = overrides.get(t.key, {})
+        inputs.append(
+            TaskInput(
+                key=t.key,
+                stage_start=stage_dates[t.stage][0],
+                start=start,
+                due=due,
+                duration=duration,
+                depends_on=tuple(t.depends_on),
+                status=live.get("status", t.status),
+                done_on=live.get("done_on", t.done_on),
+                forecast=live.get("forecast"),
+            )
+        )
+    return inputs
+
+
+
+def parse_expr(r: Reader, path: Path_, value: Any) -> DateExpr | None:
+    try:
+        return parse_date_expr(value)
+    except DateExprError as exc:
+        r.problem(path, str(exc))
+        return None
+
+
+def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
+    exprs: dict[str, tuple[int, DateExpr | None, DateExpr | None]] = {}
+    for i, s in stages:
+        start = parse_expr(r, ("stages", i, "start"), s.start)
+        end = parse_expr(r, ("stages", i, "end"), s.end)
+        for name, e in (("start", start), ("end", end)):
+            if e is not None and e.anchor.kind == "task":
+                r.problem(("stages", i, name), "stage dates may refer to the session or other stages, not to tasks")
+                exprs[s.key] = (i, None, None)
+                break
+        else:
+            exprs[s.key] = (i, start, end)
+    preds = {
+        k: {e.refers_to_stage for e in (a, b) if e is not None and e.refers_to_stage}
+        for k, (_, a, b) in exprs.items()
+    }
+    for k, refs in preds.items():
+        for ref_key in refs - set(exprs):
+            r.problem(("stages", exprs[k][0]), f"unknown stage {ref_key!r} in a date expression")
+    order = topological_order(list(exprs), preds)
+    if order is None:
+        for cycle in find_cycles(list(exprs), preds):
+            r.problem(("stages", exprs[cycle[0]][0]),
+                      "stage dates refer to each other in a cycle: " + " -> ".join(cycle))
+        return {}
+    dates: dict[str, tuple[date, date]] = {}
+
+    def resolve(anchor: Anchor) -> date:
+        if anchor.kind == "session":
+            return meta.session.date
+        start, end = dates[anchor.key]  # type: ignore[index]
+        return start if anchor.edge == "start" else end
+
+    for key in order:
+        i, start_e, end_e = exprs[key]
+        if start_e is None or end_e is None or preds[key] - set(dates):
+            continue
+        first, last = start_e.evaluate(resolve, cal), end_e.evaluate(resolve, cal)
+        if last < first:
+            r.problem(("stages", i, "end"), f"stage ends ({last}) before it starts ({first})")
+        dates[key] = (first, last)
+    return dates
+
+
+def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
+    exprs: dict[str, tuple[DateExpr | None, DateExpr | None, int | None]] = {}
+    index = {}
+    tasks_by_key = {t.key: t for _, t in tasks}
+    ok = True
+    for i, t in tasks:
+        index[t.key] = i
+        start = parse_expr(r, ("tasks", i, "start"), t.start) if t.start is not None else None
+        due = parse_expr(r, ("tasks", i, "due"), t.due) if t.due is not None else None
+        duration = None
+        if t.duration is not None:
+            try:
+                duration = parse_duration(t.duration)
+            except DateExprError as exc:
+                r.problem(("tasks", i, "duration"), str(exc))
+                ok = False
+        if (t.start is not None and start is None) or (t.due is not None and due is None):
+            ok = False
+        for name, e in (("start", start), ("due", due)):
+            if e is None:
+                continue
+            if e.anchor.kind == "task" and e.anchor.key not in all_keys["tasks"]:
+                guess = difflib.get_close_matches(e.anchor.key, list(all_keys["tasks"]), n=1)
+                hint = f" (did you mean 'task.{guess[0]}'?)" if guess else ""
+                r.problem(("tasks", i, name), f"unknown task {e.anchor.key!r} in date expression{hint}")
+                ok = False
+            if e.anchor.kind == "stage" and e.anchor.key not in stage_dates:
+                if e.anchor.key not in all_keys["stages"]:
+                    r.problem(("tasks", i, name), f"unknown stage {e.anchor.key!r} in date expression")
+                ok = False
+        exprs[t.key] = (start, due, duration)
+        if t.stage not in stage_dates:
+            ok = False
+    preds = {
+        key: set(tasks_by_key[key].depends_on)
+        | {e.refers_to_task for e in (start, due) if e is not None and e.refers_to_task}
+        for key, (start, due, _) in exprs.items()
+    }
+    if topological_order(list(preds), preds) is None:
+        for cycle in find_cycles(list(preds), preds):
+            r.problem(("tasks", index[cycle[0]], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
+        return exprs, None
+    if not ok or len(exprs) != len(all_keys["tasks"]):  # a broken task is already reported
+        return exprs, None
+
+    def resolve(anchor: Anchor) -> date:
+        if anchor.kind == "session":
+            return meta.session.date
+        first, last = stage_dates[anchor.key]
+        return first if anchor.edge == "start" else last
+
+    inputs = build_task_inputs([t for _, t in tasks], exprs, stage_dates, {})
+    schedule = schedule_tasks(inputs, cal, resolve)
+    for c in schedule.conflicts:
+        r.problem(
+            ("tasks", index[c.key], "due"),
+            f"schedule conflict: due {c.due} is before its dependency {c.dependency!r} "
+            f"finishes ({c.dependency_finish})",
+            "warning",
+        )
+    for i, t in tasks:
+        plan = schedule.plans[t.key]
+        s_start, s_end = stage_dates[t.stage]
+        if not (s_start <= plan.due <= s_end):
+            r.problem(("tasks", i), f"due {plan.due} is outside its stage {t.stage!r} ({s_start} .. {s_end})",
+                      "warning")
+    return exprs, schedule

@@ -1,0 +1,105 @@
+"""Roadmap YAML with the line of every key (PyYAML's C parser), and the problems found in it.
+
+Duplicate keys are problems, not silent overwrites; a problem names its file, line and
+path (`tasks[t12].due`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from models.problems import Problem, RoadmapInvalid
+
+Path_ = tuple[str | int, ...]
+
+
+class Reader:
+    """Collects the problems of one file; remembers the line of every key it read."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[Problem] = []
+        self.data: Any = None  # the document, once read: paths render with the keys of list items
+
+    def problem(self, path: Path_, message: str, severity: str = "error", line: int | None = None) -> None:
+        self.problems.append(
+            Problem(line or self.line_of(path), render_path(path, self.data), message, severity, self.file)
+        )
+
+    def line_of(self, path: Path_) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def read(self, text: str) -> Any:
+        """The document's plain value, with the line of every key; a YAML error is a
+        RoadmapInvalid naming its line."""
+        try:
+            return self.parse(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+            raise RoadmapInvalid([Problem(line, "(yaml)", f"YAML syntax error: {msg}", "error", self.file)]) from None
+        except yaml.YAMLError as exc:
+            raise RoadmapInvalid([Problem(1, "(yaml)", f"YAML error: {exc}", "error", self.file)]) from None
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2014-13-45
+            raise RoadmapInvalid([Problem(1, "(yaml)", f"cannot read a value: {exc}", "error", self.file)]) from None
+
+    def parse(self, text: str) -> Any:
+        loader = yaml.CSafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            return self._convert(loader, node, ())
+        finally:
+            loader.dispose()
+
+    def _convert(self, loader: Any, node: yaml.Node, path: Path_) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                if isinstance(key, (list, dict)):
+                    key = str(key)
+                sub = path + (key,)
+                if key in out:
+                    self.lines[sub + ("__dup__",)] = key_node.start_mark.line + 1
+                    self.problems.append(
+                        Problem(key_node.start_mark.line + 1, render_path(sub), "duplicate key "
+                                f"(first at line {self.lines[sub]})", "error", self.file)
+                    )
+                    continue
+                self.lines[sub] = key_node.start_mark.line + 1
+                out[key] = self._convert(loader, value_node, sub)
+                self.lines[sub] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(loader, item, path + (i,)) for i, item in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+
+def render_path(path: Path_, data: Any = None) -> str:
+    """`tasks[t12].due` when the list item has a key, else `tasks[3].due`."""
+    out = ""
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            label = str(part)
+            if isinstance(node, list) and 0 <= part < len(node):
+                item = node[part]
+                if isinstance(item, dict) and isinstance(item.get("key"), (str, int)):
+                    label = str(item["key"])
+                node = item
+            else:
+                node = None
+            out += f"[{label}]"
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "(document)"
