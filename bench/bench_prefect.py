@@ -72,6 +72,7 @@ def main() -> int:
     os.environ.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_HOME=str(work / "prefect"))
 
     import synth
+
     from tests.smtp_fixtures import free_port
 
     port = free_port()
@@ -85,8 +86,9 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         os.environ["PREFECT_API_URL"] = api
-        import prefect  # noqa: F401
         import logging
+
+        import prefect  # noqa: F401
 
         logging.getLogger("prefect").setLevel(logging.WARNING)  # keep the table readable
         from prefect.client.orchestration import get_client

@@ -153,7 +153,7 @@ def _phases(url: str, day: dt.date, out_dir: Path) -> dict[str, float]:
     with session_scope(url) as session:
         roadmap = select_roadmap(session, None)
         ctx, state = build_report(session, roadmap, day,
-                                  generated_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+                                  generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
                                   max_rows=get_settings().report_max_rows)
         roadmap_id = roadmap.id
     t1 = time.perf_counter()

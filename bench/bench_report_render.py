@@ -39,9 +39,21 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
     blocked is put in "next two weeks", so the appendix lists all of them.
     """
     from models.report_context import (
-        ChangeItem, Changes, EscalationSent, GanttBar, MessagesSummary, MovedTask,
-        ReportContext, RiskRow, StageRow, Summary, TaskRow, decision_sentences,
-        heatmap_counts, overall_rag, week_bounds,
+        ChangeItem,
+        Changes,
+        EscalationSent,
+        GanttBar,
+        MessagesSummary,
+        MovedTask,
+        ReportContext,
+        RiskRow,
+        StageRow,
+        Summary,
+        TaskRow,
+        decision_sentences,
+        heatmap_counts,
+        overall_rag,
+        week_bounds,
     )
 
     rng = random.Random(seed)
@@ -106,7 +118,7 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
         roadmap_key="bench", title=f"Синтетическая дорожная карта ({n_tasks} задач)",
         language="ru", iso_year=as_of.isocalendar()[0], iso_week=as_of.isocalendar()[1],
         week_start=week_start, week_end=week_end, as_of=as_of,
-        generated_at=dt.datetime(2025, 3, 12, 6, 0, tzinfo=dt.timezone.utc),
+        generated_at=dt.datetime(2025, 3, 12, 6, 0, tzinfo=dt.UTC),
         summary=Summary(rag=overall_rag(stages, overdue, risks), tasks_total=n_tasks,
                         tasks_done=n_tasks // 3, percent_done_count=33.3,
                         percent_done_weighted=30.1, done_this_week=n_tasks // 50,
@@ -118,7 +130,7 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
             reminders_sent=n_tasks // 5, escalations_sent=len(escalated), notices_sent=10,
             escalations=[EscalationSent(recipient=f"{t.owner} <boss@example.org>",
                                         subject=f"Эскалация: {t.key}",
-                                        sent_at=dt.datetime(2025, 3, 10, 9, tzinfo=dt.timezone.utc))
+                                        sent_at=dt.datetime(2025, 3, 10, 9, tzinfo=dt.UTC))
                          for t in escalated]),
         max_rows=50,
     )

@@ -32,7 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from html import unescape
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def main() -> int:
         task = s.scalars(select(Task).where(Task.roadmap_id == roadmap.id, Task.status.in_(("planned", "in_progress")),
                                             Task.key.in_(list(deps))).order_by(Task.position)).first()
         task_key, owner = task.key, task.owner
-    now = datetime.combine(as_of, dtime(9), tzinfo=timezone.utc)
+    now = datetime.combine(as_of, dtime(9), tzinfo=UTC)
     client = TestClient(create_app(url, WebSettings(), clock=lambda: now), base_url="http://127.0.0.1:8000")
     page_url = task_links(SECRET, "", key, task_key, owner, as_of).page
 

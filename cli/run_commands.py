@@ -21,6 +21,7 @@ from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, conso
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
 
+
 def via_prefect(flag: bool) -> bool:
     return flag or bool(os.environ.get("PREFECT_API_URL"))
 

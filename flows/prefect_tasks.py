@@ -13,12 +13,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from prefect.utilities.annotations import quote
-
 from prefect import Task, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
+from prefect.utilities.annotations import quote
 from sqlalchemy.engine import make_url
 
 from config import get_settings

@@ -9,10 +9,10 @@ Parsing is pure; evaluation asks a resolver for the anchor's date.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, timedelta
-from typing import Callable
+from functools import lru_cache
 
 from models.calendar import BusinessCalendar
 

@@ -223,4 +223,4 @@ def _zone(name: str) -> dt.tzinfo:
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - unknown zone: UTC
-        return dt.timezone.utc
+        return dt.UTC

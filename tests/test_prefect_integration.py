@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -199,7 +199,7 @@ def test_serve_runs_a_scheduled_daily_cycle(app_env):
     env, smtp, procs, url, tmp, api = app_env
     env = {**env, "ROADMAP_DATABASE_URL": f"sqlite:///{tmp}/serve.db"}
     import_file(env["ROADMAP_DATABASE_URL"], SMALL)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     serve = Proc("serve", [str(BIN / "roadmap"), "serve", "--test-every", "5"], env, tmp)
     procs.append(serve)
     deadline = time.monotonic() + DEADLINE

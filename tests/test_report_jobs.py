@@ -216,7 +216,7 @@ def _context(url: str, day: dt.date) -> ReportContext:
     with session_scope(url) as session:
         roadmap = select_roadmap(session, None)
         return build_report(session, roadmap, day, max_rows=25,
-                            generated_at=dt.datetime(2014, 12, 1, tzinfo=dt.timezone.utc))[0]
+                            generated_at=dt.datetime(2014, 12, 1, tzinfo=dt.UTC))[0]
 
 
 def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
@@ -261,7 +261,10 @@ def test_forecast_finish_never_precedes_the_report_date_for_open_tasks():
 
 def test_reminders_and_escalations_of_the_week_are_counted_and_escalations_listed(url):
     from tasks.notify_jobs import (
-        deliver_pending, plan_escalation_messages, plan_reminders, record_plan,
+        deliver_pending,
+        plan_escalation_messages,
+        plan_reminders,
+        record_plan,
     )
 
     for plan in (plan_reminders(url, None, WEEK46), plan_escalation_messages(url, None, WEEK46)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 KEY = "browser-test-secret"
 PASSWORD = "office-pass-123"
 DAY = date(2014, 11, 10)
-NOW = datetime(2014, 11, 10, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2014, 11, 10, 9, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed at /usr/bin/chromium "
                                                               "(apt-get install -y chromium; .ci/run does this)")

@@ -4,7 +4,7 @@ reader, the same bytes on every render, and escaped like everything else in the 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +15,7 @@ from tasks.render_mail import render_digest, render_escalation
 KEY = "mail-link-secret"
 BASE = "https://roadmap.example.org/"
 AS_OF = date(2014, 11, 10)
-NOW = datetime(2014, 11, 10, 9, tzinfo=timezone.utc)
+NOW = datetime(2014, 11, 10, 9, tzinfo=UTC)
 ARGS = dict(roadmap_title="Small", roadmap_key="small", lang="en", office_name="PMO", office_email="pmo@example.org",
             sender="robot@example.org", message_id="<1@example.org>", public_url=BASE, secret_key=KEY)
 
@@ -54,7 +54,7 @@ def test_links_do_not_change_the_bytes_from_one_render_to_the_next():
 
 def test_links_expire_thirty_days_after_the_mail_day():
     link = re.search(r"Mark done: (\S+)", render_digest(digest(), **ARGS).text).group(1)
-    assert claims(link, "a").expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=timezone.utc)
+    assert claims(link, "a").expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=UTC)
 
 
 def test_an_escalation_to_the_office_carries_an_office_link():
