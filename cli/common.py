@@ -25,13 +25,17 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: ROADMAP_DATABASE_URL or sqlite:///var/roadmap.db).", show_default=False),
+    typer.Option("--db", help="Database URL (default: ROADMAP_DATABASE_URL or sqlite:///var/roadmap.db).",
+                 show_default=False),
 ]
 RoadmapOption = Annotated[
-    str | None, typer.Option("--roadmap", help="Roadmap key; needed when the database holds several.", show_default=False)
+    str | None,
+    typer.Option("--roadmap", help="Roadmap key; needed when the database holds several.", show_default=False),
 ]
 AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="The day to evaluate (YYYY-MM-DD); default today in the roadmap's timezone.", show_default=False)
+    str | None,
+    typer.Option("--as-of", help="The day to evaluate (YYYY-MM-DD); default today in the roadmap's timezone.",
+                 show_default=False),
 ]
 PrefectOption = Annotated[
     bool, typer.Option("--prefect", help="Run through Prefect (recorded in the configured Prefect API).")
@@ -83,7 +87,8 @@ def handle_errors(func: F) -> F:
             err_console.print(f"database error: {exc.orig or exc}".splitlines()[0], style="red", markup=False)
             raise typer.Exit(1) from None
         except SQLAlchemyError as exc:
-            err_console.print(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}", style="red", markup=False)
+            err_console.print(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                              style="red", markup=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", style="red")

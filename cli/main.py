@@ -114,7 +114,8 @@ def status(
     console.print(f"[bold]{meta['title']}[/] ({meta['key']}) as of {meta['as_of']}: "
                   f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
                   f"{summary['amber']} at risk, {summary['critical']} on the critical path")
-    stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG", title="Stages")
+    stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG",
+                   title="Stages")
     for s in doc["stages"]:
         stages.add_row(s["key"], s["title"], s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
                        str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
@@ -130,11 +131,15 @@ def status(
 @handle_errors
 def task_update(
     key: Annotated[str, typer.Argument(help="Task key.")],
-    status: Annotated[str | None, typer.Option("--status", help="planned, in_progress, done, blocked, cancelled")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="planned, in_progress, done, blocked, cancelled")
+    ] = None,
     progress: Annotated[int | None, typer.Option("--progress", help="0-100")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why; kept in the history.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="When it happened (done_on for done); default today.")] = None,
-    forecast: Annotated[str | None, typer.Option("--forecast", help="A new forecast finish date (moves dependents).")] = None,
+    forecast: Annotated[
+        str | None, typer.Option("--forecast", help="A new forecast finish date (moves dependents).")
+    ] = None,
     clear_forecast: Annotated[bool, typer.Option("--clear-forecast", help="Drop the forecast date.")] = False,
     roadmap: RoadmapOption = None,
     db: DbOption = None,
@@ -156,7 +161,9 @@ def risk_update(
     probability: Annotated[int | None, typer.Option("--probability", help="1-5")] = None,
     impact: Annotated[int | None, typer.Option("--impact", help="1-5")] = None,
     review: Annotated[str | None, typer.Option("--review", help="Next review date.")] = None,
-    reviewed: Annotated[bool, typer.Option("--reviewed", help="Record that the risk was reviewed (on --on or today).")] = False,
+    reviewed: Annotated[
+        bool, typer.Option("--reviewed", help="Record that the risk was reviewed (on --on or today).")
+    ] = False,
     mitigation: Annotated[str | None, typer.Option("--mitigation", help="New mitigation text.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Why; kept in the history.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="When it happened; default today.")] = None,

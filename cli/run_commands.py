@@ -87,8 +87,14 @@ def register(app: typer.Typer) -> None:
     def serve(
         roadmap: RoadmapOption = None,
         db: DbOption = None,
-        timezone: Annotated[str | None, typer.Option("--timezone", help="Cron timezone (default: the roadmap's).")] = None,
-        every: Annotated[float | None, typer.Option("--test-every", help="Test setting: only the daily cycle, every N seconds (60: cron every minute).", hidden=True)] = None,
+        timezone: Annotated[
+            str | None, typer.Option("--timezone", help="Cron timezone (default: the roadmap's).")
+        ] = None,
+        every: Annotated[
+            float | None,
+            typer.Option("--test-every", hidden=True,
+                         help="Test setting: only the daily cycle, every N seconds (60: cron every minute)."),
+        ] = None,
     ) -> None:
         """Serve every flow with its schedules from this process (Prefect's serve), until stopped."""
         from deployments.serve import serve_all
@@ -98,8 +104,12 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def deploy(
-        name: Annotated[str | None, typer.Option("--name", help="One deployment, as FLOW/DEPLOYMENT (default: all).")] = None,
-        timezone: Annotated[str | None, typer.Option("--timezone", help="Cron timezone (default: the roadmap's).")] = None,
+        name: Annotated[
+            str | None, typer.Option("--name", help="One deployment, as FLOW/DEPLOYMENT (default: all).")
+        ] = None,
+        timezone: Annotated[
+            str | None, typer.Option("--timezone", help="Cron timezone (default: the roadmap's).")
+        ] = None,
         roadmap: RoadmapOption = None,
         db: DbOption = None,
     ) -> None:

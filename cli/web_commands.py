@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def web_link(
         task: Annotated[str | None, typer.Option("--task", help="A task key: print that task's link.")] = None,
-        person: Annotated[str | None, typer.Option("--person", help="With --task: whose link (default the owner).")] = None,
+        person: Annotated[
+            str | None, typer.Option("--person", help="With --task: whose link (default the owner).")
+        ] = None,
         days: Annotated[int, typer.Option("--days", help="Valid for this many days.", min=1, max=366)] = 30,
         roadmap: RoadmapOption = None,
         db: DbOption = None,

@@ -74,7 +74,8 @@ def _workstream_fields(w: spec.Workstream, _: LoadedRoadmap) -> dict[str, Any]:
 
 def _stage_fields(s: spec.Stage, loaded: LoadedRoadmap) -> dict[str, Any]:
     start, end = loaded.stage_dates[s.key]
-    return dict(title=s.title, start_expr=_expr_text(s.start), end_expr=_expr_text(s.end), start=start, end=end, goal=s.goal)
+    return dict(title=s.title, start_expr=_expr_text(s.start), end_expr=_expr_text(s.end), start=start, end=end,
+                goal=s.goal)
 
 
 def _risk_fields(r: spec.Risk, _: LoadedRoadmap) -> dict[str, Any]:

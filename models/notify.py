@@ -95,7 +95,8 @@ class Escalation:
 
     @property
     def dedup_key(self) -> str:
-        return f"escalation:{self.subject_kind}:{self.key}:{self.trigger}:{self.level}:{self.trigger_value}:{self.recipient.email.lower()}"
+        return (f"escalation:{self.subject_kind}:{self.key}:{self.trigger}:{self.level}:{self.trigger_value}:"
+                f"{self.recipient.email.lower()}")
 
 
 @dataclass

@@ -75,7 +75,8 @@ def reschedule(session: Session, roadmap: Roadmap, log: ChangeLog, tasks: list[T
             moved.append(Moved(t.key, t.due, p.due))
             log.add("task", t.key, "due", t.due, p.due)
             t.sequence = (t.sequence or 0) + 1
-        for name, value in (("start", p.start), ("due", p.due), ("finish", p.finish), ("slack", p.slack), ("critical", p.critical)):
+        for name, value in (("start", p.start), ("due", p.due), ("finish", p.finish), ("slack", p.slack),
+                            ("critical", p.critical)):
             if getattr(t, name) != value:
                 setattr(t, name, value)
         if t.baseline_due is None:
@@ -136,7 +137,8 @@ def reschedule_after(
         if (p.start, p.due, p.finish) != (old.start, old.due, old.finish):
             dirty.add(key)
 
-    moved_keys = {k for k in dirty if (plans[k].start, plans[k].finish) != (plans.stored(k).start, plans.stored(k).finish)}
+    moved_keys = {k for k in dirty
+                  if (plans[k].start, plans[k].finish) != (plans.stored(k).start, plans.stored(k).finish)}
     t = Task.__table__
     live = and_(t.c.roadmap_id == roadmap.id, t.c.archived.is_(False), t.c.status != "cancelled")
     last_before = session.scalar(select(func.max(t.c.finish)).where(live))

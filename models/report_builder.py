@@ -143,7 +143,7 @@ def build_report(
             blocked_by=list(s.blocked_by),
         )
 
-    pairs = list(zip(tasks, states))
+    pairs = list(zip(tasks, states, strict=True))
     overdue = [row(t, s) for t, s in pairs if t.status in OPEN and s.days_late > 0]
     overdue.sort(key=lambda r: (-r.days_late, r.key))
     blocked = [row(t, s) for t, s in pairs if t.status == "blocked" and s.days_late <= 0]
@@ -227,7 +227,7 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines, finish) -> list[Ga
     critical = {t.key for t, s in pairs if s.critical}
     rag = {t.key: s.rag for t, s in pairs}
     bars: list[GanttBar] = []
-    for st, ss in zip(stages, stage_rows):
+    for st, ss in zip(stages, stage_rows, strict=True):
         members = by_stage.get(st.key, [])
         end = max(st.end, ss.forecast_end) if ss.forecast_end else st.end
         bars.append(GanttBar(

@@ -161,7 +161,7 @@ def critical_path(
     live = [k for k in order if k not in cancelled]
     if not live:
         return
-    pos = dict(zip(live, cal.positions([plans[k].finish for k in live])))
+    pos = dict(zip(live, cal.positions([plans[k].finish for k in live]), strict=True))
     length = {k: max(cal.count(plans[k].start, plans[k].finish), 1) for k in live}
     project_end = max(pos.values())
     latest_finish = dict.fromkeys(live, project_end)

@@ -111,7 +111,7 @@ def stage_states(
     """Per stage: progress weighted by duration, forecast end (the latest forecast finish
     of its tasks) and RAG (red when a task is overdue or the forecast end is late)."""
     by_stage: dict[str, list[tuple[Task, TaskState]]] = defaultdict(list)
-    for t, s in zip(tasks, states):
+    for t, s in zip(tasks, states, strict=True):
         if t.status != "cancelled":
             by_stage[t.stage].append((t, s))
     out = []
@@ -119,7 +119,8 @@ def stage_states(
         members = by_stage.get(st.key, [])
         weights = [max(cal.count(t.start, t.due), 1) for t, _ in members]
         total = sum(weights)
-        progress = round(sum(w * s.progress for w, (_, s) in zip(weights, members)) / total) if total else 0
+        weighted = sum(w * s.progress for w, (_, s) in zip(weights, members, strict=True))
+        progress = round(weighted / total) if total else 0
         forecast_end = max((forecast_finish(t, as_of) for t, _ in members), default=None)
         overdue = sum(1 for _, s in members if s.rag == "red")
         if overdue or (forecast_end and forecast_end > st.end):

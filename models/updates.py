@@ -41,7 +41,9 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | N
     return value
 
 
-def _apply(row: Any, entity: str, values: dict[str, Any], note: str | None, log: ChangeLog, result: UpdateResult) -> None:
+def _apply(
+    row: Any, entity: str, values: dict[str, Any], note: str | None, log: ChangeLog, result: UpdateResult
+) -> None:
     """Set the values that differ and record each; a note alone is recorded as a note."""
     for name, value in values.items():
         old = getattr(row, name)

@@ -115,11 +115,11 @@ def render_gantt(
 def _draw_bars(ax, shown: list[GanttBar]) -> None:
     ys = list(range(len(shown)))
     ax.set_yticks(ys, [_printable(_short(b.label)) for b in shown])
-    for tick, bar in zip(ax.get_yticklabels(), shown):
+    for tick, bar in zip(ax.get_yticklabels(), shown, strict=True):
         if bar.kind == "stage":
             tick.set_fontweight("bold")
     one_day = 1.0
-    base = [(y, b) for y, b in zip(ys, shown) if b.baseline_start and b.baseline_end]
+    base = [(y, b) for y, b in zip(ys, shown, strict=True) if b.baseline_start and b.baseline_end]
     if base:
         ax.barh(
             [y + 0.3 for y, _ in base],

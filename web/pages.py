@@ -121,12 +121,13 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
 
     def row(t: Any, s: _State) -> Row:
         late = late_of[t.key]
-        return Row(key=t.key, title=t.title, stage=stage_titles.get(t.stage, t.stage), owner=names.get(t.owner, t.owner),
-                   due=t.due, status=t.status, progress=s.progress, days_late=late, rag=s.rag,
+        return Row(key=t.key, title=t.title, stage=stage_titles.get(t.stage, t.stage),
+                   owner=names.get(t.owner, t.owner), due=t.due, status=t.status, progress=s.progress,
+                   days_late=late, rag=s.rag,
                    critical=bool(t.critical), forecast=t.forecast,
                    escalation=policy.escalation_level(late) if t.status in OPEN else 0)
 
-    pairs = list(zip(rows, states))
+    pairs = list(zip(rows, states, strict=True))
     overdue_all = [(t, s) for t, s in pairs if t.status in OPEN and late_of[t.key] > 0]
     overdue_all.sort(key=lambda p: (-late_of[p[0].key], p[0].key))
     horizon = as_of + dt.timedelta(days=UPCOMING_DAYS - 1)
@@ -168,7 +169,7 @@ def _bars(stages: list[Stage], stage_rows: list[Any], pairs: list[tuple[Any, _St
             by_stage.setdefault(t.stage, []).append((t, s))
     bars: list[Bar] = []
     shown_tasks = hidden = 0
-    for st, row in zip(stages, stage_rows):
+    for st, row in zip(stages, stage_rows, strict=True):
         end = max(st.end, row.forecast_end) if row.forecast_end else st.end
         bars.append(Bar(st.title, "stage", st.start, end, row.rag,
                         baseline_start=baselines.get((st.key, "start"), st.start),
@@ -252,7 +253,8 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     related = {t.key: t for t in session.scalars(select(Task).where(
         Task.roadmap_id == roadmap.id, Task.archived.is_(False), Task.key.in_(list(task.depends_on or [])))
     )}
-    blockers = [related[k] for k in task.depends_on or [] if k in related and related[k].status not in ("done", "cancelled")]
+    blockers = [related[k] for k in task.depends_on or []
+                if k in related and related[k].status not in ("done", "cancelled")]
     # Dependents: a JSON list cannot be searched the same way on SQLite and PostgreSQL, so
     # the database narrows by the text of the list (the key in quotes; a "_" in a key
     # matches any character in LIKE, hence the exact check after).
@@ -263,7 +265,8 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
             cast(Task.depends_on, String).like(f'%"{task.key}"%'))
     ) if task.key in (deps or [])]
     dependents = list(session.scalars(select(Task).where(
-        Task.roadmap_id == roadmap.id, Task.key.in_(dependents_keys)).order_by(Task.due, Task.key))) if dependents_keys else []
+        Task.roadmap_id == roadmap.id, Task.key.in_(dependents_keys)
+    ).order_by(Task.due, Task.key))) if dependents_keys else []
     person = people.get(person_key)
     changes = history(session, roadmap.id, "task", task.key)[-15:][::-1]
     if person is not None:
