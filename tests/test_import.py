@@ -48,8 +48,10 @@ def test_edited_file_applies_and_reports_differences(db_url, small_yaml, tmp_pat
     import_file(db_url, small_yaml)
     path = edited(
         small_yaml, tmp_path,
-        ("{key: b, title: Design, stage: s1, owner: alice, duration: 3bd", "{key: b, title: Design v2, stage: s1, owner: bob, duration: 5bd"),
-        ("  - {key: e, title: Kick-off, stage: s1, owner: alice, duration: 1, depends_on: [a], status: done, done_on: 2014-11-06}\n", ""),
+        ("{key: b, title: Design, stage: s1, owner: alice, duration: 3bd",
+         "{key: b, title: Design v2, stage: s1, owner: bob, duration: 5bd"),
+        ("  - {key: e, title: Kick-off, stage: s1, owner: alice, duration: 1, depends_on: [a], status: done, "
+         "done_on: 2014-11-06}\n", ""),
         ("risks:\n", "risks:\n  - {key: r3, title: New risk, owner: bob, probability: 1, impact: 1}\n"),
     )
     report = import_file(db_url, path)
@@ -94,7 +96,8 @@ def test_cli_status_survives_reimport_until_the_file_changes(db_url, small_yaml,
 
 def test_bad_file_leaves_the_database_untouched(db_url, small_yaml, tmp_path):
     import_file(db_url, small_yaml)
-    bad = edited(small_yaml, tmp_path, ("title: Survey", "title: Survey v2"), ("owner: bob, due: task.b", "owner: nobody, due: task.b"))
+    bad = edited(small_yaml, tmp_path, ("title: Survey", "title: Survey v2"),
+                 ("owner: bob, due: task.b", "owner: nobody, due: task.b"))
     with pytest.raises(RoadmapInvalid):
         import_file(db_url, bad)
     assert tasks_by_key(db_url)["a"].title == "Survey"

@@ -95,7 +95,8 @@ def test_missing_fields_wrong_types_unknown_timezone_and_calendar(small_yaml: Pa
 def test_both_due_and_duration_and_unknown_references(small_yaml: Path):
     text = small_yaml.read_text().replace(
         "{key: c, title: Agreement, stage: s1, owner: bob, partners: [vdnh], due: 2014-11-07}",
-        "{key: c, title: Agreement, stage: s1, owner: bob, partners: [vdnx], due: 2014-11-07, duration: 3, depends_on: [zz]}",
+        "{key: c, title: Agreement, stage: s1, owner: bob, partners: [vdnx], due: 2014-11-07, duration: 3, "
+        "depends_on: [zz]}",
     )
     got = "\n".join(problems_of(text))
     assert "tasks[c].due: give either 'due' or 'duration', not both" in got
@@ -105,12 +106,14 @@ def test_both_due_and_duration_and_unknown_references(small_yaml: Path):
 
 def test_schedule_conflict_and_task_outside_stage_are_warnings(small_yaml: Path):
     text = small_yaml.read_text().replace("due: task.b + 1w", "due: 2014-11-06").replace(
-        "{key: f, title: Build, stage: s2, owner: alice, duration: 10,", "{key: f, title: Build, stage: s1, owner: alice, duration: 20,"
+        "{key: f, title: Build, stage: s2, owner: alice, duration: 10,",
+        "{key: f, title: Build, stage: s1, owner: alice, duration: 20,"
     )
     loaded = load_roadmap_text(text, "road.yaml")
     warnings = [w.format() for w in loaded.warnings]
     assert any("tasks[d].due: warning: schedule conflict" in w for w in warnings)
-    assert any("tasks[f]: warning: due 2014-12-04 is outside its stage 's1' (2014-10-28 .. 2014-11-28)" in w for w in warnings)
+    outside = "tasks[f]: warning: due 2014-12-04 is outside its stage 's1' (2014-10-28 .. 2014-11-28)"
+    assert any(outside in w for w in warnings)
 
 
 def test_example_roadmap_is_clean(example_yaml: Path):

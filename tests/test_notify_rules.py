@@ -29,7 +29,8 @@ def escalations_on(url: str, day: date) -> set[tuple[str, str, int, str, str]]:
     with session_scope(url) as s:
         roadmap = select_roadmap(s, None)
         risks = list(s.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id)))
-        got = plan_escalations(live_tasks(s, roadmap.id), risks, load_directory(s, roadmap), day, roadmap_calendar(roadmap))
+        got = plan_escalations(live_tasks(s, roadmap.id), risks, load_directory(s, roadmap), day,
+                               roadmap_calendar(roadmap))
         return {(e.key, e.trigger, e.level, e.recipient.email.split("@")[0], e.trigger_value) for e in got}
 
 
@@ -50,7 +51,8 @@ def url(db_url, small_yaml):
         (date(2014, 11, 5), {"alice": [("a", "due_today")]}),
         (date(2014, 11, 6), {"alice": [("a", "overdue")], "bob": [("c", "before")]}),
         (date(2014, 11, 7), {"alice": [("b", "before")], "bob": [("c", "due_today")]}),  # a 2 days late: skipped
-        (date(2014, 11, 10), {"alice": [("a", "overdue"), ("b", "due_today")], "bob": [("c", "overdue"), ("d", "before")]}),
+        (date(2014, 11, 10), {"alice": [("a", "overdue"), ("b", "due_today")],
+                              "bob": [("c", "overdue"), ("d", "before")]}),
     ],
 )
 def test_digest_contents_by_day(url, day, expected):

@@ -187,7 +187,7 @@ def test_deploy_worker_and_two_workers_never_double_send(app_env):
     both = [subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)]
     outs = [p.communicate(timeout=DEADLINE + 30)[0] for p in both]
-    assert all(p.returncode == 0 and "Completed" in o for p, o in zip(both, outs)), outs
+    assert all(p.returncode == 0 and "Completed" in o for p, o in zip(both, outs, strict=True)), outs
     assert len(list_messages(url)) > 8
     _no_duplicates(smtp, url)
 
@@ -211,7 +211,8 @@ def test_serve_runs_a_scheduled_daily_cycle(app_env):
     serve.stop()
     assert serve.popen.poll() is not None
     # pause_on_shutdown=False: the schedule is still active after serve stopped.
-    spec = _run([str(BIN / "prefect"), "deployment", "inspect", "daily-cycle/daily-cycle-served", "--output", "json"], env)
+    spec = _run([str(BIN / "prefect"), "deployment", "inspect", "daily-cycle/daily-cycle-served", "--output", "json"],
+                env)
     assert [s["active"] for s in json.loads(spec.stdout)["schedules"]] == [True]
     assert list_messages(env["ROADMAP_DATABASE_URL"])  # today's cycle recorded (and sent) something
     _no_duplicates(smtp, env["ROADMAP_DATABASE_URL"])

@@ -529,7 +529,7 @@ def test_risk_statuses_and_mitigation_in_decisions_read_naturally(tmp_path):
              for s in ("open", "mitigated", "occurred")]
     doc = Document(str(render_report(make_context(risks=risks), tmp_path / "r.docx")))
     table = tables_after(doc, "Открытые риски")[0]
-    assert dict(zip(column(table, 1), column(table, 6))) == {
+    assert dict(zip(column(table, 1), column(table, 6), strict=True)) == {
         "open": "открыт", "mitigated": "снижен", "occurred": "наступил"}
 
 

@@ -61,7 +61,7 @@ def link(task: str = "a", person: str = "alice", day: date = DAY) -> str:
 
 def form_fields(html: str, action: str) -> dict[str, str]:
     """The hidden fields of the form that posts ``action``."""
-    form = re.search(r'<form[^>]*>(?:(?!</form>).)*name="action" value="%s".*?</form>' % action, html, re.S)
+    form = re.search(rf'<form[^>]*>(?:(?!</form>).)*name="action" value="{action}".*?</form>', html, re.S)
     assert form, f"no {action} form on the page"
     return {name: unescape(value) for name, value in
             re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group(0))}
@@ -437,10 +437,10 @@ def test_every_task_line_of_a_digest_carries_links_for_its_reader(url):
     plan = plan_reminders(url, None, DAY)
     alice = next(i for i in plan.intents if i.recipient == "alice@example.org").message
     links = re.findall(r"Отметить выполненной: (\S+)", alice.text)
-    assert len(links) == 2 and all(l.startswith(BASE + "/roadmaps/small/tasks/") for l in links)
+    assert len(links) == 2 and all(link.startswith(BASE + "/roadmaps/small/tasks/") for link in links)
     assert alice.html.count("Отметить выполненной</a>") == 2
     client = make_client(url)
-    assert all(client.get(path_of(l)).status_code == 200 for l in links)
+    assert all(client.get(path_of(link)).status_code == 200 for link in links)
 
 
 def test_task_escalations_carry_links_and_risk_escalations_do_not(url):

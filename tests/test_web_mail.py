@@ -20,7 +20,10 @@ ARGS = dict(roadmap_title="Small", roadmap_key="small", lang="en", office_name="
             sender="robot@example.org", message_id="<1@example.org>", public_url=BASE, secret_key=KEY)
 
 
-def digest(recipient: Recipient = Recipient("carol@example.org", "Carol", "carol")) -> Digest:
+CAROL = Recipient("carol@example.org", "Carol", "carol")
+
+
+def digest(recipient: Recipient = CAROL) -> Digest:
     return Digest(recipient, AS_OF, [
         TaskLine(key="a", title="Survey <b>now</b>", stage="S1", due=date(2014, 11, 5), reason="overdue", days_late=3,
                  delegated_from="Alice", away_until=date(2014, 11, 14)),
@@ -40,7 +43,7 @@ def test_every_task_line_has_a_done_link_and_a_page_link_for_the_reader():
     assert len(done) == len(pages) == 2
     assert all(d.startswith("https://roadmap.example.org/roadmaps/small/tasks/") for d in done)
     assert all(d.endswith("&action=done") for d in done)
-    assert [claims(d, t).person for d, t in zip(done, "ac")] == ["carol", "carol"]
+    assert [claims(d, t).person for d, t in zip(done, "ac", strict=True)] == ["carol", "carol"]
     assert "On behalf of: Alice (away until 14 November 2014)" in msg.text
     assert "as their delegate" in msg.text and "reply to this message" not in msg.text
     html_links = re.findall(r'<a href="([^"]+)"[^>]*>Mark done</a>', msg.html)

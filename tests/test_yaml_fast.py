@@ -46,7 +46,8 @@ def test_problems_still_carry_lines(small_yaml):
     """A clean document takes the fast path; one with a warning is re-read with lines."""
     text = small_yaml.read_text().replace("status: done, done_on: 2014-11-06", "status: done")
     loaded = load_roadmap_text(text, "road.yaml")
-    assert [w.format() for w in loaded.warnings] == ["road.yaml:33: tasks[e].status: warning: task is done but has no 'done_on' date"]
+    assert [w.format() for w in loaded.warnings] == [
+        "road.yaml:33: tasks[e].status: warning: task is done but has no 'done_on' date"]
     assert load_roadmap(small_yaml).warnings == []
 
 
