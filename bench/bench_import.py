@@ -107,7 +107,8 @@ def measure(argv: list[str], log: Path, env: dict[str, str]) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: tell Popen
     if proc.returncode != 0:
         raise Failed(f"{' '.join(argv)} exited {proc.returncode}; see {log}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)  # ru_maxrss is in KiB on Linux
+    # ru_maxrss is in KiB on Linux
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
 
 
 class Sqlite:
@@ -223,8 +224,9 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         target = TARGETS.get((r.size, r.backend, r.step))
         verdict = "" if target is None else ("PASS" if r.median < target else "FAIL")
-        out.append(f"| {r.size:,} | {r.backend} | {r.step} | {r.median:.2f} | {r.best:.2f} | {r.cpu:.2f} | {r.rss:.0f} | "
-                   f"{'< %.1f s' % target if target else ''} | {verdict} |")
+        limit = f"< {target:.1f} s" if target else ""
+        out.append(f"| {r.size:,} | {r.backend} | {r.step} | {r.median:.2f} | {r.best:.2f} | {r.cpu:.2f} "
+                   f"| {r.rss:.0f} | {limit} | {verdict} |")
     return "\n".join(out)
 
 
@@ -254,13 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.postgres:
         backends.append(Postgres(a.postgres))
     print(f"# machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average "
-          f"{' '.join('%.2f' % x for x in os.getloadavg())}; work dir {workdir}; commands and their stderr "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; work dir {workdir}; commands and their stderr "
           f"in {log}", flush=True)
     rows: list[Row] = []
     try:
         for size in a.sizes:
             rows += bench_size(size, a.people, a.repeat, a.seed, backends, workdir, env, log)
-        print(f"# load average after the runs: {' '.join('%.2f' % x for x in os.getloadavg())}")
+        print(f"# load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         report(rows, a.json)
         if a.profile:
             profile(max(a.sizes), a.people, a.seed, workdir, Path(a.profile), env, log)
@@ -294,7 +296,8 @@ def report(rows: list[Row], json_out: str | None) -> None:
     if json_out:
         Path(json_out).write_text(json.dumps([
             {"tasks": r.size, "backend": r.backend, "step": r.step, "median_s": round(r.median, 3),
-             "best_s": round(r.best, 3), "median_cpu_s": round(r.cpu, 3), "peak_rss_mb": round(r.rss, 1), "runs_s": [round(x.wall, 3) for x in r.runs]}
+             "best_s": round(r.best, 3), "median_cpu_s": round(r.cpu, 3), "peak_rss_mb": round(r.rss, 1),
+             "runs_s": [round(x.wall, 3) for x in r.runs]}
             for r in rows
         ], indent=1))
 

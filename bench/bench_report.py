@@ -212,7 +212,7 @@ def child_floor(n_rows: int, method: str) -> dict:
             table = doc.add_table(rows=0, cols=FLOOR_COLS)
             table.style = doc.styles["Table Grid"]
             for row in texts:
-                for cell, text in zip(table.add_row().cells, row):
+                for cell, text in zip(table.add_row().cells, row, strict=True):
                     cell.text = text
         else:
             add_table(doc, [1] * FLOOR_COLS, texts, None, 9000)

@@ -193,7 +193,7 @@ def run_floor(n_rows: int, n_cols: int, method: str) -> dict:
             table = doc.add_table(rows=0, cols=n_cols)
             table.style = doc.styles["Table Grid"]
             for row in texts:
-                for cell, text in zip(table.add_row().cells, row):
+                for cell, text in zip(table.add_row().cells, row, strict=True):
                     cell.text = text
         else:
             add_table(doc, [1] * n_cols, texts, None, 9000)

@@ -114,7 +114,8 @@ def main() -> int:
         # The file's as-of day is in its header comment; else 15% into the roadmap.
         as_of = _as_of_from_file(roadmap.source_path) or session_date + timedelta(days=60)
         # An open task that others wait for, so that a new date moves something.
-        deps = {d for (row,) in s.execute(select(Task.depends_on).where(Task.roadmap_id == roadmap.id)) for d in row or []}
+        depends = s.execute(select(Task.depends_on).where(Task.roadmap_id == roadmap.id))
+        deps = {d for (row,) in depends for d in row or []}
         task = s.scalars(select(Task).where(Task.roadmap_id == roadmap.id, Task.status.in_(("planned", "in_progress")),
                                             Task.key.in_(list(deps))).order_by(Task.position)).first()
         task_key, owner = task.key, task.owner

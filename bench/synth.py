@@ -194,7 +194,7 @@ def generate(
     per_stage = [n_tasks // stages + (1 if k < n_tasks % stages else 0) for k in range(stages)]
     # Tasks expected to fall due before the as-of day, to spread the overdue quota evenly.
     eligible = 0.0
-    for (s, e), cnt in zip(windows, per_stage):
+    for (s, e), cnt in zip(windows, per_stage, strict=True):
         if e < a_pos:
             eligible += cnt
         elif s < a_pos:
