@@ -6,7 +6,7 @@ import atexit
 import gc
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,6 +14,9 @@ from rich.table import Table
 from cli import mail_commands, report_commands, run_commands, web_commands
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
 from models.roadmaps import parse_day
+
+if TYPE_CHECKING:
+    from tasks.roadmap_jobs import Updated
 
 # A command loads up to hundreds of thousands of objects (YAML values, rows) that live until
 # it ends; with the default thresholds the cyclic collector rescans them over and over.
@@ -179,7 +182,7 @@ def risk_update(
     _print_update("risk", out)
 
 
-def _print_update(kind: str, out) -> None:  # type: ignore[no-untyped-def]
+def _print_update(kind: str, out: Updated) -> None:
     result = out.result
     if not result.changes:
         console.print(f"{kind} {result.key}: already so, nothing changed")

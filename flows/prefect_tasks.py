@@ -27,7 +27,7 @@ from tasks import notify_jobs, report_jobs, roadmap_jobs
 from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats
 
-RETRY_DELAYS = [10, 60, 300]  # seconds: a relay or database restart is usually over within minutes
+RETRY_DELAYS: list[float] = [10, 60, 300]  # seconds: a relay or database restart is usually over within minutes
 
 
 class TransientSendFailures(Exception):

@@ -13,10 +13,11 @@ The caller owns the transaction: on any error nothing is written.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from models.history import ChangeLog
 from models.loader import LoadedRoadmap
 from models.planning import Moved, reschedule
 from models.problems import Problem
-from models.schema import Partner, Person, Risk, Roadmap, Stage, Task, Workstream, utcnow
+from models.schema import InRoadmap, Partner, Person, Risk, Roadmap, Stage, Task, Workstream, utcnow
 
 
 @dataclass
@@ -108,13 +109,21 @@ def _json_state(state: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in state.items()}
 
 
+class _Section(NamedTuple):
+    entity: str
+    model: type[InRoadmap]
+    section: str  # the RoadmapFile list
+    to_fields: Callable[[Any, LoadedRoadmap], dict[str, Any]]
+    to_state: Callable[[Any], dict[str, Any]] | None  # the live fields the file may set (risks, tasks)
+
+
 SECTIONS = (
-    ("partner", Partner, "partners", _partner_fields, None),
-    ("person", Person, "people", _person_fields, None),
-    ("workstream", Workstream, "workstreams", _workstream_fields, None),
-    ("stage", Stage, "stages", _stage_fields, None),
-    ("risk", Risk, "risks", _risk_fields, _risk_state),
-    ("task", Task, "tasks", _task_fields, _task_state),
+    _Section("partner", Partner, "partners", _partner_fields, None),
+    _Section("person", Person, "people", _person_fields, None),
+    _Section("workstream", Workstream, "workstreams", _workstream_fields, None),
+    _Section("stage", Stage, "stages", _stage_fields, None),
+    _Section("risk", Risk, "risks", _risk_fields, _risk_state),
+    _Section("task", Task, "tasks", _task_fields, _task_state),
 )
 
 
@@ -177,7 +186,7 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
             if row.position != position:
                 row.position = position
             _apply(row, values, log, report, entity, item.key)
-            if state is not None and _json_state(state) != row.file_state:
+            if state is not None and isinstance(row, Risk | Task) and _json_state(state) != row.file_state:
                 # The file's own value changed: it wins over live updates for those fields.
                 previous = row.file_state or {}
                 changed_in_file = {k: v for k, v in state.items() if _json_state({k: v})[k] != previous.get(k)}
@@ -194,7 +203,8 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
                 log.add(entity, key, "archived")
         if model is Task:
             new_tasks = len(new_rows)
-            kept_tasks = sorted((row for row in existing.values() if not row.archived), key=lambda t: t.position)
+            kept_tasks = sorted((row for row in existing.values() if isinstance(row, Task) and not row.archived),
+                                key=lambda t: t.position)
 
     session.flush()
     schedule_log = ChangeLog(roadmap.id, "schedule", actor)

@@ -215,6 +215,7 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:
     if schedule is None or any(p.severity == "error" for p in r.problems):
         return None
     doc = spec.RoadmapFile.model_construct(
+        _fields_set=None,  # the default (the fields passed), named so that mypy matches the lists to **values
         roadmap=meta,
         policy=policy or spec.Policy(),
         **{section: [obj for _, obj in items[section]] for section in SECTIONS},

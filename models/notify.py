@@ -182,7 +182,7 @@ def plan_digests(
         extra: dict[str, object] = {}
         _, away = directory.reader(task.owner, as_of)
         if away is not None:
-            extra = {"delegated_from": away.name, "away_until": away.away_until}  # type: ignore[attr-defined]
+            extra = {"delegated_from": away.name, "away_until": away.away_until}
         return TaskLine(**{**line.__dict__, "stage": titles.get(task.stage, task.stage), "blocked_by": blockers,
                            **extra})
 
@@ -198,8 +198,10 @@ def plan_digests(
         first_old.setdefault(key, old)
         ids.setdefault(key, []).append(change_id)
     for key, old in first_old.items():
-        task = by_key.get(key)
-        if task is None or task.status not in OPEN or old == task.due:
+        if key not in by_key:
+            continue
+        task = by_key[key]
+        if task.status not in OPEN or old == task.due:
             continue
         if (d := digest_for(task)) is not None:
             moved = TaskLine(key=task.key, title=task.title, stage=task.stage, due=task.due, reason="moved",

@@ -171,7 +171,7 @@ _GRAPHS: dict[tuple[str, int, Any], _Graph] = {}
 
 def _graph(session: Session, roadmap: Roadmap) -> _Graph:
     """The roadmap's task graph, cached per database, roadmap and import."""
-    cache_key = (str(session.get_bind().url), roadmap.id, roadmap.imported_at)
+    cache_key = (str(session.get_bind().engine.url), roadmap.id, roadmap.imported_at)
     if cache_key in _GRAPHS:
         return _GRAPHS[cache_key]
     t = Task.__table__
@@ -298,7 +298,7 @@ class _StoredPlans:
 def _update_slack(
     moved: set[str],
     depends: Callable[[str], tuple[str, ...]],
-    followers: dict[str, list[str]],
+    followers: dict[str, tuple[str, ...]],
     plans: _StoredPlans,
     cancelled: frozenset[str],
     cal: BusinessCalendar,
@@ -339,7 +339,7 @@ def _update_slack(
         plans[key] = TaskPlan(key, p.start, p.due, p.finish, slack, slack <= 0)
 
 
-def _stage_resolver(roadmap: Roadmap, stages: dict[str, Stage]):  # type: ignore[no-untyped-def]
+def _stage_resolver(roadmap: Roadmap, stages: dict[str, Stage]) -> Callable[[Anchor], date]:
     def resolve(anchor: Anchor) -> date:
         if anchor.kind == "session":
             return roadmap.session_date

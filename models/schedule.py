@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from models.calendar import BusinessCalendar
 from models.dates import Anchor, DateExpr
@@ -98,9 +99,17 @@ def schedule_tasks(
     return result
 
 
+class PlansByKey(Protocol):
+    """Plans of other tasks by key: a dict, or the stored plans a live update reads on demand."""
+
+    def __getitem__(self, key: str, /) -> TaskPlan: ...
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+
 def plan_task(
     task: TaskInput,
-    plans: Mapping[str, TaskPlan],
+    plans: PlansByKey,
     cancelled: Collection[str],
     cal: BusinessCalendar,
     resolve: Callable[[Anchor], date],

@@ -55,7 +55,9 @@ class Roadmap(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class _InRoadmap:
+class InRoadmap:
+    """The columns of every row that belongs to a roadmap: its key there, order and archive flag."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(100))
@@ -63,7 +65,7 @@ class _InRoadmap:
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Partner(_InRoadmap, Base):
+class Partner(InRoadmap, Base):
     __tablename__ = "partners"
     __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
 
@@ -73,7 +75,7 @@ class Partner(_InRoadmap, Base):
     formats: Mapped[list[Any]] = mapped_column(default=list)
 
 
-class Person(_InRoadmap, Base):
+class Person(InRoadmap, Base):
     __tablename__ = "people"
     __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
 
@@ -81,16 +83,23 @@ class Person(_InRoadmap, Base):
     email: Mapped[str] = mapped_column(String(320))
     partner: Mapped[str | None] = mapped_column(String(100))
     manager: Mapped[str | None] = mapped_column(String(100))
+    # Away and delegate (migration 0004): set from the web ("I am away until ... and X reads my
+    # reminders"), never from the roadmap file, so an import leaves them alone. While
+    # `as_of <= away_until`, the person's digests go to `delegate` (models/notify.py); escalations
+    # still go up the owner's own chain. sort_order keeps them the table's last columns, as the
+    # migration added them.
+    away_until: Mapped[date | None] = mapped_column(Date, nullable=True, sort_order=1)
+    delegate: Mapped[str | None] = mapped_column(String(100), nullable=True, sort_order=1)
 
 
-class Workstream(_InRoadmap, Base):
+class Workstream(InRoadmap, Base):
     __tablename__ = "workstreams"
     __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
 
     title: Mapped[str] = mapped_column(Text)
 
 
-class Stage(_InRoadmap, Base):
+class Stage(InRoadmap, Base):
     __tablename__ = "stages"
     __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
 
@@ -102,7 +111,7 @@ class Stage(_InRoadmap, Base):
     goal: Mapped[str | None] = mapped_column(Text)
 
 
-class Task(_InRoadmap, Base):
+class Task(InRoadmap, Base):
     """A key task. File fields, live status (file or CLI/web), and the computed schedule."""
 
     __tablename__ = "tasks"
@@ -138,7 +147,7 @@ class Task(_InRoadmap, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Risk(_InRoadmap, Base):
+class Risk(InRoadmap, Base):
     __tablename__ = "risks"
     __table_args__ = (UniqueConstraint("roadmap_id", "key"),)
 
@@ -250,11 +259,3 @@ class ReportSnapshot(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-
-# --- Away and delegate (migration 0004) ---------------------------------------------------
-# Set from the web ("I am away until ... and X reads my reminders"), never from the roadmap
-# file, so an import leaves them alone. While `as_of <= away_until`, the person's digests go
-# to `delegate` (models/notify.py); escalations still go up the owner's own chain.
-# Added here rather than in the class body so that the change stays in one place.
-Person.away_until = mapped_column("away_until", Date, nullable=True)  # type: ignore[attr-defined]
-Person.delegate = mapped_column("delegate", String(100), nullable=True)  # type: ignore[attr-defined]

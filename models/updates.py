@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from models.errors import UserError
 from models.history import ChangeLog
 from models.planning import Moved, reschedule_after
-from models.schema import Risk, Roadmap, Task
+from models.schema import InRoadmap, Risk, Roadmap, Task
 from models.spec import RISK_STATUSES, TASK_STATUSES
 
 
@@ -24,7 +24,10 @@ class UpdateResult:
     moved: list[Moved] = field(default_factory=list)
 
 
-def _find(session: Session, model: type, roadmap: Roadmap, key: str, kind: str) -> Any:
+_Row = TypeVar("_Row", bound=InRoadmap)
+
+
+def _find(session: Session, model: type[_Row], roadmap: Roadmap, key: str, kind: str) -> _Row:
     row = session.scalar(select(model).where(model.roadmap_id == roadmap.id, model.key == key))
     if row is None or row.archived:
         keys = list(session.scalars(select(model.key).where(model.roadmap_id == roadmap.id, model.archived.is_(False))))
@@ -142,9 +145,9 @@ def update_risk(
 ) -> UpdateResult:
     risk: Risk = _find(session, Risk, roadmap, key, "risk")
     _choice(status, RISK_STATUSES, "--status")
-    for option, value in (("--probability", probability), ("--impact", impact)):
-        if value is not None and not 1 <= value <= 5:
-            raise UserError(f"{option}: {value} is not between 1 and 5")
+    for option, score in (("--probability", probability), ("--impact", impact)):
+        if score is not None and not 1 <= score <= 5:
+            raise UserError(f"{option}: {score} is not between 1 and 5")
     values: dict[str, Any] = {}
     for name, value in (("status", status), ("probability", probability), ("impact", impact),
                         ("review", review), ("mitigation", mitigation)):

@@ -25,6 +25,7 @@ import matplotlib
 from babel.dates import format_date
 from matplotlib import dates as mdates
 from matplotlib import font_manager, ticker
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -164,7 +165,7 @@ def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
 def _legend(fig: Figure, strings: dict[str, str]) -> None:
     """One row centred on the figure, not on the axes: the axes are pushed right by the
     long task labels, and a legend centred on them ran off the right edge ("Сегодня" cut)."""
-    handles = [Patch(color=RAG_COLOURS[r], label=strings[r]) for r in ("green", "amber", "red")]
+    handles: list[Artist] = [Patch(color=RAG_COLOURS[r], label=strings[r]) for r in ("green", "amber", "red")]
     handles.append(Patch(color=BASELINE_COLOUR, label=strings["gantt_baseline"]))
     handles.append(Line2D([], [], color=TODAY_COLOUR, linestyle="--", label=strings["gantt_today"]))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=5,

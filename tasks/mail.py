@@ -31,7 +31,7 @@ from email.policy import EmailPolicy
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
 
-import yagmail  # type: ignore[import-untyped]
+import yagmail
 
 from models.addresses import InvalidAddress, parse_address, sanitise
 from tasks.smtp_login import LoginSetupError, Security, keyring_password, log_in, yagmail_client

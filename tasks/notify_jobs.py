@@ -102,6 +102,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
                     Change.notice_outbox_id.is_(None), Change.old.is_not(None),
                 ).order_by(Change.id)
             )
+            if c.old is not None and c.new is not None  # a due move has both dates (the query asks for old)
         ]
         digests = plan_digests(tasks, load_directory(session, roadmap), day, roadmap_calendar(roadmap), moves, stages)
         args = _render_args(roadmap, settings)

@@ -25,7 +25,7 @@ from babel.numbers import format_decimal
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Mm
+from docx.shared import Emu, Mm
 from docx.text.paragraph import Paragraph
 
 from models.report_context import (
@@ -149,6 +149,7 @@ class _Writer:
 
     def usable_twips(self) -> int:
         section = self.doc.sections[-1]
+        assert section.page_width is not None  # page() set it
         emu = section.page_width - (section.left_margin or 0) - (section.right_margin or 0)
         return int(emu / 635)  # 635 EMU per twip
 
@@ -286,6 +287,7 @@ class _Writer:
         # left the heading alone at the foot of page 1 despite keep-with-next.
         self.heading("h_gantt").paragraph_format.page_break_before = True
         section = self.doc.sections[-1]
+        assert section.page_height is not None  # page() set it
         text_height = section.page_height - (section.top_margin or 0) - (section.bottom_margin or 0)
         max_height = int(text_height * 0.85)
         width = self.usable_twips() * 635
@@ -293,8 +295,8 @@ class _Writer:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         picture = paragraph.add_run().add_picture(str(chart_png), width=width)
         if picture.height > max_height:  # tall chart: fit the page height instead
-            picture.width = int(picture.width * max_height / picture.height)
-            picture.height = max_height
+            picture.width = Emu(int(picture.width * max_height / picture.height))
+            picture.height = Emu(max_height)
         # the caption (with "and N more") is drawn in the PNG; the alt text repeats it
         picture._inline.docPr.set("descr", self.s["gantt_caption"])
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import keyring
 import keyring.errors
-import yagmail  # type: ignore[import-untyped]
+import yagmail
 
 Security = Literal["none", "starttls", "ssl"]
 

@@ -59,7 +59,8 @@ class WebContext:
 
 
 def get_web(request: Request) -> WebContext:
-    return request.app.state.web  # type: ignore[no-any-return]
+    web: WebContext = request.app.state.web
+    return web
 
 
 Web = Annotated[WebContext, Depends(get_web)]
