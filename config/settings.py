@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(default=1, ge=1, le=32, description=(
         "SMTP connections used at once; pays off with a relay that is slow to answer."))
     mail_lease_seconds: float = Field(default=120.0, gt=0, description=(
-        "How long a claimed message stays with its sender: a message left claimed by a crashed "
-        "process is sent again after this. Keep it above smtp_timeout."))
+        "How long a claim on a message lasts unless renewed; its sender renews it while sending, "
+        "so a message left claimed by a crashed process is sent again after this."))
 
     outbox_dir: Path = Path("var/outbox")
     reports_dir: Path = Path("var/reports")

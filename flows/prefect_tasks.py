@@ -35,7 +35,8 @@ class TransientSendFailures(Exception):
     in the outbox as `failed`, and Prefect's retry of the task sends them again."""
 
     def __init__(self, stats: DeliveryStats):
-        super().__init__(f"{stats.failed} message(s) failed transiently: " + "; ".join(stats.errors[:3]))
+        super().__init__(f"{stats.failed + stats.deferred} message(s) failed transiently: "
+                         + "; ".join(stats.errors[:3]))
 
 
 def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -99,7 +100,7 @@ def send_plan(db_url: str, plan: notify_jobs.Plan) -> notify_jobs.Sent:
 @_task("deliver-outbox")
 def deliver(db_url: str) -> DeliveryStats:
     stats = notify_jobs.deliver_pending(db_url)
-    if stats.failed:
+    if stats.worth_retrying:  # else the flow fails, naming the messages, when it counts them
         raise TransientSendFailures(stats)
     return stats
 
@@ -133,7 +134,7 @@ def record_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path) -> 
 def send_and_count(kind: str, db_url: str, plan: notify_jobs.Plan) -> MailSummary:
     # quote(): Prefect would otherwise walk every digest of the plan looking for futures.
     sent = send_plan(db_url, quote(plan))
-    delivered = sent.delivery.sent + (deliver_with_retries(db_url) if sent.delivery.failed else 0)
+    delivered = sent.delivery.sent + (deliver_with_retries(db_url) if sent.delivery.worth_retrying else 0)
     return count(kind, db_url, plan.roadmap_key, plan.as_of, plan.dedup_keys,
                  recorded=sent.recorded.recorded, delivered=delivered)
 

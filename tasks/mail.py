@@ -95,13 +95,16 @@ class SendError(Exception):
     """
 
     def __init__(self, message: str, *, permanent: bool, smtp_code: int | None = None,
-                 retry_in_run: bool = True):
+                 retry_in_run: bool = True, configuration: bool = False):
         super().__init__(message)
         self.permanent = permanent
         self.smtp_code = smtp_code
-        # False for failures that retrying in this run cannot fix (bad login, TLS, server
-        # unreachable after every reconnect): the next run tries again.
+        # False for failures of the connection, not of the message (bad login, TLS, server
+        # unreachable after every reconnect): nothing more can be sent over it in this run.
         self.retry_in_run = retry_in_run and not permanent
+        # True when an operator must fix the settings first (login, TLS): retrying is useless
+        # and repeated bad logins lock accounts.
+        self.configuration = configuration
 
 
 def make_message_id(domain: str) -> str:
@@ -296,7 +299,7 @@ class SmtpTransport:
         while True:
             if self._fatal is not None:
                 raise SendError(str(self._fatal), permanent=False, smtp_code=self._fatal.smtp_code,
-                                retry_in_run=False)
+                                retry_in_run=False, configuration=self._fatal.configuration)
             try:
                 smtp = self._connection()
                 refused = smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
@@ -383,7 +386,8 @@ class SmtpTransport:
     def _config_error(self, text: str, code: int | None = None) -> SendError:
         """A failure that retrying within this run cannot fix. Remembered so the rest of
         the batch fails fast instead of logging in wrongly again and again."""
-        self._fatal = SendError(self._scrub(text), permanent=False, smtp_code=code, retry_in_run=False)
+        self._fatal = SendError(self._scrub(text), permanent=False, smtp_code=code, retry_in_run=False,
+                                configuration=True)
         return self._fatal
 
     def _scrub(self, text: str) -> str:

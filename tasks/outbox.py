@@ -60,18 +60,30 @@ class RecordStats:
 @dataclass
 class DeliveryStats:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # for a passing reason (4xx, dropped connection): a later run tries again
     permanent: int = 0
+    # Given back unsent, without using up an attempt, when the connection failed rather than
+    # the message (bad login, TLS, relay unreachable): the connection stopped there.
+    deferred: int = 0
+    configuration_error: bool = False  # a bad login or TLS setup: an operator must act first
     errors: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
-        return self.failed + self.permanent
+        return self.failed + self.permanent + self.deferred
+
+    @property
+    def worth_retrying(self) -> bool:
+        """Whether another delivery later could send what failed here. Not after a bad login
+        or TLS setup: an operator must act first, and repeated bad logins lock accounts."""
+        return bool(self.failed or self.deferred) and not self.configuration_error
 
     def add(self, other: DeliveryStats) -> None:
         self.sent += other.sent
         self.failed += other.failed
         self.permanent += other.permanent
+        self.deferred += other.deferred
+        self.configuration_error |= other.configuration_error
         self.errors += other.errors
 
 
@@ -157,10 +169,11 @@ _TAKE = (update(_OUTBOX).where(_T.id == bindparam("b_id"), _DELIVERABLE)
          .values(status="sending", claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
                  attempts=_T.attempts + 1))
 _RAW = select(OutboxContent.raw).where(OutboxContent.outbox_id == bindparam("b_id"))
-_MARK = (update(_OUTBOX)
-         .where(_T.id == bindparam("b_id"), _T.status == "sending", _T.claimed_by == bindparam("b_worker"))
+_MINE = and_(_T.id == bindparam("b_id"), _T.status == "sending", _T.claimed_by == bindparam("b_worker"))
+_MARK = (update(_OUTBOX).where(_MINE)
          .values(status=bindparam("b_status"), sent_at=bindparam("b_sent_at"), last_error=bindparam("b_error"),
-                 permanent=bindparam("b_permanent")))
+                 permanent=bindparam("b_permanent"), attempts=_T.attempts - bindparam("b_not_counted")))
+_RENEW = update(_OUTBOX).where(_MINE).values(claimed_at=bindparam("b_now"))
 
 
 @dataclass(frozen=True)
@@ -194,16 +207,45 @@ def claim_one(db_url: str, worker: str, *, run_started: datetime, lease: timedel
 
 def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None) -> bool:
     """Record the outcome of a send; False when the claim was no longer this worker's (its
-    lease ran out and another worker took the message), in which case nothing is changed."""
+    lease ran out and another worker took the message), in which case nothing is changed.
+    A failure of the connection rather than of the message gives the attempt back."""
     params = {"b_id": message_id, "b_worker": worker, "b_status": "sent" if error is None else "failed",
               "b_sent_at": utcnow() if error is None else None,
               "b_error": None if error is None else str(error)[:2000],
-              "b_permanent": bool(error and error.permanent)}
+              "b_permanent": bool(error and error.permanent),
+              "b_not_counted": int(error is not None and not error.permanent and not error.retry_in_run)}
     with get_engine(db_url).begin() as conn:
         changed = conn.execute(_MARK, params).rowcount
     if changed != 1:
         log.warning("outbox message %s: claim lost to another worker (lease ran out); not marked", message_id)
     return changed == 1
+
+
+class _KeptClaimed:
+    """Renews a claim while its message is being sent (every third of the lease), so that a
+    slow relay or a send retried with backoff never lets another worker take a message that
+    is still in flight; only a dead process stops renewing, and then its lease runs out."""
+
+    def __init__(self, db_url: str, worker: str, message_id: int, lease: timedelta):
+        self.params = {"b_id": message_id, "b_worker": worker}
+        self.db_url, self.every = db_url, lease.total_seconds() / 3
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._renew, name="lease", daemon=True)
+
+    def __enter__(self) -> None:
+        self.thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _renew(self) -> None:
+        while not self.done.wait(self.every):
+            try:
+                with get_engine(self.db_url).begin() as conn:
+                    conn.execute(_RENEW, {**self.params, "b_now": utcnow()})
+            except Exception as exc:  # noqa: BLE001 - logged; the send goes on, its mark will tell
+                log.warning("outbox message %s: lease not renewed: %s", self.params["b_id"], exc)
 
 
 class Recording:
@@ -276,7 +318,8 @@ def _deliver_one_connection(
             try:
                 if item.raw is None:
                     raise SendError(f"outbox message {item.id} has no content", permanent=True)
-                transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
+                with _KeptClaimed(db_url, worker, item.id, lease):
+                    transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
             except SendError as exc:
                 error = exc
             else:
@@ -285,9 +328,17 @@ def _deliver_one_connection(
                 if error is None:
                     stats.sent += 1
                 else:
-                    stats.permanent += error.permanent
-                    stats.failed += not error.permanent
                     stats.errors.append(f"{item.recipient}: {error}")
+                    if error.permanent:
+                        stats.permanent += 1
+                    elif error.retry_in_run:
+                        stats.failed += 1
+                    else:
+                        # The connection failed, not the message: every further claim would fail
+                        # the same way and use up the attempts of the whole outbox. Stop here.
+                        stats.deferred += 1
+                        stats.configuration_error = error.configuration
+                        return stats
 
 
 def deliver(

@@ -187,3 +187,21 @@ def test_the_cli_runs_the_same_steps_without_prefect(url, smtp_env, monkeypatch)
     summaries = plain_daily_cycle(url, None, date(2014, 11, 10))
     assert sorted(s.kind for s in summaries) == ["escalations", "reminders", "report"]
     assert len(smtp_env.messages) == len(list_messages(url)) == 8
+
+
+def test_a_bad_smtp_login_fails_the_run_without_retries(url, monkeypatch):
+    """Prefect retries a relay that is away, never a bad login: repeated bad logins lock
+    accounts. The run fails at once, naming the message, and uses up none of its attempts."""
+    from tests.smtp_fixtures import SmtpRecorder
+
+    no_retry_delays(monkeypatch)
+    with SmtpRecorder(auth=("roadmap", "right")) as server:
+        point_settings_at(server, monkeypatch)
+        monkeypatch.setenv("ROADMAP_SMTP_USER", "roadmap")
+        monkeypatch.setenv("ROADMAP_SMTP_PASSWORD", "wrong")
+        state = send_reminders(as_of=date(2014, 11, 10), db_url=url, return_state=True)
+        logins = len(server.auth_attempts)
+    assert state.is_failed()
+    assert logins == 2  # one login (smtplib tries PLAIN, then LOGIN), no retry of the delivery task
+    assert {m.attempts for m in list_messages(url)} == {0}
+    assert "authentication failed" in str(state.message).lower() or "authentication" in repr(state.data)

@@ -226,3 +226,48 @@ def test_several_connections_share_the_work_and_each_message_arrives_once(url, s
     assert smtp_server.connections == 3
     assert len({r.connection for r in smtp_server.received}) == 3
     assert len({r.claimed_by for r in rows}) == 3  # one worker per connection
+
+
+# -- failures of the connection, not of the message --
+
+
+def test_a_bad_login_uses_up_no_attempts_and_stops_the_connection(url):
+    """Every message would fail the same way: one is tried, given back without counting an
+    attempt, and the rest stay pending; repeated runs never wear out the outbox."""
+    with SmtpRecorder(auth=("roadmap", "right")) as server:
+        def wrong_password() -> SmtpTransport:
+            return SmtpTransport("127.0.0.1", server.port, "none", user="roadmap", password="wrong", retries=0)
+
+        for _ in range(6):  # more runs than mail_max_attempts
+            stats = deliver(url, wrong_password, sender=SENDER, max_attempts=5, lease=LEASE, connections=2)
+            assert stats.sent == 0 and stats.configuration_error and not stats.worth_retrying
+            assert stats.deferred == 2 and stats.failed == 0  # one message per connection
+        rows = list_messages(url)
+        assert {r.attempts for r in rows} == {0}
+        assert sorted(r.status for r in rows) == ["failed"] * 2 + ["pending"] * (OWNERS - 2)
+        # One login per connection and run, not per message (smtplib tries PLAIN, then LOGIN).
+        assert len(server.auth_attempts) == 6 * 2 * 2
+        good = deliver(url, lambda: SmtpTransport("127.0.0.1", server.port, "none", user="roadmap",
+                                                  password="right", retries=0),
+                       sender=SENDER, max_attempts=5, lease=LEASE)
+    assert good.sent == OWNERS and {r.status for r in list_messages(url)} == {"sent"}
+
+
+def test_an_unreachable_relay_is_worth_retrying_and_uses_up_no_attempts(url, smtp_down_port):
+    stats = deliver(url, lambda: SmtpTransport("127.0.0.1", smtp_down_port, "none", retries=0, sleep=lambda s: None),
+                    sender=SENDER, max_attempts=5, lease=LEASE)
+    assert stats.deferred == 1 and stats.worth_retrying and not stats.configuration_error
+    assert {r.attempts for r in list_messages(url)} == {0}
+
+
+def test_a_send_that_outlasts_its_lease_keeps_its_claim_and_arrives_once(url):
+    """The sender renews its claim while the relay takes its time, so another worker that
+    looks meanwhile does not take the message, and nothing arrives twice."""
+    short = timedelta(seconds=0.3)
+    with SmtpRecorder(data_delay=1.0) as server:  # each message takes over three leases
+        stats = deliver(url, lambda: SmtpTransport("127.0.0.1", server.port, "none", retries=0), sender=SENDER,
+                        max_attempts=5, lease=short, connections=2)
+        ids = Counter(str(m["Message-ID"]) for m in server.messages)
+    assert stats.sent == OWNERS
+    assert set(ids.values()) == {1} and len(ids) == OWNERS
+    assert {r.status for r in list_messages(url)} == {"sent"}
