@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cli.common import DbOption, RoadmapOption, console, db_url, handle_errors
+from config import get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +26,9 @@ def register(app: typer.Typer) -> None:
         url = db_url(db)
         import uvicorn
 
-        from web.app import WebSettings, create_app
+        from web.app import create_app
 
-        settings = WebSettings()
+        settings = get_settings()
         application = create_app(url, settings)  # refuses a missing or short ROADMAP_SECRET_KEY (exit 2)
         auth = "basic auth (ROADMAP_WEB_PASSWORD) or an office link" if settings.web_password else \
             "office links only (`roadmap web-link`); set ROADMAP_WEB_PASSWORD for basic auth"
