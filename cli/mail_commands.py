@@ -1,4 +1,7 @@
-"""`roadmap remind`, `roadmap escalate` and `roadmap outbox`."""
+"""`roadmap remind`, `roadmap escalate` and `roadmap outbox`.
+
+The jobs (tasks/notify_jobs.py, tasks/outbox.py) are imported inside the commands: this module
+is loaded to build `roadmap --help`, which should not pay for Jinja, Babel and the mail code."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ import typer
 from rich.table import Table
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
+from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
 from models.errors import UserError
 from models.roadmaps import parse_day
+from tasks.mail_summary import DeliveryFailed
 
 outbox_app = typer.Typer(help="Recorded messages: list them, or retry the failed ones.")
 
@@ -18,9 +23,6 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the message
 
 
 def _run(kind: str, as_of: str | None, dry_run: bool, prefect: bool, roadmap: str | None, db: str | None) -> None:
-    from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
-    from tasks.mail_summary import DeliveryFailed
-
     day = parse_day(as_of)
     if via_prefect(prefect):
         name = "send_reminders" if kind == "remind" else "send_escalations"

@@ -1,4 +1,7 @@
-"""The `roadmap` command. Each command parses its options, calls one job and prints."""
+"""The `roadmap` command. Each command parses its options, calls one job and prints.
+
+The jobs (tasks/) are imported inside the commands: every command module is loaded to build
+`roadmap --help`, which should not pay for the YAML reader, Jinja, Babel or Alembic."""
 
 from __future__ import annotations
 
@@ -13,6 +16,9 @@ from rich.table import Table
 
 from cli import mail_commands, report_commands, run_commands, web_commands
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.run_commands import flow_db, run_flow, via_prefect
+from models.db import current_revision, get_engine, upgrade
+from models.errors import UserError
 from models.roadmaps import parse_day
 
 if TYPE_CHECKING:
@@ -67,7 +73,6 @@ def validate(
 def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], prefect: PrefectOption = False,
             db: DbOption = None) -> None:
     """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
-    from cli.run_commands import flow_db, run_flow, via_prefect
     from tasks.roadmap_jobs import import_file
 
     if via_prefect(prefect):
@@ -103,7 +108,6 @@ def status(
     db: DbOption = None,
 ) -> None:
     """Per stage and per task: due date, status, days late, RAG, critical path, slack."""
-    from models.errors import UserError
     from tasks.roadmap_jobs import roadmap_status
 
     if format not in ("table", "json"):
@@ -200,7 +204,6 @@ def history_(
     db: DbOption = None,
 ) -> None:
     """The recorded changes of a task or risk: when, from where, old and new values."""
-    from models.errors import UserError
     from tasks.roadmap_jobs import entity_history
 
     rows = entity_history(db_url(db), roadmap, key)
@@ -217,8 +220,6 @@ def history_(
 @handle_errors
 def db_upgrade(db: DbOption = None) -> None:
     """Bring the database schema to the latest version (also done automatically on first use)."""
-    from models.db import current_revision, get_engine, upgrade
-
     url = db_url(db)
     upgrade(url)
     console.print(f"database at revision {current_revision(get_engine(url))}")

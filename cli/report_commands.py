@@ -1,4 +1,7 @@
-"""`roadmap report`: write the weekly DOCX status report, and optionally email it."""
+"""`roadmap report`: write the weekly DOCX status report, and optionally email it.
+
+tasks/report_jobs.py is imported inside the command: this module is loaded to build
+`roadmap --help`, which should not pay for matplotlib and python-docx."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from typing import Annotated
 import typer
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
+from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
 from models.roadmaps import parse_day
+from tasks.mail_summary import DeliveryFailed
 
 OutOption = Annotated[
     Path | None,
@@ -32,9 +37,6 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Write the weekly status report (DOCX) of the ISO week of --as-of and print its path."""
-        from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
-        from tasks.mail_summary import DeliveryFailed
-
         day, target = parse_day(as_of), str(out) if out else None
         if via_prefect(prefect):
             try:

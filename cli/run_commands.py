@@ -7,6 +7,10 @@ Two ways to run a command (docs/deployment.md):
   second, and a rerun is safe because the outbox records each message once.
 - With `--prefect`, or when PREFECT_API_URL is set, it calls the Prefect flow, so the run, its
   tasks, retries and logs are recorded by that Prefect server (about 2-3 s more).
+
+Prefect, flows/, deployments/ and the daily cycle's jobs are imported inside the functions that
+use them, so that `roadmap --help` and a plain command never load Prefect, python-docx or
+matplotlib.
 """
 
 from __future__ import annotations

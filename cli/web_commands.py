@@ -1,16 +1,25 @@
 """`roadmap web`: serve the task pages and the roadmap page; `roadmap web-link`: print a
 signed link (an office link to the roadmap page, or one person's link to one task).
 
-The commands import what they use inside their bodies: the CLI imports every command module
-to build its help, and `roadmap --help` should not pay for uvicorn, FastAPI or SQLAlchemy."""
+uvicorn, the web app and the mail renderer are imported inside the commands: the CLI imports
+every command module to build its help, and `roadmap --help` should not pay for uvicorn,
+FastAPI or Jinja."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from cli.common import DbOption, RoadmapOption, console, db_url, handle_errors
+from config import get_settings
+from models.db import session_scope
+from models.delegation import may_update
+from models.errors import UserError
+from models.roadmaps import select_roadmap, today_in
+from models.schema import Partner, Person, Task
+from models.tokens import expiry_for, sign_office_token
 
 
 def register(app: typer.Typer) -> None:
@@ -25,9 +34,9 @@ def register(app: typer.Typer) -> None:
         url = db_url(db)
         import uvicorn
 
-        from web.app import WebSettings, create_app
+        from web.app import create_app
 
-        settings = WebSettings()
+        settings = get_settings()
         application = create_app(url, settings)  # refuses a missing or short ROADMAP_SECRET_KEY (exit 2)
         auth = "basic auth (ROADMAP_WEB_PASSWORD) or an office link" if settings.web_password else \
             "office links only (`roadmap web-link`); set ROADMAP_WEB_PASSWORD for basic auth"
@@ -48,15 +57,6 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Print a signed link: the roadmap page for the office, or with --task one task's page."""
-        from sqlalchemy import select
-
-        from config import get_settings
-        from models.db import session_scope
-        from models.delegation import may_update
-        from models.errors import UserError
-        from models.roadmaps import select_roadmap, today_in
-        from models.schema import Partner, Person, Task
-        from models.tokens import expiry_for, sign_office_token
         from tasks.render_mail import task_links
 
         url = db_url(db)

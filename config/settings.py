@@ -102,6 +102,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
+    web_password: SecretStr | None = Field(
+        default=None, description="Basic auth for the web app's roadmap page (any user name).",
+    )
 
     @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", mode="before")
     @classmethod

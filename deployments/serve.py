@@ -12,6 +12,9 @@ they are defined:
 
 Overrides: the timezone is the roadmap's (from the database) unless `--timezone` is given;
 ROADMAP_CRON_<DEPLOYMENT> (e.g. ROADMAP_CRON_SEND_REMINDERS="0 8 * * 1-5") replaces a cron.
+
+Prefect and the roadmap jobs are imported inside the functions that need them: `roadmap deploy`
+hands the work to the `prefect` command and need not load either.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from config import get_settings
+from models.errors import UserError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,8 +47,6 @@ def cron_override(deployment: str) -> str | None:
 
 def roadmap_timezone(db_url: str | None, roadmap_key: str | None) -> str | None:
     """The roadmap's timezone, or None when the database holds no roadmap yet."""
-    from config import get_settings
-    from models.errors import UserError
     from tasks.roadmap_jobs import roadmap_day
 
     try:

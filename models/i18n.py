@@ -14,6 +14,9 @@ The catalog is compiled when first used (babel's read_po/write_mo, in memory): t
     pybabel update -i /tmp/messages.pot -d locale -D messages --no-fuzzy-matching
 
 then translate the new entries (tests/test_i18n.py fails while one is missing or fuzzy).
+
+Jinja is imported inside ``install_gettext`` only: the report and the CLI use the words here
+without loading it.
 """
 
 from __future__ import annotations
@@ -165,8 +168,6 @@ def install_gettext(env: jinja2.Environment) -> jinja2.Environment:
     """Give ``env`` the i18n extension (``{% trans %}``, ``_()``, ``ngettext()``, ``pgettext()``)
     in the language of each render's ``lang``, and the filters above. Newstyle gettext:
     values are passed by name (``_("Due: %(date)s", date=...)``) and escaped in HTML."""
-    # Imported here, the one import inside a function in this module: the report and the CLI
-    # use the words above without loading Jinja.
     from jinja2 import pass_context
     from jinja2.runtime import Context
 

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import spec
+from models.dates import parse_duration
 from models.history import ChangeLog
 from models.loader import LoadedRoadmap
 from models.planning import Moved, reschedule
@@ -96,8 +97,6 @@ def _task_fields(t: spec.Task, _: LoadedRoadmap) -> dict[str, Any]:
 
 
 def _duration(value: Any) -> int | None:
-    from models.dates import parse_duration
-
     return None if value is None else parse_duration(value)
 
 

@@ -42,6 +42,26 @@ class GroupRow:
 Row = Sequence["str | Cell"] | GroupRow
 
 
+def first_rows(rows: list[Row], limit: int) -> list[Row]:
+    """The rows up to the ``limit``-th data row, or all of them when there are no more.
+
+    ``GroupRow``s do not count towards the limit; a group row left without data rows at
+    the cut is dropped."""
+    if sum(1 for r in rows if not isinstance(r, GroupRow)) <= limit:
+        return rows
+    shown: list[Row] = []
+    seen = 0
+    for row in rows:
+        if not isinstance(row, GroupRow):
+            if seen == limit:
+                break
+            seen += 1
+        shown.append(row)
+    while shown and isinstance(shown[-1], GroupRow):
+        shown.pop()
+    return shown
+
+
 def add_table(
     doc: DocumentObject,
     weights: Sequence[float],

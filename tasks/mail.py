@@ -62,6 +62,7 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")
 _MANAGED_HEADERS = {
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
     "content-type", "content-transfer-encoding", "content-disposition", "auto-submitted",
+    "x-auto-response-suppress",
 }
 
 

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from config import TEMPLATES_DIR
+from config import TEMPLATES_DIR, get_settings
 from models.i18n import LANGUAGES, install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
@@ -67,8 +67,6 @@ def task_links(
 
 def _signing_key(secret_key: Any) -> Any:
     if secret_key is _FROM_SETTINGS:
-        from config import get_settings
-
         secret_key = get_settings().secret_key
     if secret_key is None:
         return None
@@ -193,6 +191,35 @@ def render_escalation(
     return OutgoingMessage(
         message_id=message_id, sender=sender, to=(_address(esc.recipient),),
         subject=subject, text=text, html=html, headers=_reply_to(office_email),
+    )
+
+
+def render_report_mail(
+    recipient: Recipient,
+    *,
+    roadmap_title: str,
+    roadmap_key: str,
+    lang: str,
+    office_name: str,
+    office_email: str,
+    sender: str,
+    message_id: str,
+    as_of: date,
+    attachment: Attachment,
+    template_dir: Path | None = None,
+    public_url: str | None = None,
+) -> OutgoingMessage:
+    """The weekly report's email to one recipient, the DOCX attached."""
+    lang = _language(lang)
+    year, week, _ = as_of.isocalendar()
+    context = _common_context(recipient, roadmap_title, roadmap_key, lang,
+                              office_name, office_email, public_url)
+    context.update(as_of=as_of, iso_year=year, iso_week=week, filename=attachment.filename)
+    subject, text, html = _render_three("report", context, template_dir)
+    return OutgoingMessage(
+        message_id=message_id, sender=sender, to=(_address(recipient),),
+        subject=subject, text=text, html=html, attachments=(attachment,),
+        headers=_reply_to(office_email),
     )
 
 

@@ -1,12 +1,12 @@
 """The weekly status report as a DOCX file, rendered from a ``ReportContext`` only: the
 layout of its sections. The package (base document, properties, saving) is
-``tasks/docx_package.py``; the tables are ``tasks/docx_tables.py``.
+``tasks/docx_package.py``; the tables are ``tasks/docx_tables.py``; the A4 pages are
+``tasks/docx_pages.py``.
 
 Why it looks like this:
 - The context is plain data (``models/report_context.py``); this module reads nothing else,
   so a saved snapshot renders the same text again.
-- A4 for every section (python-docx's default template is US Letter); the wide sections are
-  landscape.
+- A4 for every section; the wide sections are landscape.
 - Each section shows at most ``ctx.max_rows`` rows and a line "… and N more"; the full lists
   go to an appendix at the end, so the body stays readable for managers.
 - An error names the section it happened in (``ReportRenderError``).
@@ -23,9 +23,8 @@ from pathlib import Path
 
 from babel.numbers import format_decimal
 from docx.document import Document as DocumentObject
-from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Emu, Mm
+from docx.shared import Emu
 from docx.text.paragraph import Paragraph
 
 from models.report_context import (
@@ -39,10 +38,10 @@ from models.report_context import (
     risk_zone,
 )
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
-from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table
+from tasks.docx_pages import EMU_PER_TWIP, start_page, text_height_emu, text_width_twips
+from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
 
 RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
-A4_SHORT, A4_LONG = Mm(210), Mm(297)
 
 __all__ = ["ReportRenderError", "missing_styles", "render_report"]
 
@@ -138,20 +137,10 @@ class _Writer:
     # -- layout ---------------------------------------------------------------------------
 
     def page(self, *, landscape: bool, first: bool = False) -> None:
-        """Start a section (the first one is the document's own) on A4."""
-        section = (
-            self.doc.sections[-1] if first else self.doc.add_section(WD_SECTION.NEW_PAGE)
-        )
-        section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
-        section.page_width, section.page_height = (
-            (A4_LONG, A4_SHORT) if landscape else (A4_SHORT, A4_LONG)
-        )
+        start_page(self.doc, landscape=landscape, first=first)
 
     def usable_twips(self) -> int:
-        section = self.doc.sections[-1]
-        assert section.page_width is not None  # page() set it
-        emu = section.page_width - (section.left_margin or 0) - (section.right_margin or 0)
-        return int(emu / 635)  # 635 EMU per twip
+        return text_width_twips(self.doc.sections[-1])
 
     def heading(self, key: str, level: int = 1) -> Paragraph:
         return self.doc.add_heading(self.s[key], level=level)
@@ -167,24 +156,11 @@ class _Writer:
         header: Sequence[str],
         rows: list[Row],
     ) -> None:
-        """Table of at most ``max_rows`` data rows; the rest goes to the appendix.
-
-        ``GroupRow``s do not count towards the limit; a group row left without data rows
-        at the cut is dropped.
-        """
+        """Table of at most ``max_rows`` data rows (``first_rows``); the whole list goes to
+        the appendix."""
         limit = self.ctx.max_rows
         data_rows = sum(1 for r in rows if not isinstance(r, GroupRow))
-        shown = rows
-        if data_rows > limit:
-            shown, seen = [], 0
-            for row in rows:
-                if not isinstance(row, GroupRow):
-                    if seen == limit:
-                        break
-                    seen += 1
-                shown.append(row)
-            while shown and isinstance(shown[-1], GroupRow):
-                shown.pop()
+        shown = first_rows(rows, limit)
         add_table(self.doc, weights, shown, header, self.usable_twips())
         if data_rows > limit:
             self.para(self.s["more"].format(n=data_rows - limit), italic=True)
@@ -286,11 +262,8 @@ class _Writer:
         # The chart starts a page: it rarely fits under the stages table, and LibreOffice
         # left the heading alone at the foot of page 1 despite keep-with-next.
         self.heading("h_gantt").paragraph_format.page_break_before = True
-        section = self.doc.sections[-1]
-        assert section.page_height is not None  # page() set it
-        text_height = section.page_height - (section.top_margin or 0) - (section.bottom_margin or 0)
-        max_height = int(text_height * 0.85)
-        width = self.usable_twips() * 635
+        max_height = int(text_height_emu(self.doc.sections[-1]) * 0.85)
+        width = self.usable_twips() * EMU_PER_TWIP
         paragraph = self.doc.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         picture = paragraph.add_run().add_picture(str(chart_png), width=width)

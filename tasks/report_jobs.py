@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings, get_settings
+from models.addresses import is_email, parse_address
 from models.db import conflict_insert, session_scope
 from models.errors import UserError
 from models.notify import Recipient
@@ -34,10 +35,11 @@ from models.roadmaps import select_roadmap, today_in
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
 from tasks.gantt import render_gantt
-from tasks.mail import Attachment, OutgoingMessage, make_message_id
+from tasks.mail import Attachment, make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.notify_jobs import deliver_pending
 from tasks.outbox import Intent, RecordStats, record
+from tasks.render_mail import render_report_mail
 from tasks.report_docx import render_report
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -152,30 +154,20 @@ def record_weekly_report(
     settings: Settings | None = None,
 ) -> RecordedReport:
     """Record the report for each ``report_to`` recipient (once per recipient and ISO week)."""
-    from tasks.render_mail import _common_context, _language, _render_three
-
     settings = settings or get_settings()
     path = Path(path)
-    data = path.read_bytes()
+    attachment = Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = as_of or today_in(roadmap)
-        year, week, _ = day.isocalendar()
-        recipients = report_recipients(session, roadmap)
-        lang = _language(roadmap.language)
-        domain = settings.mail_from_domain
-        attachment = Attachment(path.name, DOCX_CONTENT_TYPE, data)
         intents = []
-        for r in recipients:
-            context = _common_context(r, roadmap.title, roadmap.key, lang, roadmap.office_name,
-                                      roadmap.office_email, settings.public_url)
-            context.update(as_of=day, iso_year=year, iso_week=week, filename=path.name)
-            subject, text, html = _render_three("report", context, settings.template_dir)
-            msg = OutgoingMessage(
-                message_id=make_message_id(domain), sender=settings.mail_from,
-                to=(f"{r.name} <{r.email}>" if r.name.strip() else r.email,),
-                subject=subject, text=text, html=html, attachments=(attachment,),
-                headers=(("Reply-To", roadmap.office_email),) if roadmap.office_email.strip() else (),
+        for r in report_recipients(session, roadmap):
+            msg = render_report_mail(
+                r, roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
+                office_name=roadmap.office_name, office_email=roadmap.office_email,
+                sender=settings.mail_from, message_id=make_message_id(settings.mail_from_domain),
+                as_of=day, attachment=attachment, template_dir=settings.template_dir,
+                public_url=settings.public_url,
             )
             intents.append(Intent("report", report_dedup_key(r.email, day), r.email, r.name or None, msg))
         recorded = record(session, roadmap.id, roadmap.key, day, intents)
@@ -207,8 +199,8 @@ def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
         if entry in people:
             p = people[entry]
             r = Recipient(p.email, p.name, p.key)
-        elif "@" in entry:
-            r = Recipient(entry, "")
+        elif is_email(entry):  # the one address rule (models/addresses.py)
+            r = Recipient(parse_address(entry).addr_spec, "")
         else:
             raise UserError(f"report_to: {entry!r} is neither a person key of {roadmap.key} nor an email address")
         if r.email.lower() not in seen:

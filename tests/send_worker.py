@@ -1,4 +1,4 @@
-"""A sending process for tests/test_exactly_once.py, started as a real subprocess.
+"""A sending process for tests/test_crash_and_concurrency.py, started as a real subprocess.
 
 It imports everything first, creates the file ``--ready`` and then waits until the file
 ``--go`` exists, so that two workers started one after the other begin their work at

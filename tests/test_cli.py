@@ -79,15 +79,16 @@ def test_db_upgrade(tmp_path):
     assert out.returncode == 0 and "revision" in out.stdout
 
 
-def test_a_config_file_holding_a_secret_is_refused_without_showing_it(tmp_path, small_yaml):
+@pytest.mark.parametrize("secret", ["SMTP_PASSWORD", "SECRET_KEY", "WEB_PASSWORD"])
+def test_a_config_file_holding_a_secret_is_refused_without_showing_it(tmp_path, small_yaml, secret):
     config = tmp_path / "roadmap.env"
-    config.write_text("ROADMAP_MAIL_FROM=pmo@example.org\nROADMAP_SMTP_PASSWORD=hunter2-very-secret\n")
+    config.write_text(f"ROADMAP_MAIL_FROM=pmo@example.org\nROADMAP_{secret}=hunter2-very-secret\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROADMAP_")}
     env.update(PYTHONPATH=str(ROOT), ROADMAP_CONFIG_FILE=str(config))
     out = subprocess.run([*ROADMAP, "remind", "--dry-run"], cwd=tmp_path, capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 2
-    assert f"{config}: ROADMAP_SMTP_PASSWORD: secrets are read from the environment" in out.stderr
+    assert f"{config}: ROADMAP_{secret}: secrets are read from the environment" in out.stderr
     assert "hunter2" not in out.stdout + out.stderr and "Traceback" not in out.stderr
     config.write_text("ROADMAP_MAIL_FROM=pmo@example.org\n")  # the same file without the secret is fine
     assert subprocess.run([*ROADMAP, "import", str(small_yaml)], cwd=tmp_path, env=env, capture_output=True,

@@ -253,6 +253,13 @@ def test_extra_headers_cannot_replace_managed_ones() -> None:
     assert parsed["X-Roadmap-Task"] == "T-42  Bcc: evil@x" and parsed["Bcc"] is None
 
 
+def test_no_header_the_message_sets_itself_can_be_added_twice() -> None:
+    for name in parse(reminder()).keys():
+        for spelling in (name, name.lower()):
+            with pytest.raises(SendError, match="extra header name not allowed"):
+                prepare(reminder(headers=((spelling, "x"),)))
+
+
 @settings(max_examples=300, deadline=None)
 @given(subject=st.text(max_size=300), name=st.text(max_size=40), data=st.binary(max_size=400))
 def test_any_subject_name_and_attachment_survive_the_round_trip(subject: str, name: str,

@@ -208,6 +208,23 @@ def test_cli_report_errors(url, tmp_path):
     assert out.returncode == 2 and "no roadmap with key 'nope'" in out.stderr
 
 
+@pytest.mark.parametrize("entry", ["director@", "director@localhost", "a b@example.org", "x@@example.org"])
+def test_a_malformed_report_to_address_is_a_clear_error(url, entry):
+    from models.db import session_scope
+    from models.errors import UserError
+    from models.roadmaps import select_roadmap
+    from tasks.report_jobs import report_recipients
+
+    with session_scope(url) as session:
+        roadmap = select_roadmap(session, None)
+        roadmap.report_to = ["boss", entry]
+        with pytest.raises(UserError, match="neither a person key of small nor an email address"):
+            report_recipients(session, roadmap)
+        roadmap.report_to = ["boss", "director@example.org"]
+        assert [r.email for r in report_recipients(session, roadmap)][1] == "director@example.org"
+        session.rollback()
+
+
 def _context(url: str, day: dt.date) -> ReportContext:
     from models.db import session_scope
     from models.report_builder import build_report

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from config import reset_settings_cache
+from config import Settings, reset_settings_cache
 from models.db import session_scope
 from models.errors import UserError
 from models.schema import Change, Person, Risk, Task
@@ -37,9 +37,9 @@ NOW = datetime(2014, 11, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
 
 def make_client(url: str, now: datetime = NOW) -> TestClient:
-    from web.app import WebSettings, create_app
+    from web.app import create_app
 
-    app = create_app(url, WebSettings(), clock=lambda: now)
+    app = create_app(url, Settings(), clock=lambda: now)
     return TestClient(app, base_url=BASE)
 
 
@@ -479,24 +479,24 @@ def test_roadmap_web_refuses_a_short_secret_key(monkeypatch, tmp_path):
 
 
 def test_create_app_refuses_a_blank_secret(monkeypatch, url):
-    from web.app import WebSettings, create_app
+    from web.app import create_app
 
     monkeypatch.setenv("ROADMAP_SECRET_KEY", "   ")
     with pytest.raises(UserError, match="ROADMAP_SECRET_KEY is not set"):
-        create_app(url, WebSettings())
+        create_app(url, Settings())
 
 
 @pytest.mark.parametrize("start", ["create_app", "uvicorn factory"])
 def test_every_way_of_starting_the_web_app_refuses_a_short_secret_key(monkeypatch, url, start):
-    from web.app import WebSettings, app_from_environment, create_app
+    from web.app import app_from_environment, create_app
 
     monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 15)
     monkeypatch.setenv("ROADMAP_DATABASE_URL", url)
     with pytest.raises(UserError, match="shorter than 16 characters") as refused:
-        app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
+        app_from_environment() if start == "uvicorn factory" else create_app(url, Settings())
     assert "y" * 15 not in str(refused.value)
     monkeypatch.setenv("ROADMAP_SECRET_KEY", "y" * 16)
-    assert app_from_environment() if start == "uvicorn factory" else create_app(url, WebSettings())
+    assert app_from_environment() if start == "uvicorn factory" else create_app(url, Settings())
 
 
 # --- the roadmap's language on every page ------------------------------------------------

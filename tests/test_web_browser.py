@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from config import reset_settings_cache
+from config import Settings, reset_settings_cache
 from models.db import session_scope
 from models.schema import Change, Task
 from models.tokens import expiry_for, sign_office_token
@@ -72,7 +72,7 @@ def browser():
 
 
 def test_mark_done_from_a_reminder_in_a_real_browser(db_url, small_yaml, smtp_server, monkeypatch, browser, request):
-    from web.app import WebSettings, create_app
+    from web.app import create_app
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -95,7 +95,7 @@ def test_mark_done_from_a_reminder_in_a_real_browser(db_url, small_yaml, smtp_se
 
     ARTIFACTS.mkdir(exist_ok=True)
     tag = request.node.callspec.id
-    app = create_app(db_url, WebSettings(), clock=lambda: NOW)
+    app = create_app(db_url, Settings(), clock=lambda: NOW)
     with Server(app, port):
         # 2. Open the link on a phone-sized screen, submit the highlighted form.
         page = browser.new_page(viewport={"width": 390, "height": 844})

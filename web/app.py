@@ -34,7 +34,6 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from pydantic import SecretStr
 
 from config import Settings, get_settings
 from models.db import upgrade
@@ -45,13 +44,6 @@ from web.security import SIGN_IN_HEADERS, Refused
 from web.strings import strings, text
 
 
-class WebSettings(Settings):
-    """The web app's own settings on top of the shared ones (same ROADMAP_ prefix)."""
-
-    web_password: SecretStr | None = None  # basic auth for the roadmap page; any user name
-    web_user: str = "office"  # shown in the browser's prompt only
-
-
 def create_app(
     db_url: str | None = None,
     settings: Settings | None = None,
@@ -60,7 +52,7 @@ def create_app(
 ) -> FastAPI:
     """The app for one database. ``clock`` (aware datetimes) is for tests: it decides link
     expiry and "today"; by default the real time."""
-    settings = settings or WebSettings()
+    settings = settings or Settings()
     secret = settings.web_secret_key  # UserError when missing or too short
     url = db_url or settings.database_url
     upgrade(url)  # once here, so requests need not check the schema
@@ -90,7 +82,7 @@ def refused_page(request: Request, exc: Refused) -> HTMLResponse:
 
 def app_from_environment() -> FastAPI:
     """For ``uvicorn web.app:app_from_environment --factory``."""
-    return create_app(settings=WebSettings())
+    return create_app(settings=Settings())
 
 
-__all__ = ["create_app", "app_from_environment", "WebSettings", "get_settings"]
+__all__ = ["create_app", "app_from_environment", "get_settings"]

@@ -40,7 +40,7 @@ class WebContext:
 
     @property
     def password(self) -> SecretStr | None:
-        return getattr(self.settings, "web_password", None)
+        return self.settings.web_password
 
     @property
     def secure_cookie(self) -> bool:
