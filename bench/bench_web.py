@@ -104,7 +104,8 @@ def main() -> int:
     from models.roadmaps import select_roadmap
     from models.schema import Task
     from tasks.render_mail import task_links
-    from web.app import WebSettings, create_app
+    from config import Settings
+    from web.app import create_app
 
     reset_settings_cache()
     with session_scope(url) as s:
@@ -120,7 +121,7 @@ def main() -> int:
                                             Task.key.in_(list(deps))).order_by(Task.position)).first()
         task_key, owner = task.key, task.owner
     now = datetime.combine(as_of, dtime(9), tzinfo=UTC)
-    client = TestClient(create_app(url, WebSettings(), clock=lambda: now), base_url="http://127.0.0.1:8000")
+    client = TestClient(create_app(url, Settings(), clock=lambda: now), base_url="http://127.0.0.1:8000")
     page_url = task_links(SECRET, "", key, task_key, owner, as_of).page
 
     load = os.getloadavg()
