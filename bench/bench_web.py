@@ -99,12 +99,11 @@ def main() -> int:
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
-    from config import reset_settings_cache
+    from config import Settings, reset_settings_cache
     from models.db import session_scope
     from models.roadmaps import select_roadmap
     from models.schema import Task
     from tasks.render_mail import task_links
-    from config import Settings
     from web.app import create_app
 
     reset_settings_cache()
