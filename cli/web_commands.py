@@ -17,8 +17,9 @@ from config import get_settings
 from models.db import session_scope
 from models.delegation import may_update
 from models.errors import UserError
+from models.notify import load_directory
 from models.roadmaps import select_roadmap, today_in
-from models.schema import Partner, Person, Task
+from models.schema import Task
 from models.tokens import expiry_for, sign_office_token
 
 
@@ -73,15 +74,13 @@ def register(app: typer.Typer) -> None:
             if row is None or row.archived:
                 raise UserError(f"task {task!r} is not a live task of roadmap {rm.key!r}")
             who = person or row.owner
-            if session.scalar(select(Person.id).where(Person.roadmap_id == rm.id, Person.key == who)) is None:
+            directory = load_directory(session, rm)
+            if who not in directory.people:
                 raise UserError(f"--person: no person {who!r} in roadmap {rm.key!r}")
-            people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == rm.id))}
-            partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == rm.id))}
-            if not may_update(row, who, people, partners, day):
+            if not may_update(row, who, directory.people, directory.partners, day):
                 raise UserError(
                     f"--person: {who!r} may not update task {row.key!r} (owner {row.owner!r}): such a link would be "
                     "refused; links are for the owner, their delegate while away, their manager, the partners' "
                     "contacts and the project office"
                 )
-            links = task_links(secret, public, rm.key, row.key, who, day, days)
-            console.print(links.page, markup=False)
+            console.print(task_links(secret, public, rm.key, row.key, who, day, days).page, markup=False)

@@ -20,21 +20,17 @@ def acting_for(people: dict[str, Any], key: str, as_of: date) -> str:
     delegate (and the delegate's delegate, if they are away too; a loop stops at the last
     person not seen before)."""
     seen = {key}
-    current = key
-    while True:
-        person = people.get(current)
-        if person is None or not is_away(person, as_of):
-            return current
-        nxt = getattr(person, "delegate", None)
-        if not nxt or nxt in seen or nxt not in people or people[nxt].archived:
-            return current
+    while (person := people.get(key)) is not None and is_away(person, as_of):
+        nxt = person.delegate
+        if nxt in seen or nxt not in people or people[nxt].archived:
+            break
         seen.add(nxt)
-        current = nxt
+        key = nxt
+    return key
 
 
 def is_away(person: Any, as_of: date) -> bool:
-    until = getattr(person, "away_until", None)
-    return bool(until is not None and as_of <= until and getattr(person, "delegate", None))
+    return bool(person.away_until is not None and as_of <= person.away_until and person.delegate)
 
 
 def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dict[str, Any], as_of: date) -> bool:
@@ -46,9 +42,7 @@ def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dic
     person = people.get(person_key)
     if person is None or person.archived:
         return False
-    if person_key == task.owner or person_key == acting_for(people, task.owner, as_of):
-        return True
     owner = people.get(task.owner)
-    if owner is not None and owner.manager == person_key:
-        return True
-    return any(partners[p].contact == person_key for p in task.partners or () if p in partners)
+    return (person_key in (task.owner, acting_for(people, task.owner, as_of))
+            or (owner is not None and owner.manager == person_key)
+            or any(partners[p].contact == person_key for p in task.partners or () if p in partners))

@@ -17,10 +17,10 @@ or signed with another key), ``purpose`` (an office link used as a task link, or
 ``expired``, ``roadmap`` / ``task`` (a valid token for another roadmap or task: the
 "foreign" token), ``person`` (the person is unknown, archived, or no longer entitled).
 
-``TokenError.code`` names the exact message (``incomplete``, ``damaged_copy``, ``damaged``,
-``signature``, ``purpose``, ``expired``, ``roadmap``, ``task``) and ``params`` its values
-(``expires``: the expiry day), so that a page can say it in the reader's language
-(``web/strings.py``); the exception's own text stays English, for logs and the CLI.
+``TokenError.message`` is what to tell the reader, an English gettext message id (marked
+``N_`` for ``pybabel extract``) with ``params`` its values (``expires``: the expiry day), so
+that a page says it in the roadmap's language (``web.security.say``); the exception's own
+text is the English one, for logs and the CLI.
 """
 
 from __future__ import annotations
@@ -38,12 +38,19 @@ OFFICE = "@office"  # the person of a token for the project office (an address, 
 _PURPOSES = ("task", "office")
 
 
+def N_(message: str) -> str:
+    """Marks a message for ``pybabel extract``; the web page translates it (``web.security.say``)."""
+    return message
+
+
+DAMAGED = N_("This link is damaged.")
+OTHER_ROADMAP = N_("This link belongs to another roadmap.")
+
+
 class TokenError(Exception):
-    def __init__(self, reason: str, message: str, code: str | None = None, **params: Any):
-        super().__init__(message)
-        self.reason = reason
-        self.code = code or reason
-        self.params = params
+    def __init__(self, reason: str, message: str, **params: Any):
+        super().__init__(message % params)
+        self.reason, self.message, self.params = reason, message, params
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,6 @@ class TaskToken:
     roadmap: str
     task: str
     person: str  # a person key, or OFFICE
-    expires: datetime
-
-
-@dataclass(frozen=True)
-class OfficeToken:
-    roadmap: str
     expires: datetime
 
 
@@ -69,79 +70,70 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _key(secret: Any) -> bytes:
-    raw = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
-    if not raw:
+def _sign(secret: str, purpose: str, payload: str) -> str:
+    if not secret:
         raise ValueError("a secret key is needed to sign or verify links (ROADMAP_SECRET_KEY)")
-    return str(raw).encode("utf-8")
-
-
-def _sign(secret: Any, purpose: str, payload: str) -> str:
-    mac = hmac.new(_key(secret), f"roadmap-office/{purpose}/v1|{payload}".encode("ascii"), hashlib.sha256)
+    mac = hmac.new(secret.encode(), f"roadmap-office/{purpose}/v1|{payload}".encode(), hashlib.sha256)
     return _b64(mac.digest())
 
 
-def _dump(secret: Any, purpose: str, data: dict[str, Any]) -> str:
+def _dump(secret: str, purpose: str, data: dict[str, Any]) -> str:
     payload = _b64(json.dumps({"k": purpose, **data}, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     return f"{payload}.{_sign(secret, purpose, payload)}"
 
 
-def _load(secret: Any, purpose: str, token: str, now: datetime) -> dict[str, Any]:
+def _load(secret: str, purpose: str, token: str, now: datetime) -> dict[str, Any]:
     """The verified payload, or TokenError. The signature is checked before anything in
     the payload is trusted, the expiry before the caller looks at names."""
     payload, dot, signature = (token or "").strip().partition(".")
     if not dot or not payload or not signature:
-        raise TokenError("malformed", "This link is incomplete: it may have been cut when copied from the email.",
-                         "incomplete")
+        raise TokenError("malformed", N_("This link is incomplete: it may have been cut when copied from the email."))
     try:
-        data = json.loads(_unb64(payload))
+        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         if not isinstance(data, dict):
             raise ValueError("not an object")
     except ValueError:
-        raise TokenError("malformed", "This link is damaged: it may have been cut when copied from the email.",
-                         "damaged_copy") from None
+        raise TokenError("malformed",
+                         N_("This link is damaged: it may have been cut when copied from the email.")) from None
     kind = data.get("k")
-    if kind not in _PURPOSES or not hmac.compare_digest(_sign(secret, str(kind), payload), signature):
-        raise TokenError("signature", "This link is not valid: it was changed, or it was not issued by this server.")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a pasted link may have some).
+    if kind not in _PURPOSES or not hmac.compare_digest(_sign(secret, kind, payload).encode(), signature.encode()):
+        raise TokenError("signature",
+                         N_("This link is not valid: it was changed, or it was not issued by this server."))
     if kind != purpose:
-        raise TokenError("purpose", "This link is meant for another page.")
+        raise TokenError("purpose", N_("This link is meant for another page."))
     try:
         expires = datetime.fromtimestamp(int(data["x"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
-        raise TokenError("malformed", "This link is damaged.", "damaged") from None
+        raise TokenError("malformed", DAMAGED) from None
     if now >= expires:
-        raise TokenError("expired", f"This link expired on {expires:%Y-%m-%d}. The next reminder email "
-                                    "brings a fresh one, or ask the project office.", expires=expires.date())
+        raise TokenError("expired", N_("This link expired on %(expires)s. The next reminder email brings a fresh one, "
+                                       "or ask the project office."), expires=expires.date())
     return {**data, "expires": expires}
 
 
-def sign_task_token(secret: Any, roadmap: str, task: str, person: str, expires: datetime) -> str:
+def sign_task_token(secret: str, roadmap: str, task: str, person: str, expires: datetime) -> str:
     return _dump(secret, "task", {"r": roadmap, "t": task, "p": person, "x": int(expires.timestamp())})
 
 
-def sign_office_token(secret: Any, roadmap: str, expires: datetime) -> str:
+def sign_office_token(secret: str, roadmap: str, expires: datetime) -> str:
     return _dump(secret, "office", {"r": roadmap, "x": int(expires.timestamp())})
 
 
-def verify_task_token(secret: Any, token: str, *, roadmap: str, task: str, now: datetime) -> TaskToken:
+def verify_task_token(secret: str, token: str, *, roadmap: str, task: str, now: datetime) -> TaskToken:
     """The token's claims when it is genuine, unexpired and names this roadmap and task."""
     data = _load(secret, "task", token, now)
     if data.get("r") != roadmap:
-        raise TokenError("roadmap", "This link belongs to another roadmap.")
+        raise TokenError("roadmap", OTHER_ROADMAP)
     if data.get("t") != task:
-        raise TokenError("task", "This link belongs to another task: use the link next to this task in your email.")
+        raise TokenError("task", N_("This link belongs to another task: use the link next to this task in your email."))
     person = data.get("p")
     if not isinstance(person, str) or not person:
-        raise TokenError("malformed", "This link is damaged.", "damaged")
+        raise TokenError("malformed", DAMAGED)
     return TaskToken(roadmap, task, person, data["expires"])
 
 
-def verify_office_token(secret: Any, token: str, *, roadmap: str, now: datetime) -> OfficeToken:
-    data = _load(secret, "office", token, now)
-    if data.get("r") != roadmap:
-        raise TokenError("roadmap", "This link belongs to another roadmap.")
-    return OfficeToken(roadmap, data["expires"])
+def verify_office_token(secret: str, token: str, *, roadmap: str, now: datetime) -> None:
+    """Returns when the token is a genuine, unexpired office link for this roadmap."""
+    if _load(secret, "office", token, now).get("r") != roadmap:
+        raise TokenError("roadmap", OTHER_ROADMAP)

@@ -6,14 +6,15 @@ about moved dates in their next digest through the usual rescheduling notices.
 Away/delegate is about the person, not the task: it sets ``people.away_until`` and
 ``people.delegate`` and records both in the history (entity "person").
 
-A refused form raises ``FormError``: a key of ``web/strings.py`` and its values, so the page
-says it in the roadmap's language; its own text (``str``) is the English one, for logs.
+A refused form raises ``FormError``: a message id and its values, so the page says it in the
+roadmap's language (``web.security.say``); its own text (``str``) is the English one, for logs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,20 +22,23 @@ from models.errors import UserError
 from models.history import ChangeLog
 from models.schema import Person, Roadmap, Task
 from models.updates import update_task
-from web.strings import text
+from web.security import N_, say
 
 ACTIONS = ("done", "progress", "forecast", "blocked", "away", "back")
 MAX_TEXT = 2000
+# The forms' fields, as a refusal names them (the labels of templates/web/task.html.j2).
+DONE_ON, NOTE, NEW_DATE, REASON, PROGRESS = N_("Done on"), N_("Note"), N_("New date"), N_("Reason"), N_("Progress")
+AWAY, AWAY_UNTIL, DELEGATE = N_("Away"), N_("Away until"), N_("Delegate")
+IN_THE_PAST = N_("%(field)s: that date is in the past")
 
 
 class FormError(UserError):
-    """Input a form may not have; nothing was changed. ``key`` is a message of
-    ``web/strings.py`` (``err_*``), ``params`` its values (``field``: a label key, ``l_*``)."""
+    """Input a form may not have; nothing was changed. ``message`` is a message id with its
+    ``params`` (``field``: the field's label, a message id too), said in the page's language by ``say``."""
 
-    def __init__(self, key: str, **params: object):
-        super().__init__(text("en", key, **params))
-        self.key = key
-        self.params = params
+    def __init__(self, message: str, **params: object):
+        super().__init__(say("en", message, **params))
+        self.message, self.params = message, params
 
 
 @dataclass
@@ -44,19 +48,19 @@ class Outcome:
     moved: list[str] = field(default_factory=list)  # keys of tasks whose dates moved
 
 
-def _date(value: str | None, field: str) -> dt.date:
+def _date(value: str | None, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat((value or "").strip())
     except ValueError:
-        raise FormError("err_date", field=field) from None
+        raise FormError(N_("%(field)s: give a date (YYYY-MM-DD)"), field=label) from None
 
 
-def _text(value: str | None, field: str, required: bool) -> str | None:
+def _text(value: str | None, label: str, required: bool) -> str | None:
     given = (value or "").strip()
     if required and not given:
-        raise FormError("err_why", field=field)
+        raise FormError(N_("%(field)s: please say why"), field=label)
     if len(given) > MAX_TEXT:
-        raise FormError("err_too_long", field=field, n=MAX_TEXT)
+        raise FormError(N_("%(field)s: at most %(n)s characters"), field=label, n=MAX_TEXT)
     return given or None
 
 
@@ -73,40 +77,36 @@ def apply_action(
 ) -> Outcome:
     """Apply one form; UserError (nothing changed) when the input is not acceptable."""
     action = form.get("action", "")
-    common = dict(today=today, source="web", actor=actor)
+    change: dict[str, Any]
     if action == "done":
-        on = _date(form.get("on"), "done_on")
+        on = _date(form.get("on"), DONE_ON)
         if on > today:
-            raise FormError("err_future", field="done_on")
+            raise FormError(N_("%(field)s: that date is in the future"), field=DONE_ON)
         if on < roadmap.session_date - dt.timedelta(days=366):  # update_task's own rule, said here in the page's words
-            raise FormError("err_too_old", field="done_on", session=roadmap.session_date)
-        result = update_task(session, roadmap, task.key, status="done", on=on,
-                             note=_text(form.get("note"), "note", False), **common)  # type: ignore[arg-type]
+            raise FormError(N_("%(field)s: that date is more than a year before the session (%(session)s): a typo?"),
+                            field=DONE_ON, session=roadmap.session_date)
+        change = dict(status="done", on=on, note=_text(form.get("note"), NOTE, False))
     elif action == "progress":
-        try:
-            progress = int((form.get("progress") or "").strip())
-        except ValueError:
-            raise FormError("err_progress", field="progress") from None
+        given = (form.get("progress") or "").strip()
+        progress = int(given) if given.isascii() and given.isdigit() else -1
         if not 0 <= progress <= 100:
-            raise FormError("err_progress", field="progress")
+            raise FormError(N_("%(field)s: give a whole number from 0 to 100"), field=PROGRESS)
         status = "in_progress" if task.status in ("planned", "blocked") and progress > 0 else None
-        result = update_task(session, roadmap, task.key, progress=progress, status=status,
-                             note=_text(form.get("note"), "note", False), **common)  # type: ignore[arg-type]
+        change = dict(progress=progress, status=status, note=_text(form.get("note"), NOTE, False))
     elif action == "forecast":
-        forecast = _date(form.get("forecast"), "forecast")
+        forecast = _date(form.get("forecast"), NEW_DATE)
         if forecast < today:
-            raise FormError("err_past", field="forecast")
-        result = update_task(session, roadmap, task.key, forecast=forecast,
-                             note=_text(form.get("reason"), "reason", True), **common)  # type: ignore[arg-type]
+            raise FormError(IN_THE_PAST, field=NEW_DATE)
+        change = dict(forecast=forecast, note=_text(form.get("reason"), REASON, True))
     elif action == "blocked":
-        result = update_task(session, roadmap, task.key, status="blocked",
-                             note=_text(form.get("reason"), "reason", True), **common)  # type: ignore[arg-type]
+        change = dict(status="blocked", note=_text(form.get("reason"), REASON, True))
     elif action in ("away", "back"):
         if person is None:
-            raise FormError("err_office_away", field="away")
+            raise FormError(N_("%(field)s: this link is for the project office, not for a person"), field=AWAY)
         return _away(session, roadmap, person, form, today=today, actor=actor, people=people)
     else:
-        raise FormError("err_action")
+        raise FormError(N_("Unknown action. Nothing was changed."))
+    result = update_task(session, roadmap, task.key, today=today, source="web", actor=actor, **change)
     return Outcome(action, bool(result.changes), [m.key for m in result.moved])
 
 
@@ -115,22 +115,20 @@ def _away(session: Session, roadmap: Roadmap, person: Person, form: dict[str, st
     if form.get("action") == "back":
         until, delegate = None, None
     else:
-        until = _date(form.get("until"), "away_until")
+        until = _date(form.get("until"), AWAY_UNTIL)
         if until < today:
-            raise FormError("err_past", field="away_until")
+            raise FormError(IN_THE_PAST, field=AWAY_UNTIL)
         delegate = (form.get("delegate") or "").strip()
         other = people.get(delegate)
         if other is None or other.archived:
-            raise FormError("err_delegate_list", field="delegate")
+            raise FormError(N_("%(field)s: choose a person from the list"), field=DELEGATE)
         if delegate == person.key:
-            raise FormError("err_delegate_self", field="delegate")
+            raise FormError(N_("%(field)s: choose someone else"), field=DELEGATE)
     log = ChangeLog(roadmap.id, "web", actor)
-    changed = False
     for name, value in (("away_until", until), ("delegate", delegate)):
-        old = getattr(person, name)
-        if old != value:
+        if getattr(person, name) != value:
+            log.add("person", person.key, name, getattr(person, name), value)
             setattr(person, name, value)
-            log.add("person", person.key, name, old, value)
-            changed = True
+    changed = bool(log.rows)
     log.flush(session)
     return Outcome(str(form.get("action")), changed)

@@ -17,10 +17,10 @@ Security, in the order a request meets it:
    match is refused with 403 before anything is read from the form.
 3. Roadmap page: HTTP basic auth with ROADMAP_WEB_PASSWORD, or a signed office link
    (``roadmap web-link``); without either, 401.
-4. Every page, a refusal too, is in the roadmap's language (``web/strings.py``): a refusal
-   (``web.security.Refused``, raised by any route or dependency) names a message key, and
-   the language is looked up from the roadmap key in the URL (English for a key that names
-   no roadmap).
+4. Every page, a refusal too, is in the roadmap's language (gettext, ``models/i18n.py``): a
+   refusal (``web.security.Refused``, raised by any route or dependency) carries English
+   message ids, said in the language of the roadmap the URL names (English for a key that
+   names no roadmap).
 5. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
    and pages are neither cached nor framed, and send no Referer (the URL holds a token).
 6. The app does not start without a ROADMAP_SECRET_KEY of at least 16 characters
@@ -40,8 +40,7 @@ from models.db import upgrade
 from web import routes_roadmap, routes_task
 from web.deps import WebContext
 from web.rendering import render
-from web.security import SIGN_IN_HEADERS, Refused
-from web.strings import strings, text
+from web.security import SIGN_IN_HEADERS, Refused, say
 
 
 def create_app(
@@ -73,7 +72,7 @@ def refused_page(request: Request, exc: Refused) -> HTMLResponse:
     """The page of a refused request, in the language of the roadmap its URL names."""
     web: WebContext = request.app.state.web
     lang = web.language_of(request.path_params.get("roadmap_key", ""))
-    resp = render("error", exc.status, title=strings(lang)[exc.title], message=text(lang, exc.message, **exc.params),
+    resp = render("error", exc.status, title=say(lang, exc.title), message=say(lang, exc.message, **exc.params),
                   lang=lang)
     if exc.status == 401:
         resp.headers.update(SIGN_IN_HEADERS)

@@ -16,17 +16,16 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
 from models.db import session_scope
 from models.delegation import may_update
-from models.schema import Partner, Person, Roadmap, Task
+from models.notify import load_directory
+from models.schema import Person, Roadmap, Task
 from models.tokens import TokenError, verify_office_token, verify_task_token
-from web.security import Refused, basic_password, token_refused
-from web.strings import STRINGS
+from web.security import N_, Refused, basic_password, link_refused
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,6 @@ class WebContext:
     secret: str
     now: Callable[[], dt.datetime]  # aware; tests pass a fixed clock
 
-    @property
-    def password(self) -> SecretStr | None:
-        return self.settings.web_password
-
-    @property
-    def secure_cookie(self) -> bool:
-        return self.settings.public_url.startswith("https://")
-
     def today(self, roadmap: Roadmap) -> dt.date:
         """The day in the roadmap's own time zone: it decides lateness and link expiry."""
         return self.now().astimezone(ZoneInfo(roadmap.timezone)).date()
@@ -55,7 +46,7 @@ class WebContext:
         (which may come before anything else was read); English if there is no such roadmap."""
         with session_scope(self.url, migrate=False) as session:
             lang = session.scalar(select(Roadmap.language).where(Roadmap.key == roadmap_key))
-        return lang if lang in STRINGS else "en"
+        return lang or "en"
 
 
 def get_web(request: Request) -> WebContext:
@@ -80,7 +71,7 @@ Db = Annotated[Session, Depends(db_session, scope="function")]
 def find_roadmap(session: Session, roadmap_key: str) -> Roadmap:
     roadmap = session.scalar(select(Roadmap).where(Roadmap.key == roadmap_key))
     if roadmap is None:
-        raise Refused(404, "t_not_found", "ref_no_roadmap")
+        raise Refused(404, N_("Not found"), N_("There is no such roadmap."))
     return roadmap
 
 
@@ -95,29 +86,21 @@ class TaskAccess:
     token: str
 
 
-def task_access(web: WebContext, session: Session, roadmap_key: str, task_key: str, token: str) -> TaskAccess:
-    """The task when ``token`` is a genuine, unexpired link for it whose person may still
-    update it (``models.delegation.may_update``); else ``Refused``."""
+def task_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: str = "") -> TaskAccess:
+    """The task when ``token`` (``?token=`` of a GET, a field of a POST) is a genuine, unexpired
+    link for it whose person may still update it (``models.delegation.may_update``); else ``Refused``."""
     try:
         claims = verify_task_token(web.secret, token, roadmap=roadmap_key, task=task_key, now=web.now())
     except TokenError as exc:
-        raise token_refused(exc) from None
-    except ValueError:
-        raise Refused(403, "t_link", "tok_invalid") from None
+        raise link_refused(exc.message, **exc.params) from None
     roadmap = find_roadmap(session, roadmap_key)
     task = session.scalar(select(Task).where(Task.roadmap_id == roadmap.id, Task.key == task_key))
     if task is None or task.archived:
-        raise Refused(403, "t_link", "ref_task_gone")
-    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-    partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
-    if not may_update(task, claims.person, people, partners, web.today(roadmap)):
-        raise Refused(403, "t_link", "ref_not_responsible")
-    return TaskAccess(roadmap, task, claims.person, people, token)
-
-
-def link_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: str = "") -> TaskAccess:
-    """The task link of a GET (``?token=``)."""
-    return task_access(web, session, roadmap_key, task_key, token)
+        raise link_refused(N_("The task is no longer in the roadmap."))
+    directory = load_directory(session, roadmap)
+    if not may_update(task, claims.person, directory.people, directory.partners, web.today(roadmap)):
+        raise link_refused(N_("This link was issued to someone who is no longer responsible for this task."))
+    return TaskAccess(roadmap, task, claims.person, directory.people, token)
 
 
 def office_access(request: Request, web: Web, roadmap_key: str, token: str = "") -> None:
@@ -126,18 +109,16 @@ def office_access(request: Request, web: Web, roadmap_key: str, token: str = "")
     if token:
         try:
             verify_office_token(web.secret, token, roadmap=roadmap_key, now=web.now())
-            return
         except TokenError as exc:
-            raise token_refused(exc) from None
-        except ValueError:
-            raise Refused(403, "t_link", "tok_invalid") from None
-    password = web.password.get_secret_value() if web.password is not None else ""
-    if password:
-        given = basic_password(request.headers.get("authorization", ""))
-        if given is not None and hmac.compare_digest(given.encode(), password.encode()):
-            return
-    raise Refused(401, "t_sign_in", "ref_sign_in")
+            raise link_refused(exc.message, **exc.params) from None
+        return
+    password = web.settings.web_password.get_secret_value() if web.settings.web_password is not None else ""
+    given = basic_password(request.headers.get("authorization", ""))
+    if password and given is not None and hmac.compare_digest(given.encode(), password.encode()):
+        return
+    raise Refused(401, N_("Sign in"), N_("This page is for the project office: sign in with the office password, "
+                                         "or open the office link."))
 
 
-TaskLink = Annotated[TaskAccess, Depends(link_access)]
+TaskLink = Annotated[TaskAccess, Depends(task_access)]
 Office = Depends(office_access)

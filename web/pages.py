@@ -11,6 +11,7 @@ the rest.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from models.delegation import is_away
 from models.history import history
+from models.i18n import task_status, translations
 from models.planning import roadmap_calendar
 from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, stage_states, task_progress, task_rag
+from web.security import N_
 
 LIMIT = 50
 UPCOMING_DAYS = 14  # as the weekly report: the as-of day and the 13 after it
@@ -215,14 +218,8 @@ def _place(bars: list[Bar], as_of: dt.date) -> tuple[float | None, list[tuple[st
 def latest_report(reports_dir: Path | None, roadmap_key: str) -> Path | None:
     """The newest weekly report of the roadmap in the reports folder (file names carry the
     ISO year and week, ``<key>-<year>-W<week>.docx``, so the greatest name is the latest)."""
-    if reports_dir is None or not Path(reports_dir).is_dir():
-        return None
-    found = sorted(Path(reports_dir).glob(f"{_glob_escape(roadmap_key)}-[0-9][0-9][0-9][0-9]-W[0-9][0-9].docx"))
-    return found[-1] if found else None
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+    pattern = f"{glob.escape(roadmap_key)}-[0-9][0-9][0-9][0-9]-W[0-9][0-9].docx"
+    return max(Path(reports_dir).glob(pattern), default=None) if reports_dir is not None else None
 
 
 # --- the task page ---------------------------------------------------------------------
@@ -240,7 +237,7 @@ class TaskPage:
     rag: str
     blockers: list[Task]
     dependents: list[Task]
-    history: list[Change]
+    history: list[dict[str, str]]  # the latest changes, newest first, as ``history_line`` says them
     people: list[Person]  # candidates for a delegate
     away: bool
 
@@ -270,10 +267,54 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     person = people.get(person_key)
     changes = history(session, roadmap.id, "task", task.key)[-15:][::-1]
     if person is not None:
-        changes += [c for c in history(session, roadmap.id, "person", person.key)[-5:][::-1]]
+        changes += history(session, roadmap.id, "person", person.key)[-5:][::-1]
+    names = {p.key: p.name for p in people.values()}
     candidates = sorted((p for p in people.values() if not p.archived and p.key != person_key), key=lambda p: p.name)
     return TaskPage(
         roadmap=roadmap, task=task, as_of=as_of, stage_title=stage or task.stage, owner=people.get(task.owner),
-        person=person, days_late=late, rag=rag, blockers=blockers, dependents=dependents, history=changes,
+        person=person, days_late=late, rag=rag, blockers=blockers, dependents=dependents,
+        history=[history_line(c, roadmap.language, names) for c in changes],
         people=candidates, away=bool(person is not None and is_away(person, as_of)),
     )
+
+
+# The history table's words: a change's field, where it came from, a yes/no value.
+FIELDS: dict[str, str] = {
+    "added": N_("added"), "archived": N_("archived"), "restored": N_("restored"), "note": N_("note"),
+    "status": N_("status"), "progress": N_("progress"), "done_on": N_("done on"), "forecast": N_("forecast"),
+    "due": N_("due"), "start": N_("start"), "finish": N_("finish"), "title": N_("title"), "stage": N_("stage"),
+    "workstream": N_("workstream"), "owner": N_("owner"), "partners": N_("partners"),
+    "depends_on": N_("depends on"), "start_expr": N_("start (as written)"), "due_expr": N_("due (as written)"),
+    "duration": N_("duration, business days"), "notes": N_("notes"), "away_until": N_("away until"),
+    "delegate": N_("delegate"), "name": N_("name"), "email": N_("email"), "manager": N_("manager"),
+    "partner": N_("partner"),
+}
+SOURCES: dict[str, str] = {
+    "web": N_("web"), "cli": N_("command line"), "import": N_("file import"), "schedule": N_("rescheduling"),
+}
+BOOLEANS = {"True": N_("yes"), "False": N_("no")}
+
+
+def history_line(change: Change, lang: str, names: dict[str, str]) -> dict[str, str]:
+    """One history row as the page shows it: the field's name, its old and new values and
+    where the change came from, in ``lang``; ``names`` turns person keys into names.
+    A field, source or value without a word here is shown as stored."""
+    words = translations(lang)
+
+    def value(raw: str | None) -> str:
+        if raw is None:
+            return ""
+        if change.field == "status":
+            return task_status(raw, lang)
+        if change.field in ("owner", "delegate", "manager"):
+            return names.get(raw, raw)
+        return words.gettext(BOOLEANS[raw]) if raw in BOOLEANS else raw
+
+    source = words.gettext(SOURCES[change.source]) if change.source in SOURCES else change.source
+    return {
+        "when": change.at.strftime("%Y-%m-%d %H:%M"),
+        "field": words.gettext(FIELDS[change.field]) if change.field in FIELDS else change.field,
+        "old": value(change.old), "new": value(change.new),
+        "by": f"{source}: {change.actor}" if change.actor else source,
+        "note": change.note or "",
+    }

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse
 
 from config import TEMPLATES_DIR
 from models.i18n import install_gettext
-from web.strings import strings
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -35,7 +34,6 @@ def web_environment() -> jinja2.Environment:
 
 
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """``templates/web/<name>.html.j2`` with the page words of ``context["lang"]`` (English by default)."""
-    context.setdefault("lang", "en")
-    html = web_environment().get_template(f"web/{name}.html.j2").render(s=strings(context["lang"]), **context)
+    """``templates/web/<name>.html.j2`` in the language ``context["lang"]``."""
+    html = web_environment().get_template(f"web/{name}.html.j2").render(**context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

@@ -16,8 +16,7 @@ from fastapi.responses import FileResponse, Response
 from web.deps import Db, Office, Web, find_roadmap
 from web.pages import latest_report, roadmap_page
 from web.rendering import render
-from web.security import Refused
-from web.strings import STRINGS
+from web.security import N_, Refused
 
 router = APIRouter(dependencies=[Office])
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -27,9 +26,8 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 def get_roadmap(web: Web, session: Db, roadmap_key: str, token: str = "") -> Response:
     roadmap = find_roadmap(session, roadmap_key)
     page = roadmap_page(session, roadmap, web.today(roadmap), web.settings.reports_dir)
-    lang = roadmap.language if roadmap.language in STRINGS else "en"
     suffix = f"?{urlencode({'token': token})}" if token else ""
-    return render("roadmap", page=page, lang=lang,
+    return render("roadmap", page=page, lang=roadmap.language,
                   report_url=f"/roadmaps/{quote(roadmap.key, safe='')}/report.docx{suffix}")
 
 
@@ -38,5 +36,5 @@ def get_report(web: Web, session: Db, roadmap_key: str) -> Response:
     find_roadmap(session, roadmap_key)
     path = latest_report(web.settings.reports_dir, roadmap_key)
     if path is None:
-        raise Refused(404, "t_no_report", "ref_no_report")
+        raise Refused(404, N_("No report yet"), N_("No weekly report has been written for this roadmap yet."))
     return FileResponse(path, filename=path.name, headers={"Cache-Control": "no-store"}, media_type=DOCX_TYPE)

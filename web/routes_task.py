@@ -26,8 +26,7 @@ from web.actions import ACTIONS, FormError, apply_action
 from web.deps import Db, TaskAccess, TaskLink, Web, WebContext, task_access
 from web.pages import task_page
 from web.rendering import SECURITY_HEADERS, render
-from web.security import CSRF_COOKIE, MAX_FORM_BYTES, Refused, csrf_for, set_nonce
-from web.strings import STRINGS, history_line, text
+from web.security import CSRF_COOKIE, MAX_FORM_BYTES, N_, Refused, csrf_for, say, set_nonce
 
 router = APIRouter()
 
@@ -41,7 +40,7 @@ def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: 
              saved: str | None = None, moved: int = 0) -> Response:
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     resp = show_task(web, session, access, nonce, focus=action, saved=saved, moved=moved)
-    set_nonce(resp, nonce, secure=web.secure_cookie)
+    set_nonce(resp, nonce, secure=web.settings.public_url.startswith("https://"))
     return resp
 
 
@@ -55,12 +54,15 @@ async def posted_form(request: Request, web: Web) -> PostedForm:
     """The form of a POST whose size and CSRF pair are right; else ``Refused``."""
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
-        raise Refused(413, "t_too_long", "ref_too_long")
+        raise Refused(413, N_("Too long"), N_("The text is too long. Nothing was changed."))
     body = raw.decode("utf-8", errors="replace")
     form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
     nonce = request.cookies.get(CSRF_COOKIE, "")
-    if not nonce or not hmac.compare_digest(csrf_for(web.secret, nonce, form.get("token", "")), form.get("csrf", "")):
-        raise Refused(403, "t_csrf", "ref_csrf")
+    expected = csrf_for(web.secret, nonce, form.get("token", "")).encode()
+    if not nonce or not hmac.compare_digest(expected, form.get("csrf", "").encode()):  # bytes: any text compares
+        raise Refused(403, N_("The form has expired"), N_(
+            "This form could not be checked (it is old, or it was sent from another site). "
+            "Open the link from your email again and repeat the change. Nothing was changed."))
     return PostedForm(form, nonce)
 
 
@@ -93,20 +95,13 @@ def show_task(web: WebContext, session: Db, access: TaskAccess, nonce: str, *, s
               error: Exception | None = None, focus: str | None = None, saved: str | None = None, moved: int = 0,
               form: dict[str, str] | None = None) -> HTMLResponse:
     roadmap, task = access.roadmap, access.task
-    page = task_page(session, roadmap, task, access.person_key, web.today(roadmap))
-    lang = roadmap.language if roadmap.language in STRINGS else "en"
-    names = {p.key: p.name for p in page.people}
-    if page.person is not None:
-        names[page.person.key] = page.person.name
-    if page.owner is not None:
-        names[page.owner.key] = page.owner.name
-    lines = [history_line(c, lang, names) for c in page.history]
+    lang = roadmap.language
     message: str | None = None
     if isinstance(error, FormError):
-        message = text(lang, error.key, **error.params)
+        message = say(lang, error.message, **error.params)
     elif error is not None:  # a check of update_task's own, in its words
-        message = text(lang, "err_not_saved", detail=str(error))
-    return render("task", status, page=page, history=lines, token=access.token,
-                  csrf=csrf_for(web.secret, nonce, access.token), error=message,
+        message = say(lang, N_("Not saved: %(detail)s"), detail=str(error))
+    return render("task", status, page=task_page(session, roadmap, task, access.person_key, web.today(roadmap)),
+                  token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=message,
                   focus=focus if focus in ACTIONS else None, saved=saved if saved in ACTIONS else None,
                   moved=moved, form=form or {}, lang=lang, post_url=task_url(roadmap.key, task.key))

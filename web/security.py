@@ -1,40 +1,58 @@
 """What a request must prove before a page is shown: refusals, the CSRF pair and basic auth.
 
 A refusal is an exception (``Refused``) so that any dependency or route can stop a request;
-``web/app.py`` turns it into a page in the roadmap's language.
+``web/app.py`` turns it into a page in the roadmap's language. Its words, like those of a
+refused form (``web.actions.FormError``) and of a link that does not work
+(``models.tokens.TokenError``), are English gettext message ids marked ``N_`` where they are
+raised, and ``say`` translates them once the page's language is known.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 from typing import Any
 
 from starlette.responses import Response
 
-from models.tokens import TokenError
-from web.strings import STRINGS, text
+from models.i18n import format_date, translations
 
 CSRF_COOKIE = "rm_csrf"
 MAX_FORM_BYTES = 64 * 1024  # the longest form is two fields of 2,000 characters and a token
 SIGN_IN_HEADERS = {"WWW-Authenticate": 'Basic realm="Roadmap Office", charset="UTF-8"'}
 
 
+def N_(message: str) -> str:
+    """Marks a message for ``pybabel extract``; it is translated where it is shown (``say``)."""
+    return message
+
+
+def say(lang: str, message: str, **params: Any) -> str:
+    """``message`` in ``lang`` with its values filled in: a ``field`` is a label (a message
+    id too), a date is written out in the language (models.i18n.format_date)."""
+    words = translations(lang)
+    for name, value in params.items():
+        if name == "field":
+            params[name] = words.gettext(value)
+        elif isinstance(value, dt.date):
+            params[name] = format_date(value, lang)
+    return words.gettext(message) % params
+
+
 class Refused(Exception):
-    """A request the app turns down: the HTTP status, the keys of the page's title (``t_*``)
-    and message in ``web/strings.py``, and the message's values."""
+    """A request the app turns down: the HTTP status, the page's title and message (message
+    ids, see ``say``) and the message's values."""
 
     def __init__(self, status: int, title: str, message: str, **params: Any):
-        super().__init__(text("en", message, **params))
+        super().__init__(say("en", message, **params))
         self.status, self.title, self.message, self.params = status, title, message, params
 
 
-def token_refused(exc: TokenError) -> Refused:
-    """Why a link does not work, in words the page can translate (a code without words
-    here reads as "not valid")."""
-    key = f"tok_{exc.code}"
-    return Refused(403, "t_link", key if key in STRINGS["en"] else "tok_invalid", **exc.params)
+def link_refused(message: str, **params: Any) -> Refused:
+    """A link that does not work (``message``: why; a token's reason has its own words)."""
+    return Refused(403, N_("This link does not work"), message, **params)
 
 
 def csrf_for(secret: str, nonce: str, token: str) -> str:
