@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,32 +35,23 @@ UPCOMING_DAYS = 14  # as the weekly report: the as-of day and the 13 after it
 GANTT_TASKS = 30  # as the report's chart: stages plus the first 30 open critical tasks
 
 
-class _State(NamedTuple):
-    """What ``stage_states`` reads of a task's state."""
+class Row(NamedTuple):
+    """A task as the page lists it, and what ``stage_states`` reads of its state (a tuple:
+    the page makes one for each of up to 10,000 tasks)."""
 
-    progress: int
-    rag: str
-    status: str
-
-
-@dataclass(frozen=True)
-class Row:
     key: str
     title: str
-    stage: str
-    owner: str
+    stage: str  # its title
+    owner: str  # the name
     due: dt.date
     status: str
     progress: int
     days_late: int
     rag: str
-    critical: bool
-    forecast: dt.date | None = None
-    escalation: int = 0
+    escalation: int
 
 
-@dataclass(frozen=True)
-class Bar:
+class Bar(NamedTuple):
     label: str
     kind: str  # stage | task
     start: dt.date
@@ -105,7 +97,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     4. Chart bars: every stage, then the first open critical tasks, placed in percent."""
     cal = roadmap_calendar(roadmap)
     policy = Policy.of(roadmap)
-    rows = session.execute(
+    tasks = session.execute(
         select(*_TASK_COLUMNS).where(Task.roadmap_id == roadmap.id, Task.archived.is_(False)).order_by(Task.position)
     ).all()
     stages = list(session.scalars(
@@ -114,28 +106,16 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     names = dict(session.execute(select(Person.key, Person.name).where(Person.roadmap_id == roadmap.id)).all())
     stage_titles = {s.key: s.title for s in stages}
 
-    states: list[_State] = []
-    late_of: dict[str, int] = {}
-    for t in rows:
-        late, _, rag = task_rag(t, as_of, cal, policy.remind_window)  # type: ignore[arg-type]
-        states.append(_State(task_progress(t), rag, t.status))  # type: ignore[arg-type]
-        late_of[t.key] = late
-    stage_rows = stage_states(stages, rows, states, cal, as_of)  # type: ignore[arg-type]
+    def row(t: Any) -> Row:
+        late, _, rag = task_rag(t, as_of, cal, policy.remind_window)
+        return Row(t.key, t.title, stage_titles.get(t.stage, t.stage), names.get(t.owner, t.owner), t.due, t.status,
+                   task_progress(t), late, rag, policy.escalation_level(late) if t.status in OPEN else 0)
 
-    def row(t: Any, s: _State) -> Row:
-        late = late_of[t.key]
-        return Row(key=t.key, title=t.title, stage=stage_titles.get(t.stage, t.stage),
-                   owner=names.get(t.owner, t.owner), due=t.due, status=t.status, progress=s.progress,
-                   days_late=late, rag=s.rag,
-                   critical=bool(t.critical), forecast=t.forecast,
-                   escalation=policy.escalation_level(late) if t.status in OPEN else 0)
-
-    pairs = list(zip(rows, states, strict=True))
-    overdue_all = [(t, s) for t, s in pairs if t.status in OPEN and late_of[t.key] > 0]
-    overdue_all.sort(key=lambda p: (-late_of[p[0].key], p[0].key))
+    rows = [row(t) for t in tasks]
+    stage_rows = stage_states(stages, tasks, rows, cal, as_of)  # type: ignore[arg-type]
     horizon = as_of + dt.timedelta(days=UPCOMING_DAYS - 1)
-    upcoming_all = [(t, s) for t, s in pairs if t.status in OPEN and as_of <= t.due <= horizon]
-    upcoming_all.sort(key=lambda p: (p[0].due, p[0].key))
+    overdue = sorted((r for r in rows if r.status in OPEN and r.days_late > 0), key=lambda r: (-r.days_late, r.key))
+    upcoming = sorted((r for r in rows if r.status in OPEN and as_of <= r.due <= horizon), key=lambda r: (r.due, r.key))
 
     risks = list(session.scalars(
         select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False), Risk.status != "closed")
@@ -145,45 +125,41 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
         r.owner_name = names.get(r.owner, r.owner)  # type: ignore[attr-defined]
 
     counts = {
-        "tasks": sum(1 for t in rows if t.status != "cancelled"),
-        "done": sum(1 for t in rows if t.status == "done"),
-        "overdue": len(overdue_all),
-        "amber": sum(1 for s in states if s.rag == "amber"),
-        "blocked": sum(1 for t in rows if t.status == "blocked"),
+        "tasks": sum(1 for r in rows if r.status != "cancelled"),
+        "done": sum(1 for r in rows if r.status == "done"),
+        "overdue": len(overdue),
+        "amber": sum(1 for r in rows if r.rag == "amber"),
+        "blocked": sum(1 for r in rows if r.status == "blocked"),
     }
-    bars, hidden = _bars(stages, stage_rows, pairs, stage_baselines(session, roadmap.id))
+    bars, hidden = _bars(stages, stage_rows, tasks, rows, stage_baselines(session, roadmap.id))
     today_left, months = _place(bars, as_of)
     return RoadmapPage(
         roadmap=roadmap, as_of=as_of, stages=stage_rows, counts=counts,
-        overdue=[row(t, s) for t, s in overdue_all[:LIMIT]], overdue_total=len(overdue_all),
-        upcoming=[row(t, s) for t, s in upcoming_all[:LIMIT]], upcoming_total=len(upcoming_all),
+        overdue=overdue[:LIMIT], overdue_total=len(overdue), upcoming=upcoming[:LIMIT], upcoming_total=len(upcoming),
         risks=risks[:LIMIT], risks_total=len(risks), gantt=bars, gantt_hidden=hidden,
         today_left=today_left, months=months, report=latest_report(reports_dir, roadmap.key),
     )
 
 
-def _bars(stages: list[Stage], stage_rows: list[Any], pairs: list[tuple[Any, _State]],
+def _bars(stages: list[Stage], stage_rows: list[Any], tasks: Sequence[Any], rows: list[Row],
           baselines: dict[tuple[str, str], dt.date]) -> tuple[list[Bar], int]:
     """Each stage followed by its open critical tasks, at most GANTT_TASKS tasks in all
-    (the weekly report's chart shows the same)."""
-    by_stage: dict[str, list[tuple[Any, _State]]] = {}
-    for t, s in pairs:
+    (the weekly report's chart shows the same); also how many critical tasks were left out."""
+    by_stage: dict[str, list[tuple[Any, Row]]] = {}
+    for t, r in zip(tasks, rows, strict=True):
         if t.critical and t.status in OPEN:
-            by_stage.setdefault(t.stage, []).append((t, s))
+            by_stage.setdefault(t.stage, []).append((t, r))
     bars: list[Bar] = []
-    shown_tasks = hidden = 0
-    for st, row in zip(stages, stage_rows, strict=True):
-        end = max(st.end, row.forecast_end) if row.forecast_end else st.end
-        bars.append(Bar(st.title, "stage", st.start, end, row.rag,
-                        baseline_start=baselines.get((st.key, "start"), st.start),
-                        baseline_end=baselines.get((st.key, "end"), st.end)))
-        for t, s in by_stage.get(st.key, []):
-            if shown_tasks >= GANTT_TASKS:
-                hidden += 1
-                continue
-            shown_tasks += 1
-            bars.append(Bar(t.title, "task", t.start, max(t.finish, t.start), s.rag, True,
-                            t.baseline_start, t.baseline_due))
+    shown = hidden = 0
+    for st, state in zip(stages, stage_rows, strict=True):
+        end = max(st.end, state.forecast_end) if state.forecast_end else st.end
+        bars.append(Bar(st.title, "stage", st.start, end, state.rag, baseline_start=baselines.get((st.key, "start"),
+                        st.start), baseline_end=baselines.get((st.key, "end"), st.end)))
+        members = by_stage.get(st.key, [])
+        chosen = members[:GANTT_TASKS - shown]
+        bars += [Bar(t.title, "task", t.start, max(t.finish, t.start), r.rag, True, t.baseline_start, t.baseline_due)
+                 for t, r in chosen]
+        shown, hidden = shown + len(chosen), hidden + len(members) - len(chosen)
     return bars, hidden
 
 
@@ -202,8 +178,7 @@ def _place(bars: list[Bar], as_of: dt.date) -> tuple[float | None, list[tuple[st
         width = max(pct(b.end + dt.timedelta(days=1)) - pct(b.start), 0.4)
         base = (pct(b.baseline_start), max(pct(b.baseline_end + dt.timedelta(days=1)) - pct(b.baseline_start), 0.4)) \
             if b.baseline_start and b.baseline_end else (None, None)
-        bars[i] = Bar(**{**b.__dict__, "left": pct(b.start), "width": width, "base_left": base[0],
-                         "base_width": base[1]})
+        bars[i] = b._replace(left=pct(b.start), width=width, base_left=base[0], base_width=base[1])
     months = []
     day = first.replace(day=1)
     while day <= last:
