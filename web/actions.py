@@ -13,7 +13,6 @@ roadmap's language (``web.security.say``); its own text (``str``) is the English
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,13 +38,6 @@ class FormError(UserError):
     def __init__(self, message: str, **params: object):
         super().__init__(say("en", message, **params))
         self.message, self.params = message, params
-
-
-@dataclass
-class Outcome:
-    action: str
-    changed: bool
-    moved: list[str] = field(default_factory=list)  # keys of tasks whose dates moved
 
 
 def _date(value: str | None, label: str) -> dt.date:
@@ -74,8 +66,9 @@ def apply_action(
     actor: str,
     person: Person | None,
     people: dict[str, Person],
-) -> Outcome:
-    """Apply one form; UserError (nothing changed) when the input is not acceptable."""
+) -> int:
+    """Apply one form and say how many other tasks' dates moved; UserError (nothing
+    changed) when the input is not acceptable."""
     action = form.get("action", "")
     change: dict[str, Any]
     if action == "done":
@@ -107,11 +100,11 @@ def apply_action(
     else:
         raise FormError(N_("Unknown action. Nothing was changed."))
     result = update_task(session, roadmap, task.key, today=today, source="web", actor=actor, **change)
-    return Outcome(action, bool(result.changes), [m.key for m in result.moved])
+    return len(result.moved)
 
 
 def _away(session: Session, roadmap: Roadmap, person: Person, form: dict[str, str], *, today: dt.date,
-          actor: str, people: dict[str, Person]) -> Outcome:
+          actor: str, people: dict[str, Person]) -> int:
     if form.get("action") == "back":
         until, delegate = None, None
     else:
@@ -129,6 +122,5 @@ def _away(session: Session, roadmap: Roadmap, person: Person, form: dict[str, st
         if getattr(person, name) != value:
             log.add("person", person.key, name, getattr(person, name), value)
             setattr(person, name, value)
-    changed = bool(log.rows)
     log.flush(session)
-    return Outcome(str(form.get("action")), changed)
+    return 0  # a person's absence moves no date

@@ -231,14 +231,9 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     # the database narrows by the text of the list (the key in quotes; a "_" in a key
     # matches any character in LIKE, hence the exact check after).
     # Decoding all 10,000 lists instead costs ~0.1 s.
-    dependents_keys = [k for k, deps in session.execute(
-        select(Task.key, Task.depends_on).where(
-            Task.roadmap_id == roadmap.id, Task.archived.is_(False),
-            cast(Task.depends_on, String).like(f'%"{task.key}"%'))
-    ) if task.key in (deps or [])]
-    dependents = list(session.scalars(select(Task).where(
-        Task.roadmap_id == roadmap.id, Task.key.in_(dependents_keys)
-    ).order_by(Task.due, Task.key))) if dependents_keys else []
+    dependents = [t for t in session.scalars(select(Task).where(
+        Task.roadmap_id == roadmap.id, Task.archived.is_(False), cast(Task.depends_on, String).like(f'%"{task.key}"%')
+    ).order_by(Task.due, Task.key)) if task.key in (t.depends_on or [])]
     person = people.get(person_key)
     changes = history(session, roadmap.id, "task", task.key)[-15:][::-1]
     if person is not None:

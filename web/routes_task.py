@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -44,13 +43,7 @@ def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: 
     return resp
 
 
-@dataclass(frozen=True)
-class PostedForm:
-    fields: dict[str, str]
-    nonce: str  # the browser's CSRF nonce, for the form shown again after an error
-
-
-async def posted_form(request: Request, web: Web) -> PostedForm:
+async def posted_form(request: Request, web: Web) -> dict[str, str]:
     """The form of a POST whose size and CSRF pair are right; else ``Refused``."""
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
@@ -63,23 +56,23 @@ async def posted_form(request: Request, web: Web) -> PostedForm:
         raise Refused(403, N_("The form has expired"), N_(
             "This form could not be checked (it is old, or it was sent from another site). "
             "Open the link from your email again and repeat the change. Nothing was changed."))
-    return PostedForm(form, nonce)
+    return form
 
 
 @router.post("/roadmaps/{roadmap_key}/tasks/{task_key}")
-def post_task(web: Web, session: Db, roadmap_key: str, task_key: str,
-              posted: Annotated[PostedForm, Depends(posted_form)]) -> Response:
-    form = posted.fields
+def post_task(request: Request, web: Web, session: Db, roadmap_key: str, task_key: str,
+              form: Annotated[dict[str, str], Depends(posted_form)]) -> Response:
     access = task_access(web, session, roadmap_key, task_key, form.get("token", ""))
     roadmap, task = access.roadmap, access.task
     try:
-        outcome = apply_action(session, roadmap, task, form, today=web.today(roadmap),
+        moved = apply_action(session, roadmap, task, form, today=web.today(roadmap),
                                actor=actor_of(roadmap, access.person_key, access.people),
                                person=access.people.get(access.person_key), people=access.people)
     except UserError as exc:
         session.rollback()  # the checks come before any change; this is a safety net
-        return show_task(web, session, access, posted.nonce, status=400, error=exc, focus=form.get("action"), form=form)
-    query = urlencode({"token": access.token, "saved": outcome.action, "moved": len(outcome.moved)})
+        return show_task(web, session, access, request.cookies[CSRF_COOKIE], status=400, error=exc,
+                         focus=form.get("action"), form=form)
+    query = urlencode({"token": access.token, "saved": form["action"], "moved": moved})
     return RedirectResponse(f"{task_url(roadmap_key, task_key)}?{query}", status_code=303, headers=SECURITY_HEADERS)
 
 
