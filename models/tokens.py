@@ -29,7 +29,6 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -50,14 +49,6 @@ class TokenError(Exception):
     def __init__(self, reason: str, message: str, **params: Any):
         super().__init__(message % params)
         self.reason, self.message, self.params = reason, message, params
-
-
-@dataclass(frozen=True)
-class TaskToken:
-    roadmap: str
-    task: str
-    person: str  # a person key, or OFFICE
-    expires: datetime
 
 
 def expiry_for(as_of: date, days: int = DEFAULT_DAYS) -> datetime:
@@ -108,7 +99,7 @@ def _load(secret: str, purpose: str, token: str, now: datetime) -> dict[str, Any
     if now >= expires:
         raise TokenError("expired", N_("This link expired on %(expires)s. The next reminder email brings a fresh one, "
                                        "or ask the project office."), expires=expires.date())
-    return {**data, "expires": expires}
+    return data
 
 
 def sign_task_token(secret: str, roadmap: str, task: str, person: str, expires: datetime) -> str:
@@ -119,8 +110,9 @@ def sign_office_token(secret: str, roadmap: str, expires: datetime) -> str:
     return _dump(secret, "office", {"r": roadmap, "x": int(expires.timestamp())})
 
 
-def verify_task_token(secret: str, token: str, *, roadmap: str, task: str, now: datetime) -> TaskToken:
-    """The token's claims when it is genuine, unexpired and names this roadmap and task."""
+def verify_task_token(secret: str, token: str, *, roadmap: str, task: str, now: datetime) -> str:
+    """Whose link it is (a person key, or OFFICE) when the token is genuine, unexpired and
+    names this roadmap and task."""
     data = _load(secret, "task", token, now)
     if data.get("r") != roadmap:
         raise TokenError("roadmap", OTHER_ROADMAP)
@@ -129,7 +121,7 @@ def verify_task_token(secret: str, token: str, *, roadmap: str, task: str, now: 
     person = data.get("p")
     if not isinstance(person, str) or not person:
         raise TokenError("malformed", DAMAGED)
-    return TaskToken(roadmap, task, person, data["expires"])
+    return person
 
 
 def verify_office_token(secret: str, token: str, *, roadmap: str, now: datetime) -> None:

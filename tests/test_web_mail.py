@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from models.notify import Digest, Escalation, Recipient, TaskLine
-from models.tokens import OFFICE, verify_task_token
+from models.tokens import OFFICE, TokenError, verify_task_token
 from tasks.render_mail import render_digest, render_escalation
 
 KEY = "mail-link-secret"
@@ -31,9 +33,10 @@ def digest(recipient: Recipient = CAROL) -> Digest:
     ])
 
 
-def claims(link: str, task: str):
+def person_of(link: str, task: str, now: datetime = NOW) -> str:
+    """Whose link it is, when the web app would take it at ``now``."""
     token = parse_qs(urlsplit(unescape(link)).query)["token"][0]
-    return verify_task_token(KEY, token, roadmap="small", task=task, now=NOW)
+    return verify_task_token(KEY, token, roadmap="small", task=task, now=now)
 
 
 def test_every_task_line_has_a_done_link_and_a_page_link_for_the_reader():
@@ -43,7 +46,7 @@ def test_every_task_line_has_a_done_link_and_a_page_link_for_the_reader():
     assert len(done) == len(pages) == 2
     assert all(d.startswith("https://roadmap.example.org/roadmaps/small/tasks/") for d in done)
     assert all(d.endswith("&action=done") for d in done)
-    assert [claims(d, t).person for d, t in zip(done, "ac", strict=True)] == ["carol", "carol"]
+    assert [person_of(d, t) for d, t in zip(done, "ac", strict=True)] == ["carol", "carol"]
     assert "On behalf of: Alice (away until 14 November 2014)" in msg.text
     assert "as their delegate" in msg.text and "reply to this message" not in msg.text
     html_links = re.findall(r'<a href="([^"]+)"[^>]*>Mark done</a>', msg.html)
@@ -57,7 +60,9 @@ def test_links_do_not_change_the_bytes_from_one_render_to_the_next():
 
 def test_links_expire_thirty_days_after_the_mail_day():
     link = re.search(r"Mark done: (\S+)", render_digest(digest(), **ARGS).text).group(1)
-    assert claims(link, "a").expires == datetime(2014, 12, 10, 23, 59, 59, tzinfo=UTC)
+    assert person_of(link, "a", now=datetime(2014, 12, 10, 23, 59, 58, tzinfo=UTC)) == "carol"
+    with pytest.raises(TokenError, match="expired on 2014-12-10"):
+        person_of(link, "a", now=datetime(2014, 12, 10, 23, 59, 59, tzinfo=UTC))
 
 
 def test_an_escalation_to_the_office_carries_an_office_link():
@@ -66,7 +71,7 @@ def test_an_escalation_to_the_office_carries_an_office_link():
                       "owner": "Alice", "owner_email": "alice@example.org", "threshold": 10})
     msg = render_escalation(esc, as_of=AS_OF, **ARGS)
     link = re.search(r"Mark done: (\S+)", msg.text).group(1)
-    assert claims(link, "a").person == OFFICE
+    assert person_of(link, "a") == OFFICE
 
 
 def test_without_a_key_or_a_public_url_there_are_no_links():

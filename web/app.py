@@ -35,7 +35,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from config import Settings, get_settings
+from config import Settings
 from models.db import upgrade
 from web import routes_roadmap, routes_task
 from web.deps import WebContext
@@ -83,5 +83,3 @@ def app_from_environment() -> FastAPI:
     """For ``uvicorn web.app:app_from_environment --factory``."""
     return create_app(settings=Settings())
 
-
-__all__ = ["create_app", "app_from_environment", "get_settings"]

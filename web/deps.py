@@ -90,7 +90,7 @@ def task_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: s
     """The task when ``token`` (``?token=`` of a GET, a field of a POST) is a genuine, unexpired
     link for it whose person may still update it (``models.delegation.may_update``); else ``Refused``."""
     try:
-        claims = verify_task_token(web.secret, token, roadmap=roadmap_key, task=task_key, now=web.now())
+        person = verify_task_token(web.secret, token, roadmap=roadmap_key, task=task_key, now=web.now())
     except TokenError as exc:
         raise link_refused(exc.message, **exc.params) from None
     roadmap = find_roadmap(session, roadmap_key)
@@ -98,9 +98,9 @@ def task_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: s
     if task is None or task.archived:
         raise link_refused(N_("The task is no longer in the roadmap."))
     directory = load_directory(session, roadmap)
-    if not may_update(task, claims.person, directory.people, directory.partners, web.today(roadmap)):
+    if not may_update(task, person, directory.people, directory.partners, web.today(roadmap)):
         raise link_refused(N_("This link was issued to someone who is no longer responsible for this task."))
-    return TaskAccess(roadmap, task, claims.person, directory.people, token)
+    return TaskAccess(roadmap, task, person, directory.people, token)
 
 
 def office_access(request: Request, web: Web, roadmap_key: str, token: str = "") -> None:
