@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,34 +67,20 @@ class Bar(NamedTuple):
     base_width: float | None = None
 
 
-@dataclass
-class RoadmapPage:
-    roadmap: Roadmap
-    as_of: dt.date
-    stages: list[Any]
-    counts: dict[str, int]
-    overdue: list[Row]
-    overdue_total: int
-    upcoming: list[Row]
-    upcoming_total: int
-    risks: list[Any]
-    risks_total: int
-    gantt: list[Bar]
-    gantt_hidden: int
-    today_left: float | None
-    months: list[tuple[str, float]] = field(default_factory=list)
-    report: Path | None = None
-
-
 _TASK_COLUMNS = (Task.key, Task.title, Task.stage, Task.owner, Task.status, Task.due, Task.forecast, Task.start,
                  Task.finish, Task.progress, Task.critical, Task.baseline_start, Task.baseline_due)
 
 
-def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir: Path | None = None) -> RoadmapPage:
-    """1. Read the live tasks as rows and give each its lateness and colour.
-    2. Roll them up per stage (``models.status.stage_states``).
-    3. Overdue (most late first), upcoming (soonest first), open risks (highest score first).
-    4. Chart bars: every stage, then the first open critical tasks, placed in percent."""
+def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir: Path | None = None) -> dict[str, Any]:
+    """The ``page`` of templates/web/roadmap.html.j2:
+
+    1. Read the live tasks as rows and give each its lateness and colour.
+    2. Roll them up per stage (``stages``: ``models.status.stage_states``) and count them (``counts``).
+    3. ``overdue`` (most late first), ``upcoming`` (soonest first), ``risks`` (open, highest
+       score first): at most LIMIT ``Row``s or risks each, with their ``*_total``.
+    4. Chart bars (``gantt``): every stage, then the first open critical tasks, placed in
+       percent; ``gantt_hidden`` critical tasks left out, ``today_left`` and ``months`` ticks.
+    5. The latest weekly ``report`` (a path, or None); ``roadmap`` and ``as_of`` themselves."""
     cal = roadmap_calendar(roadmap)
     policy = Policy.of(roadmap)
     tasks = session.execute(
@@ -124,16 +110,12 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     for r in risks:
         r.owner_name = names.get(r.owner, r.owner)  # type: ignore[attr-defined]
 
-    counts = {
-        "tasks": sum(1 for r in rows if r.status != "cancelled"),
-        "done": sum(1 for r in rows if r.status == "done"),
-        "overdue": len(overdue),
-        "amber": sum(1 for r in rows if r.rag == "amber"),
-        "blocked": sum(1 for r in rows if r.status == "blocked"),
-    }
+    statuses = Counter(r.status for r in rows)
+    counts = {"tasks": len(rows) - statuses["cancelled"], "done": statuses["done"], "overdue": len(overdue),
+              "amber": sum(1 for r in rows if r.rag == "amber"), "blocked": statuses["blocked"]}
     bars, hidden = _bars(stages, stage_rows, tasks, rows, stage_baselines(session, roadmap.id))
     today_left, months = _place(bars, as_of)
-    return RoadmapPage(
+    return dict(
         roadmap=roadmap, as_of=as_of, stages=stage_rows, counts=counts,
         overdue=overdue[:LIMIT], overdue_total=len(overdue), upcoming=upcoming[:LIMIT], upcoming_total=len(upcoming),
         risks=risks[:LIMIT], risks_total=len(risks), gantt=bars, gantt_hidden=hidden,
@@ -200,33 +182,21 @@ def latest_report(reports_dir: Path | None, roadmap_key: str) -> Path | None:
 # --- the task page ---------------------------------------------------------------------
 
 
-@dataclass
-class TaskPage:
-    roadmap: Roadmap
-    task: Task
-    as_of: dt.date
-    stage_title: str
-    owner: Person | None
-    person: Person | None  # who the link is for; None for the office
-    days_late: int
-    rag: str
-    blockers: list[Task]
-    dependents: list[Task]
-    history: list[dict[str, str]]  # the latest changes, newest first, as ``history_line`` says them
-    people: list[Person]  # candidates for a delegate
-    away: bool
-
-
-def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, as_of: dt.date) -> TaskPage:
+def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, as_of: dt.date) -> dict[str, Any]:
+    """The ``page`` of templates/web/task.html.j2: the ``roadmap``, the ``task`` and ``as_of``;
+    its ``stage_title``, ``owner`` (a Person, or None), ``days_late`` and ``rag``; the open
+    tasks it waits for (``blockers``) and the tasks that wait for it (``dependents``); its
+    latest changes, and those of the link's person, newest first (``history``, as
+    ``history_line`` says them); the ``person`` the link is for (None for the office),
+    whether they are ``away``, and the ``people`` they may name as a delegate."""
     cal = roadmap_calendar(roadmap)
     late, _, rag = task_rag(task, as_of, cal, Policy.of(roadmap).remind_window)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     stage = session.scalar(select(Stage.title).where(Stage.roadmap_id == roadmap.id, Stage.key == task.stage))
-    related = {t.key: t for t in session.scalars(select(Task).where(
-        Task.roadmap_id == roadmap.id, Task.archived.is_(False), Task.key.in_(list(task.depends_on or [])))
-    )}
-    blockers = [related[k] for k in task.depends_on or []
-                if k in related and related[k].status not in ("done", "cancelled")]
+    waits_for = list(task.depends_on or [])
+    blockers = sorted(session.scalars(select(Task).where(
+        Task.roadmap_id == roadmap.id, Task.archived.is_(False), Task.key.in_(waits_for), Task.status.in_(OPEN)
+    )), key=lambda t: waits_for.index(t.key))  # in the order the roadmap names them
     # Dependents: a JSON list cannot be searched the same way on SQLite and PostgreSQL, so
     # the database narrows by the text of the list (the key in quotes; a "_" in a key
     # matches any character in LIKE, hence the exact check after).
@@ -240,7 +210,7 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
         changes += history(session, roadmap.id, "person", person.key)[-5:][::-1]
     names = {p.key: p.name for p in people.values()}
     candidates = sorted((p for p in people.values() if not p.archived and p.key != person_key), key=lambda p: p.name)
-    return TaskPage(
+    return dict(
         roadmap=roadmap, task=task, as_of=as_of, stage_title=stage or task.stage, owner=people.get(task.owner),
         person=person, days_late=late, rag=rag, blockers=blockers, dependents=dependents,
         history=[history_line(c, roadmap.language, names) for c in changes],

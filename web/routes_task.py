@@ -25,7 +25,7 @@ from web.actions import ACTIONS, FormError, apply_action
 from web.deps import Db, TaskAccess, TaskLink, Web, WebContext, task_access
 from web.pages import task_page
 from web.rendering import SECURITY_HEADERS, render
-from web.security import CSRF_COOKIE, MAX_FORM_BYTES, N_, Refused, csrf_for, say, set_nonce
+from web.security import CSRF_COOKIE, MAX_FORM_BYTES, N_, Refused, csrf_for, say
 
 router = APIRouter()
 
@@ -39,7 +39,8 @@ def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: 
              saved: str | None = None, moved: int = 0) -> Response:
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     resp = show_task(web, session, access, nonce, focus=action, saved=saved, moved=moved)
-    set_nonce(resp, nonce, secure=web.settings.public_url.startswith("https://"))
+    resp.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict", path="/roadmaps/", max_age=7 * 24 * 3600,
+                    secure=web.settings.public_url.startswith("https://"))
     return resp
 
 

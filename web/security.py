@@ -15,8 +15,6 @@ import hashlib
 import hmac
 from typing import Any
 
-from starlette.responses import Response
-
 from models.i18n import format_date, translations
 
 CSRF_COOKIE = "rm_csrf"
@@ -59,11 +57,6 @@ def csrf_for(secret: str, nonce: str, token: str) -> str:
     """The form's CSRF value: HMAC of the browser's nonce (a cookie) and the link's token."""
     mac = hmac.new(secret.encode(), f"csrf|{nonce}|{token}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
-def set_nonce(resp: Response, nonce: str, *, secure: bool) -> None:
-    resp.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=secure,
-                    path="/roadmaps/", max_age=7 * 24 * 3600)
 
 
 def basic_password(header: str) -> str | None:
