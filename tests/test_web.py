@@ -367,7 +367,7 @@ def test_a_post_without_the_csrf_cookie_is_refused(client, url, language):
 def test_a_post_with_a_wrong_csrf_value_is_refused(client, url):
     page = open_page(client, link())
     fields = {**form_fields(page, "done"), "on": "2014-11-10"}
-    for bad in ("", "x" * 43, form_fields(open_page(client, link(person="boss")), "done")["csrf"]):
+    for bad in ("", "x" * 43, "ж" * 43, form_fields(open_page(client, link(person="boss")), "done")["csrf"]):
         r = client.post("/roadmaps/small/tasks/a", data={**fields, "csrf": bad})
         assert r.status_code == 403
     assert task_row(url, "a").status == "planned"
