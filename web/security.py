@@ -49,7 +49,7 @@ class Refused(Exception):
 
 
 def link_refused(message: str, **params: Any) -> Refused:
-    """A link that does not work (``message``: why; a token's reason has its own words)."""
+    """The refusal of a link that does not work; ``message`` says why."""
     return Refused(403, N_("This link does not work"), message, **params)
 
 
