@@ -46,7 +46,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.planning import roadmap_calendar
-from models.report_context import (
+from models.report_data import (
     ChangeItem,
     Changes,
     EscalationSent,
@@ -58,11 +58,8 @@ from models.report_context import (
     StageRow,
     Summary,
     TaskRow,
-    decision_sentences,
-    heatmap_counts,
-    overall_rag,
-    week_bounds,
 )
+from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, TaskState, forecast_finish, stage_states, task_states

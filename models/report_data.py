@@ -7,8 +7,7 @@ same context can be saved as a JSON snapshot (``to_dict``/``from_dict``), render
 later with identical text, and compared with next week's to list the changes.
 
 Nothing here does I/O or imports python-docx or matplotlib. The rules that fill these rows
-are in ``models/report_rules.py``, the report's words in ``models/report_words.py``;
-``models/report_context.py`` gathers all three for the renderers.
+are in ``models/report_rules.py``, the report's words in ``models/report_words.py``.
 
 Conventions every builder must follow:
 - dates are ``datetime.date``; ``generated_at`` is a timezone-aware ``datetime``;

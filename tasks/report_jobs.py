@@ -30,7 +30,7 @@ from models.db import conflict_insert, session_scope
 from models.errors import UserError
 from models.notify import Recipient
 from models.report_builder import build_report
-from models.report_context import ReportContext
+from models.report_data import ReportContext
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
