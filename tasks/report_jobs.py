@@ -45,11 +45,6 @@ from tasks.report_docx import render_report
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def report_filename(roadmap_key: str, as_of: dt.date) -> str:
-    year, week, _ = as_of.isocalendar()
-    return f"{roadmap_key}-{year}-W{week:02d}.docx"
-
-
 def write_weekly_report(
     db_url: str,
     roadmap_key: str | None,
@@ -63,12 +58,11 @@ def write_weekly_report(
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = as_of or today_in(roadmap)
-        generated_at = dt.datetime.now(_zone(roadmap.timezone)).replace(microsecond=0)
+        generated_at = dt.datetime.now(ZoneInfo(roadmap.timezone)).replace(microsecond=0)
         ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
                                   max_rows=settings.report_max_rows)
         roadmap_id = roadmap.id
-    path = Path(out) if out is not None else Path(settings.reports_dir) / report_filename(ctx.roadmap_key, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(out or Path(settings.reports_dir) / f"{ctx.roadmap_key}-{ctx.iso_year}-W{ctx.iso_week:02d}.docx")
     reference = settings.report_template
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
@@ -180,13 +174,10 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
     path = write_weekly_report(db_url, roadmap_key, as_of, out)
     if not send:
         return path, None
-    return path, send_recorded(db_url, record_weekly_report(db_url, roadmap_key, as_of, path))
-
-
-def send_recorded(db_url: str, report: RecordedReport) -> MailSummary:
+    report = record_weekly_report(db_url, roadmap_key, as_of, path)
     delivered = deliver_pending(db_url).sent
-    return summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
-                     recorded=report.recorded.recorded, delivered=delivered)
+    return path, summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
+                           recorded=report.recorded.recorded, delivered=delivered)
 
 
 def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
@@ -209,10 +200,3 @@ def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
     if not out:
         raise UserError(f"roadmap {roadmap.key} has no report_to recipients: add `report_to:` to the roadmap file")
     return out
-
-
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - unknown zone: UTC
-        return dt.UTC
