@@ -11,11 +11,10 @@ reference document), its core properties, and saving it byte for byte reproducib
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import os
-import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -92,19 +91,14 @@ def save_docx(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) ->
     doc.save(buffer)
     data = _fixed_zip_times(buffer.getvalue(), utc_naive(generated_at))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    # A unique name beside the target; written with open(), so its mode comes from the umask
+    # (mkstemp's would be the owner's only, and a report is for readers: the web server, a shared folder).
+    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp creates the file readable by its owner only; a report is for readers
-        # (the web server, a shared folder), so give it the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        tmp.write_bytes(data)
         os.replace(tmp, out_path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return out_path
 

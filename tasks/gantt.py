@@ -72,12 +72,10 @@ def render_gantt(
     path: Path,
     *,
     lang: str = "ru",
-    max_tasks: int = 30,
-    max_stages: int = 20,
 ) -> Path:
     """Draw the chart to ``path`` (PNG) and return it.
 
-    1. Pick stages and the first ``max_tasks`` critical tasks.
+    1. Pick the stages and the first critical tasks (``select_bars``).
     2. One row per bar, top to bottom: the baseline as a thin grey bar under the current
        dates, the current dates coloured by RAG (critical tasks outlined in black).
     3. A vertical line at ``as_of``; a date axis with month names in the report's language.
@@ -85,9 +83,9 @@ def render_gantt(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    shown, hidden = select_bars(bars, max_tasks=max_tasks, max_stages=max_stages)
+    shown, hidden = select_bars(bars)
     _ = translations(lang).gettext
-    height = min(1.6 + ROW_IN * max(len(shown), 3), 1.6 + ROW_IN * (max_tasks + max_stages))
+    height = 1.6 + ROW_IN * max(len(shown), 3)
 
     # rc_context changes matplotlib's global settings: the lock keeps two reports rendered
     # in threads (Prefect's default task runner) from drawing with each other's settings.
@@ -116,20 +114,18 @@ def _draw_bars(ax, shown: list[GanttBar]) -> None:
     for tick, bar in zip(ax.get_yticklabels(), shown, strict=True):
         if bar.kind == "stage":
             tick.set_fontweight("bold")
-    one_day = 1.0
     base = [(y, b) for y, b in zip(ys, shown, strict=True) if b.baseline_start and b.baseline_end]
     if base:
         ax.barh(
             [y + 0.3 for y, _ in base],
-            [mdates.date2num(b.baseline_end) - mdates.date2num(b.baseline_start) + one_day
-             for _, b in base],
+            [mdates.date2num(b.baseline_end) - mdates.date2num(b.baseline_start) + 1 for _, b in base],
             left=[mdates.date2num(b.baseline_start) for _, b in base],
             height=0.16, color=BASELINE_COLOUR, zorder=1,
         )
     if shown:
         ax.barh(
             [y - 0.05 for y in ys],
-            [mdates.date2num(b.end) - mdates.date2num(b.start) + one_day for b in shown],
+            [mdates.date2num(b.end) - mdates.date2num(b.start) + 1 for b in shown],  # the end day included
             left=[mdates.date2num(b.start) for b in shown],
             height=[0.6 if b.kind == "stage" else 0.45 for b in shown],
             color=[RAG_COLOURS.get(b.rag, BASELINE_COLOUR) for b in shown],

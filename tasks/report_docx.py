@@ -185,14 +185,11 @@ class _Writer:
             return
         rows: list[Row] = []
         for st in self.ctx.stages:
-            shift = ""
-            if st.end and st.forecast_end:
-                days = (st.forecast_end - st.end).days
-                shift = f"{days:+d}" if days else "0"
-            late = bool(st.end and st.forecast_end and st.forecast_end > st.end)
+            days = (st.forecast_end - st.end).days if st.end and st.forecast_end else None
+            shift = "" if days is None else f"{days:+d}" if days else "0"
             rows.append([
                 st.key, st.title, self.day(st.start), self.day(st.end),
-                Cell(self.day(st.forecast_end), bold=late), shift,
+                Cell(self.day(st.forecast_end), bold=bool(days and days > 0)), shift,  # bold: late
                 self.pct(st.progress, False), self.rag(st.rag),
             ])
         header = [_("Key"), _("Title"), _("Start"), _("End (plan)"), _("Forecast"), _("Shift, days"), _("Progress"),
@@ -255,10 +252,8 @@ class _Writer:
             return
         self.heading(_("Overdue by partner"), level=2)
         rows: list[Row] = []
-        for partner, late in sorted(
-            by_partner.items(),
-            key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0]),
-        ):
+        for partner, late in sorted(by_partner.items(),
+                                    key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0])):
             keys = [t.key for t in sorted(late, key=lambda t: (-t.days_late, t.key))]
             listed = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
             rows.append([partner, str(len(late)), str(max(t.days_late for t in late)), listed])
@@ -294,9 +289,7 @@ class _Writer:
         header = [_("Probability ↓ / Impact →"), "1", "2", "3", "4", "5"]
         add_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
         self.heading(_("Open risks"), level=2)
-        open_risks = sorted(
-            (r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key)
-        )
+        open_risks = sorted((r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key))
         if not open_risks:
             self.para(_("No open risks."))
             return

@@ -183,8 +183,7 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
 def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
     """``report_to`` entries: person keys resolved to their addresses, plain addresses as they are."""
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-    out: list[Recipient] = []
-    seen: set[str] = set()
+    out: dict[str, Recipient] = {}  # by address in lower case: each receives one copy
     for entry in roadmap.report_to or []:
         entry = str(entry).strip()
         if entry in people:
@@ -194,9 +193,7 @@ def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
             r = Recipient(parse_address(entry).addr_spec, "")
         else:
             raise UserError(f"report_to: {entry!r} is neither a person key of {roadmap.key} nor an email address")
-        if r.email.lower() not in seen:
-            seen.add(r.email.lower())
-            out.append(r)
+        out.setdefault(r.email.lower(), r)
     if not out:
         raise UserError(f"roadmap {roadmap.key} has no report_to recipients: add `report_to:` to the roadmap file")
-    return out
+    return list(out.values())
