@@ -102,12 +102,9 @@ def build_report(
     tasks = report_tasks(session, roadmap.id)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
-    stages = list(session.scalars(
-        select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
-    ))
-    risks = list(session.scalars(
-        select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False)).order_by(Risk.position)
-    ))
+    live = dict(roadmap_id=roadmap.id, archived=False)
+    stages = list(session.scalars(select(Stage).filter_by(**live).order_by(Stage.position)))
+    risks = list(session.scalars(select(Risk).filter_by(**live).order_by(Risk.position)))
     # The rows stand in for Tasks (same attribute names, see report_tasks); a Row's columns
     # have no static types, hence the arg-type ignores.
     states = task_states(tasks, people, as_of, cal, policy.remind_window)  # type: ignore[arg-type]

@@ -224,8 +224,7 @@ def _decode(tp: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _decode(inner[0], value)
+        return _decode(next(a for a in typing.get_args(tp) if a is not type(None)), value)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         return [_decode(item_tp, v) for v in value]

@@ -27,9 +27,7 @@ from docx.shared import Mm, Pt
 
 from models.errors import UserError
 
-REQUIRED_STYLES: tuple[str, ...] = (
-    "Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number",
-)
+REQUIRED_STYLES = ("Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number")
 DEFAULT_MARGIN = Mm(20)
 LANG_TAG = {"ru": "ru-RU", "en": "en-GB"}
 
@@ -45,9 +43,8 @@ def open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
     python-docx's default with plain Calibri 10 pt and 20 mm margins."""
     if reference_docx is None:
         doc = Document()
-        normal = doc.styles["Normal"]
-        normal.font.name = "Calibri"
-        normal.font.size = Pt(10)
+        font = doc.styles["Normal"].font
+        font.name, font.size = "Calibri", Pt(10)
         section = doc.sections[0]
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, DEFAULT_MARGIN)
@@ -59,8 +56,7 @@ def open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
                 f"report template {reference_docx} (ROADMAP_REPORT_TEMPLATE) is not a Word .docx document: "
                 f"{type(exc).__name__}"
             ) from None
-        missing = missing_styles(doc)
-        if missing:
+        if missing := missing_styles(doc):
             raise UserError(
                 f"reference document {reference_docx} lacks the styles {', '.join(missing)}; "
                 "add them (use each once in Word and save) or choose another reference"

@@ -144,8 +144,7 @@ def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
     lo, hi = min(days), max(days)
     pad = max((hi - lo).days * 0.03, 2)
     ax.set_xlim(mdates.date2num(lo) - pad, mdates.date2num(hi) + pad + 1)
-    span = (hi - lo).days
-    pattern = "d MMM" if span <= 120 else "LLL yyyy"
+    pattern = "d MMM" if (hi - lo).days <= 120 else "LLL yyyy"
     locale = babel_locale(lang)
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=10))
     ax.xaxis.set_major_formatter(

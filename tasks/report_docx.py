@@ -279,13 +279,11 @@ class _Writer:
         self.heading(_("Risk register"))
         self.heading(_("Heat map: probability × impact"), level=2)
         grid = self.ctx.heatmap
-        rows: list[Row] = []
-        for p in range(5, 0, -1):
-            rows.append([Cell(str(p), HEADER_FILL, True)] + [
-                Cell(str(grid[p - 1][i - 1]) if grid[p - 1][i - 1] else "",
-                     RAG_FILLS[risk_zone(p * i)], bool(grid[p - 1][i - 1]))
-                for i in range(1, 6)
-            ])
+        rows: list[Row] = [  # probability 5 on top, impact 1 to 5 from the left
+            [Cell(str(p), HEADER_FILL, True)]
+            + [Cell(str(n or ""), RAG_FILLS[risk_zone(p * i)], bool(n)) for i, n in enumerate(grid[p - 1], 1)]
+            for p in range(5, 0, -1)
+        ]
         header = [_("Probability ↓ / Impact →"), "1", "2", "3", "4", "5"]
         add_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
         self.heading(_("Open risks"), level=2)

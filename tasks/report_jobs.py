@@ -79,13 +79,12 @@ def save_snapshot(session: Session, roadmap_id: int, ctx: ReportContext, state: 
     two reports of the same week written at once still leave one row)."""
     insert = conflict_insert(session)
     now = utcnow()
-    values = dict(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week, as_of=ctx.as_of,
-                  context=ctx.to_dict(), state=state, created_at=now, updated_at=now)
-    stmt = insert(ReportSnapshot).values(**values)
+    stmt = insert(ReportSnapshot).values(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week,
+                                         as_of=ctx.as_of, context=ctx.to_dict(), state=state, created_at=now,
+                                         updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["roadmap_id", "iso_year", "iso_week"],
-        set_=dict(as_of=stmt.excluded.as_of, context=stmt.excluded.context, state=stmt.excluded.state,
-                  updated_at=stmt.excluded.updated_at),
+        set_={name: stmt.excluded[name] for name in ("as_of", "context", "state", "updated_at")},
     )
     session.execute(stmt)
 
@@ -119,12 +118,7 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
         weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
         year, week, _ = last.isocalendar()
-        done = session.scalar(
-            select(ReportSnapshot.id).where(
-                ReportSnapshot.roadmap_id == roadmap.id, ReportSnapshot.iso_year == year,
-                ReportSnapshot.iso_week == week,
-            )
-        )
+        done = session.scalar(select(ReportSnapshot.id).filter_by(roadmap_id=roadmap.id, iso_year=year, iso_week=week))
     if last == as_of:
         return as_of  # the report day itself: (re)write it, sending stays once per week
     if done is not None:
