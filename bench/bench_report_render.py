@@ -38,7 +38,7 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
     ``list_all`` is the worst case for the tables: every task that is neither overdue nor
     blocked is put in "next two weeks", so the appendix lists all of them.
     """
-    from models.report_context import (
+    from models.report_data import (
         ChangeItem,
         Changes,
         EscalationSent,
@@ -50,11 +50,8 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
         StageRow,
         Summary,
         TaskRow,
-        decision_sentences,
-        heatmap_counts,
-        overall_rag,
-        week_bounds,
     )
+    from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
 
     rng = random.Random(seed)
     as_of = dt.date(2025, 3, 12)

@@ -1,6 +1,6 @@
 """Fill a ``ReportContext`` from the database: the weekly report's data, nothing rendered.
 
-``build_context`` reads one roadmap through a session and returns plain data; it writes
+``build_report`` reads one roadmap through a session and returns plain data; it writes
 nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions made here:
 
 - Days late are business days of the roadmap's calendar (``models.status``), RAG too.
@@ -46,7 +46,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.planning import roadmap_calendar
-from models.report_context import (
+from models.report_data import (
     ChangeItem,
     Changes,
     EscalationSent,
@@ -58,18 +58,14 @@ from models.report_context import (
     StageRow,
     Summary,
     TaskRow,
-    decision_sentences,
-    heatmap_counts,
-    overall_rag,
-    week_bounds,
 )
+from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, TaskState, forecast_finish, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
-_STATUS = {"planned": "todo"}  # the report's name for a task not started
 # The task columns the report reads (not the file expressions, notes or file_state).
 _TASK_COLUMNS = (
     "key", "title", "stage", "workstream", "owner", "partners", "depends_on", "status", "done_on",
@@ -87,18 +83,6 @@ def report_tasks(session: Session, roadmap_id: int) -> list[Row]:
     ))
 
 
-def build_context(
-    session: Session,
-    roadmap: Roadmap,
-    as_of: dt.date,
-    *,
-    generated_at: dt.datetime,
-    max_rows: int,
-) -> ReportContext:
-    """The report of ``roadmap`` for the ISO week of ``as_of``, as of that day."""
-    return build_report(session, roadmap, as_of, generated_at=generated_at, max_rows=max_rows)[0]
-
-
 def build_report(
     session: Session,
     roadmap: Roadmap,
@@ -107,26 +91,23 @@ def build_report(
     generated_at: dt.datetime,
     max_rows: int,
 ) -> tuple[ReportContext, dict[str, Any]]:
-    """The context and the snapshot state (every live task and risk) to save with it."""
+    """The report of ``roadmap`` for the ISO week of ``as_of``, as of that day, and the snapshot
+    state (every live task and risk) to save with it."""
     iso_year, iso_week, _ = as_of.isocalendar()
     week_start, week_end = week_bounds(iso_year, iso_week)
-    lang = roadmap.language if roadmap.language in ("ru", "en") else "en"
+    lang = roadmap.language
     cal = roadmap_calendar(roadmap)
     policy = Policy.of(roadmap)
 
     tasks = report_tasks(session, roadmap.id)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     partners = {p.key: p for p in session.scalars(select(Partner).where(Partner.roadmap_id == roadmap.id))}
-    stages = list(session.scalars(
-        select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
-    ))
-    risks = list(session.scalars(
-        select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False)).order_by(Risk.position)
-    ))
+    live = dict(roadmap_id=roadmap.id, archived=False)
+    stages = list(session.scalars(select(Stage).filter_by(**live).order_by(Stage.position)))
+    risks = list(session.scalars(select(Risk).filter_by(**live).order_by(Risk.position)))
     # The rows stand in for Tasks (same attribute names, see report_tasks); a Row's columns
     # have no static types, hence the arg-type ignores.
     states = task_states(tasks, people, as_of, cal, policy.remind_window)  # type: ignore[arg-type]
-    finish = {t.key: forecast_finish(t, as_of) for t in tasks}  # type: ignore[arg-type]
     stage_rows_state = stage_states(stages, tasks, states, cal, as_of)  # type: ignore[arg-type]
 
     def person_name(key: str | None) -> str:
@@ -138,10 +119,9 @@ def build_report(
             key=t.key, title=t.title, stage=t.stage, owner=person_name(t.owner),
             partners=[partners[k].name if k in partners else k for k in t.partners or []],
             start=t.start, due=t.due, baseline_due=t.baseline_due,
-            status=_STATUS.get(t.status, t.status), progress=s.progress, days_late=s.days_late,
-            rag=s.rag if s.rag in ("green", "amber", "red") else "green", critical=s.critical,
+            status=t.status, progress=s.progress, days_late=s.days_late, rag=s.rag, critical=s.critical,
             slack=t.slack or 0,
-            escalation_level=policy.escalation_level(s.days_late) if t.status in OPEN else 0,
+            escalation_level=policy.escalation_level(s.days_late),  # rows are of open tasks only
             blocked_by=list(s.blocked_by),
         )
 
@@ -175,7 +155,7 @@ def build_report(
         roadmap_key=roadmap.key, title=roadmap.title, language=lang,
         iso_year=iso_year, iso_week=iso_week, week_start=week_start, week_end=week_end,
         as_of=as_of, generated_at=generated_at, summary=summary, stages=stage_rows,
-        gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id), finish),
+        gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id), as_of),
         overdue=overdue, blocked=blocked, upcoming=upcoming, risks=risk_rows,
         heatmap=heatmap_counts(risk_rows), changes=changes,
         messages=_messages(session, roadmap, week_start, as_of), max_rows=max_rows,
@@ -221,30 +201,26 @@ def stage_baselines(session: Session, roadmap_id: int) -> dict[tuple[str, str], 
     return out
 
 
-def _gantt(stages: list[Stage], stage_rows, pairs, baselines, finish) -> list[GanttBar]:
-    by_stage: dict[str, list[Row]] = {}
-    for t, _ in pairs:
-        if t.status != "cancelled":
-            by_stage.setdefault(t.stage, []).append(t)
-    critical = {t.key for t, s in pairs if s.critical}
-    rag = {t.key: s.rag for t, s in pairs}
+def _gantt(stages: list[Stage], stage_rows, pairs, baselines, as_of: dt.date) -> list[GanttBar]:
+    critical: dict[str, list[tuple[Row, TaskState]]] = {}  # by stage; a critical task is open
+    for t, s in pairs:
+        if s.critical:
+            critical.setdefault(t.stage, []).append((t, s))
     bars: list[GanttBar] = []
     for st, ss in zip(stages, stage_rows, strict=True):
-        members = by_stage.get(st.key, [])
-        end = max(st.end, ss.forecast_end) if ss.forecast_end else st.end
         bars.append(GanttBar(
-            label=f"{st.key} {st.title}", kind="stage", start=st.start, end=max(end, st.start),
+            label=f"{st.key} {st.title}", kind="stage", start=st.start,
+            end=max(st.end, ss.forecast_end or st.end, st.start),
             baseline_start=baselines.get((st.key, "start"), st.start),
             baseline_end=baselines.get((st.key, "end"), st.end),
             rag=ss.rag, critical=False,
         ))
-        for t in sorted(members, key=lambda t: (t.start, t.key)):
-            if t.key in critical:
-                bars.append(GanttBar(
-                    label=f"{t.key} {t.title}", kind="task", start=t.start, end=max(finish[t.key], t.start),
-                    baseline_start=t.baseline_start, baseline_end=t.baseline_due,
-                    rag=rag[t.key] if rag[t.key] in ("green", "amber", "red") else "green", critical=True,
-                ))
+        bars += [
+            GanttBar(label=f"{t.key} {t.title}", kind="task", start=t.start,
+                     end=max(forecast_finish(t, as_of), t.start),  # type: ignore[arg-type]
+                     baseline_start=t.baseline_start, baseline_end=t.baseline_due, rag=s.rag, critical=True)
+            for t, s in sorted(critical.get(st.key, []), key=lambda ts: (ts[0].start, ts[0].key))
+        ]
     return bars
 
 
@@ -258,7 +234,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt
     counts = dict(session.execute(
         select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
     ).all())
-    zone = _zone(roadmap.timezone)
+    zone = ZoneInfo(roadmap.timezone)  # checked when the roadmap was imported
     out = MessagesSummary(
         reminders_sent=counts.get("reminder", 0),
         escalations_sent=counts.get("escalation", 0),
@@ -279,19 +255,12 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt
     return out
 
 
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - an unknown zone name: fall back to UTC
-        return dt.UTC
-
-
 # ---------------------------------------------------------------------------------------------
 # Snapshot state and week-over-week changes
 # ---------------------------------------------------------------------------------------------
 
 
-def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk] | None = None) -> dict[str, Any]:
+def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk]) -> dict[str, Any]:
     """What next week's report compares with: every live task and risk, compactly."""
     return {
         "tasks": {
@@ -299,7 +268,7 @@ def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk] | None 
                     "overdue": t.status in OPEN and s.days_late > 0}
             for t, s in pairs
         },
-        "risks": {r.key: {"title": r.title, "status": r.status} for r in risks or []},
+        "risks": {r.key: {"title": r.title, "status": r.status} for r in risks},
     }
 
 

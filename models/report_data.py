@@ -7,8 +7,7 @@ same context can be saved as a JSON snapshot (``to_dict``/``from_dict``), render
 later with identical text, and compared with next week's to list the changes.
 
 Nothing here does I/O or imports python-docx or matplotlib. The rules that fill these rows
-are in ``models/report_rules.py``, the report's words in ``models/report_words.py``;
-``models/report_context.py`` gathers all three for the renderers.
+are in ``models/report_rules.py``, the report's words in ``models/report_words.py``.
 
 Conventions every builder must follow:
 - dates are ``datetime.date``; ``generated_at`` is a timezone-aware ``datetime``;
@@ -21,20 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Rag = Literal["green", "amber", "red"]
-Lang = Literal["ru", "en"]
-
-RAGS: tuple[str, ...] = ("green", "amber", "red")
-LANGS: tuple[str, ...] = ("ru", "en")
-CLOSED_RISK_STATUSES = frozenset({"closed"})
-DONE_STATUSES = frozenset({"done", "cancelled"})
-
+from models.i18n import LANGUAGES
 
 # ---------------------------------------------------------------------------------------------
 # Rows
@@ -96,7 +87,7 @@ class RiskRow:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in CLOSED_RISK_STATUSES
+        return self.status != "closed"
 
 
 @dataclass(kw_only=True, slots=True)
@@ -150,10 +141,7 @@ class Changes:
     closed_risks: list[ChangeItem] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (
-            self.completed or self.newly_overdue or self.moved or self.new_risks
-            or self.closed_risks
-        )
+        return not (self.completed or self.newly_overdue or self.moved or self.new_risks or self.closed_risks)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -197,8 +185,8 @@ class ReportContext:
     max_rows: int = 50
 
     def __post_init__(self) -> None:
-        if self.language not in LANGS:
-            raise ValueError(f"report language must be one of {LANGS}, got {self.language!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"report language must be one of {LANGUAGES}, got {self.language!r}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {self.max_rows}")
         if len(self.heatmap) != 5 or any(len(row) != 5 for row in self.heatmap):
@@ -224,16 +212,11 @@ class ReportContext:
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (dt.date, dt.datetime)):  # datetime is a date subclass
+    if isinstance(value, dt.date):  # a datetime too
         return value.isoformat()
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     return value
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def _decode(tp: Any, value: Any) -> Any:
@@ -241,21 +224,15 @@ def _decode(tp: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _decode(inner[0], value)
+        return _decode(next(a for a in typing.get_args(tp) if a is not type(None)), value)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         return [_decode(item_tp, v) for v in value]
-    if origin is Literal:
-        return value
-    if tp is dt.datetime:
-        return dt.datetime.fromisoformat(value)
-    if tp is dt.date:
-        return dt.date.fromisoformat(value)
+    if tp in (dt.date, dt.datetime):
+        return tp.fromisoformat(value)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        names = {f.name for f in dataclasses.fields(tp)}
-        unknown = set(value) - names
+        hints = typing.get_type_hints(tp)
+        unknown = set(value) - {f.name for f in dataclasses.fields(tp)}
         if unknown:
             raise ValueError(f"{tp.__name__}: unknown keys in snapshot: {sorted(unknown)}")
         return tp(**{k: _decode(hints[k], v) for k, v in value.items()})

@@ -11,23 +11,17 @@ from collections.abc import Iterable, Sequence
 
 from models.i18n import translations
 from models.report_data import RiskRow, StageRow, TaskRow
-from models.report_words import nobody, plural
+from models.report_words import plural
 
 
 def week_bounds(iso_year: int, iso_week: int) -> tuple[dt.date, dt.date]:
     """Monday and Sunday of an ISO week: the report period."""
-    return dt.date.fromisocalendar(iso_year, iso_week, 1), dt.date.fromisocalendar(
-        iso_year, iso_week, 7
-    )
+    return dt.date.fromisocalendar(iso_year, iso_week, 1), dt.date.fromisocalendar(iso_year, iso_week, 7)
 
 
 def risk_zone(score: int) -> str:
     """RAG zone of a probability x impact score on the 5x5 matrix (1-4, 5-12, 15-25)."""
-    if score >= 15:
-        return "red"
-    if score >= 5:
-        return "amber"
-    return "green"
+    return "red" if score >= 15 else "amber" if score >= 5 else "green"
 
 
 def heatmap_counts(risks: Iterable[RiskRow]) -> list[list[int]]:
@@ -66,8 +60,8 @@ def decision_sentences(
 
     Overdue tasks on the critical path (or already escalated to level 2) come first, worst
     lateness first, because each day there moves the end date; at most two of them, so that
-    the highest red-zone risk still gets a line. Free places are then filled from whichever
-    list has more.
+    the highest red-zone risk still gets a line. Free places then go to the other tasks, then
+    to the other risks.
     """
     tasks = sorted(
         (t for t in overdue_rows if t.critical or t.escalation_level >= 2),
@@ -77,9 +71,7 @@ def decision_sentences(
         (r for r in risks if r.is_open and risk_zone(r.score) == "red"),
         key=lambda r: (-r.score, -r.impact, r.key),
     )
-    picked: list[TaskRow | RiskRow] = [*tasks[:2], *hot_risks[:1]]
-    rest: list[TaskRow | RiskRow] = [*tasks[2:], *hot_risks[1:]]
-    picked += rest[: max(0, limit - len(picked))]
+    picked: list[TaskRow | RiskRow] = [*tasks[:2], *hot_risks[:1], *tasks[2:], *hot_risks[1:]]
     return [
         _task_decision(x, lang) if isinstance(x, TaskRow) else _risk_decision(x, lang)
         for x in picked[:limit]
@@ -89,7 +81,7 @@ def decision_sentences(
 def _task_decision(t: TaskRow, lang: str) -> str:
     words = translations(lang)
     values = {"key": t.key, "title": t.title, "late": plural(t.days_late, "bday", lang),
-              "owner": t.owner or nobody(lang)}
+              "owner": t.owner or words.gettext("unassigned")}
     if t.critical:
         return words.gettext(
             "Task %(key)s “%(title)s” (critical path) is %(late)s late, owner %(owner)s: "
@@ -125,4 +117,4 @@ def _risk_decision(r: RiskRow, lang: str) -> str:
     return words.gettext(
         "Risk %(key)s “%(title)s” scores %(score)s (probability %(p)s × impact %(i)s), owner %(owner)s: %(action)s."
     ) % {"key": r.key, "title": r.title, "score": r.score, "p": r.probability, "i": r.impact,
-         "owner": r.owner or nobody(lang), "action": action}
+         "owner": r.owner or words.gettext("unassigned"), "action": action}

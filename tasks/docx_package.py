@@ -11,11 +11,10 @@ reference document), its core properties, and saving it byte for byte reproducib
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import os
-import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -28,9 +27,7 @@ from docx.shared import Mm, Pt
 
 from models.errors import UserError
 
-REQUIRED_STYLES: tuple[str, ...] = (
-    "Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number",
-)
+REQUIRED_STYLES = ("Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number")
 DEFAULT_MARGIN = Mm(20)
 LANG_TAG = {"ru": "ru-RU", "en": "en-GB"}
 
@@ -46,9 +43,8 @@ def open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
     python-docx's default with plain Calibri 10 pt and 20 mm margins."""
     if reference_docx is None:
         doc = Document()
-        normal = doc.styles["Normal"]
-        normal.font.name = "Calibri"
-        normal.font.size = Pt(10)
+        font = doc.styles["Normal"].font
+        font.name, font.size = "Calibri", Pt(10)
         section = doc.sections[0]
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, DEFAULT_MARGIN)
@@ -60,8 +56,7 @@ def open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
                 f"report template {reference_docx} (ROADMAP_REPORT_TEMPLATE) is not a Word .docx document: "
                 f"{type(exc).__name__}"
             ) from None
-        missing = missing_styles(doc)
-        if missing:
+        if missing := missing_styles(doc):
             raise UserError(
                 f"reference document {reference_docx} lacks the styles {', '.join(missing)}; "
                 "add them (use each once in Word and save) or choose another reference"
@@ -92,19 +87,14 @@ def save_docx(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) ->
     doc.save(buffer)
     data = _fixed_zip_times(buffer.getvalue(), utc_naive(generated_at))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    # A unique name beside the target; written with open(), so its mode comes from the umask
+    # (mkstemp's would be the owner's only, and a report is for readers: the web server, a shared folder).
+    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        # mkstemp creates the file readable by its owner only; a report is for readers
-        # (the web server, a shared folder), so give it the usual umask-based mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        tmp.write_bytes(data)
         os.replace(tmp, out_path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     return out_path
 

@@ -47,15 +47,12 @@ def first_rows(rows: list[Row], limit: int) -> list[Row]:
 
     ``GroupRow``s do not count towards the limit; a group row left without data rows at
     the cut is dropped."""
-    if sum(1 for r in rows if not isinstance(r, GroupRow)) <= limit:
-        return rows
     shown: list[Row] = []
     seen = 0
     for row in rows:
-        if not isinstance(row, GroupRow):
-            if seen == limit:
-                break
-            seen += 1
+        seen += not isinstance(row, GroupRow)
+        if seen > limit:
+            break
         shown.append(row)
     while shown and isinstance(shown[-1], GroupRow):
         shown.pop()

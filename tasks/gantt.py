@@ -31,7 +31,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from models.report_context import STRINGS, GanttBar, babel_locale
+from models.i18n import babel_locale, translations
+from models.report_data import GanttBar
+from models.report_words import rag_word
 
 FONT_FAMILY = "DejaVu Sans"
 RAG_COLOURS = {"green": "#63BE7B", "amber": "#FFC000", "red": "#F8696B"}
@@ -57,15 +59,10 @@ def select_bars(
     Stages are always wanted (up to ``max_stages``); of the tasks only critical-path ones,
     the first ``max_tasks`` in the order the builder gave.
     """
-    shown: list[GanttBar] = []
-    stages = tasks = 0
-    for bar in bars:
-        if bar.kind == "stage" and stages < max_stages:
-            stages += 1
-            shown.append(bar)
-        elif bar.kind != "stage" and bar.critical and tasks < max_tasks:
-            tasks += 1
-            shown.append(bar)
+    stages = [b for b in bars if b.kind == "stage"][:max_stages]
+    tasks = [b for b in bars if b.kind != "stage" and b.critical][:max_tasks]
+    wanted = {id(b) for b in (*stages, *tasks)}
+    shown = [b for b in bars if id(b) in wanted]
     return shown, len(bars) - len(shown)
 
 
@@ -75,12 +72,10 @@ def render_gantt(
     path: Path,
     *,
     lang: str = "ru",
-    max_tasks: int = 30,
-    max_stages: int = 20,
 ) -> Path:
     """Draw the chart to ``path`` (PNG) and return it.
 
-    1. Pick stages and the first ``max_tasks`` critical tasks.
+    1. Pick the stages and the first critical tasks (``select_bars``).
     2. One row per bar, top to bottom: the baseline as a thin grey bar under the current
        dates, the current dates coloured by RAG (critical tasks outlined in black).
     3. A vertical line at ``as_of``; a date axis with month names in the report's language.
@@ -88,9 +83,9 @@ def render_gantt(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    shown, hidden = select_bars(bars, max_tasks=max_tasks, max_stages=max_stages)
-    strings = STRINGS[lang]
-    height = min(1.6 + ROW_IN * max(len(shown), 3), 1.6 + ROW_IN * (max_tasks + max_stages))
+    shown, hidden = select_bars(bars)
+    _ = translations(lang).gettext
+    height = 1.6 + ROW_IN * max(len(shown), 3)
 
     # rc_context changes matplotlib's global settings: the lock keeps two reports rendered
     # in threads (Prefect's default task runner) from drawing with each other's settings.
@@ -101,10 +96,10 @@ def render_gantt(
         _draw_bars(ax, shown)
         ax.axvline(mdates.date2num(as_of), color=TODAY_COLOUR, linestyle="--", linewidth=1.2)
         _date_axis(ax, shown, as_of, lang)
-        _legend(fig, strings)
-        caption = strings["gantt_caption"]
+        _legend(fig, lang)
+        caption = _("Stages and critical-path tasks; thin bars show the baseline.")
         if hidden:
-            caption += " " + strings["gantt_more"].format(n=hidden) + "."
+            caption += " " + _("And {n} more are not shown").format(n=hidden) + "."
         fig.text(0.01, 0.005, _printable(caption), ha="left", va="bottom", fontsize=FONT_PT)
         # The legend and the caption live in fixed bands (in inches) at the top and the
         # bottom of the figure; the axes and their labels get the rest.
@@ -119,20 +114,18 @@ def _draw_bars(ax, shown: list[GanttBar]) -> None:
     for tick, bar in zip(ax.get_yticklabels(), shown, strict=True):
         if bar.kind == "stage":
             tick.set_fontweight("bold")
-    one_day = 1.0
     base = [(y, b) for y, b in zip(ys, shown, strict=True) if b.baseline_start and b.baseline_end]
     if base:
         ax.barh(
             [y + 0.3 for y, _ in base],
-            [mdates.date2num(b.baseline_end) - mdates.date2num(b.baseline_start) + one_day
-             for _, b in base],
+            [mdates.date2num(b.baseline_end) - mdates.date2num(b.baseline_start) + 1 for _, b in base],
             left=[mdates.date2num(b.baseline_start) for _, b in base],
             height=0.16, color=BASELINE_COLOUR, zorder=1,
         )
     if shown:
         ax.barh(
             [y - 0.05 for y in ys],
-            [mdates.date2num(b.end) - mdates.date2num(b.start) + one_day for b in shown],
+            [mdates.date2num(b.end) - mdates.date2num(b.start) + 1 for b in shown],  # the end day included
             left=[mdates.date2num(b.start) for b in shown],
             height=[0.6 if b.kind == "stage" else 0.45 for b in shown],
             color=[RAG_COLOURS.get(b.rag, BASELINE_COLOUR) for b in shown],
@@ -151,8 +144,7 @@ def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
     lo, hi = min(days), max(days)
     pad = max((hi - lo).days * 0.03, 2)
     ax.set_xlim(mdates.date2num(lo) - pad, mdates.date2num(hi) + pad + 1)
-    span = (hi - lo).days
-    pattern = "d MMM" if span <= 120 else "LLL yyyy"
+    pattern = "d MMM" if (hi - lo).days <= 120 else "LLL yyyy"
     locale = babel_locale(lang)
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=10))
     ax.xaxis.set_major_formatter(
@@ -162,12 +154,13 @@ def _date_axis(ax, shown: list[GanttBar], as_of: dt.date, lang: str) -> None:
     )
 
 
-def _legend(fig: Figure, strings: dict[str, str]) -> None:
+def _legend(fig: Figure, lang: str) -> None:
     """One row centred on the figure, not on the axes: the axes are pushed right by the
     long task labels, and a legend centred on them ran off the right edge ("Сегодня" cut)."""
-    handles: list[Artist] = [Patch(color=RAG_COLOURS[r], label=strings[r]) for r in ("green", "amber", "red")]
-    handles.append(Patch(color=BASELINE_COLOUR, label=strings["gantt_baseline"]))
-    handles.append(Line2D([], [], color=TODAY_COLOUR, linestyle="--", label=strings["gantt_today"]))
+    _ = translations(lang).gettext
+    handles: list[Artist] = [Patch(color=RAG_COLOURS[r], label=rag_word(r, lang)) for r in ("green", "amber", "red")]
+    handles.append(Patch(color=BASELINE_COLOUR, label=_("Baseline")))
+    handles.append(Line2D([], [], color=TODAY_COLOUR, linestyle="--", label=_("Today")))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=5,
                fontsize=FONT_PT, frameon=False, borderaxespad=0.3)
 

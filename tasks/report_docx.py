@@ -4,21 +4,20 @@ layout of its sections. The package (base document, properties, saving) is
 ``tasks/docx_pages.py``.
 
 Why it looks like this:
-- The context is plain data (``models/report_context.py``); this module reads nothing else,
+- The context is plain data (``models/report_data.py``); this module reads nothing else,
   so a saved snapshot renders the same text again.
 - A4 for every section; the wide sections are landscape.
 - Each section shows at most ``ctx.max_rows`` rows and a line "… and N more"; the full lists
   go to an appendix at the end, so the body stays readable for managers.
 - An error names the section it happened in (``ReportRenderError``).
+- The words are gettext calls (``_("Stages")``); the Russian is in the catalog.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from babel.numbers import format_decimal
@@ -27,16 +26,10 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Emu
 from docx.text.paragraph import Paragraph
 
-from models.report_context import (
-    STRINGS,
-    ReportContext,
-    RiskRow,
-    TaskRow,
-    babel_locale,
-    format_day,
-    plural,
-    risk_zone,
-)
+from models.i18n import babel_locale, risk_status, translations
+from models.report_data import ReportContext, TaskRow
+from models.report_rules import risk_zone
+from models.report_words import format_day, plural, rag_word, status_word
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
 from tasks.docx_pages import EMU_PER_TWIP, start_page, text_height_emu, text_width_twips
 from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
@@ -73,237 +66,183 @@ def render_report(
     5. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
     """
     doc = open_base(reference_docx, ctx.language)
-    writer = _Writer(doc, ctx)
-    with _section("title"):
-        writer.page(landscape=False, first=True)
-        writer.title_block()
-    with _section("summary"):
-        writer.summary()
-    with _section("stages"):
-        writer.stages()
-    if chart_png is not None:
-        with _section("gantt"):
-            writer.gantt(Path(chart_png))
-    writer.page(landscape=True)
-    with _section("overdue"):
-        writer.overdue()
-    with _section("upcoming"):
-        writer.upcoming()
-    with _section("risks"):
-        writer.risks()
-    with _section("changes"):
-        writer.changes()
-    with _section("messages"):
-        writer.messages()
-    if writer.appendix:
-        with _section("appendix"):
-            writer.page(landscape=True)
-            writer.write_appendix()
+    writer = _Writer(doc, ctx, chart_png)
+    for name in ("title", "summary", "stages", "gantt", "overdue", "upcoming", "risks", "changes", "messages",
+                 "appendix"):
+        try:
+            getattr(writer, name)()
+        except Exception as exc:  # say where it broke; the cause stays chained
+            raise ReportRenderError(name, exc) from exc
     set_properties(
-        doc, title=f"{ctx.title} — {ctx.iso_year}-W{ctx.iso_week:02d}", subject=STRINGS[ctx.language]["report_title"],
+        doc, title=f"{ctx.title} — {ctx.iso_year}-W{ctx.iso_week:02d}",
+        subject=translations(ctx.language).gettext("Weekly roadmap status report"),
         identifier=ctx.roadmap_key, lang=ctx.language, generated_at=ctx.generated_at,
     )
     return save_docx(doc, Path(out_path), ctx.generated_at)
 
 
-@contextlib.contextmanager
-def _section(name: str) -> Iterator[None]:
-    try:
-        yield
-    except ReportRenderError:
-        raise
-    except Exception as exc:  # say where it broke; the cause stays chained
-        raise ReportRenderError(name, exc) from exc
-
-
-@dataclass(slots=True)
-class _AppendixEntry:
-    title: str
-    weights: Sequence[float]
-    header: Sequence[str]
-    rows: list[Row]
-
-
 class _Writer:
-    """Writes the sections in order; collects the lists that overflow ``max_rows``."""
+    """Writes the sections in order (one method each); collects the lists that overflow
+    ``max_rows`` for the appendix."""
 
-    def __init__(self, doc: DocumentObject, ctx: ReportContext) -> None:
+    def __init__(self, doc: DocumentObject, ctx: ReportContext, chart_png: Path | None) -> None:
         self.doc = doc
         self.ctx = ctx
+        self.chart_png = chart_png
         self.lang = ctx.language
-        self.s = STRINGS[ctx.language]
-        self.appendix: list[_AppendixEntry] = []
+        self._ = translations(ctx.language).gettext
+        self.heading_text = ""  # the latest heading: the title of a cut list in the appendix
+        self.cut: list[tuple[str, Sequence[float], Sequence[str], list[Row]]] = []
 
     # -- layout ---------------------------------------------------------------------------
-
-    def page(self, *, landscape: bool, first: bool = False) -> None:
-        start_page(self.doc, landscape=landscape, first=first)
 
     def usable_twips(self) -> int:
         return text_width_twips(self.doc.sections[-1])
 
-    def heading(self, key: str, level: int = 1) -> Paragraph:
-        return self.doc.add_heading(self.s[key], level=level)
+    def heading(self, text: str, level: int = 1) -> Paragraph:
+        self.heading_text = text
+        return self.doc.add_heading(text, level=level)
 
     def para(self, text: str, *, italic: bool = False, bold: bool = False) -> None:
         run = self.doc.add_paragraph().add_run(text)
         run.italic, run.bold = italic or None, bold or None
 
-    def table(
-        self,
-        title_key: str,
-        weights: Sequence[float],
-        header: Sequence[str],
-        rows: list[Row],
-    ) -> None:
+    def table(self, weights: Sequence[float], header: Sequence[str], rows: list[Row]) -> None:
         """Table of at most ``max_rows`` data rows (``first_rows``); the whole list goes to
-        the appendix."""
+        the appendix under the latest heading."""
         limit = self.ctx.max_rows
         data_rows = sum(1 for r in rows if not isinstance(r, GroupRow))
-        shown = first_rows(rows, limit)
-        add_table(self.doc, weights, shown, header, self.usable_twips())
+        add_table(self.doc, weights, first_rows(rows, limit), header, self.usable_twips())
         if data_rows > limit:
-            self.para(self.s["more"].format(n=data_rows - limit), italic=True)
-            self.appendix.append(_AppendixEntry(self.s[title_key], weights, header, rows))
-
-    def write_appendix(self) -> None:
-        self.heading("h_appendix")
-        for entry in self.appendix:
-            self.doc.add_heading(entry.title, level=2)
-            add_table(self.doc, entry.weights, entry.rows, entry.header, self.usable_twips())
+            self.para(self._("… and {n} more — the full list is in the appendix.").format(n=data_rows - limit),
+                      italic=True)
+            self.cut.append((self.heading_text, weights, header, rows))
 
     # -- formatting -----------------------------------------------------------------------
 
     def day(self, d: dt.date | None) -> str:
         return format_day(d, self.lang, False)
 
-    def long_day(self, d: dt.date | None) -> str:
-        return format_day(d, self.lang, True)
-
     def pct(self, value: float, decimals: bool = True) -> str:
         return _percent(value, decimals, self.lang)
 
     def rag(self, rag: str) -> Cell:
-        return Cell(self.s.get(rag, rag), RAG_FILLS.get(rag))
+        return Cell(rag_word(rag, self.lang), RAG_FILLS.get(rag))
 
     def status(self, task: TaskRow) -> str:
-        text = self.s.get(f"st_{task.status}", task.status)
+        text = status_word(task.status, self.lang)
         if task.blocked_by:
-            text += "; " + self.s["blocked_by"].format(keys=", ".join(task.blocked_by))
+            text += "; " + self._("blocked by: {keys}").format(keys=", ".join(task.blocked_by))
         return text
-
-    def escalation(self, level: int) -> str:
-        return self.s.get(f"esc_{level}", str(level))
 
     # -- sections -------------------------------------------------------------------------
 
-    def title_block(self) -> None:
-        ctx, s = self.ctx, self.s
+    def title(self) -> None:
+        ctx, _ = self.ctx, self._
+        start_page(self.doc, landscape=False, first=True)
         self.doc.add_heading(ctx.title, level=0)  # level 0 = the "Title" style
-        self.para(s["report_title"], bold=True)
-        self.para(s["period"].format(
+        self.para(_("Weekly roadmap status report"), bold=True)
+        self.para(_("Reporting period: week {week} of {year}, {start} – {end}").format(
             week=ctx.iso_week, year=ctx.iso_year,
-            start=self.long_day(ctx.week_start), end=self.long_day(ctx.week_end),
+            start=format_day(ctx.week_start, self.lang), end=format_day(ctx.week_end, self.lang),
         ))
-        self.para(s["as_of"].format(date=self.long_day(ctx.as_of)))
+        self.para(_("As of {date}").format(date=format_day(ctx.as_of, self.lang)))
         moment = ctx.generated_at
         offset = moment.strftime("%z")  # "+0300"
         zone = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"
         self.para(
-            s["generated"].format(date=self.long_day(moment.date()),
-                                  time=f"{moment:%H:%M} {zone}"),
+            _("Generated {date}, {time}").format(date=format_day(moment.date(), self.lang),
+                                                  time=f"{moment:%H:%M} {zone}"),
             italic=True,
         )
 
     def summary(self) -> None:
-        sm, s = self.ctx.summary, self.s
-        self.heading("h_summary")
-        done = s["done_pct_value"].format(
+        sm, _ = self.ctx.summary, self._
+        self.heading(_("Executive summary"))
+        done = _("{count} by count ({done} of {total}), {weighted} weighted by duration").format(
             count=self.pct(sm.percent_done_count), done=sm.tasks_done, total=sm.tasks_total,
             weighted=self.pct(sm.percent_done_weighted),
         )
         rows: list[Row] = [
-            [s["overall"], self.rag(sm.rag)],
-            [s["done_pct"], done],
-            [s["done_week"], plural(sm.done_this_week, "task", self.lang)],
-            [s["overdue_now"], plural(sm.overdue_now, "task", self.lang)],
-            [s["stages_state"], f"{sm.stages_on_track} / {sm.stages_late}"],
+            [_("Overall status"), self.rag(sm.rag)],
+            [_("Tasks done"), done],
+            [_("Done this week"), plural(sm.done_this_week, "task", self.lang)],
+            [_("Overdue now"), plural(sm.overdue_now, "task", self.lang)],
+            [_("Stages on track / late"), f"{sm.stages_on_track} / {sm.stages_late}"],
         ]
         add_table(self.doc, (2, 5), rows, None, self.usable_twips())
-        self.heading("h_decisions", level=2)
+        self.heading(_("Decisions needed"), level=2)
         if not sm.decisions:
-            self.para(s["no_decisions"])
+            self.para(_("No decisions are needed this week."))
         for sentence in sm.decisions[:3]:
             self.doc.add_paragraph(sentence, style="List Number")
 
     def stages(self) -> None:
-        s = self.s
-        self.heading("h_stages")
+        _ = self._
+        self.heading(_("Stages"))
         if not self.ctx.stages:
-            self.para(s["none_stages"])
+            self.para(_("No stages defined."))
             return
         rows: list[Row] = []
         for st in self.ctx.stages:
-            shift = ""
-            if st.end and st.forecast_end:
-                days = (st.forecast_end - st.end).days
-                shift = f"{days:+d}" if days else "0"
-            late = bool(st.end and st.forecast_end and st.forecast_end > st.end)
+            days = (st.forecast_end - st.end).days if st.end and st.forecast_end else None
+            shift = "" if days is None else f"{days:+d}" if days else "0"
             rows.append([
                 st.key, st.title, self.day(st.start), self.day(st.end),
-                Cell(self.day(st.forecast_end), bold=late), shift,
+                Cell(self.day(st.forecast_end), bold=bool(days and days > 0)), shift,  # bold: late
                 self.pct(st.progress, False), self.rag(st.rag),
             ])
-        header = [s["c_key"], s["c_title"], s["c_start"], s["c_end"], s["c_forecast"],
-                  s["c_shift"], s["c_progress"], s["c_rag"]]
-        self.table("h_stages", (1.5, 3.3, 2.1, 2.1, 2.1, 1.2, 1.9, 1.6), header, rows)
+        header = [_("Key"), _("Title"), _("Start"), _("End (plan)"), _("Forecast"), _("Shift, days"), _("Progress"),
+                  _("Status")]
+        self.table((1.5, 3.3, 2.1, 2.1, 2.1, 1.2, 1.9, 1.6), header, rows)
 
-    def gantt(self, chart_png: Path) -> None:
+    def gantt(self) -> None:
+        if self.chart_png is None:
+            return
         # The chart starts a page: it rarely fits under the stages table, and LibreOffice
         # left the heading alone at the foot of page 1 despite keep-with-next.
-        self.heading("h_gantt").paragraph_format.page_break_before = True
+        self.heading(self._("Gantt chart")).paragraph_format.page_break_before = True
         max_height = int(text_height_emu(self.doc.sections[-1]) * 0.85)
         width = self.usable_twips() * EMU_PER_TWIP
         paragraph = self.doc.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        picture = paragraph.add_run().add_picture(str(chart_png), width=width)
+        picture = paragraph.add_run().add_picture(str(self.chart_png), width=width)
         if picture.height > max_height:  # tall chart: fit the page height instead
             picture.width = Emu(int(picture.width * max_height / picture.height))
             picture.height = Emu(max_height)
         # the caption (with "and N more") is drawn in the PNG; the alt text repeats it
-        picture._inline.docPr.set("descr", self.s["gantt_caption"])
+        picture._inline.docPr.set("descr", self._("Stages and critical-path tasks; thin bars show the baseline."))
 
     def overdue(self) -> None:
-        s, lang = self.s, self.lang
-        self.heading("h_overdue")
-        tasks = _unique([*self.ctx.overdue, *self.ctx.blocked])
+        _ = self._
+        start_page(self.doc, landscape=True)
+        self.heading(_("Overdue and blocked tasks"))
+        # a task both overdue and blocked is listed once, as overdue
+        tasks = list({t.key: t for t in reversed([*self.ctx.overdue, *self.ctx.blocked])}.values())
         if not tasks:
-            self.para(s["none_overdue"])
+            self.para(_("No tasks are overdue or blocked."))
             return
         by_owner: dict[str, list[TaskRow]] = {}
         for task in tasks:
-            by_owner.setdefault(task.owner or s["nobody"], []).append(task)
-        groups = sorted(
-            by_owner.items(), key=lambda kv: (-max(t.days_late for t in kv[1]), kv[0])
-        )
+            by_owner.setdefault(task.owner or _("unassigned"), []).append(task)
+        escalation = {0: "—", 1: _("1 (manager)"), 2: _("2 (project office)")}
         rows: list[Row] = []
-        for owner, owned in groups:
-            rows.append(GroupRow(s["owner_group"].format(
-                owner=owner, tasks=plural(len(owned), "task", lang))))
+        for owner, owned in sorted(by_owner.items(), key=lambda kv: (-max(t.days_late for t in kv[1]), kv[0])):
+            rows.append(GroupRow(f"{owner} — {plural(len(owned), 'task', self.lang)}"))
             for t in sorted(owned, key=lambda t: (-t.days_late, -t.escalation_level, t.key)):
                 rows.append([
                     t.key, t.title, ", ".join(t.partners), self.day(t.due),
                     Cell(str(t.days_late), RAG_FILLS["red"] if t.days_late else None),
-                    self.escalation(t.escalation_level), self.status(t),
+                    escalation.get(t.escalation_level, str(t.escalation_level)), self.status(t),
                     "●" if t.critical else "",
                 ])
-        header = [s["c_key"], s["c_title"], s["c_partners"], s["c_due"], s["c_late"],
-                  s["c_esc"], s["c_state"], s["c_critical"]]
-        self.table("h_overdue", (1.3, 5, 4.2, 1.7, 1.7, 2.3, 3, 0.8), header, rows)
+        header = [_("Key"), _("Title"), _("Partners"), _("Due"), _("Late, business days"), _("Escalation"),
+                  _("State"), _("CP")]
+        self.table((1.3, 5, 4.2, 1.7, 1.7, 2.3, 3, 0.8), header, rows)
         self._overdue_by_partner(tasks)
 
     def _overdue_by_partner(self, tasks: list[TaskRow]) -> None:
-        s = self.s
+        _ = self._
         by_partner: dict[str, list[TaskRow]] = {}
         for task in tasks:
             if task.days_late > 0:
@@ -311,110 +250,104 @@ class _Writer:
                     by_partner.setdefault(partner, []).append(task)
         if not by_partner:
             return
-        self.heading("h_overdue_partner", level=2)
+        self.heading(_("Overdue by partner"), level=2)
         rows: list[Row] = []
-        for partner, late in sorted(
-            by_partner.items(),
-            key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0]),
-        ):
+        for partner, late in sorted(by_partner.items(),
+                                    key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0])):
             keys = [t.key for t in sorted(late, key=lambda t: (-t.days_late, t.key))]
             listed = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
             rows.append([partner, str(len(late)), str(max(t.days_late for t in late)), listed])
-        header = [s["c_partner"], s["c_count"], s["c_worst"], s["c_key"]]
-        self.table("h_overdue_partner", (4, 1.2, 1.8, 8), header, rows)
+        self.table((4, 1.2, 1.8, 8), [_("Partner"), _("Tasks"), _("Worst delay"), _("Key")], rows)
 
     def upcoming(self) -> None:
-        s = self.s
-        self.heading("h_upcoming")
+        _ = self._
+        self.heading(_("Next two weeks"))
         if not self.ctx.upcoming:
-            self.para(s["none_upcoming"])
+            self.para(_("Nothing is due in the next two weeks."))
             return
         rows: list[Row] = [
-            [self.day(t.due), t.key, t.title, t.owner or s["nobody"], ", ".join(t.partners),
+            [self.day(t.due), t.key, t.title, t.owner or _("unassigned"), ", ".join(t.partners),
              t.stage, self.status(t), self.pct(t.progress, False), "●" if t.critical else ""]
             for t in sorted(self.ctx.upcoming, key=lambda t: (t.due or dt.date.max, t.key))
         ]
-        header = [s["c_due"], s["c_key"], s["c_title"], s["c_owner"], s["c_partners"],
-                  s["c_stage"], s["c_state"], s["c_progress"], s["c_critical"]]
-        self.table("h_upcoming", (1.7, 1.2, 4.8, 2.8, 3.6, 1.3, 2.4, 1.9, 0.8), header, rows)
+        header = [_("Due"), _("Key"), _("Title"), _("Owner"), _("Partners"), _("Stage"), _("State"), _("Progress"),
+                  _("CP")]
+        self.table((1.7, 1.2, 4.8, 2.8, 3.6, 1.3, 2.4, 1.9, 0.8), header, rows)
 
     def risks(self) -> None:
-        s = self.s
-        self.heading("h_risks")
-        self.heading("h_heatmap", level=2)
+        _ = self._
+        self.heading(_("Risk register"))
+        self.heading(_("Heat map: probability × impact"), level=2)
         grid = self.ctx.heatmap
-        rows: list[Row] = []
-        for p in range(5, 0, -1):
-            rows.append([Cell(str(p), HEADER_FILL, True)] + [
-                Cell(str(grid[p - 1][i - 1]) if grid[p - 1][i - 1] else "",
-                     RAG_FILLS[risk_zone(p * i)], bool(grid[p - 1][i - 1]))
-                for i in range(1, 6)
-            ])
-        header = [s["prob_impact"], "1", "2", "3", "4", "5"]
+        rows: list[Row] = [  # probability 5 on top, impact 1 to 5 from the left
+            [Cell(str(p), HEADER_FILL, True)]
+            + [Cell(str(n or ""), RAG_FILLS[risk_zone(p * i)], bool(n)) for i, n in enumerate(grid[p - 1], 1)]
+            for p in range(5, 0, -1)
+        ]
+        header = [_("Probability ↓ / Impact →"), "1", "2", "3", "4", "5"]
         add_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
-        self.heading("h_open_risks", level=2)
-        open_risks = sorted(
-            (r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key)
-        )
+        self.heading(_("Open risks"), level=2)
+        open_risks = sorted((r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key))
         if not open_risks:
-            self.para(s["none_risks"])
+            self.para(_("No open risks."))
             return
-        rows = [self._risk_row(r) for r in open_risks]
+        rows = [
+            [r.key, r.title, r.owner or _("unassigned"),
+             Cell(f"{r.score} = {r.probability} × {r.impact}", RAG_FILLS[risk_zone(r.score)], True),
+             r.mitigation, self.day(r.review_date), risk_status(r.status, self.lang)]
+            for r in open_risks
+        ]
         # probability, impact and score share one narrow column ("20 = 4 × 5"): three
         # columns of one digit each left the mitigation, the longest text, a sliver.
-        header = [s["c_key"], s["c_title"], s["c_owner"], s["c_score_pi"], s["c_mitigation"],
-                  s["c_review"], s["c_state"]]
-        self.table("h_open_risks", (1.2, 4.4, 2.8, 2.2, 8, 1.8, 1.9), header, rows)
-
-    def _risk_row(self, r: RiskRow) -> list[str | Cell]:
-        return [
-            r.key, r.title, r.owner or self.s["nobody"],
-            Cell(f"{r.score} = {r.probability} × {r.impact}", RAG_FILLS[risk_zone(r.score)], True),
-            r.mitigation, self.day(r.review_date), self.s.get(f"rs_{r.status}", r.status),
-        ]
+        header = [_("Key"), _("Title"), _("Owner"), _("Score = probability × impact"), _("Mitigation"),
+                  _("Review"), _("State")]
+        self.table((1.2, 4.4, 2.8, 2.2, 8, 1.8, 1.9), header, rows)
 
     def changes(self) -> None:
-        s, ch = self.s, self.ctx.changes
-        self.heading("h_changes")
+        _, ch = self._, self.ctx.changes
+        self.heading(_("Changes since the previous report"))
         if ch is None:
-            self.para(s["no_previous"])
+            self.para(_("This is the first report for this roadmap: there is no previous report to compare with."))
             return
         if ch.is_empty():
-            self.para(s["no_changes"])
+            self.para(_("Nothing changed since the previous report."))
             return
-        self.para(s["changes_counts"].format(
+        self.para(_("Completed: {completed}; newly overdue: {newly_overdue}; deadlines moved: {moved}; "
+                    "new risks: {new_risks}; risks closed: {closed_risks}.").format(
             completed=len(ch.completed), newly_overdue=len(ch.newly_overdue),
             moved=len(ch.moved), new_risks=len(ch.new_risks), closed_risks=len(ch.closed_risks),
         ))
-        rows: list[Row] = []
-        for kind in ("completed", "newly_overdue"):
-            rows += [[s[f"ch_{kind}"], c.key, c.title, ""] for c in getattr(ch, kind)]
-        rows += [
-            [s["ch_moved"], m.key, m.title,
-             s["moved_detail"].format(old=self.day(m.old_due), new=self.day(m.new_due))]
-            for m in ch.moved
-        ]
-        for kind in ("new_risks", "closed_risks"):
-            rows += [[s[f"ch_{kind}"], c.key, c.title, ""] for c in getattr(ch, kind)]
-        header = [s["c_change"], s["c_key"], s["c_title"], s["c_detail"]]
-        self.table("h_changes", (2.6, 1.4, 6, 3), header, rows)
+        tasks = ((_("Completed"), ch.completed), (_("Newly overdue"), ch.newly_overdue))
+        risks = ((_("New risk"), ch.new_risks), (_("Risk closed"), ch.closed_risks))
+        rows: list[Row] = [[label, c.key, c.title, ""] for label, items in tasks for c in items]
+        rows += [[_("Deadline moved"), m.key, m.title, f"{self.day(m.old_due)} → {self.day(m.new_due)}"]
+                 for m in ch.moved]
+        rows += [[label, c.key, c.title, ""] for label, items in risks for c in items]
+        self.table((2.6, 1.4, 6, 3), [_("Change"), _("Key"), _("Title"), _("Detail")], rows)
 
     def messages(self) -> None:
-        s, msg = self.s, self.ctx.messages
-        self.heading("h_messages")
-        self.para(s["messages_counts"].format(
-            reminders=msg.reminders_sent, escalations=msg.escalations_sent,
-            notices=msg.notices_sent,
+        _, msg = self._, self.ctx.messages
+        self.heading(_("Reminders and escalations this week"))
+        self.para(_("Reminders: {reminders}; escalations: {escalations}; notices: {notices}.").format(
+            reminders=msg.reminders_sent, escalations=msg.escalations_sent, notices=msg.notices_sent,
         ))
         if not msg.escalations:
-            self.para(s["no_escalations"])
+            self.para(_("No escalations were sent this week."))
             return
         rows: list[Row] = [
             [f"{self.day(e.sent_at.date())} {e.sent_at:%H:%M}", e.recipient, e.subject]
             for e in sorted(msg.escalations, key=lambda e: (e.sent_at, e.recipient))
         ]
-        header = [s["c_sent"], s["c_recipient"], s["c_subject"]]
-        self.table("h_messages", (2.4, 4, 8), header, rows)
+        self.table((2.4, 4, 8), [_("Sent"), _("Recipient"), _("Subject")], rows)
+
+    def appendix(self) -> None:
+        if not self.cut:
+            return
+        start_page(self.doc, landscape=True)
+        self.heading(self._("Appendix: full lists"))
+        for title, weights, header, rows in self.cut:
+            self.doc.add_heading(title, level=2)
+            add_table(self.doc, weights, rows, header, self.usable_twips())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -422,13 +355,3 @@ def _percent(value: float, decimals: bool, lang: str) -> str:
     """"35,5 %" / "35.5%"; cached because every task row shows one."""
     number = format_decimal(value, "#,##0.#" if decimals else "#,##0", locale=babel_locale(lang))
     return f"{number}\u00a0%" if lang == "ru" else f"{number}%"
-
-
-def _unique(tasks: Sequence[TaskRow]) -> list[TaskRow]:
-    seen: set[str] = set()
-    out = []
-    for task in tasks:
-        if task.key not in seen:
-            seen.add(task.key)
-            out.append(task)
-    return out

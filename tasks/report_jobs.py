@@ -30,7 +30,7 @@ from models.db import conflict_insert, session_scope
 from models.errors import UserError
 from models.notify import Recipient
 from models.report_builder import build_report
-from models.report_context import ReportContext
+from models.report_data import ReportContext
 from models.roadmaps import select_roadmap, today_in
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
@@ -43,11 +43,6 @@ from tasks.render_mail import render_report_mail
 from tasks.report_docx import render_report
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-def report_filename(roadmap_key: str, as_of: dt.date) -> str:
-    year, week, _ = as_of.isocalendar()
-    return f"{roadmap_key}-{year}-W{week:02d}.docx"
 
 
 def write_weekly_report(
@@ -63,12 +58,11 @@ def write_weekly_report(
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = as_of or today_in(roadmap)
-        generated_at = dt.datetime.now(_zone(roadmap.timezone)).replace(microsecond=0)
+        generated_at = dt.datetime.now(ZoneInfo(roadmap.timezone)).replace(microsecond=0)
         ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
                                   max_rows=settings.report_max_rows)
         roadmap_id = roadmap.id
-    path = Path(out) if out is not None else Path(settings.reports_dir) / report_filename(ctx.roadmap_key, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(out or Path(settings.reports_dir) / f"{ctx.roadmap_key}-{ctx.iso_year}-W{ctx.iso_week:02d}.docx")
     reference = settings.report_template
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
@@ -85,13 +79,12 @@ def save_snapshot(session: Session, roadmap_id: int, ctx: ReportContext, state: 
     two reports of the same week written at once still leave one row)."""
     insert = conflict_insert(session)
     now = utcnow()
-    values = dict(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week, as_of=ctx.as_of,
-                  context=ctx.to_dict(), state=state, created_at=now, updated_at=now)
-    stmt = insert(ReportSnapshot).values(**values)
+    stmt = insert(ReportSnapshot).values(roadmap_id=roadmap_id, iso_year=ctx.iso_year, iso_week=ctx.iso_week,
+                                         as_of=ctx.as_of, context=ctx.to_dict(), state=state, created_at=now,
+                                         updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["roadmap_id", "iso_year", "iso_week"],
-        set_=dict(as_of=stmt.excluded.as_of, context=stmt.excluded.context, state=stmt.excluded.state,
-                  updated_at=stmt.excluded.updated_at),
+        set_={name: stmt.excluded[name] for name in ("as_of", "context", "state", "updated_at")},
     )
     session.execute(stmt)
 
@@ -125,12 +118,7 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
         weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
         year, week, _ = last.isocalendar()
-        done = session.scalar(
-            select(ReportSnapshot.id).where(
-                ReportSnapshot.roadmap_id == roadmap.id, ReportSnapshot.iso_year == year,
-                ReportSnapshot.iso_week == week,
-            )
-        )
+        done = session.scalar(select(ReportSnapshot.id).filter_by(roadmap_id=roadmap.id, iso_year=year, iso_week=week))
     if last == as_of:
         return as_of  # the report day itself: (re)write it, sending stays once per week
     if done is not None:
@@ -180,20 +168,16 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
     path = write_weekly_report(db_url, roadmap_key, as_of, out)
     if not send:
         return path, None
-    return path, send_recorded(db_url, record_weekly_report(db_url, roadmap_key, as_of, path))
-
-
-def send_recorded(db_url: str, report: RecordedReport) -> MailSummary:
+    report = record_weekly_report(db_url, roadmap_key, as_of, path)
     delivered = deliver_pending(db_url).sent
-    return summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
-                     recorded=report.recorded.recorded, delivered=delivered)
+    return path, summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
+                           recorded=report.recorded.recorded, delivered=delivered)
 
 
 def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
     """``report_to`` entries: person keys resolved to their addresses, plain addresses as they are."""
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-    out: list[Recipient] = []
-    seen: set[str] = set()
+    out: dict[str, Recipient] = {}  # by address in lower case: each receives one copy
     for entry in roadmap.report_to or []:
         entry = str(entry).strip()
         if entry in people:
@@ -203,16 +187,7 @@ def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
             r = Recipient(parse_address(entry).addr_spec, "")
         else:
             raise UserError(f"report_to: {entry!r} is neither a person key of {roadmap.key} nor an email address")
-        if r.email.lower() not in seen:
-            seen.add(r.email.lower())
-            out.append(r)
+        out.setdefault(r.email.lower(), r)
     if not out:
         raise UserError(f"roadmap {roadmap.key} has no report_to recipients: add `report_to:` to the roadmap file")
-    return out
-
-
-def _zone(name: str) -> dt.tzinfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - unknown zone: UTC
-        return dt.UTC
+    return list(out.values())

@@ -12,8 +12,7 @@ from babel.messages.pofile import read_po
 
 from config import PROJECT_ROOT
 from models.i18n import catalog_path, format_date, format_weekday, rag_colour, risk_status, task_status
-from models.report_words import STRINGS as REPORT
-from models.report_words import format_day, plural
+from models.report_words import format_day, plural, rag_word, status_word
 from web.security import say
 
 
@@ -72,10 +71,10 @@ def test_business_days_in_russian_and_english() -> None:
 
 def test_a_status_has_one_word_in_mail_report_and_web() -> None:
     assert task_status("planned", "ru") == "запланирована"
-    assert REPORT["ru"]["st_planned"] == REPORT["ru"]["st_todo"] == "запланирована"  # "todo": older snapshots
+    assert status_word("planned", "ru") == status_word("todo", "ru") == "запланирована"  # "todo": older snapshots
     assert [task_status(s, "en") for s in ("in_progress", "cancelled")] == ["in progress", "cancelled"]
     assert (risk_status("occurred", "ru"), rag_colour("amber", "ru")) == ("наступил", "жёлтый")
-    assert REPORT["ru"]["amber"] == "Жёлтый" and REPORT["en"]["amber"] == "Amber"
+    assert rag_word("amber", "ru") == "Жёлтый" and rag_word("amber", "en") == "Amber"
     assert task_status("someday", "ru") == "someday"  # a value without a word is shown as stored
 
 

@@ -17,7 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 
 from models.errors import UserError
-from models.report_context import (
+from models.report_data import (
     ChangeItem,
     Changes,
     EscalationSent,
@@ -29,11 +29,8 @@ from models.report_context import (
     StageRow,
     Summary,
     TaskRow,
-    decision_sentences,
-    heatmap_counts,
-    overall_rag,
-    week_bounds,
 )
+from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
 from tasks.gantt import render_gantt, select_bars
 from tasks.report_docx import ReportRenderError, missing_styles, render_report
 
@@ -518,7 +515,7 @@ def test_gantt_legend_fits_the_picture_even_with_long_labels(tmp_path):
 
 
 def test_risk_statuses_and_mitigation_in_decisions_read_naturally(tmp_path):
-    from models.report_context import first_clause
+    from models.report_rules import first_clause
 
     first = first_clause("Найти второго поставщика; заключить договор.")
     assert first == "найти второго поставщика"

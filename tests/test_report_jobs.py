@@ -15,7 +15,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from config import reset_settings_cache
-from models.report_context import ReportContext
+from models.report_data import ReportContext
 from models.schema import Roadmap
 from models.spec import Policy
 from tasks.outbox import list_messages
