@@ -31,12 +31,11 @@ class LoginSetupError(Exception):
 
 def keyring_password(user: str) -> str:
     """The password stored for ``user`` under yagmail's service name."""
+    why = f"no keyring entry for service {KEYRING_SERVICE!r}"
     try:
         found = keyring.get_password(KEYRING_SERVICE, user)
     except keyring.errors.KeyringError as exc:  # NoKeyringError on a server without one
         found, why = None, f"keyring unavailable: {type(exc).__name__}"
-    else:
-        why = f"no keyring entry for service {KEYRING_SERVICE!r}"
     if found is None:
         raise LoginSetupError(f"no SMTP password for user {user!r} ({why}); "
                               "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()")
@@ -49,10 +48,9 @@ def checked_oauth2_file(path: Path) -> Path:
     try:
         info = json.loads(path.read_text())
         missing = [k for k in _OAUTH2_KEYS if not (isinstance(info, dict) and info.get(k))]
+        why = f"missing {', '.join(missing)}"
     except (OSError, ValueError) as exc:
         missing, why = list(_OAUTH2_KEYS), f"{type(exc).__name__}: {exc}"
-    else:
-        why = f"missing {', '.join(missing)}"
     if missing:
         raise LoginSetupError(f"ROADMAP_SMTP_OAUTH2_FILE {path} is not a usable yagmail OAuth2 file "
                               f"({why}); create it once interactively, see docs/mail.md")
