@@ -12,7 +12,6 @@ message goes over its public ``smtp`` connection. docs/mail.md says why not ``ya
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
@@ -317,11 +316,8 @@ class SmtpTransport:
                 raise error from None
             if refused:
                 # The others got it, so resending would duplicate it for them.
-                raise SendError(
-                    self._scrub(f"delivered, but refused for {_describe(refused)}"),
-                    permanent=True,
-                    smtp_code=next(iter(refused.values()))[0],
-                )
+                raise SendError(self._scrub(f"delivered, but refused for {_describe(refused)}"),
+                                permanent=True, smtp_code=next(iter(refused.values()))[0])
             return
 
     def _connection(self) -> smtplib.SMTP:
@@ -335,11 +331,7 @@ class SmtpTransport:
                                  password=self._password, oauth2_file=self.oauth2_file,
                                  timeout=self.timeout, tls_context=self._tls_context)
             self.connect_attempts += 1
-            try:
-                log_in(yag)
-            except BaseException:
-                _discard(yag)
-                raise
+            log_in(yag)
         except LoginSetupError as exc:
             raise self._config_error(str(exc)) from None
         self._yag = yag
@@ -412,25 +404,11 @@ def _describe(refused: dict[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
 
-def _discard(yag: yagmail.SMTP) -> None:
-    """Drop a half-open connection without QUIT, so its errors cannot hide the real one."""
-    yag.is_closed = True
-    if yag.smtp is not None:
-        with contextlib.suppress(OSError):
-            yag.smtp.close()
-
-
 def transport_from_settings(settings: Settings) -> SmtpTransport | FolderTransport:
     """SMTP when a host is configured, otherwise the outbox folder."""
     if not settings.smtp_host:
         return FolderTransport(settings.outbox_dir)
     secret = settings.smtp_password
-    return SmtpTransport(
-        settings.smtp_host,
-        settings.effective_smtp_port,
-        settings.smtp_security,
-        settings.smtp_user,
-        secret.get_secret_value() if secret is not None else None,
-        settings.smtp_timeout,
-        oauth2_file=settings.smtp_oauth2_file,
-    )
+    return SmtpTransport(settings.smtp_host, settings.effective_smtp_port, settings.smtp_security,
+                         settings.smtp_user, secret.get_secret_value() if secret is not None else None,
+                         settings.smtp_timeout, oauth2_file=settings.smtp_oauth2_file)

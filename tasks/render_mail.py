@@ -168,17 +168,17 @@ def render_report_mail(
 
 def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str, Any],
              attachments: tuple[Attachment, ...] = ()) -> OutgoingMessage:
-    """The message of ``mail/<name>.*.j2`` to ``recipient``: ``context`` and what every
-    mail of the roadmap is told."""
+    """The message of ``mail/<name>.*.j2`` to ``recipient``. The templates see ``context``,
+    every ``MailArgs`` field and the recipient."""
+    # **args accepts any name at run time; a misspelt optional one must not pass unnoticed.
+    if unknown := args.keys() - MailArgs.__required_keys__ - MailArgs.__optional_keys__:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
     office_email = args["office_email"]
     context = {
+        **args,
         "lang": language(args["lang"]),
         "recipient": recipient,
-        "roadmap_title": args["roadmap_title"],
-        "roadmap_key": args["roadmap_key"],
         "roadmap_url": _roadmap_url(args.get("public_url"), args["roadmap_key"]),
-        "office_name": args["office_name"],
-        "office_email": office_email,
         "links": {},
         "delegated": [],
         **context,

@@ -8,6 +8,7 @@ would hang. Settings that cannot log in raise ``LoginSetupError``, which no retr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import urllib.error
@@ -85,11 +86,17 @@ def yagmail_client(host: str, port: int, security: Security, *, user: str | None
 
 
 def log_in(yag: yagmail.SMTP) -> None:
-    """Connect and log in; Google refusing the OAuth2 refresh token is a LoginSetupError."""
+    """Connect and log in; Google refusing the OAuth2 refresh token is a LoginSetupError.
+    On failure the half-open connection is dropped without QUIT, so its errors cannot hide
+    the real one."""
     try:
         yag.login()
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise
-        raise LoginSetupError(f"OAuth2 token refresh for {yag.user!r} refused by Google: "
-                              f"{exc.code} {exc.reason}") from None
+    except BaseException as exc:
+        yag.is_closed = True  # so yagmail's __del__ does not try to QUIT either
+        if yag.smtp is not None:
+            with contextlib.suppress(OSError):
+                yag.smtp.close()
+        if isinstance(exc, urllib.error.HTTPError) and exc.code < 500:
+            raise LoginSetupError(f"OAuth2 token refresh for {yag.user!r} refused by Google: "
+                                  f"{exc.code} {exc.reason}") from None
+        raise
