@@ -376,9 +376,8 @@ class SmtpTransport:
         that may quote a server reply."""
         if not self._password:
             return text
-        secrets = {self._password, _b64(self._password)}
-        if self.user:
-            secrets.add(_b64(f"\0{self.user}\0{self._password}"))
+        encoded = [self._password] + ([f"\0{self.user}\0{self._password}"] if self.user else [])
+        secrets = {self._password, *(base64.b64encode(s.encode()).decode() for s in encoded)}
         for secret in sorted(secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
@@ -390,10 +389,6 @@ def _connection_level(exc: BaseException) -> bool:
     # SMTPException is an OSError too, but its other kinds answer for one message.
     return (isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError))
             or not isinstance(exc, smtplib.SMTPException))
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode("ascii")
 
 
 def _text(reply: bytes | str) -> str:

@@ -72,8 +72,7 @@ def task_links(
 ) -> TaskLinks:
     """Links to a task's page for one person, valid until ``days`` days after ``as_of``."""
     token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of, days))
-    base = public_url.rstrip("/")
-    page = f"{base}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
+    page = f"{_roadmap_url(public_url, roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
 
 
@@ -149,11 +148,10 @@ def render_escalation(
     ``as_of``; when the caller does not say the day, it is estimated as the due date plus
     the business days late counted as calendar days (a little early, never late)."""
     key, public_url = _signing_key(secret_key), args.get("public_url")
-    links: dict[str, TaskLinks] = {}
+    context: dict[str, Any] = {"esc": esc, "detail": esc.detail, "role": escalation_role(esc, args["office_email"])}
     if key and public_url and esc.subject_kind == "task":
         day = as_of or _escalation_day(esc)
-        links = {esc.key: task_links(key, public_url, args["roadmap_key"], esc.key, esc.recipient.key, day)}
-    context = {"esc": esc, "detail": esc.detail, "role": escalation_role(esc, args["office_email"]), "links": links}
+        context["links"] = {esc.key: task_links(key, public_url, args["roadmap_key"], esc.key, esc.recipient.key, day)}
     return _compose("escalation", esc.recipient, args, context)
 
 
@@ -291,4 +289,4 @@ def _deadlines(lines: list[TaskLine], args: MailArgs) -> list[Deadline]:
 
 
 def _roadmap_url(public_url: str | None, roadmap_key: str) -> str | None:
-    return f"{public_url.rstrip('/')}/roadmaps/{roadmap_key}" if public_url else None
+    return f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}" if public_url else None
