@@ -29,7 +29,7 @@ from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Self
 
 import yagmail
 
@@ -181,16 +181,6 @@ def prepare(msg: OutgoingMessage) -> Prepared:
 
 
 # --- transports ------------------------------------------------------------------
-
-
-class Transport(Protocol):
-    """What the delivery task needs: open for a batch, send each message, close."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc_info: object) -> None: ...
-
-    def send_prepared(self, msg: Prepared) -> None: ...
 
 
 class FolderTransport:
@@ -399,7 +389,11 @@ def _describe(refused: dict[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
 
-def transport_from_settings(settings: Settings) -> SmtpTransport | FolderTransport:
+# What the delivery task needs: open for a batch (``with``), ``send_prepared`` each message.
+Transport = SmtpTransport | FolderTransport
+
+
+def transport_from_settings(settings: Settings) -> Transport:
     """SMTP when a host is configured, otherwise the outbox folder."""
     if not settings.smtp_host:
         return FolderTransport(settings.outbox_dir)
