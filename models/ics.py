@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from icalendar import Component
 
-EVENT_UID_SUFFIX = "-event"
-
-
 @dataclass(frozen=True)
 class Deadline:
-    """One task's due date. ``uid`` must be stable for the task across runs and
-    ``sequence`` must grow each time the due date or summary changes."""
+    """One task's due date (a date, not a datetime: deadlines are whole days). ``uid`` must be
+    stable for the task across runs and ``sequence`` must grow each time the due date or
+    summary changes."""
 
     uid: str
     sequence: int
@@ -39,29 +37,14 @@ class Deadline:
     description: str = ""
     url: str | None = None
 
-    def __post_init__(self) -> None:
-        if not self.uid.strip():
-            raise ValueError("Deadline.uid must not be empty: clients match updates by it")
-        if self.sequence < 0:
-            raise ValueError(f"Deadline.sequence must be >= 0, got {self.sequence}")
-        if isinstance(self.due, datetime):
-            # A datetime would make DUE a timed value in some zone; deadlines are whole days.
-            raise TypeError("Deadline.due must be a date, not a datetime")
-
 
 def event_uid(task_uid: str) -> str:
     """The VEVENT's UID. It must differ from the VTODO's: CalDAV servers keep one
     object per UID and would otherwise drop one of the two components."""
-    return task_uid + EVENT_UID_SUFFIX
+    return task_uid + "-event"
 
 
-def build_ics(
-    deadlines: Iterable[Deadline],
-    *,
-    prodid: str = "-//Roadmap Office//EN",
-    method: str = "PUBLISH",
-    now: datetime | None = None,
-) -> bytes:
+def build_ics(deadlines: Iterable[Deadline], *, now: datetime | None = None) -> bytes:
     """A VCALENDAR with one VTODO and one all-day VEVENT per deadline, written by the
     ``icalendar`` package (escaping, folding at 75 octets, CRLF).
 
@@ -73,36 +56,29 @@ def build_ics(
     stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     cal = Calendar()
     cal.add("version", "2.0")
-    cal.add("prodid", _clean(prodid))
-    cal.add("method", _clean(method))
+    cal.add("prodid", "-//Roadmap Office//EN")
+    cal.add("method", "PUBLISH")  # as tasks.render_mail.ICS_CONTENT_TYPE tells the mail reader
     for d in deadlines:
-        todo = Todo()
-        todo.add("uid", _clean(d.uid))
-        _add_common(todo, d, stamp)
-        todo.add("due", d.due)
-        todo.add("status", "NEEDS-ACTION")
-        cal.add_component(todo)
+        cal.add_component(_component(Todo(), d.uid, d, stamp, {"due": d.due, "status": "NEEDS-ACTION"}))
         # All-day events end on the next day (DTEND is exclusive); a deadline should not
         # mark the owner as busy for the whole day (TRANSP).
-        event = Event()
-        event.add("uid", _clean(event_uid(d.uid)))
-        _add_common(event, d, stamp)
-        event.add("dtstart", d.due)
-        event.add("dtend", d.due + timedelta(days=1))
-        event.add("transp", "TRANSPARENT")
-        cal.add_component(event)
+        cal.add_component(_component(Event(), event_uid(d.uid), d, stamp, {
+            "dtstart": d.due, "dtend": d.due + timedelta(days=1), "transp": "TRANSPARENT",
+        }))
     return cal.to_ical()
 
 
-def _add_common(component: Component, d: Deadline, stamp: datetime) -> None:
-    component.add("sequence", d.sequence)
-    component.add("dtstamp", stamp)
-    component.add("last-modified", stamp)
-    component.add("summary", _clean(d.summary))
+def _component(component: Component, uid: str, d: Deadline, stamp: datetime, own: dict[str, object]) -> Component:
+    """``component`` with the properties a VTODO and a VEVENT share, then its ``own``."""
+    props: dict[str, object] = {"uid": _clean(uid), "sequence": d.sequence, "dtstamp": stamp,
+                                "last-modified": stamp, "summary": _clean(d.summary)}
     if d.description:
-        component.add("description", _clean(d.description))
+        props["description"] = _clean(d.description)
     if d.url:
-        component.add("url", _clean(d.url))
+        props["url"] = _clean(d.url)
+    for name, value in {**props, **own}.items():
+        component.add(name, value)
+    return component
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -29,7 +29,7 @@ from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Self
 
 import yagmail
 
@@ -183,16 +183,6 @@ def prepare(msg: OutgoingMessage) -> Prepared:
 # --- transports ------------------------------------------------------------------
 
 
-class Transport(Protocol):
-    """What the delivery task needs: open for a batch, send each message, close."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(self, *exc_info: object) -> None: ...
-
-    def send_prepared(self, msg: Prepared) -> None: ...
-
-
 class FolderTransport:
     """Writes each message to ``<directory>/<message-id>.eml`` instead of sending it:
     for development, dry runs and servers without SMTP. The file name comes from the
@@ -296,35 +286,28 @@ class SmtpTransport:
 
     def send_prepared(self, msg: Prepared) -> None:
         """Deliver one prepared message or raise SendError."""
-        attempt = 0
-        while True:
-            if self._fatal is not None:
-                raise SendError(str(self._fatal), permanent=False, smtp_code=self._fatal.smtp_code,
-                                retry_in_run=False, configuration=self._fatal.configuration)
+        if (fatal := self._fatal) is not None:
+            raise SendError(str(fatal), permanent=False, smtp_code=fatal.smtp_code, retry_in_run=False,
+                            configuration=fatal.configuration)
+        for attempt in range(self.retries + 1):
             try:
-                smtp = self._connection()
-                refused = smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
+                refused = self._connection().sendmail(msg.sender, list(msg.recipients), msg.data)
             except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
-                error, retry = self._classify(exc)
-                if retry and attempt >= self.retries and _connection_level(exc):
+                error = self._classify(exc)
+                if error.retry_in_run and attempt < self.retries:
+                    self.close()
+                    self.sleep(self.backoff * 2**attempt)
+                    continue
+                if error.retry_in_run and _connection_level(exc):
                     # The server stayed unreachable through every reconnect: fail the rest
                     # of the batch at once instead of waiting through the same again per message.
-                    self._fatal = SendError(str(error), permanent=False, smtp_code=error.smtp_code,
-                                            retry_in_run=False)
-                    raise self._fatal from None
-                if not retry or attempt >= self.retries:
-                    raise error from None
-                self.close()
-                self.sleep(self.backoff * 2**attempt)
-                attempt += 1
-                continue
+                    error.retry_in_run = False
+                    self._fatal = error
+                raise error from None
             if refused:
                 # The others got it, so resending would duplicate it for them.
-                raise SendError(
-                    self._scrub(f"delivered, but refused for {_describe(refused)}"),
-                    permanent=True,
-                    smtp_code=next(iter(refused.values()))[0],
-                )
+                raise SendError(self._scrub(f"delivered, but refused for {_describe(refused)}"),
+                                permanent=True, smtp_code=next(iter(refused.values()))[0])
             return
 
     def _connection(self) -> smtplib.SMTP:
@@ -338,18 +321,14 @@ class SmtpTransport:
                                  password=self._password, oauth2_file=self.oauth2_file,
                                  timeout=self.timeout, tls_context=self._tls_context)
             self.connect_attempts += 1
-            try:
-                log_in(yag)
-            except BaseException:
-                _discard(yag)
-                raise
+            log_in(yag)
         except LoginSetupError as exc:
             raise self._config_error(str(exc)) from None
         self._yag = yag
         return yag.smtp
 
-    def _classify(self, exc: BaseException) -> tuple[SendError, bool]:
-        """(error to raise, whether retrying could help)."""
+    def _classify(self, exc: BaseException) -> SendError:
+        """The error to raise; its ``retry_in_run`` says whether trying again could help."""
         where = f"{self.host}:{self.port}"
         code = getattr(exc, "smtp_code", None)
         reply = f"{code} {_text(getattr(exc, 'smtp_error', b''))}"
@@ -357,32 +336,23 @@ class SmtpTransport:
         # the reply to its XOAUTH2 command, so a refused token shows up at MAIL FROM.
         if isinstance(exc, smtplib.SMTPAuthenticationError) or code in (530, 535):
             who = f"user {self.user!r}" if self.user else "no smtp_user configured"
-            return self._config_error(f"SMTP authentication failed at {where} ({who}): {reply}",
-                                      code), False
+            return self._config_error(f"SMTP authentication failed at {where} ({who}): {reply}", code)
         if isinstance(exc, UnicodeEncodeError):
             # Only the login is encoded as text; the message itself goes as bytes.
-            return self._config_error(
-                f"SMTP authentication failed at {where}: smtplib can only send ASCII "
-                "user names and passwords"), False
+            return self._config_error(f"SMTP authentication failed at {where}: smtplib can only send ASCII "
+                                      "user names and passwords")
         if isinstance(exc, (smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError)):
-            text = f"SMTP {self.security} setup with {where} failed: {exc}"
-            return self._config_error(text), False
+            return self._config_error(f"SMTP {self.security} setup with {where} failed: {exc}")
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             codes = [c for c, _ in exc.recipients.values()]
-            permanent = all(c >= 500 for c in codes)
-            return SendError(
-                self._scrub(f"recipients refused by {where}: {_describe(exc.recipients)}"),
-                permanent=permanent, smtp_code=codes[0],
-            ), not permanent
+            return SendError(self._scrub(f"recipients refused by {where}: {_describe(exc.recipients)}"),
+                             permanent=all(c >= 500 for c in codes), smtp_code=codes[0])
         if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
             # 5xx to MAIL FROM or DATA: this message will never be accepted as it is.
-            permanent = exc.smtp_code >= 500
             return SendError(self._scrub(f"message refused by {where}: {reply}"),
-                             permanent=permanent, smtp_code=exc.smtp_code), not permanent
-        return SendError(
-            self._scrub(f"SMTP server {where} unavailable: {type(exc).__name__}: {exc}"),
-            permanent=False, smtp_code=code if isinstance(code, int) else None,
-        ), True
+                             permanent=exc.smtp_code >= 500, smtp_code=exc.smtp_code)
+        return SendError(self._scrub(f"SMTP server {where} unavailable: {type(exc).__name__}: {exc}"),
+                         permanent=False, smtp_code=code if isinstance(code, int) else None)
 
     def _config_error(self, text: str, code: int | None = None) -> SendError:
         """A failure that retrying within this run cannot fix. Remembered so the rest of
@@ -396,24 +366,19 @@ class SmtpTransport:
         that may quote a server reply."""
         if not self._password:
             return text
-        secrets = {self._password, _b64(self._password)}
-        if self.user:
-            secrets.add(_b64(f"\0{self.user}\0{self._password}"))
+        encoded = [self._password] + ([f"\0{self.user}\0{self._password}"] if self.user else [])
+        secrets = {self._password, *(base64.b64encode(s.encode()).decode() for s in encoded)}
         for secret in sorted(secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
 
 
 def _connection_level(exc: BaseException) -> bool:
-    """A failure of the connection itself rather than of one message or recipient."""
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
-        return True
+    """Whether a failure worth retrying (an SMTPException or OSError) is one of the connection
+    itself rather than of one message or recipient."""
     # SMTPException is an OSError too, but its other kinds answer for one message.
-    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode("ascii")
+    return (isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError))
+            or not isinstance(exc, smtplib.SMTPException))
 
 
 def _text(reply: bytes | str) -> str:
@@ -424,27 +389,15 @@ def _describe(refused: dict[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{rcpt}: {code} {_text(text)}" for rcpt, (code, text) in refused.items())
 
 
-def _discard(yag: yagmail.SMTP) -> None:
-    """Drop a half-open connection without QUIT, so its errors cannot hide the real one."""
-    yag.is_closed = True
-    if yag.smtp is not None:
-        try:
-            yag.smtp.close()
-        except OSError:
-            pass
+# What the delivery task needs: open for a batch (``with``), ``send_prepared`` each message.
+Transport = SmtpTransport | FolderTransport
 
 
-def transport_from_settings(settings: Settings) -> SmtpTransport | FolderTransport:
+def transport_from_settings(settings: Settings) -> Transport:
     """SMTP when a host is configured, otherwise the outbox folder."""
     if not settings.smtp_host:
         return FolderTransport(settings.outbox_dir)
     secret = settings.smtp_password
-    return SmtpTransport(
-        settings.smtp_host,
-        settings.effective_smtp_port,
-        settings.smtp_security,
-        settings.smtp_user,
-        secret.get_secret_value() if secret is not None else None,
-        settings.smtp_timeout,
-        oauth2_file=settings.smtp_oauth2_file,
-    )
+    return SmtpTransport(settings.smtp_host, settings.effective_smtp_port, settings.smtp_security,
+                         settings.smtp_user, secret.get_secret_value() if secret is not None else None,
+                         settings.smtp_timeout, oauth2_file=settings.smtp_oauth2_file)

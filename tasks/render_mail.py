@@ -17,7 +17,7 @@ task escalation carries links to that task's page in the web app (``web/``), sig
 the recipient (``models/tokens.py``) and valid until 30 days after the mail's as-of day,
 so the same inputs still give the same bytes. The templates get them as ``links``, a dict
 of task key to ``TaskLinks``; without a secret key it is empty and the mails ask for a
-reply instead. When the caller passes no ``secret_key``, the settings' one is used.
+reply instead.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 from urllib.parse import quote
 
 import jinja2
 
-from config import TEMPLATES_DIR, get_settings
-from models.i18n import LANGUAGES, install_gettext, language, translations
+from config import TEMPLATES_DIR
+from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
 from models.tokens import OFFICE, expiry_for, sign_task_token
@@ -43,7 +43,19 @@ ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
 
 
-_FROM_SETTINGS: Any = object()  # secret_key not given: read it from the settings
+class MailArgs(TypedDict):
+    """The keyword arguments every ``render_*`` function takes: the roadmap, its office, and
+    the envelope the caller chose."""
+
+    roadmap_title: str
+    roadmap_key: str
+    lang: str  # "ru", "ru_RU" and "ru-RU" alike (models.i18n.language)
+    office_name: str
+    office_email: str  # also the Reply-To
+    sender: str
+    message_id: str
+    template_dir: NotRequired[Path | None]
+    public_url: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -60,16 +72,12 @@ def task_links(
 ) -> TaskLinks:
     """Links to a task's page for one person, valid until ``days`` days after ``as_of``."""
     token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of, days))
-    base = public_url.rstrip("/")
-    page = f"{base}/roadmaps/{quote(roadmap_key, safe='')}/tasks/{quote(task_key, safe='')}?token={token}"
+    page = f"{_roadmap_url(public_url, roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
 
 
 def _signing_key(secret_key: Any) -> Any:
-    if secret_key is _FROM_SETTINGS:
-        secret_key = get_settings().secret_key
-    if secret_key is None:
-        return None
+    """The raw key of a pydantic SecretStr or a plain value; None when there is none."""
     raw = secret_key.get_secret_value() if hasattr(secret_key, "get_secret_value") else secret_key
     return raw or None
 
@@ -97,7 +105,7 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(TEMPLATES_DIR))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=_autoescape,
+        autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -106,120 +114,81 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
     return install_gettext(env)
 
 
-def _autoescape(name: str | None) -> bool:
-    return name is not None and name.endswith(".html.j2")
-
-
-def render_digest(
-    digest: Digest,
-    *,
-    roadmap_title: str,
-    roadmap_key: str,
-    lang: str,
-    office_name: str,
-    office_email: str,
-    sender: str,
-    message_id: str,
-    template_dir: Path | None = None,
-    public_url: str | None = None,
-    secret_key: Any = _FROM_SETTINGS,
-) -> OutgoingMessage:
+def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[MailArgs]) -> OutgoingMessage:
     """One owner's digest as a message with an .ics of the deadlines it mentions."""
-    if not digest.lines:
+    lines, key, public_url = digest.lines, _signing_key(secret_key), args.get("public_url")
+    if not lines:
         raise ValueError(f"digest for {digest.recipient.email} on {digest.as_of} has no lines")
-    lang = _language(lang)
-    context = _common_context(digest.recipient, roadmap_title, roadmap_key, lang,
-                              office_name, office_email, public_url)
-    context.update(
-        digest=digest,
-        as_of=digest.as_of,
-        kind=digest.kind,
+    context = {
+        "digest": digest,
+        "as_of": digest.as_of,
+        "kind": digest.kind,
         # A task can be both overdue and moved in one digest; count it once.
-        task_count=len({line.key for line in digest.lines}),
-        sections=[(r, [ln for ln in digest.lines if ln.reason == r])
-                  for r in SECTIONS if any(ln.reason == r for ln in digest.lines)],
-        delegated=sorted({(ln.delegated_from, ln.away_until) for ln in digest.lines if ln.delegated_from},
-                         key=lambda item: item[0]),
-    )
-    key = _signing_key(secret_key)
+        "task_count": len({line.key for line in lines}),
+        "sections": [(r, [ln for ln in lines if ln.reason == r])
+                     for r in SECTIONS if any(ln.reason == r for ln in lines)],
+        "delegated": sorted({(ln.delegated_from, ln.away_until) for ln in lines if ln.delegated_from},
+                            key=lambda item: item[0]),
+    }
     if key and public_url:
         context["links"] = {
-            ln.key: task_links(key, public_url, roadmap_key, ln.key, digest.recipient.key, digest.as_of)
-            for ln in digest.lines
+            ln.key: task_links(key, public_url, args["roadmap_key"], ln.key, digest.recipient.key, digest.as_of)
+            for ln in lines
         }
-    subject, text, html = _render_three("reminder", context, template_dir)
-    ics = build_ics(
-        _deadlines(digest.lines, roadmap_title, roadmap_key, lang, context["roadmap_url"]),
-        now=datetime.combine(digest.as_of, time(0), tzinfo=UTC),
-    )
-    calendar = Attachment(f"{roadmap_key}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
-    return OutgoingMessage(
-        message_id=message_id, sender=sender, to=(_address(digest.recipient),),
-        subject=subject, text=text, html=html, attachments=(calendar,),
-        headers=_reply_to(office_email),
-    )
+    ics = build_ics(_deadlines(lines, args), now=datetime.combine(digest.as_of, time(0), tzinfo=UTC))
+    calendar = Attachment(f"{args['roadmap_key']}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
+    return _compose("reminder", digest.recipient, args, context, (calendar,))
 
 
 def render_escalation(
-    esc: Escalation,
-    *,
-    roadmap_title: str,
-    roadmap_key: str,
-    lang: str,
-    office_name: str,
-    office_email: str,
-    sender: str,
-    message_id: str,
-    template_dir: Path | None = None,
-    public_url: str | None = None,
-    secret_key: Any = _FROM_SETTINGS,
-    as_of: date | None = None,
+    esc: Escalation, *, secret_key: Any = None, as_of: date | None = None, **args: Unpack[MailArgs]
 ) -> OutgoingMessage:
     """One escalation (an overdue task at level 1 or 2, or a risk trigger) to one recipient.
     A task escalation carries a signed link to the task's page, valid for 30 days from
     ``as_of``; when the caller does not say the day, it is estimated as the due date plus
     the business days late counted as calendar days (a little early, never late)."""
-    lang = _language(lang)
-    context = _common_context(esc.recipient, roadmap_title, roadmap_key, lang,
-                              office_name, office_email, public_url)
-    context.update(esc=esc, detail=esc.detail, role=escalation_role(esc, office_email))
-    key = _signing_key(secret_key)
+    key, public_url = _signing_key(secret_key), args.get("public_url")
+    context: dict[str, Any] = {"esc": esc, "detail": esc.detail, "role": escalation_role(esc, args["office_email"])}
     if key and public_url and esc.subject_kind == "task":
         day = as_of or _escalation_day(esc)
-        context["links"] = {esc.key: task_links(key, public_url, roadmap_key, esc.key, esc.recipient.key, day)}
-    subject, text, html = _render_three("escalation", context, template_dir)
-    return OutgoingMessage(
-        message_id=message_id, sender=sender, to=(_address(esc.recipient),),
-        subject=subject, text=text, html=html, headers=_reply_to(office_email),
-    )
+        context["links"] = {esc.key: task_links(key, public_url, args["roadmap_key"], esc.key, esc.recipient.key, day)}
+    return _compose("escalation", esc.recipient, args, context)
 
 
 def render_report_mail(
-    recipient: Recipient,
-    *,
-    roadmap_title: str,
-    roadmap_key: str,
-    lang: str,
-    office_name: str,
-    office_email: str,
-    sender: str,
-    message_id: str,
-    as_of: date,
-    attachment: Attachment,
-    template_dir: Path | None = None,
-    public_url: str | None = None,
+    recipient: Recipient, *, as_of: date, attachment: Attachment, **args: Unpack[MailArgs]
 ) -> OutgoingMessage:
     """The weekly report's email to one recipient, the DOCX attached."""
-    lang = _language(lang)
     year, week, _ = as_of.isocalendar()
-    context = _common_context(recipient, roadmap_title, roadmap_key, lang,
-                              office_name, office_email, public_url)
-    context.update(as_of=as_of, iso_year=year, iso_week=week, filename=attachment.filename)
-    subject, text, html = _render_three("report", context, template_dir)
+    context = {"as_of": as_of, "iso_year": year, "iso_week": week, "filename": attachment.filename}
+    return _compose("report", recipient, args, context, (attachment,))
+
+
+def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str, Any],
+             attachments: tuple[Attachment, ...] = ()) -> OutgoingMessage:
+    """The message of ``mail/<name>.*.j2`` to ``recipient``. The templates see ``context``,
+    every ``MailArgs`` field and the recipient."""
+    # **args accepts any name at run time; a misspelt optional one must not pass unnoticed.
+    if unknown := args.keys() - MailArgs.__required_keys__ - MailArgs.__optional_keys__:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    office_email = args["office_email"]
+    context = {
+        **args,
+        "lang": language(args["lang"]),
+        "recipient": recipient,
+        "roadmap_url": _roadmap_url(args.get("public_url"), args["roadmap_key"]),
+        "links": {},
+        "delegated": [],
+        **context,
+    }
+    subject, text, html = _render_three(name, context, args.get("template_dir"))
+    # "Name <addr>" as OutgoingMessage takes it; tasks.mail parses and encodes the name.
+    to = f"{recipient.name} <{recipient.email}>" if recipient.name.strip() else recipient.email
     return OutgoingMessage(
-        message_id=message_id, sender=sender, to=(_address(recipient),),
-        subject=subject, text=text, html=html, attachments=(attachment,),
-        headers=_reply_to(office_email),
+        message_id=args["message_id"], sender=args["sender"], to=(to,), subject=subject, text=text, html=html,
+        attachments=attachments,
+        # The mails invite the reader to answer; answers should reach people, not the robot.
+        headers=(("Reply-To", office_email),) if office_email.strip() else (),
     )
 
 
@@ -298,61 +267,26 @@ def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module:
         raise MailTemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
-def _common_context(
-    recipient: Recipient, roadmap_title: str, roadmap_key: str, lang: str,
-    office_name: str, office_email: str, public_url: str | None,
-) -> dict[str, Any]:
-    return {
-        "lang": lang,
-        "recipient": recipient,
-        "roadmap_title": roadmap_title,
-        "roadmap_key": roadmap_key,
-        "roadmap_url": _roadmap_url(public_url, roadmap_key),
-        "office_name": office_name,
-        "office_email": office_email,
-        "links": {},
-        "delegated": [],
-    }
-
-
-def _deadlines(lines: list[TaskLine], roadmap_title: str, roadmap_key: str, lang: str,
-               url: str | None) -> list[Deadline]:
+def _deadlines(lines: list[TaskLine], args: MailArgs) -> list[Deadline]:
     """One deadline per task (a task both overdue and moved is listed once: two
     components with one UID in one calendar would confuse clients)."""
     # The calendar entry's description is the one piece of wording not in a template:
     # build_ics takes plain strings, and a user override of it has not been asked for.
-    words = translations(lang)
+    words = translations(args["lang"])
+    url = _roadmap_url(args.get("public_url"), args["roadmap_key"])
     stage_label, roadmap_label = words.gettext("Stage"), words.gettext("Roadmap")
     seen: dict[str, Deadline] = {}
     for line in lines:
         seen.setdefault(line.key, Deadline(
-            uid=f"{line.key}.{roadmap_key}@roadmap-office",
+            uid=f"{line.key}.{args['roadmap_key']}@roadmap-office",
             sequence=line.sequence,
             summary=line.title,
             due=line.due,
-            description=f"{stage_label}: {line.stage}\n{roadmap_label}: {roadmap_title}",
+            description=f"{stage_label}: {line.stage}\n{roadmap_label}: {args['roadmap_title']}",
             url=url,
         ))
     return list(seen.values())
 
 
-def _language(lang: str) -> str:
-    """"ru", "ru_RU" and "ru-RU" alike; other languages are refused (models.i18n.language)."""
-    try:
-        return language(lang)
-    except ValueError:
-        raise ValueError(f"mail language must be one of {LANGUAGES}, not {lang!r}") from None
-
-
-def _address(r: Recipient) -> str:
-    """ "Name <addr>" as OutgoingMessage takes it; tasks.mail parses and encodes the name."""
-    return f"{r.name} <{r.email}>" if r.name.strip() else r.email
-
-
-def _reply_to(office_email: str) -> tuple[tuple[str, str], ...]:
-    # The mails invite the reader to answer; answers should reach people, not the robot.
-    return (("Reply-To", office_email),) if office_email.strip() else ()
-
-
 def _roadmap_url(public_url: str | None, roadmap_key: str) -> str | None:
-    return f"{public_url.rstrip('/')}/roadmaps/{roadmap_key}" if public_url else None
+    return f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}" if public_url else None

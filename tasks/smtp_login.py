@@ -8,6 +8,7 @@ would hang. Settings that cannot log in raise ``LoginSetupError``, which no retr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import urllib.error
@@ -31,12 +32,11 @@ class LoginSetupError(Exception):
 
 def keyring_password(user: str) -> str:
     """The password stored for ``user`` under yagmail's service name."""
+    why = f"no keyring entry for service {KEYRING_SERVICE!r}"
     try:
         found = keyring.get_password(KEYRING_SERVICE, user)
     except keyring.errors.KeyringError as exc:  # NoKeyringError on a server without one
         found, why = None, f"keyring unavailable: {type(exc).__name__}"
-    else:
-        why = f"no keyring entry for service {KEYRING_SERVICE!r}"
     if found is None:
         raise LoginSetupError(f"no SMTP password for user {user!r} ({why}); "
                               "set ROADMAP_SMTP_PASSWORD or store it with yagmail.register()")
@@ -49,10 +49,9 @@ def checked_oauth2_file(path: Path) -> Path:
     try:
         info = json.loads(path.read_text())
         missing = [k for k in _OAUTH2_KEYS if not (isinstance(info, dict) and info.get(k))]
+        why = f"missing {', '.join(missing)}"
     except (OSError, ValueError) as exc:
         missing, why = list(_OAUTH2_KEYS), f"{type(exc).__name__}: {exc}"
-    else:
-        why = f"missing {', '.join(missing)}"
     if missing:
         raise LoginSetupError(f"ROADMAP_SMTP_OAUTH2_FILE {path} is not a usable yagmail OAuth2 file "
                               f"({why}); create it once interactively, see docs/mail.md")
@@ -87,11 +86,17 @@ def yagmail_client(host: str, port: int, security: Security, *, user: str | None
 
 
 def log_in(yag: yagmail.SMTP) -> None:
-    """Connect and log in; Google refusing the OAuth2 refresh token is a LoginSetupError."""
+    """Connect and log in; Google refusing the OAuth2 refresh token is a LoginSetupError.
+    On failure the half-open connection is dropped without QUIT, so its errors cannot hide
+    the real one."""
     try:
         yag.login()
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise
-        raise LoginSetupError(f"OAuth2 token refresh for {yag.user!r} refused by Google: "
-                              f"{exc.code} {exc.reason}") from None
+    except BaseException as exc:
+        yag.is_closed = True  # so yagmail's __del__ does not try to QUIT either
+        if yag.smtp is not None:
+            with contextlib.suppress(OSError):
+                yag.smtp.close()
+        if isinstance(exc, urllib.error.HTTPError) and exc.code < 500:
+            raise LoginSetupError(f"OAuth2 token refresh for {yag.user!r} refused by Google: "
+                                  f"{exc.code} {exc.reason}") from None
+        raise

@@ -28,9 +28,9 @@ def test_text_with_separators_newlines_and_controls_reads_back_as_written():
 
 
 def test_a_deadline_is_a_todo_and_a_free_all_day_event_with_the_same_sequence():
-    cal = Calendar.from_ical(build_ics([deadline()], now=NOW, method="REQUEST"))
+    cal = Calendar.from_ical(build_ics([deadline()], now=NOW))
     (todo,), (event,) = cal.walk("VTODO"), cal.walk("VEVENT")
-    assert (str(cal["method"]), str(cal["version"])) == ("REQUEST", "2.0")
+    assert (str(cal["method"]), str(cal["version"])) == ("PUBLISH", "2.0")
     assert (str(todo["uid"]), str(event["uid"])) == ("owm-a@roadmap", event_uid("owm-a@roadmap"))
     assert (str(todo["status"]), str(event["transp"])) == ("NEEDS-ACTION", "TRANSPARENT")
     assert (event.decoded("dtstart"), event.decoded("dtend")) == (date(2014, 11, 15), date(2014, 11, 16))

@@ -362,6 +362,17 @@ def test_server_down_is_transient_after_the_configured_retries(smtp_down_port: i
     assert sleeps == [0.5, 1.0, 2.0]
 
 
+def test_a_server_down_through_every_retry_fails_the_rest_of_the_batch_at_once(smtp_down_port: int) -> None:
+    sleeps: list[float] = []
+    transport = SmtpTransport("127.0.0.1", smtp_down_port, "none", retries=1, sleep=sleeps.append, timeout=2.0)
+    with transport:
+        for _ in range(2):
+            with pytest.raises(SendError, match="unavailable") as caught:
+                send(transport, reminder())
+            assert caught.value.retry_in_run is False and caught.value.permanent is False
+    assert transport.connect_attempts == 2 and len(sleeps) == 1  # no new tries for the second message
+
+
 def test_each_attempt_is_a_new_connection_when_the_server_hangs_up() -> None:
     """Counted on the server side: a listener that accepts and closes at once."""
     accepted = 0

@@ -254,6 +254,11 @@ def test_missing_template_folder_is_an_error(tmp_path: Path, digest: Digest) -> 
         render_digest(digest, **mail_kwargs(template_dir=tmp_path / "nope"))  # type: ignore[arg-type]
 
 
+def test_a_misspelt_keyword_argument_is_refused(digest: Digest) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword arguments: public_ur"):
+        render_digest(digest, public_ur="https://roadmap.example.org", **mail_kwargs())  # type: ignore[arg-type]
+
+
 def test_undefined_variable_raises(tmp_path: Path, digest: Digest) -> None:
     (tmp_path / "mail").mkdir()
     (tmp_path / "mail" / "reminder.txt.j2").write_text("{{ no_such_name }}\n", encoding="utf-8")
