@@ -45,6 +45,12 @@ _LOCALES = {"ru": "ru", "en": "en_GB"}
 _SHORT_DATE = {"ru": "dd.MM.yyyy", "en": "d MMM yyyy"}
 
 
+def N_(message: str) -> str:
+    """Marks a message for ``pybabel extract`` where it is defined; it is translated where it
+    is shown, once the reader's language is known (e.g. ``web.security.say``)."""
+    return message
+
+
 def language(lang: str) -> str:
     """ "ru", "ru_RU" and "ru-RU" alike; anything but Russian or English is refused rather
     than shown as English words around foreign dates."""

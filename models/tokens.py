@@ -32,13 +32,10 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from models.i18n import N_
+
 DEFAULT_DAYS = 30
 OFFICE = "@office"  # the person of a token for the project office (an address, not a person row)
-
-
-def N_(message: str) -> str:
-    """Marks a message for ``pybabel extract``; the web page translates it (``web.security.say``)."""
-    return message
 
 
 DAMAGED = N_("This link is damaged.")

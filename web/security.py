@@ -15,16 +15,11 @@ import hashlib
 import hmac
 from typing import Any
 
-from models.i18n import format_date, translations
+from models.i18n import N_, format_date, translations
 
 CSRF_COOKIE = "rm_csrf"
 MAX_FORM_BYTES = 64 * 1024  # the longest form is two fields of 2,000 characters and a token
 SIGN_IN_HEADERS = {"WWW-Authenticate": 'Basic realm="Roadmap Office", charset="UTF-8"'}
-
-
-def N_(message: str) -> str:
-    """Marks a message for ``pybabel extract``; it is translated where it is shown (``say``)."""
-    return message
 
 
 def say(lang: str, message: str, **params: Any) -> str:
