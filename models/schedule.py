@@ -88,6 +88,18 @@ def schedule_tasks(
     return result
 
 
+def anchor_resolver(session_date: date, stage_dates: Mapping[str, tuple[date, date]]) -> Callable[[Anchor], date]:
+    """The dates of the anchors that are not tasks: the session, and stage starts and ends."""
+
+    def resolve(anchor: Anchor) -> date:
+        if anchor.kind == "session":
+            return session_date
+        start, end = stage_dates[anchor.key]  # type: ignore[index]
+        return start if anchor.edge == "start" else end
+
+    return resolve
+
+
 class PlansByKey(Protocol):
     """Plans of other tasks by key: a dict, or the stored plans a live update reads on demand."""
 
