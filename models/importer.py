@@ -117,9 +117,8 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
     else:
         log = ChangeLog(roadmap.id, "import", actor)
         _apply(roadmap, fields, log, report, "roadmap", roadmap.key)
-        for name, value in source.items():
+        for name, value in {**source, "imported_at": utcnow()}.items():
             setattr(roadmap, name, value)
-        roadmap.imported_at = utcnow()
 
     plans = loaded.schedule.plans
     kept_tasks: list[Task] = []
@@ -138,11 +137,8 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
                 if state:
                     values.update(state, file_state=_json_state(state))
                 if model is Task:
-                    p = plans[item.key]
-                    values.update(
-                        start=p.start, due=p.due, finish=p.finish, slack=p.slack, critical=p.critical,
-                        baseline_start=p.start, baseline_due=p.due, sequence=0,
-                    )
+                    p = plans[item.key]  # its key, start, due, finish, slack and critical
+                    values.update(vars(p), baseline_start=p.start, baseline_due=p.due, sequence=0)
                 new_rows.append(values)
                 report.added.append((entity, item.key))
                 log.add(entity, item.key, "added", None, getattr(item, "title", None) or getattr(item, "name", None))
