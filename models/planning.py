@@ -7,7 +7,7 @@ or given a new forecast shifts the tasks scheduled after it, and their owners ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -36,11 +36,8 @@ def roadmap_calendar(roadmap: Roadmap) -> BusinessCalendar:
 
 
 def live_tasks(session: Session, roadmap_id: int) -> list[Task]:
-    return list(
-        session.scalars(
-            select(Task).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False)).order_by(Task.position)
-        )
-    )
+    live = select(Task).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False))
+    return list(session.scalars(live.order_by(Task.position)))
 
 
 def open_task_rows(session: Session, roadmap_id: int) -> list[Any]:
@@ -112,13 +109,7 @@ def reschedule_after(
     stages = _stage_dates(session, roadmap)
     resolve = anchor_resolver(roadmap.session_date, stages)
 
-    downstream: set[str] = set()
-    todo = list(changed)
-    while todo:
-        key = todo.pop()
-        if key not in downstream:
-            downstream.add(key)
-            todo.extend(graph.followers.get(key, ()))
+    downstream = _reach(changed, lambda k: graph.followers.get(k, ()))
     reads = {k: graph.reads[k] & downstream for k in downstream}
     order = topological_order(sorted(downstream), reads)
     assert order is not None  # a cycle cannot be stored: the loader refuses it
@@ -149,7 +140,7 @@ def reschedule_after(
         for key, p in fresh.items():
             plans[key] = p
     elif moved_keys:
-        ancestors = _ancestors(moved_keys, graph.depends.__getitem__, cancelled)
+        ancestors = _reach(moved_keys, graph.depends.__getitem__, cancelled)
         rows.prefetch(ancestors | {s for a in ancestors for s in graph.followers.get(a, ())})
         _update_slack(moved_keys, graph.depends.__getitem__, graph.followers, plans, cancelled, cal, last_after)
     return _write(session, log, plans, rows)
@@ -203,15 +194,18 @@ def _cancelled(session: Session, roadmap: Roadmap) -> frozenset[str]:
     ))
 
 
-def _ancestors(keys: set[str], depends: Callable[[str], tuple[str, ...]], cancelled: frozenset[str]) -> set[str]:
-    """``keys`` and every task they depend on, directly or not, leaving cancelled tasks out."""
+def _reach(
+    keys: set[str], neighbours: Callable[[str], Iterable[str]], leave_out: frozenset[str] = frozenset()
+) -> set[str]:
+    """``keys`` and every task reached from them through ``neighbours`` (the tasks they depend
+    on, or those that read their plans), directly or not, leaving ``leave_out`` out."""
     found: set[str] = set()
-    todo = [k for k in keys if k not in cancelled]
+    todo = [k for k in keys if k not in leave_out]
     while todo:
         key = todo.pop()
         if key not in found:
             found.add(key)
-            todo.extend(d for d in depends(key) if d not in cancelled)
+            todo.extend(n for n in neighbours(key) if n not in leave_out)
     return found
 
 
@@ -304,7 +298,7 @@ def _update_slack(
     finish can have changed: those whose start or finish moved, and their ancestors. The
     others keep their stored latest finish (finish position + slack). Only valid while the
     roadmap's last finish (the end every latest finish starts from) stays the same."""
-    affected = _ancestors(moved, depends, cancelled)
+    affected = _reach(moved, depends, cancelled)
     order = topological_order(sorted(affected), {k: set(depends(k)) & affected for k in affected})
     assert order is not None
     project_end_pos = cal.positions([last_finish])[0]

@@ -26,13 +26,11 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
     for i, s in stages:
         start = parse_expr(r, ("stages", i, "start"), s.start)
         end = parse_expr(r, ("stages", i, "end"), s.end)
-        for name, e in (("start", start), ("end", end)):
-            if e is not None and e.anchor.kind == "task":
-                r.problem(("stages", i, name), "stage dates may refer to the session or other stages, not to tasks")
-                exprs[s.key] = (i, None, None)
-                break
-        else:
-            exprs[s.key] = (i, start, end)
+        to_tasks = [name for name, e in (("start", start), ("end", end)) if e is not None and e.anchor.kind == "task"]
+        if to_tasks:
+            r.problem(("stages", i, to_tasks[0]), "stage dates may refer to the session or other stages, not to tasks")
+            start = end = None
+        exprs[s.key] = (i, start, end)
     preds = {
         k: {e.refers_to_stage for e in (a, b) if e is not None and e.refers_to_stage}
         for k, (_, a, b) in exprs.items()
