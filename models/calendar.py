@@ -19,14 +19,6 @@ class UnknownCalendar(ValueError):
     pass
 
 
-def supported_calendar(code: str) -> bool:
-    try:
-        holidays_lib.country_holidays(code.upper(), years=2000)
-    except (NotImplementedError, KeyError, AttributeError):
-        return False
-    return True
-
-
 class BusinessCalendar:
     """Business-day arithmetic for one country.
 
@@ -36,8 +28,10 @@ class BusinessCalendar:
 
     def __init__(self, country: str = "RU") -> None:
         self.country = country.upper()
-        if not supported_calendar(self.country):
-            raise UnknownCalendar(f"unknown calendar {country!r}")
+        try:
+            holidays_lib.country_holidays(self.country, years=2000)
+        except (NotImplementedError, KeyError, AttributeError):
+            raise UnknownCalendar(f"unknown calendar {country!r}") from None
         self._first_year = self._last_year = 0
         self._days: list[date] = []
         self._holidays: dict[date, str] = {}
@@ -50,22 +44,14 @@ class BusinessCalendar:
         last = max(d.year, self._last_year or d.year) + 2
         hol = holidays_lib.country_holidays(self.country, years=range(first, last + 1))
         self._holidays = dict(hol)
-        day, end = date(first, 1, 1), date(last, 12, 31)
-        days: list[date] = []
-        one = timedelta(days=1)
-        while day <= end:
-            if day.weekday() < 5 and day not in self._holidays:
-                days.append(day)
-            day += one
-        self._first_year, self._last_year, self._days = first, last, days
+        start = date(first, 1, 1)
+        every_day = (start + timedelta(days=n) for n in range((date(last, 12, 31) - start).days + 1))
+        self._days = [day for day in every_day if day.weekday() < 5 and day not in self._holidays]
+        self._first_year, self._last_year = first, last
 
     def is_business_day(self, d: date) -> bool:
         self._cover(d)
         return d.weekday() < 5 and d not in self._holidays
-
-    def holiday_name(self, d: date) -> str | None:
-        self._cover(d)
-        return self._holidays.get(d)
 
     def _index(self, d: date) -> int:
         """Position of d among business days; for a non-business day, of the next one."""
@@ -93,13 +79,9 @@ class BusinessCalendar:
         From a non-business day, +1 is the next business day and -1 the previous one.
         """
         i = self._index(d)
-        on_business_day = self._days[i] == d if i < len(self._days) else False
-        if n >= 0:
-            return self._at(i + n - (0 if on_business_day else 1))
+        if n >= 0 and not (i < len(self._days) and self._days[i] == d):
+            n -= 1  # i is already the next business day
         return self._at(i + n)
-
-    def next_business_day(self, d: date) -> date:
-        return self.add(d, 1)
 
     def span_end(self, start: date, duration: int) -> date:
         """Due date of a task that takes `duration` business days, counting its start day."""
@@ -107,9 +89,11 @@ class BusinessCalendar:
 
     def between(self, a: date, b: date) -> int:
         """Business days in (a, b]: how late a task due on a is on b (negative when early)."""
-        if b >= a:
-            return bisect.bisect_right(self._days_for(a, b), b) - bisect.bisect_right(self._days, a)
-        return -self.between(b, a)
+        if b < a:
+            return -self.between(b, a)
+        self._cover(a)
+        self._cover(b)
+        return bisect.bisect_right(self._days, b) - bisect.bisect_right(self._days, a)
 
     def positions(self, days: list[date]) -> list[int]:
         """Business-day positions of several dates on one scale (for slack arithmetic)."""
@@ -117,11 +101,6 @@ class BusinessCalendar:
             self._cover(min(days))
             self._cover(max(days))
         return [bisect.bisect_right(self._days, d) for d in days]
-
-    def _days_for(self, a: date, b: date) -> list[date]:
-        self._cover(a)
-        self._cover(b)
-        return self._days
 
     def count(self, start: date, end: date) -> int:
         """Business days in [start, end], inclusive of both ends."""

@@ -26,6 +26,7 @@ _ANCHOR = re.compile(
     re.VERBOSE,
 )
 _OFFSET = re.compile(r"\s*(?P<sign>[+\-])\s*(?P<n>\d+)\s*(?P<unit>bd|d|w)\s*")
+_CALENDAR_DAYS = {"d": 1, "w": 7}
 
 
 class DateExprError(ValueError):
@@ -64,12 +65,7 @@ class DateExpr:
         day = self.anchor.value if self.anchor.kind == "date" else resolve(self.anchor)
         assert day is not None
         for n, unit in self.offsets:
-            if unit == "bd":
-                day = cal.add(day, n)
-            elif unit == "w":
-                day += timedelta(days=7 * n)
-            else:
-                day += timedelta(days=n)
+            day = cal.add(day, n) if unit == "bd" else day + timedelta(days=n * _CALENDAR_DAYS[unit])
         return day
 
 
@@ -107,8 +103,7 @@ def parse_date_expr(value: object) -> DateExpr:
             raise DateExprError(
                 f"cannot read {text[pos:]!r} in {value!r}: offsets look like '+ 5bd', '- 3d', '+ 2w'"
             )
-        n = int(om["n"]) * (-1 if om["sign"] == "-" else 1)
-        offsets.append((n, om["unit"]))
+        offsets.append((int(om["sign"] + om["n"]), om["unit"]))
         pos = om.end()
     return DateExpr(anchor, tuple(offsets))
 

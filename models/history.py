@@ -43,6 +43,16 @@ class ChangeLog:
             )
         )
 
+    def apply(self, row: Any, entity: str, key: str, values: dict[str, Any],
+              note: str | None = None) -> list[tuple[str, Any, Any]]:
+        """Set on ``row`` the values that differ from its own, record each, and return them
+        as (field, old, new)."""
+        changes = [(name, old, value) for name, value in values.items() if (old := getattr(row, name)) != value]
+        for name, old, new in changes:
+            setattr(row, name, new)
+            self.add(entity, key, name, old, new, note)
+        return changes
+
     def flush(self, session: Session) -> None:
         if self.rows:
             session.execute(insert(Change), self.rows)

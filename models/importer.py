@@ -13,7 +13,6 @@ The caller owns the transaction: on any error nothing is written.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,7 +22,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import spec
-from models.dates import parse_duration
 from models.history import ChangeLog
 from models.loader import LoadedRoadmap
 from models.planning import Moved, reschedule
@@ -62,46 +60,17 @@ def _roadmap_fields(doc: spec.RoadmapFile) -> dict[str, Any]:
     )
 
 
-def _partner_fields(p: spec.Partner, _: LoadedRoadmap) -> dict[str, Any]:
-    return dict(name=p.name, kind=p.kind, contact=p.contact, formats=list(p.formats))
-
-
-def _person_fields(p: spec.Person, _: LoadedRoadmap) -> dict[str, Any]:
-    return dict(name=p.name, email=p.email, partner=p.partner, manager=p.manager)
-
-
-def _workstream_fields(w: spec.Workstream, _: LoadedRoadmap) -> dict[str, Any]:
-    return dict(title=w.title)
-
-
-def _stage_fields(s: spec.Stage, loaded: LoadedRoadmap) -> dict[str, Any]:
-    start, end = loaded.stage_dates[s.key]
-    return dict(title=s.title, start_expr=_expr_text(s.start), end_expr=_expr_text(s.end), start=start, end=end,
-                goal=s.goal)
-
-
-def _risk_fields(r: spec.Risk, _: LoadedRoadmap) -> dict[str, Any]:
-    return dict(title=r.title, owner=r.owner, partner=r.partner, mitigation=r.mitigation, tasks=list(r.tasks))
-
-
-def _risk_state(r: spec.Risk) -> dict[str, Any]:
-    return dict(status=r.status, probability=r.probability, impact=r.impact, review=r.review)
-
-
-def _task_fields(t: spec.Task, _: LoadedRoadmap) -> dict[str, Any]:
-    return dict(
-        title=t.title, stage=t.stage, workstream=t.workstream, owner=t.owner, partners=list(t.partners),
-        depends_on=list(t.depends_on), start_expr=_expr_text(t.start), due_expr=_expr_text(t.due),
-        duration=_duration(t.duration), notes=t.notes,
-    )
-
-
-def _duration(value: Any) -> int | None:
-    return None if value is None else parse_duration(value)
-
-
-def _task_state(t: spec.Task) -> dict[str, Any]:
-    return dict(status=t.status, done_on=t.done_on, progress=t.progress)
+def _values(item: Any, columns: tuple[str, ...], loaded: LoadedRoadmap) -> dict[str, Any]:
+    """The stored columns of one file item: its fields as they are and, for stages and tasks,
+    the date expressions as text, the evaluated stage dates and the duration in business days."""
+    derived: dict[str, Any] = {}
+    if isinstance(item, spec.Stage):
+        derived = dict(start_expr=_expr_text(item.start), end_expr=_expr_text(item.end))
+        derived["start"], derived["end"] = loaded.stage_dates[item.key]
+    elif isinstance(item, spec.Task):
+        derived = dict(start_expr=_expr_text(item.start), due_expr=_expr_text(item.due),
+                       duration=loaded.task_exprs[item.key][2])
+    return {name: derived[name] if name in derived else getattr(item, name) for name in columns}
 
 
 def _json_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -112,17 +81,19 @@ class _Section(NamedTuple):
     entity: str
     model: type[InRoadmap]
     section: str  # the RoadmapFile list
-    to_fields: Callable[[Any, LoadedRoadmap], dict[str, Any]]
-    to_state: Callable[[Any], dict[str, Any]] | None  # the live fields the file may set (risks, tasks)
+    columns: tuple[str, ...]  # the columns the file sets on every import
+    state: tuple[str, ...] = ()  # the live fields the file may set (risks, tasks)
 
 
 SECTIONS = (
-    _Section("partner", Partner, "partners", _partner_fields, None),
-    _Section("person", Person, "people", _person_fields, None),
-    _Section("workstream", Workstream, "workstreams", _workstream_fields, None),
-    _Section("stage", Stage, "stages", _stage_fields, None),
-    _Section("risk", Risk, "risks", _risk_fields, _risk_state),
-    _Section("task", Task, "tasks", _task_fields, _task_state),
+    _Section("partner", Partner, "partners", ("name", "kind", "contact", "formats")),
+    _Section("person", Person, "people", ("name", "email", "partner", "manager")),
+    _Section("workstream", Workstream, "workstreams", ("title",)),
+    _Section("stage", Stage, "stages", ("title", "start_expr", "end_expr", "start", "end", "goal")),
+    _Section("risk", Risk, "risks", ("title", "owner", "partner", "mitigation", "tasks"),
+             ("status", "probability", "impact", "review")),
+    _Section("task", Task, "tasks", ("title", "stage", "workstream", "owner", "partners", "depends_on", "start_expr",
+                                     "due_expr", "duration", "notes"), ("status", "done_on", "progress")),
 )
 
 
@@ -146,36 +117,32 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
     else:
         log = ChangeLog(roadmap.id, "import", actor)
         _apply(roadmap, fields, log, report, "roadmap", roadmap.key)
-        for name, value in source.items():
+        for name, value in {**source, "imported_at": utcnow()}.items():
             setattr(roadmap, name, value)
-        roadmap.imported_at = utcnow()
 
     plans = loaded.schedule.plans
     kept_tasks: list[Task] = []
     new_tasks = 0
-    for entity, model, section, to_fields, to_state in SECTIONS:
+    for entity, model, section, columns, state_fields in SECTIONS:
         existing = {row.key: row for row in session.scalars(select(model).where(model.roadmap_id == roadmap.id))}
         new_rows: list[dict[str, Any]] = []
         seen: set[str] = set()
         for position, item in enumerate(getattr(doc, section)):
             seen.add(item.key)
-            values = to_fields(item, loaded)
-            state = to_state(item) if to_state else None
+            values = _values(item, columns, loaded)
+            state = {name: getattr(item, name) for name in state_fields}
             row = existing.get(item.key)
             if row is None:
                 values.update(roadmap_id=roadmap.id, key=item.key, position=position, archived=False)
-                if state is not None:
+                if state:
                     values.update(state, file_state=_json_state(state))
                 if model is Task:
-                    p = plans[item.key]
-                    values.update(
-                        start=p.start, due=p.due, finish=p.finish, slack=p.slack, critical=p.critical,
-                        baseline_start=p.start, baseline_due=p.due, sequence=0,
-                    )
+                    p = plans[item.key]  # its key, start, due, finish, slack and critical
+                    values.update(vars(p), baseline_start=p.start, baseline_due=p.due, sequence=0)
                 new_rows.append(values)
                 report.added.append((entity, item.key))
                 log.add(entity, item.key, "added", None, getattr(item, "title", None) or getattr(item, "name", None))
-                if state is not None and state.get("status"):
+                if state.get("status"):
                     log.add(entity, item.key, "status", None, state["status"])
                 continue
             if row.archived:
@@ -185,12 +152,12 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
             if row.position != position:
                 row.position = position
             _apply(row, values, log, report, entity, item.key)
-            if state is not None and isinstance(row, Risk | Task) and _json_state(state) != row.file_state:
+            if isinstance(row, Risk | Task) and (in_file := _json_state(state)) != row.file_state:
                 # The file's own value changed: it wins over live updates for those fields.
                 previous = row.file_state or {}
-                changed_in_file = {k: v for k, v in state.items() if _json_state({k: v})[k] != previous.get(k)}
+                changed_in_file = {k: state[k] for k in state if in_file[k] != previous.get(k)}
                 _apply(row, changed_in_file, log, report, entity, item.key)
-                row.file_state = _json_state(state)
+                row.file_state = in_file
         if new_rows:
             # render_nulls keeps every row's column set the same, so the rows go out in
             # a few executemany batches instead of one INSERT per distinct set of keys.
@@ -225,9 +192,4 @@ def _sha_or_none(path: str) -> str | None:
 
 
 def _apply(row: Any, values: dict[str, Any], log: ChangeLog, report: ImportReport, entity: str, key: str) -> None:
-    for name, value in values.items():
-        old = getattr(row, name)
-        if old != value:
-            setattr(row, name, value)
-            report.changed.append((entity, key, name, old, value))
-            log.add(entity, key, name, old, value)
+    report.changed += [(entity, key, *change) for change in log.apply(row, entity, key, values)]

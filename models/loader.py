@@ -12,7 +12,7 @@ The result is a LoadedRoadmap, or RoadmapInvalid carrying all problems.
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,10 +26,9 @@ from models.addresses import is_email
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import DateExpr
 from models.graph import find_cycles
-from models.problems import Problem, RoadmapInvalid
-from models.roadmap_dates import build_task_inputs
+from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader
-from models.schedule import Schedule, TaskInput
+from models.schedule import Schedule
 
 SECTIONS: dict[str, type[BaseModel]] = {
     "partners": spec.Partner,
@@ -57,14 +56,11 @@ class LoadedRoadmap:
     schedule: Schedule
     warnings: list[Problem] = field(default_factory=list)
 
-    def task_inputs(self, overrides: dict[str, dict[str, Any]] | None = None) -> list[TaskInput]:
-        return build_task_inputs(self.doc.tasks, self.task_exprs, self.stage_dates, overrides or {})
-
 
 # -- shape, section by section ----------------------------------------------------
 
 
-def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> Any:
+def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_, kind: str = "key") -> Any:
     """Unknown keys with a did-you-mean; returns the value without them."""
     if not isinstance(value, dict):
         return value
@@ -72,9 +68,8 @@ def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> A
     clean = {}
     for key, sub in value.items():
         if key not in allowed:
-            guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {guess[0]!r}?)" if guess else f" (expected one of: {', '.join(allowed)})"
-            r.problem(path + (key,), f"unknown key {key!r}{hint}")
+            hint = did_you_mean(str(key), allowed) or f" (expected one of: {', '.join(allowed)})"
+            r.problem(path + (key,), f"unknown {kind} {key!r}{hint}")
             continue
         nested = NESTED.get((model, key))
         clean[key] = _check_keys(r, nested, sub, path + (key,)) if nested else sub
@@ -128,17 +123,10 @@ def load_roadmap_text(text: str, file: str = "<roadmap>") -> LoadedRoadmap:
     """Check a roadmap document. Big clean files take the rapidyaml reader (models/yaml_fast.py);
     any problem at all sends the document through the line-tracking reader instead, so
     every problem is reported with its line."""
-    try:
-        data = yaml_fast.load(text.encode("utf-8"))
-    except yaml_fast.Unsupported:
-        pass
-    else:
+    with contextlib.suppress(yaml_fast.Unsupported, RoadmapInvalid):
         fast = Reader(file)
-        try:
-            loaded = _check(fast, data)
-        except RoadmapInvalid:
-            loaded = None
-        if loaded is not None and not fast.problems:
+        loaded = _check(fast, yaml_fast.load(text.encode("utf-8")))
+        if not fast.problems:
             return loaded
     r = Reader(file)
     return _check(r, r.read(text))
@@ -153,13 +141,7 @@ def _check(r: Reader, data: Any) -> LoadedRoadmap:
         r.problem((), "the file must be a mapping with the keys roadmap, people, stages, tasks, ...")
         raise RoadmapInvalid(r.problems)
 
-    allowed = list(spec.RoadmapFile.model_fields)
-    for key in data:
-        if key not in allowed:
-            guess = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {guess[0]!r}?)" if guess else f" (expected one of: {', '.join(allowed)})"
-            r.problem((key,), f"unknown section {key!r}{hint}")
-
+    _check_keys(r, spec.RoadmapFile, data, (), "section")
     meta = None
     if "roadmap" not in data:
         r.problem((), "missing required section 'roadmap'")
@@ -167,12 +149,10 @@ def _check(r: Reader, data: Any) -> LoadedRoadmap:
         meta = _validate(r, spec.RoadmapMeta, data["roadmap"], ("roadmap",))
     policy = _validate(r, spec.Policy, data.get("policy") or {}, ("policy",))
 
-    items: dict[str, list[tuple[int, Any]]] = {}
-    all_keys: dict[str, set[str]] = {}
+    items: dict[str, list[tuple[int, Any]]] = {section: [] for section in SECTIONS}
+    all_keys: dict[str, set[str]] = {section: set() for section in SECTIONS}
     for section, model in SECTIONS.items():
         value = data.get(section)
-        items[section] = []
-        all_keys[section] = set()
         if value is None:
             continue
         if not isinstance(value, list):
@@ -223,14 +203,10 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:
     return LoadedRoadmap(r.file, doc, cal, stage_dates, exprs, schedule)
 
 
-def _ref(r: Reader, path: Path_, kind: str, value: str | None, known: set[str]) -> bool:
-    """Whether ``value`` names a known key; if not, a problem with a "did you mean"."""
-    if value is None or value in known:
-        return True
-    guess = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
-    hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-    r.problem(path, f"unknown {kind} {value!r}{hint}")
-    return False
+def _ref(r: Reader, path: Path_, kind: str, value: str | None, known: set[str]) -> None:
+    """A problem with a "did you mean" when ``value`` names no known key."""
+    if value is not None and value not in known:
+        r.problem(path, f"unknown {kind} {value!r}{did_you_mean(value, known)}")
 
 
 def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> BusinessCalendar | None:
@@ -243,8 +219,7 @@ def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> Business
         if "/" not in meta.timezone and meta.timezone not in ("UTC",):
             raise ZoneInfoNotFoundError
     except (ZoneInfoNotFoundError, ValueError):
-        guess = difflib.get_close_matches(meta.timezone, sorted(available_timezones()), n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        hint = did_you_mean(meta.timezone, sorted(available_timezones()))
         r.problem(("roadmap", "timezone"), f"unknown timezone {meta.timezone!r}{hint}")
     cal: BusinessCalendar | None = None
     try:

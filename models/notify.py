@@ -21,8 +21,9 @@ Rules (policy keys of the roadmap file):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -168,28 +169,20 @@ def plan_digests(
     titles = stage_titles or {}
     digests: dict[str, Digest] = {}
 
-    def digest_for(task: Task) -> Digest | None:
-        reader, _ = directory.reader(task.owner, as_of)
+    def add(task: Task, line: TaskLine) -> None:
+        """Into the digest of whoever reads the task owner's reminders today."""
+        reader, away = directory.reader(task.owner, as_of)
         if reader is None:
-            return None
-        if reader.email.lower() not in digests:
-            digests[reader.email.lower()] = Digest(reader, as_of)
-        return digests[reader.email.lower()]
-
-    def finish(line: TaskLine, task: Task) -> TaskLine:
+            return
         blockers = tuple(by_key[d].title for d in task.depends_on
                          if d in by_key and by_key[d].status not in ("done", "cancelled"))
-        extra: dict[str, object] = {}
-        _, away = directory.reader(task.owner, as_of)
-        if away is not None:
-            extra = {"delegated_from": away.name, "away_until": away.away_until}
-        return TaskLine(**{**line.__dict__, "stage": titles.get(task.stage, task.stage), "blocked_by": blockers,
-                           **extra})
+        delegated: dict[str, Any] = {"delegated_from": away.name, "away_until": away.away_until} if away else {}
+        digests.setdefault(reader.email.lower(), Digest(reader, as_of)).lines.append(
+            replace(line, stage=titles.get(task.stage, task.stage), blocked_by=blockers, **delegated))
 
     for task in tasks:
-        line = reminder_reason(task, as_of, cal, policy)
-        if line is not None and (d := digest_for(task)) is not None:
-            d.lines.append(finish(line, task))
+        if (line := reminder_reason(task, as_of, cal, policy)) is not None:
+            add(task, line)
     # Several moves of one task since its owner was last told make one line: from the
     # date the owner knew to the date it has now.
     first_old: dict[str, date] = {}
@@ -198,21 +191,13 @@ def plan_digests(
         first_old.setdefault(key, old)
         ids.setdefault(key, []).append(change_id)
     for key, old in first_old.items():
-        if key not in by_key:
-            continue
-        task = by_key[key]
-        if task.status not in OPEN or old == task.due:
-            continue
-        if (d := digest_for(task)) is not None:
-            moved = TaskLine(key=task.key, title=task.title, stage=task.stage, due=task.due, reason="moved",
-                             status=task.status, old_due=old, sequence=task.sequence, change_ids=tuple(ids[key]))
-            d.lines.append(finish(moved, task))
+        moved = by_key.get(key)
+        if moved is not None and moved.status in OPEN and old != moved.due:
+            add(moved, _line(moved, "moved", old_due=old, change_ids=tuple(ids[key])))
     order = {"overdue": 0, "due_today": 1, "before": 2, "moved": 3}
-    out = []
     for d in digests.values():
         d.lines.sort(key=lambda ln: (order[ln.reason], ln.due, ln.key))
-        out.append(d)
-    return sorted(out, key=lambda d: d.recipient.email)
+    return sorted(digests.values(), key=lambda d: d.recipient.email)
 
 
 def plan_escalations(
@@ -238,17 +223,15 @@ def plan_escalations(
             detail = {"due": task.due, "days_late": late, "stage": task.stage, "status": task.status,
                       "owner": owner.name if owner else task.owner, "owner_email": owner.email if owner else "",
                       "threshold": threshold}
-            role_of = {r.email.lower(): role for r, role in reversed(roles) if r is not None}
-            for r in _unique([r for r, _ in roles]):
-                out.append(Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(),
-                                      {**detail, "role": role_of[r.email.lower()]}))
+            out += [Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(),
+                               {**detail, "role": role}) for r, role in _unique(roles)]
     threshold = policy.risk_escalate_score
     for risk in risks:
         if risk.status == "closed":
             continue
         triggers: list[tuple[str, str]] = []
-        if risk.status != "mitigated" and risk.probability * risk.impact >= threshold:
-            triggers.append(("score", str(risk.probability * risk.impact)))
+        if risk.status != "mitigated" and risk.score >= threshold:
+            triggers.append(("score", str(risk.score)))
         if risk.status == "occurred":
             triggers.append(("occurred", "1"))
         if risk.review is not None and risk.review < as_of and not _reviewed_for(risk):
@@ -256,13 +239,12 @@ def plan_escalations(
         if not triggers:
             continue
         owner = directory.person(risk.owner)
-        recipients = _unique([owner, directory.partner_contact(risk.partner), directory.office()])
-        detail = {"probability": risk.probability, "impact": risk.impact, "score": risk.probability * risk.impact,
+        recipients = _unique([(owner, ""), (directory.partner_contact(risk.partner), ""), (directory.office(), "")])
+        detail = {"probability": risk.probability, "impact": risk.impact, "score": risk.score,
                   "mitigation": risk.mitigation or "", "review": risk.review, "status": risk.status,
                   "owner": owner.name if owner else risk.owner, "threshold": threshold}
-        for trigger, value in triggers:
-            for r in recipients:
-                out.append(Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail))
+        out += [Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail)
+                for trigger, value in triggers for r, _ in recipients]
     return out
 
 
@@ -275,11 +257,10 @@ def _reviewed_for(risk: Risk) -> bool:
     return risk.reviewed_on is not None and risk.review is not None and risk.reviewed_on >= risk.review - REVIEW_EARLY
 
 
-def _unique(recipients: list[Recipient | None]) -> list[Recipient]:
-    seen: set[str] = set()
-    out = []
-    for r in recipients:
-        if r is not None and r.email.lower() not in seen:
-            seen.add(r.email.lower())
-            out.append(r)
-    return out
+def _unique(roles: list[tuple[Recipient | None, str]]) -> list[tuple[Recipient, str]]:
+    """Each address once, with the role of its first place."""
+    by_address: dict[str, tuple[Recipient, str]] = {}
+    for r, role in roles:
+        if r is not None:
+            by_address.setdefault(r.email.lower(), (r, role))
+    return list(by_address.values())

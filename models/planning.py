@@ -7,7 +7,7 @@ or given a new forecast shifts the tasks scheduled after it, and their owners ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,10 +16,10 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar, calendar_for
-from models.dates import Anchor, parse_date_expr
+from models.dates import parse_date_expr
 from models.graph import topological_order
 from models.history import ChangeLog
-from models.schedule import TaskInput, TaskPlan, critical_path, plan_task, schedule_tasks
+from models.schedule import TaskInput, TaskPlan, anchor_resolver, critical_path, plan_task, schedule_tasks
 from models.schema import Roadmap, Stage, Task
 from models.status import OPEN
 
@@ -36,11 +36,8 @@ def roadmap_calendar(roadmap: Roadmap) -> BusinessCalendar:
 
 
 def live_tasks(session: Session, roadmap_id: int) -> list[Task]:
-    return list(
-        session.scalars(
-            select(Task).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False)).order_by(Task.position)
-        )
-    )
+    live = select(Task).where(Task.roadmap_id == roadmap_id, Task.archived.is_(False))
+    return list(session.scalars(live.order_by(Task.position)))
 
 
 def open_task_rows(session: Session, roadmap_id: int) -> list[Any]:
@@ -60,14 +57,11 @@ def open_task_rows(session: Session, roadmap_id: int) -> list[Any]:
 
 def reschedule(session: Session, roadmap: Roadmap, log: ChangeLog, tasks: list[Task] | None = None) -> list[Moved]:
     """Schedule the roadmap's live tasks from their stored expressions and live status."""
-    cal = roadmap_calendar(roadmap)
-    stages = {
-        s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))
-    }
+    stages = _stage_dates(session, roadmap)
     tasks = tasks if tasks is not None else live_tasks(session, roadmap.id)
     live = {t.key for t in tasks}
     inputs = [_task_input(t, stages, tuple(d for d in t.depends_on if d in live)) for t in tasks]
-    plans = schedule_tasks(inputs, cal, _stage_resolver(roadmap, stages)).plans
+    plans = schedule_tasks(inputs, roadmap_calendar(roadmap), anchor_resolver(roadmap.session_date, stages)).plans
     moved: list[Moved] = []
     for t in tasks:
         p = plans[t.key]
@@ -75,10 +69,9 @@ def reschedule(session: Session, roadmap: Roadmap, log: ChangeLog, tasks: list[T
             moved.append(Moved(t.key, t.due, p.due))
             log.add("task", t.key, "due", t.due, p.due)
             t.sequence = (t.sequence or 0) + 1
-        for name, value in (("start", p.start), ("due", p.due), ("finish", p.finish), ("slack", p.slack),
-                            ("critical", p.critical)):
-            if getattr(t, name) != value:
-                setattr(t, name, value)
+        for name in ("start", "due", "finish", "slack", "critical"):
+            if getattr(t, name) != getattr(p, name):  # an unchanged row is not sent back
+                setattr(t, name, getattr(p, name))
         if t.baseline_due is None:
             t.baseline_start, t.baseline_due = p.start, p.due
     return moved
@@ -113,16 +106,10 @@ def reschedule_after(
     rows = _Rows(session, roadmap)
     plans = _StoredPlans(rows)
     cal = roadmap_calendar(roadmap)
-    stages = {s.key: s for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
-    resolve = _stage_resolver(roadmap, stages)
+    stages = _stage_dates(session, roadmap)
+    resolve = anchor_resolver(roadmap.session_date, stages)
 
-    downstream: set[str] = set()
-    todo = list(changed)
-    while todo:
-        key = todo.pop()
-        if key not in downstream:
-            downstream.add(key)
-            todo.extend(graph.followers.get(key, ()))
+    downstream = _reach(changed, lambda k: graph.followers.get(k, ()))
     reads = {k: graph.reads[k] & downstream for k in downstream}
     order = topological_order(sorted(downstream), reads)
     assert order is not None  # a cycle cannot be stored: the loader refuses it
@@ -153,7 +140,7 @@ def reschedule_after(
         for key, p in fresh.items():
             plans[key] = p
     elif moved_keys:
-        ancestors = _ancestors(moved_keys, graph.depends.__getitem__, cancelled)
+        ancestors = _reach(moved_keys, graph.depends.__getitem__, cancelled)
         rows.prefetch(ancestors | {s for a in ancestors for s in graph.followers.get(a, ())})
         _update_slack(moved_keys, graph.depends.__getitem__, graph.followers, plans, cancelled, cal, last_after)
     return _write(session, log, plans, rows)
@@ -207,15 +194,18 @@ def _cancelled(session: Session, roadmap: Roadmap) -> frozenset[str]:
     ))
 
 
-def _ancestors(keys: set[str], depends: Callable[[str], tuple[str, ...]], cancelled: frozenset[str]) -> set[str]:
-    """``keys`` and every task they depend on, directly or not, leaving cancelled tasks out."""
+def _reach(
+    keys: set[str], neighbours: Callable[[str], Iterable[str]], leave_out: frozenset[str] = frozenset()
+) -> set[str]:
+    """``keys`` and every task reached from them through ``neighbours`` (the tasks they depend
+    on, or those that read their plans), directly or not, leaving ``leave_out`` out."""
     found: set[str] = set()
-    todo = [k for k in keys if k not in cancelled]
+    todo = [k for k in keys if k not in leave_out]
     while todo:
         key = todo.pop()
         if key not in found:
             found.add(key)
-            todo.extend(d for d in depends(key) if d not in cancelled)
+            todo.extend(n for n in neighbours(key) if n not in leave_out)
     return found
 
 
@@ -308,7 +298,7 @@ def _update_slack(
     finish can have changed: those whose start or finish moved, and their ancestors. The
     others keep their stored latest finish (finish position + slack). Only valid while the
     roadmap's last finish (the end every latest finish starts from) stays the same."""
-    affected = _ancestors(moved, depends, cancelled)
+    affected = _reach(moved, depends, cancelled)
     order = topological_order(sorted(affected), {k: set(depends(k)) & affected for k in affected})
     assert order is not None
     project_end_pos = cal.positions([last_finish])[0]
@@ -339,20 +329,16 @@ def _update_slack(
         plans[key] = TaskPlan(key, p.start, p.due, p.finish, slack, slack <= 0)
 
 
-def _stage_resolver(roadmap: Roadmap, stages: dict[str, Stage]) -> Callable[[Anchor], date]:
-    def resolve(anchor: Anchor) -> date:
-        if anchor.kind == "session":
-            return roadmap.session_date
-        stage = stages[anchor.key]  # type: ignore[index]
-        return stage.start if anchor.edge == "start" else stage.end
-
-    return resolve
+def _stage_dates(session: Session, roadmap: Roadmap) -> dict[str, tuple[date, date]]:
+    """Start and end of every stage of the roadmap, by key."""
+    query = select(Stage.key, Stage.start, Stage.end).where(Stage.roadmap_id == roadmap.id)
+    return {key: (start, end) for key, start, end in session.execute(query)}
 
 
-def _task_input(task: Any, stages: dict[str, Stage], depends_on: tuple[str, ...]) -> TaskInput:
+def _task_input(task: Any, stages: dict[str, tuple[date, date]], depends_on: tuple[str, ...]) -> TaskInput:
     """Scheduler input from a Task, or from a row with the same column names."""
     return TaskInput(
-        key=task.key, stage_start=stages[task.stage].start,
+        key=task.key, stage_start=stages[task.stage][0],
         start=parse_date_expr(task.start_expr) if task.start_expr else None,
         due=parse_date_expr(task.due_expr) if task.due_expr else None,
         duration=task.duration, depends_on=depends_on, status=task.status, done_on=task.done_on,

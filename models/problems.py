@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -23,8 +25,7 @@ class RoadmapInvalid(Exception):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
-        errors = [p for p in self.problems if p.severity == "error"]
-        super().__init__(f"{len(errors)} error(s) in roadmap file")
+        super().__init__(f"{len(self.errors)} error(s) in roadmap file")
 
     @property
     def errors(self) -> list[Problem]:
@@ -33,3 +34,9 @@ class RoadmapInvalid(Exception):
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
+
+
+def did_you_mean(value: str, choices: Iterable[str], prefix: str = "") -> str:
+    """The hint for a mistyped name: " (did you mean 'x'?)" with the closest choice, or ""."""
+    guess = difflib.get_close_matches(value, list(choices), n=1)
+    return f" (did you mean {prefix + guess[0]!r}?)" if guess else ""

@@ -3,44 +3,14 @@ scheduled (models/schedule.py), each mistake reported as a problem with its line
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from models import spec
-from models.dates import Anchor, DateExpr, DateExprError, parse_date_expr, parse_duration
+from models.dates import DateExpr, DateExprError, parse_date_expr, parse_duration
 from models.graph import find_cycles, topological_order
+from models.problems import did_you_mean
 from models.roadmap_yaml import Path_, Reader
-from models.schedule import TaskInput, schedule_tasks
-
-
-def build_task_inputs(
-    tasks: Iterable[spec.Task],
-    exprs: dict[str, tuple[DateExpr | None, DateExpr | None, int | None]],
-    stage_dates: dict[str, tuple[date, date]],
-    overrides: dict[str, dict[str, Any]],
-) -> list[TaskInput]:
-    """Scheduler input from file tasks; `overrides` carries live status, done_on and forecast."""
-    inputs = []
-    for t in tasks:
-        start, due, duration = exprs[t.key]
-        live = overrides.get(t.key, {})
-        inputs.append(
-            TaskInput(
-                key=t.key,
-                stage_start=stage_dates[t.stage][0],
-                start=start,
-                due=due,
-                duration=duration,
-                depends_on=tuple(t.depends_on),
-                status=live.get("status", t.status),
-                done_on=live.get("done_on", t.done_on),
-                forecast=live.get("forecast"),
-            )
-        )
-    return inputs
-
+from models.schedule import TaskInput, anchor_resolver, schedule_tasks
 
 
 def parse_expr(r: Reader, path: Path_, value: Any) -> DateExpr | None:
@@ -56,13 +26,11 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
     for i, s in stages:
         start = parse_expr(r, ("stages", i, "start"), s.start)
         end = parse_expr(r, ("stages", i, "end"), s.end)
-        for name, e in (("start", start), ("end", end)):
-            if e is not None and e.anchor.kind == "task":
-                r.problem(("stages", i, name), "stage dates may refer to the session or other stages, not to tasks")
-                exprs[s.key] = (i, None, None)
-                break
-        else:
-            exprs[s.key] = (i, start, end)
+        to_tasks = [name for name, e in (("start", start), ("end", end)) if e is not None and e.anchor.kind == "task"]
+        if to_tasks:
+            r.problem(("stages", i, to_tasks[0]), "stage dates may refer to the session or other stages, not to tasks")
+            start = end = None
+        exprs[s.key] = (i, start, end)
     preds = {
         k: {e.refers_to_stage for e in (a, b) if e is not None and e.refers_to_stage}
         for k, (_, a, b) in exprs.items()
@@ -77,13 +45,7 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
                       "stage dates refer to each other in a cycle: " + " -> ".join(cycle))
         return {}
     dates: dict[str, tuple[date, date]] = {}
-
-    def resolve(anchor: Anchor) -> date:
-        if anchor.kind == "session":
-            return meta.session.date
-        start, end = dates[anchor.key]  # type: ignore[index]
-        return start if anchor.edge == "start" else end
-
+    resolve = anchor_resolver(meta.session.date, dates)  # sees each stage's dates as they are added
     for key in order:
         i, start_e, end_e = exprs[key]
         if start_e is None or end_e is None or preds[key] - set(dates):
@@ -97,8 +59,8 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
 
 def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
     exprs: dict[str, tuple[DateExpr | None, DateExpr | None, int | None]] = {}
+    preds: dict[str, set[str]] = {}  # what each task's plan reads: its dependencies, the tasks its dates name
     index = {}
-    tasks_by_key = {t.key: t for _, t in tasks}
     ok = True
     for i, t in tasks:
         index[t.key] = i
@@ -117,8 +79,7 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
             if e is None:
                 continue
             if e.anchor.kind == "task" and e.anchor.key not in all_keys["tasks"]:
-                guess = difflib.get_close_matches(e.anchor.key, list(all_keys["tasks"]), n=1)
-                hint = f" (did you mean 'task.{guess[0]}'?)" if guess else ""
+                hint = did_you_mean(e.anchor.key, all_keys["tasks"], "task.")
                 r.problem(("tasks", i, name), f"unknown task {e.anchor.key!r} in date expression{hint}")
                 ok = False
             if e.anchor.kind == "stage" and e.anchor.key not in stage_dates:
@@ -126,13 +87,9 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
                     r.problem(("tasks", i, name), f"unknown stage {e.anchor.key!r} in date expression")
                 ok = False
         exprs[t.key] = (start, due, duration)
+        preds[t.key] = set(t.depends_on) | {e.refers_to_task for e in (start, due) if e and e.refers_to_task}
         if t.stage not in stage_dates:
             ok = False
-    preds = {
-        key: set(tasks_by_key[key].depends_on)
-        | {e.refers_to_task for e in (start, due) if e is not None and e.refers_to_task}
-        for key, (start, due, _) in exprs.items()
-    }
     if topological_order(list(preds), preds) is None:
         for cycle in find_cycles(list(preds), preds):
             r.problem(("tasks", index[cycle[0]], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
@@ -140,14 +97,9 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
     if not ok or len(exprs) != len(all_keys["tasks"]):  # a broken task is already reported
         return exprs, None
 
-    def resolve(anchor: Anchor) -> date:
-        if anchor.kind == "session":
-            return meta.session.date
-        first, last = stage_dates[anchor.key]
-        return first if anchor.edge == "start" else last
-
-    inputs = build_task_inputs([t for _, t in tasks], exprs, stage_dates, {})
-    schedule = schedule_tasks(inputs, cal, resolve)
+    inputs = [TaskInput(t.key, stage_dates[t.stage][0], *exprs[t.key], depends_on=tuple(t.depends_on),
+                        status=t.status, done_on=t.done_on) for _, t in tasks]
+    schedule = schedule_tasks(inputs, cal, anchor_resolver(meta.session.date, stage_dates))
     for c in schedule.conflicts:
         r.problem(
             ("tasks", index[c.key], "due"),

@@ -37,8 +37,10 @@ class Reader:
     def read(self, text: str) -> Any:
         """The document's plain value, with the line of every key; a YAML error is a
         RoadmapInvalid naming its line."""
+        loader = yaml.CSafeLoader(text)
         try:
-            return self.parse(text)
+            node = loader.get_single_node()
+            return None if node is None else self._convert(loader, node, ())
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -48,14 +50,6 @@ class Reader:
             raise RoadmapInvalid([Problem(1, "(yaml)", f"YAML error: {exc}", "error", self.file)]) from None
         except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2014-13-45
             raise RoadmapInvalid([Problem(1, "(yaml)", f"cannot read a value: {exc}", "error", self.file)]) from None
-
-    def parse(self, text: str) -> Any:
-        loader = yaml.CSafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            return self._convert(loader, node, ())
         finally:
             loader.dispose()
 
@@ -67,17 +61,13 @@ class Reader:
                 key = loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     key = str(key)
-                sub = path + (key,)
+                sub, line = path + (key,), key_node.start_mark.line + 1
                 if key in out:
-                    self.lines[sub + ("__dup__",)] = key_node.start_mark.line + 1
-                    self.problems.append(
-                        Problem(key_node.start_mark.line + 1, render_path(sub), "duplicate key "
-                                f"(first at line {self.lines[sub]})", "error", self.file)
-                    )
+                    self.problem(sub, f"duplicate key (first at line {self.lines[sub]})", line=line)
                     continue
-                self.lines[sub] = key_node.start_mark.line + 1
+                self.lines[sub] = line
                 out[key] = self._convert(loader, value_node, sub)
-                self.lines[sub] = key_node.start_mark.line + 1
+                self.lines[sub] = line  # the value's own line was recorded under the same path
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(loader, item, path + (i,)) for i, item in enumerate(node.value)]
@@ -86,19 +76,12 @@ class Reader:
 
 def render_path(path: Path_, data: Any = None) -> str:
     """`tasks[t12].due` when the list item has a key, else `tasks[3].due`."""
-    out = ""
-    node = data
+    out, node = "", data
     for part in path:
         if isinstance(part, int):
-            label = str(part)
-            if isinstance(node, list) and 0 <= part < len(node):
-                item = node[part]
-                if isinstance(item, dict) and isinstance(item.get("key"), (str, int)):
-                    label = str(item["key"])
-                node = item
-            else:
-                node = None
-            out += f"[{label}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            label = node.get("key") if isinstance(node, dict) else None
+            out += f"[{label if isinstance(label, (str, int)) else part}]"
         else:
             out += ("." if out else "") + str(part)
             node = node.get(part) if isinstance(node, dict) else None

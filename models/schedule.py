@@ -37,11 +37,8 @@ class TaskInput:
     forecast: date | None = None
 
     def references(self) -> set[str]:
-        refs = set(self.depends_on)
-        for expr in (self.start, self.due):
-            if expr is not None and expr.refers_to_task:
-                refs.add(expr.refers_to_task)
-        return refs
+        """The tasks whose plans this one reads: its dependencies and the tasks its dates name."""
+        return set(self.depends_on) | {e.refers_to_task for e in (self.start, self.due) if e and e.refers_to_task}
 
 
 @dataclass
@@ -70,10 +67,6 @@ class Schedule:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-class ScheduleCycle(ValueError):
-    pass
-
-
 def schedule_tasks(
     tasks: Sequence[TaskInput],
     cal: BusinessCalendar,
@@ -86,17 +79,25 @@ def schedule_tasks(
     """
     by_key = {t.key: t for t in tasks}
     order = topological_order(by_key, {t.key: t.references() for t in tasks})
-    if order is None:
-        raise ScheduleCycle("the tasks' dependencies or date references form a cycle")
+    assert order is not None  # the loader refuses cycles, so neither a file nor the database has one
     result = Schedule()
-    plans = result.plans
     cancelled = {t.key for t in tasks if t.status == "cancelled"}
-
     for key in order:
-        plans[key] = plan_task(by_key[key], plans, cancelled, cal, resolve, result.conflicts)
-
-    critical_path(order, {t.key: t.depends_on for t in tasks}, plans, cancelled, cal)
+        result.plans[key] = plan_task(by_key[key], result.plans, cancelled, cal, resolve, result.conflicts)
+    critical_path(order, {t.key: t.depends_on for t in tasks}, result.plans, cancelled, cal)
     return result
+
+
+def anchor_resolver(session_date: date, stage_dates: Mapping[str, tuple[date, date]]) -> Callable[[Anchor], date]:
+    """The dates of the anchors that are not tasks: the session, and stage starts and ends."""
+
+    def resolve(anchor: Anchor) -> date:
+        if anchor.kind == "session":
+            return session_date
+        start, end = stage_dates[anchor.key]  # type: ignore[index]
+        return start if anchor.edge == "start" else end
+
+    return resolve
 
 
 class PlansByKey(Protocol):
@@ -123,12 +124,8 @@ def plan_task(
             return plan.start if anchor.edge == "start" else plan.due
         return resolve(anchor)
 
-    key = task.key
     live_deps = [d for d in task.depends_on if d in plans and d not in cancelled]
-    earliest = None
-    if live_deps:
-        latest = max(live_deps, key=lambda d: plans[d].finish)
-        earliest = cal.next_business_day(plans[latest].finish)
+    earliest = cal.add(max(plans[d].finish for d in live_deps), 1) if live_deps else None
     if task.due is not None:
         due = task.due.evaluate(resolve_any, cal)
         if task.start is not None:
@@ -138,24 +135,19 @@ def plan_task(
         if conflicts is not None:
             for dep in live_deps:
                 if plans[dep].finish > due:
-                    conflicts.append(Conflict(key, due, dep, plans[dep].finish))
+                    conflicts.append(Conflict(task.key, due, dep, plans[dep].finish))
     else:
-        if earliest is not None:
-            start = earliest
-            if task.start is not None:  # an explicit start means "not before"
-                start = max(start, cal.roll_forward(task.start.evaluate(resolve_any, cal)))
-        elif task.start is not None:
-            start = cal.roll_forward(task.start.evaluate(resolve_any, cal))
-        else:
-            start = cal.roll_forward(task.stage_start)
+        # After its dependencies and not before an explicit start; with neither, at its stage's start.
+        explicit = cal.roll_forward(task.start.evaluate(resolve_any, cal)) if task.start is not None else None
+        bounds = [d for d in (earliest, explicit) if d is not None]
+        start = max(bounds) if bounds else cal.roll_forward(task.stage_start)
         due = cal.span_end(start, task.duration or 1)
+    finish = due
     if task.status == "done" and task.done_on is not None:
         finish = task.done_on
     elif task.forecast is not None and task.status not in ("done", "cancelled"):
         finish = task.forecast
-    else:
-        finish = due
-    return TaskPlan(key=key, start=min(start, due), due=due, finish=finish)
+    return TaskPlan(key=task.key, start=min(start, due), due=due, finish=finish)
 
 
 def critical_path(

@@ -10,19 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,7 +28,7 @@ class Roadmap(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(Text)
-    session_date: Mapped[date] = mapped_column(Date)
+    session_date: Mapped[date] = mapped_column()
     session_place: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64))
     calendar: Mapped[str] = mapped_column(String(8))
@@ -61,8 +49,8 @@ class InRoadmap:
     id: Mapped[int] = mapped_column(primary_key=True)
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(100))
-    archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    position: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(default=0)
 
 
 class Partner(InRoadmap, Base):
@@ -88,7 +76,7 @@ class Person(InRoadmap, Base):
     # `as_of <= away_until`, the person's digests go to `delegate` (models/notify.py); escalations
     # still go up the owner's own chain. sort_order keeps them the table's last columns, as the
     # migration added them.
-    away_until: Mapped[date | None] = mapped_column(Date, nullable=True, sort_order=1)
+    away_until: Mapped[date | None] = mapped_column(nullable=True, sort_order=1)
     delegate: Mapped[str | None] = mapped_column(String(100), nullable=True, sort_order=1)
 
 
@@ -106,8 +94,8 @@ class Stage(InRoadmap, Base):
     title: Mapped[str] = mapped_column(Text)
     start_expr: Mapped[str] = mapped_column(Text)
     end_expr: Mapped[str] = mapped_column(Text)
-    start: Mapped[date] = mapped_column(Date)
-    end: Mapped[date] = mapped_column(Date)
+    start: Mapped[date] = mapped_column()
+    end: Mapped[date] = mapped_column()
     goal: Mapped[str | None] = mapped_column(Text)
 
 
@@ -125,25 +113,25 @@ class Task(InRoadmap, Base):
     depends_on: Mapped[list[Any]] = mapped_column(default=list)
     start_expr: Mapped[str | None] = mapped_column(Text)
     due_expr: Mapped[str | None] = mapped_column(Text)
-    duration: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column()
     notes: Mapped[str | None] = mapped_column(Text)
     # Live state. `file_state` remembers what the file said at the last import, so a
     # re-import only overrides a CLI/web update when the file itself changed.
     status: Mapped[str] = mapped_column(String(20), default="planned")
-    done_on: Mapped[date | None] = mapped_column(Date)
-    progress: Mapped[int | None] = mapped_column(Integer)
-    forecast: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column()
+    progress: Mapped[int | None] = mapped_column()
+    forecast: Mapped[date | None] = mapped_column()
     file_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Computed by the scheduler.
-    start: Mapped[date] = mapped_column(Date)
-    due: Mapped[date] = mapped_column(Date)
-    finish: Mapped[date] = mapped_column(Date)
-    slack: Mapped[int] = mapped_column(Integer, default=0)
-    critical: Mapped[bool] = mapped_column(Boolean, default=False)
-    baseline_start: Mapped[date] = mapped_column(Date)
-    baseline_due: Mapped[date] = mapped_column(Date)
+    start: Mapped[date] = mapped_column()
+    due: Mapped[date] = mapped_column()
+    finish: Mapped[date] = mapped_column()
+    slack: Mapped[int] = mapped_column(default=0)
+    critical: Mapped[bool] = mapped_column(default=False)
+    baseline_start: Mapped[date] = mapped_column()
+    baseline_due: Mapped[date] = mapped_column()
     # Raised whenever `due` moves, so calendar entries (.ics) update instead of duplicating.
-    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    sequence: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -154,11 +142,11 @@ class Risk(InRoadmap, Base):
     title: Mapped[str] = mapped_column(Text)
     owner: Mapped[str] = mapped_column(String(100))
     partner: Mapped[str | None] = mapped_column(String(100))
-    probability: Mapped[int] = mapped_column(Integer)
-    impact: Mapped[int] = mapped_column(Integer)
+    probability: Mapped[int] = mapped_column()
+    impact: Mapped[int] = mapped_column()
     mitigation: Mapped[str | None] = mapped_column(Text)
-    review: Mapped[date | None] = mapped_column(Date)
-    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    review: Mapped[date | None] = mapped_column()
+    reviewed_on: Mapped[date | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="open")
     tasks: Mapped[list[Any]] = mapped_column(default=list)
     file_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -187,7 +175,7 @@ class Change(Base):
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # For due-date changes: the outbox message that told the owner (rescheduling notice).
-    notice_outbox_id: Mapped[int | None] = mapped_column(Integer)
+    notice_outbox_id: Mapped[int | None] = mapped_column()
 
 
 class OutboxMessage(Base):
@@ -206,12 +194,12 @@ class OutboxMessage(Base):
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(Text)
-    as_of: Mapped[date] = mapped_column(Date)
+    as_of: Mapped[date] = mapped_column()
     subject: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
-    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    permanent: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column()
@@ -251,9 +239,9 @@ class ReportSnapshot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
-    iso_year: Mapped[int] = mapped_column(Integer)
-    iso_week: Mapped[int] = mapped_column(Integer)
-    as_of: Mapped[date] = mapped_column(Date)
+    iso_year: Mapped[int] = mapped_column()
+    iso_week: Mapped[int] = mapped_column()
+    as_of: Mapped[date] = mapped_column()
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

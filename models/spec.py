@@ -137,12 +137,8 @@ class Policy(_Strict):
 
     def escalation_level(self, days_late: int) -> int:
         """The escalation level an open task this many business days late has reached."""
-        level1, level2 = self.escalate_after
-        if days_late <= 0:
-            return 0
-        if days_late >= level2:
-            return 2
-        return 1 if days_late >= level1 else 0
+        level1, level2 = self.escalate_after  # both at least 1: a task on time is never escalated
+        return 2 if days_late >= level2 else 1 if days_late >= level1 else 0
 
 
 @lru_cache(maxsize=64)

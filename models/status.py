@@ -56,9 +56,7 @@ class StageState:
 
 
 def task_progress(task: Task) -> int:
-    if task.status == "done":
-        return 100
-    return max(0, min(100, task.progress or 0))
+    return 100 if task.status == "done" else max(0, min(100, task.progress or 0))
 
 
 def task_rag(task: Task, as_of: date, cal: BusinessCalendar, window: int) -> tuple[int, int, str]:
@@ -100,9 +98,7 @@ def task_states(
 def forecast_finish(task: Task, as_of: date) -> date:
     """When a task is expected to finish: its scheduled finish, but an open task
     (planned, in progress, blocked) cannot finish before `as_of`."""
-    if task.status in OPEN and task.finish < as_of:
-        return as_of
-    return task.finish
+    return max(task.finish, as_of) if task.status in OPEN else task.finish
 
 
 def stage_states(
@@ -123,12 +119,8 @@ def stage_states(
         progress = round(weighted / total) if total else 0
         forecast_end = max((forecast_finish(t, as_of) for t, _ in members), default=None)
         overdue = sum(1 for _, s in members if s.rag == "red")
-        if overdue or (forecast_end and forecast_end > st.end):
-            rag = "red"
-        elif any(s.rag == "amber" for _, s in members):
-            rag = "amber"
-        else:
-            rag = "green"
+        late = overdue or (forecast_end and forecast_end > st.end)
+        rag = "red" if late else "amber" if any(s.rag == "amber" for _, s in members) else "green"
         out.append(
             StageState(
                 key=st.key, title=st.title, start=st.start, end=st.end, forecast_end=forecast_end,
@@ -142,11 +134,7 @@ def stage_states(
 def _row(obj: Any) -> dict[str, Any]:
     """A flat dataclass as a JSON-ready dict (dates as ISO strings). Faster than asdict,
     which deep-copies every value."""
-    out = {}
-    for name in obj.__dataclass_fields__:
-        value = getattr(obj, name)
-        out[name] = value.isoformat() if isinstance(value, date) else value
-    return out
+    return {name: value.isoformat() if isinstance(value, date) else value for name, value in vars(obj).items()}
 
 
 def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tasks: list[TaskState]) -> dict[str, Any]:

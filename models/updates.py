@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from models.errors import UserError
 from models.history import ChangeLog
 from models.planning import Moved, reschedule_after
+from models.problems import did_you_mean
 from models.schema import InRoadmap, Risk, Roadmap, Task
 from models.spec import RISK_STATUSES, TASK_STATUSES
 
@@ -30,9 +30,8 @@ _Row = TypeVar("_Row", bound=InRoadmap)
 def _find(session: Session, model: type[_Row], roadmap: Roadmap, key: str, kind: str) -> _Row:
     row = session.scalar(select(model).where(model.roadmap_id == roadmap.id, model.key == key))
     if row is None or row.archived:
-        keys = list(session.scalars(select(model.key).where(model.roadmap_id == roadmap.id, model.archived.is_(False))))
-        guess = difflib.get_close_matches(key, keys, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        keys = session.scalars(select(model.key).where(model.roadmap_id == roadmap.id, model.archived.is_(False)))
+        hint = did_you_mean(key, keys)
         state = "is archived" if row is not None else "does not exist"
         raise UserError(f"{kind} {key!r} {state} in roadmap {roadmap.key!r}{hint}")
     return row
@@ -48,12 +47,7 @@ def _apply(
     row: Any, entity: str, values: dict[str, Any], note: str | None, log: ChangeLog, result: UpdateResult
 ) -> None:
     """Set the values that differ and record each; a note alone is recorded as a note."""
-    for name, value in values.items():
-        old = getattr(row, name)
-        if old != value:
-            setattr(row, name, value)
-            result.changes.append((name, old, value))
-            log.add(entity, row.key, name, old, value, note)
+    result.changes += log.apply(row, entity, row.key, values, note)
     if note is not None and not result.changes:
         log.add(entity, row.key, "note", None, None, note)
         result.changes.append(("note", None, note))
@@ -102,8 +96,7 @@ def update_task(
         values["status"] = status
         values["done_on"] = (on or today) if status == "done" else None
         if status == "done":
-            values["progress"] = 100
-            values["forecast"] = None
+            values.update(progress=100, forecast=None)
         elif task.status == "done" and status != "cancelled":
             values["progress"] = None  # reopened: no longer 100 %, and how far it is is unknown
     if progress is not None:
@@ -148,11 +141,8 @@ def update_risk(
     for option, score in (("--probability", probability), ("--impact", impact)):
         if score is not None and not 1 <= score <= 5:
             raise UserError(f"{option}: {score} is not between 1 and 5")
-    values: dict[str, Any] = {}
-    for name, value in (("status", status), ("probability", probability), ("impact", impact),
-                        ("review", review), ("mitigation", mitigation)):
-        if value is not None:
-            values[name] = value
+    given = dict(status=status, probability=probability, impact=impact, review=review, mitigation=mitigation)
+    values = {name: value for name, value in given.items() if value is not None}
     if reviewed:
         values["reviewed_on"] = on or today
     if not values and note is None:

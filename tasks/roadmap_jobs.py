@@ -62,11 +62,8 @@ def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> 
         cal = roadmap_calendar(roadmap)
         tasks = live_tasks(session, roadmap.id)
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-        stages = list(
-            session.scalars(
-                select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False)).order_by(Stage.position)
-            )
-        )
+        live_stages = select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False))
+        stages = list(session.scalars(live_stages.order_by(Stage.position)))
         states = task_states(tasks, people, day, cal, Policy.of(roadmap).remind_window)
         return status_document(roadmap, day, stage_states(stages, tasks, states, cal, day), states)
 
