@@ -72,7 +72,8 @@ def task_links(
 ) -> TaskLinks:
     """Links to a task's page for one person, valid until ``days`` days after ``as_of``."""
     token = sign_task_token(secret_key, roadmap_key, task_key, person_key or OFFICE, expiry_for(as_of, days))
-    page = f"{_roadmap_url(public_url, roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
+    base = (public_url or "").rstrip("/")  # none: a path on the server that shows the page
+    page = f"{base}{_roadmap_path(roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
 
 
@@ -288,5 +289,10 @@ def _deadlines(lines: list[TaskLine], args: MailArgs) -> list[Deadline]:
     return list(seen.values())
 
 
+def _roadmap_path(roadmap_key: str) -> str:
+    return f"/roadmaps/{quote(roadmap_key, safe='')}"
+
+
 def _roadmap_url(public_url: str | None, roadmap_key: str) -> str | None:
-    return f"{public_url.rstrip('/')}/roadmaps/{quote(roadmap_key, safe='')}" if public_url else None
+    """The roadmap page's address, or None without a public URL (the mail then has no link)."""
+    return f"{public_url.rstrip('/')}{_roadmap_path(roadmap_key)}" if public_url else None

@@ -353,3 +353,15 @@ def test_cyrillic_subject_and_name_round_trip_through_mime(digest: Digest) -> No
     assert ics.get_filename() == "owm-2014-11-15.ics"
     assert ics.get_param("method") == "PUBLISH"
     assert Calendar.from_ical(ics.get_payload(decode=True)).walk("VTODO")
+
+
+def test_task_links_without_a_public_url_are_paths_on_the_same_server():
+    from datetime import date
+
+    from tasks.render_mail import task_links
+
+    links = task_links("k" * 32, "", "road map", "t/1", "alice", date(2014, 11, 10))
+    assert links.page.startswith("/roadmaps/road%20map/tasks/t%2F1?token=")
+    assert links.done == links.page + "&action=done"
+    with_base = task_links("k" * 32, "https://office.example.org/", "small", "a", "alice", date(2014, 11, 10))
+    assert with_base.page.startswith("https://office.example.org/roadmaps/small/tasks/a?token=")
