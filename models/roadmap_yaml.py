@@ -1,11 +1,14 @@
 """Roadmap YAML with the line of every key (PyYAML's C parser), and the problems found in it.
 
 Duplicate keys are problems, not silent overwrites; a problem names its file, line and
-path (`tasks[t12].due`).
+path (`tasks[t12].due`). Aliases (`*name`, and so anchors `&name` put to use) and merge keys
+(`<<`) are refused before anything is built from them: nine levels of nine aliases in 2.5 KB
+would otherwise expand to a billion values (docs/roadmap-format.md, "YAML").
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -13,6 +16,11 @@ import yaml
 from models.problems import Problem, RoadmapInvalid
 
 Path_ = tuple[str | int, ...]
+# Where an anchor or alias may start: a line's start, after a space or a flow indicator, or
+# after the ':' of a quoted key in flow style ({"a":*b}). Also matches text like "Q &A": the
+# parser's events then decide.
+_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:])[&*][^\s,\]}]", re.MULTILINE)
+NO_ALIASES = "anchors and aliases are not allowed in roadmap files (nor merge keys): write the values out"
 
 
 class Reader:
@@ -39,8 +47,13 @@ class Reader:
         RoadmapInvalid naming its line."""
         loader = yaml.CSafeLoader(text)
         try:
+            if _MAYBE_ANCHOR.search(text):  # ~35 ms on 2 MB; then the events tell for sure
+                self._refuse_anchors(text)
             node = loader.get_single_node()
-            return None if node is None else self._convert(loader, node, ())
+            if node is None:
+                return None
+            self._refuse_aliases(node, text)
+            return self._convert(loader, node, ())
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -52,6 +65,35 @@ class Reader:
             raise RoadmapInvalid([Problem(1, "(yaml)", f"cannot read a value: {exc}", "error", self.file)]) from None
         finally:
             loader.dispose()
+
+    def _refuse_anchors(self, text: str) -> None:
+        """RoadmapInvalid at the first anchor or alias, read from the parser's events: nothing
+        is composed, let alone expanded."""
+        found = _first_anchor(text)
+        if found is not None:
+            self._refuse(*found)
+
+    def _refuse_aliases(self, root: yaml.Node, text: str) -> None:
+        """RoadmapInvalid at the first merge key, and at an alias the text search missed. The
+        composer hands an alias the very node its anchor made, so a node met twice means an
+        alias: one pass over the nodes (~5 % of reading), nothing expanded."""
+        seen: set[int] = set()
+        stack: list[yaml.Node] = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                self._refuse(*(_first_anchor(text) or (node.start_mark.line + 1, "an alias")))
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.tag == "tag:yaml.org,2002:merge":
+                        self._refuse(key.start_mark.line + 1, "a merge key '<<'")
+                    stack += (key, value)
+            elif isinstance(node, yaml.SequenceNode):
+                stack += node.value
+
+    def _refuse(self, line: int, what: str) -> None:
+        raise RoadmapInvalid([Problem(line, "(yaml)", f"{what}: {NO_ALIASES}", "error", self.file)])
 
     def _convert(self, loader: Any, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
@@ -72,6 +114,16 @@ class Reader:
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(loader, item, path + (i,)) for i, item in enumerate(node.value)]
         return loader.construct_object(node, deep=True)
+
+
+def _first_anchor(text: str) -> tuple[int, str] | None:
+    """The line of the first anchor or alias of the document, and what it is."""
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        anchor = getattr(event, "anchor", None)  # aliases, scalars and collections have one
+        if anchor:
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            return line, f"an alias '*{anchor}'" if isinstance(event, yaml.AliasEvent) else f"an anchor '&{anchor}'"
+    return None
 
 
 def render_path(path: Path_, data: Any = None) -> str:

@@ -14,7 +14,8 @@ and also appears quoted somewhere in the file sends the document to the full rea
 rapidyaml keeps no line numbers either: the loader uses this path only for documents
 without any problem and falls back to the full, line-tracking PyYAML reader whenever it
 finds an error or a warning, or when this reader meets something it does not handle
-(anchors, aliases, tags, merge keys, duplicate keys, escapes, syntax errors).
+(anchors, aliases, tags, merge keys, duplicate keys, escapes, syntax errors); the full
+reader refuses anchors, aliases and merge keys (models/roadmap_yaml.py).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Unsupported(Exception):
 _RESOLVER = yaml.SafeLoader("")
 _CONSTRUCTORS = yaml.SafeLoader.yaml_constructors
 _FIRST_CHARS = set(yaml.SafeLoader.yaml_implicit_resolvers) - {None}
-# Anchors, aliases and tags start a token; merge keys are `<<:`.
-_SPECIAL = re.compile(rb"(?:^|[\s\[{,])[&*!][^\s,\]}]|<<\s*:", re.MULTILINE)
+# Anchors, aliases and tags start a token (also right after the ':' of a quoted key in flow
+# style, {"a":*b}); merge keys are `<<:`. The full reader refuses anchors, aliases and merge keys.
+_SPECIAL = re.compile(rb"(?:^|[\s\[{,:])[&*!][^\s,\]}]|<<\s*:", re.MULTILINE)
 _QUOTED = re.compile(rb'"([^"\\\n]*)"|\'([^\'\n]*)\'')
 # A quoted scalar running over lines would pair the quotes of _QUOTED wrongly.
 _OTHER_LINE_BREAKS = re.compile("\x85|\u2028|\u2029".encode())
