@@ -48,12 +48,16 @@ def topological_order(nodes: Iterable[str], preds: Mapping[str, Iterable[str]]) 
     return out if len(out) == len(order_in) else None
 
 
+MAX_CYCLES = 20  # named per run: each costs a pass over the whole graph
+
+
 def find_cycles(nodes: Iterable[str], preds: Mapping[str, Iterable[str]]) -> list[list[str]]:
-    """Every cycle as [a, b, ..., a] in dependency order. graphlib names one cycle at a
-    time: its nodes are set aside and the rest searched again."""
+    """The cycles as [a, b, ..., a] in dependency order, at most MAX_CYCLES of them. graphlib
+    names one cycle at a time: its nodes are set aside and the rest searched again, so
+    naming every one of 5,000 cycles in a hostile file would take a pass for each (~30 s)."""
     remaining = list(nodes)
     cycles: list[list[str]] = []
-    while True:
+    while len(cycles) < MAX_CYCLES:
         try:
             _sorter(remaining, preds).prepare()
         except CycleError as exc:
@@ -62,4 +66,5 @@ def find_cycles(nodes: Iterable[str], preds: Mapping[str, Iterable[str]]) -> lis
             seen = set(cycle)
             remaining = [n for n in remaining if n not in seen]
         else:
-            return cycles
+            break
+    return cycles
