@@ -4,6 +4,12 @@ An expression is an anchor (an ISO date, `session`, `stage.KEY.start`, `stage.KE
 `task.KEY` = that task's due date, `task.KEY.start`) followed by any number of signed
 offsets in calendar days (d), weeks of 7 calendar days (w) or business days (bd).
 Parsing is pure; evaluation asks a resolver for the anchor's date.
+
+The bounds of every date a roadmap holds are here, in one place (docs/roadmap-format.md,
+"Limits"): a duration is at most MAX_DURATION business days, the offsets of one expression
+move its anchor by at most MAX_SHIFT_DAYS, and every date (of the file, of a command's
+option, of a web form) lies within WINDOW_YEARS of the session. So no arithmetic runs for
+minutes nor reaches the year 10000.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ _ANCHOR = re.compile(
 )
 _OFFSET = re.compile(r"\s*(?P<sign>[+\-])\s*(?P<n>\d+)\s*(?P<unit>bd|d|w)\s*")
 _CALENDAR_DAYS = {"d": 1, "w": 7}
+
+MAX_DURATION = 2_500  # business days: about ten years
+MAX_SHIFT_DAYS = 10_000  # the offsets of one expression together (a business day counts as a day)
+WINDOW_YEARS = 20  # every date lies within this many years of the session
+SESSION_FIRST, SESSION_LAST = date(1900, 1, 1), date(2199, 12, 31)  # where a session itself may be
 
 
 class DateExprError(ValueError):
@@ -96,16 +107,36 @@ def parse_date_expr(value: object) -> DateExpr:
     else:
         anchor = Anchor("task", key=m["task"], edge=m["task_edge"] or "due")
     offsets: list[tuple[int, str]] = []
-    pos = m.end()
+    pos, shift = m.end(), 0
     while pos < len(text):
         om = _OFFSET.match(text, pos)
         if not om or om.end() == pos:
             raise DateExprError(
                 f"cannot read {text[pos:]!r} in {value!r}: offsets look like '+ 5bd', '- 3d', '+ 2w'"
             )
-        offsets.append((int(om["sign"] + om["n"]), om["unit"]))
         pos = om.end()
+        digits = om["n"].lstrip("0")
+        shift += (int(digits) if len(digits) <= 6 else MAX_SHIFT_DAYS + 1) * _CALENDAR_DAYS.get(om["unit"], 1)
+        if shift > MAX_SHIFT_DAYS:  # also keeps int() away from numbers of thousands of digits
+            raise DateExprError(f"the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all")
+        offsets.append((int(om["sign"] + om["n"]), om["unit"]))
     return DateExpr(anchor, tuple(offsets))
+
+
+def window(session: date) -> tuple[date, date]:
+    """The first and last day a roadmap with this session date may name."""
+    day = session.replace(day=28) if (session.month, session.day) == (2, 29) else session
+    return day.replace(year=day.year - WINDOW_YEARS), day.replace(year=day.year + WINDOW_YEARS)
+
+
+def outside_window(day: date, session: date, source: str = "") -> str | None:
+    """Why ``day`` is not a date of the roadmap with this session, or None when it is;
+    ``source`` says where the day came from when the user did not write it."""
+    first, last = window(session)
+    if first <= day <= last:
+        return None
+    return (f"{day}{source} is more than {WINDOW_YEARS} years from the session ({session}): "
+            f"use a date from {first} to {last}")
 
 
 def parse_duration(value: object) -> int:
@@ -115,9 +146,12 @@ def parse_duration(value: object) -> int:
     if isinstance(value, int):
         n = value
     elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*(bd)?\s*", value):
-        n = int(value.strip().removesuffix("bd"))
+        digits = value.strip().removesuffix("bd").strip().lstrip("0") or "0"
+        n = int(digits) if len(digits) <= 6 else MAX_DURATION + 1
     else:
         raise DateExprError(f"duration must be business days like 5 or '5bd', got {value!r}")
     if n < 1:
         raise DateExprError(f"duration must be at least 1 business day, got {value!r}")
+    if n > MAX_DURATION:
+        raise DateExprError(f"duration must be at most {MAX_DURATION:,} business days, got {value!r}")
     return n

@@ -192,6 +192,7 @@ def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:
     cal = cal or calendar_for("RU")
     stage_dates = roadmap_dates.stage_dates(r, meta, items["stages"], cal)
     exprs, schedule = roadmap_dates.task_dates(r, meta, items["tasks"], stage_dates, cal, all_keys)
+    roadmap_dates.risk_dates(r, meta, items["risks"])
     if schedule is None or any(p.severity == "error" for p in r.problems):
         return None
     doc = spec.RoadmapFile.model_construct(

@@ -1,31 +1,54 @@
 """The dates of a roadmap file: stage dates from their expressions, then every task
-scheduled (models/schedule.py), each mistake reported as a problem with its line."""
+scheduled (models/schedule.py), each mistake reported as a problem with its line.
+
+Every date is checked against the window around the session (models/dates.py, `window`)
+as soon as it is known, before anything is computed from it: a date read from the file,
+a stage's dates once evaluated, a task's once planned. So a chain of far dates stops at its
+first link instead of running towards the year 10000."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from models.dates import DateExpr, DateExprError, parse_date_expr, parse_duration
+from models.dates import DateExpr, DateExprError, outside_window, parse_date_expr, parse_duration, window
 from models.graph import find_cycles, topological_order
 from models.problems import did_you_mean
 from models.roadmap_yaml import Path_, Reader
-from models.schedule import TaskInput, anchor_resolver, schedule_tasks
+from models.schedule import OutsideWindow, TaskInput, anchor_resolver, schedule_tasks
 
 
-def parse_expr(r: Reader, path: Path_, value: Any) -> DateExpr | None:
+def parse_expr(r: Reader, path: Path_, value: Any, session: date) -> DateExpr | None:
+    """The expression, or None when it cannot be read or its date is outside the window."""
     try:
-        return parse_date_expr(value)
+        expr = parse_date_expr(value)
     except DateExprError as exc:
         r.problem(path, str(exc))
         return None
+    if expr.anchor.value is not None and not in_window(r, path, expr.anchor.value, session):
+        return None
+    return expr
+
+
+def in_window(r: Reader, path: Path_, day: date | None, session: date) -> bool:
+    """Whether ``day`` (if any) is within the window of the session; a problem when not."""
+    why = None if day is None else outside_window(day, session)
+    if why is not None:
+        r.problem(path, why)
+    return why is None
+
+
+def risk_dates(r: Reader, meta: Any, risks: list[tuple[int, Any]]) -> None:
+    """When risks are reviewed: within the window too (tasks' done_on: ``task_dates``)."""
+    for i, k in risks:
+        in_window(r, ("risks", i, "review"), k.review, meta.session.date)
 
 
 def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
     exprs: dict[str, tuple[int, DateExpr | None, DateExpr | None]] = {}
     for i, s in stages:
-        start = parse_expr(r, ("stages", i, "start"), s.start)
-        end = parse_expr(r, ("stages", i, "end"), s.end)
+        start = parse_expr(r, ("stages", i, "start"), s.start, meta.session.date)
+        end = parse_expr(r, ("stages", i, "end"), s.end, meta.session.date)
         to_tasks = [name for name, e in (("start", start), ("end", end)) if e is not None and e.anchor.kind == "task"]
         if to_tasks:
             r.problem(("stages", i, to_tasks[0]), "stage dates may refer to the session or other stages, not to tasks")
@@ -51,6 +74,9 @@ def stage_dates(r, meta, stages, cal) -> dict[str, tuple[date, date]]:
         if start_e is None or end_e is None or preds[key] - set(dates):
             continue
         first, last = start_e.evaluate(resolve, cal), end_e.evaluate(resolve, cal)
+        if not (in_window(r, ("stages", i, "start"), first, meta.session.date)
+                and in_window(r, ("stages", i, "end"), last, meta.session.date)):
+            continue
         if last < first:
             r.problem(("stages", i, "end"), f"stage ends ({last}) before it starts ({first})")
         dates[key] = (first, last)
@@ -64,8 +90,8 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
     ok = True
     for i, t in tasks:
         index[t.key] = i
-        start = parse_expr(r, ("tasks", i, "start"), t.start) if t.start is not None else None
-        due = parse_expr(r, ("tasks", i, "due"), t.due) if t.due is not None else None
+        start = parse_expr(r, ("tasks", i, "start"), t.start, meta.session.date) if t.start is not None else None
+        due = parse_expr(r, ("tasks", i, "due"), t.due, meta.session.date) if t.due is not None else None
         duration = None
         if t.duration is not None:
             try:
@@ -74,6 +100,8 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
                 r.problem(("tasks", i, "duration"), str(exc))
                 ok = False
         if (t.start is not None and start is None) or (t.due is not None and due is None):
+            ok = False
+        if not in_window(r, ("tasks", i, "done_on"), t.done_on, meta.session.date):
             ok = False
         for name, e in (("start", start), ("due", due)):
             if e is None:
@@ -99,7 +127,13 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
 
     inputs = [TaskInput(t.key, stage_dates[t.stage][0], *exprs[t.key], depends_on=tuple(t.depends_on),
                         status=t.status, done_on=t.done_on) for _, t in tasks]
-    schedule = schedule_tasks(inputs, cal, anchor_resolver(meta.session.date, stage_dates))
+    try:
+        schedule = schedule_tasks(inputs, cal, anchor_resolver(meta.session.date, stage_dates),
+                                  window(meta.session.date))
+    except OutsideWindow as exc:
+        why = outside_window(exc.day, meta.session.date, " (from the durations and dependencies)")
+        r.problem(("tasks", index[exc.key], exc.field), str(why))
+        return exprs, None
     for c in schedule.conflicts:
         r.problem(
             ("tasks", index[c.key], "due"),

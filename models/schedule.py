@@ -61,6 +61,14 @@ class Conflict:
     dependency_finish: date
 
 
+class OutsideWindow(Exception):
+    """A task planned outside the window of dates the caller allows (models/dates.py, window)."""
+
+    def __init__(self, key: str, field: str, day: date) -> None:
+        super().__init__(f"task {key!r}: {field} {day} is outside the window")
+        self.key, self.field, self.day = key, field, day
+
+
 @dataclass
 class Schedule:
     plans: dict[str, TaskPlan] = field(default_factory=dict)
@@ -71,11 +79,14 @@ def schedule_tasks(
     tasks: Sequence[TaskInput],
     cal: BusinessCalendar,
     resolve: Callable[[Anchor], date],
+    window: tuple[date, date] | None = None,
 ) -> Schedule:
     """Compute start, due, finish, slack and criticality of every task.
 
-    `resolve` answers the anchors that are not tasks (session, stage edges). Live updates
-    use `plan_task` and `critical_path` directly (models/planning.reschedule_after).
+    `resolve` answers the anchors that are not tasks (session, stage edges). With a `window`,
+    the first task planned outside it stops the schedule (OutsideWindow) before any task
+    after it builds on its dates. Live updates use `plan_task` and `critical_path` directly
+    (models/planning.reschedule_after).
     """
     by_key = {t.key: t for t in tasks}
     order = topological_order(by_key, {t.key: t.references() for t in tasks})
@@ -83,7 +94,10 @@ def schedule_tasks(
     result = Schedule()
     cancelled = {t.key for t in tasks if t.status == "cancelled"}
     for key in order:
-        result.plans[key] = plan_task(by_key[key], result.plans, cancelled, cal, resolve, result.conflicts)
+        plan = result.plans[key] = plan_task(by_key[key], result.plans, cancelled, cal, resolve, result.conflicts)
+        if window is not None and not window[0] <= plan.start <= plan.due <= window[1]:
+            field, day = ("start", plan.start) if window[0] <= plan.due <= window[1] else ("due", plan.due)
+            raise OutsideWindow(key, field, day)
     critical_path(order, {t.key: t.depends_on for t in tasks}, result.plans, cancelled, cal)
     return result
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from models.dates import SESSION_FIRST, SESSION_LAST
+
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 DateValue = date | str  # an ISO date or a date expression, see models/dates.py
@@ -31,7 +33,7 @@ class _Strict(BaseModel):
 
 
 class Session(_Strict):
-    date: date
+    date: Annotated[date, Field(ge=SESSION_FIRST, le=SESSION_LAST)]  # the other dates: within its window
     place: str | None = None
 
 
