@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.dates import outside_window
 from models.errors import UserError
 from models.schema import Roadmap
 
@@ -30,6 +31,21 @@ def select_roadmap(session: Session, key: str | None) -> Roadmap:
 
 def today_in(roadmap: Roadmap) -> date:
     return datetime.now(ZoneInfo(roadmap.timezone)).date()
+
+
+def day_of(roadmap: Roadmap, as_of: date | None, option: str = "--as-of") -> date:
+    """The day a command is about: ``as_of`` when given (within the roadmap's window of
+    dates, see ``check_day``), else today in the roadmap's timezone."""
+    return today_in(roadmap) if as_of is None else check_day(roadmap, as_of, option)
+
+
+def check_day(roadmap: Roadmap, day: date, option: str) -> date:
+    """``day`` when it is within WINDOW_YEARS of the roadmap's session (models/dates.py);
+    else a UserError naming the option, before anything is computed from it."""
+    why = outside_window(day, roadmap.session_date)
+    if why is not None:
+        raise UserError(f"{option}: {why}")
+    return day
 
 
 def parse_day(value: str | None, option: str = "--as-of") -> date | None:

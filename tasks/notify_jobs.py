@@ -23,7 +23,7 @@ from config import Settings, get_settings
 from models.db import session_scope
 from models.notify import Digest, Escalation, load_directory, plan_digests, plan_escalations
 from models.planning import open_task_rows, roadmap_calendar
-from models.roadmaps import select_roadmap, today_in
+from models.roadmaps import day_of, select_roadmap
 from models.schema import Change, Risk, Roadmap, Stage
 from tasks.mail import make_message_id, transport_from_settings
 from tasks.mail_summary import MailSummary, summarise
@@ -91,7 +91,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
     settings = settings or get_settings()
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = as_of or today_in(roadmap)
+        day = day_of(roadmap, as_of)
         tasks = open_task_rows(session, roadmap.id)
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         moves = [
@@ -123,7 +123,7 @@ def plan_escalation_messages(
     settings = settings or get_settings()
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = as_of or today_in(roadmap)
+        day = day_of(roadmap, as_of)
         tasks = open_task_rows(session, roadmap.id)
         risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}

@@ -31,7 +31,7 @@ from models.errors import UserError
 from models.notify import Recipient
 from models.report_builder import build_report
 from models.report_data import ReportContext
-from models.roadmaps import select_roadmap, today_in
+from models.roadmaps import day_of, select_roadmap
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
 from tasks.gantt import render_gantt
@@ -57,7 +57,7 @@ def write_weekly_report(
     settings = settings or get_settings()
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = as_of or today_in(roadmap)
+        day = day_of(roadmap, as_of)
         generated_at = dt.datetime.now(ZoneInfo(roadmap.timezone)).replace(microsecond=0)
         ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
                                   max_rows=settings.report_max_rows)
@@ -147,7 +147,7 @@ def record_weekly_report(
     attachment = Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = as_of or today_in(roadmap)
+        day = day_of(roadmap, as_of)
         intents = []
         for r in report_recipients(session, roadmap):
             msg = render_report_mail(

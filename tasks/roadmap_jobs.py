@@ -17,7 +17,7 @@ from models.history import history
 from models.importer import ImportReport, file_sha256, import_roadmap
 from models.loader import LoadedRoadmap, load_roadmap
 from models.planning import live_tasks, roadmap_calendar
-from models.roadmaps import select_roadmap, today_in
+from models.roadmaps import check_day, day_of, select_roadmap, today_in
 from models.schema import Change, Person, Roadmap, Stage
 from models.spec import Policy
 from models.status import stage_states, status_document, task_states
@@ -35,7 +35,7 @@ def roadmap_day(db_url: str, roadmap_key: str | None, as_of: date | None) -> Roa
     """Which roadmap, and which day: `as_of`, or today in the roadmap's timezone."""
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        return RoadmapDay(roadmap.key, as_of or today_in(roadmap), roadmap.timezone)
+        return RoadmapDay(roadmap.key, day_of(roadmap, as_of), roadmap.timezone)
 
 
 def validate_file(path: str | Path) -> LoadedRoadmap:
@@ -58,7 +58,7 @@ def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> I
 def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> dict[str, Any]:
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = as_of or today_in(roadmap)
+        day = day_of(roadmap, as_of)
         cal = roadmap_calendar(roadmap)
         tasks = live_tasks(session, roadmap.id)
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
@@ -74,15 +74,24 @@ class Updated:
     result: UpdateResult
 
 
+def _check_days(roadmap: Roadmap, changes: dict[str, Any]) -> None:
+    """The days a change names (``--on``, ``--forecast``, ``--review``) are within the roadmap's window."""
+    for name in ("on", "forecast", "review"):
+        if isinstance(changes.get(name), date):
+            check_day(roadmap, changes[name], f"--{name}")
+
+
 def change_task(db_url: str, roadmap_key: str | None, key: str, **changes: Any) -> Updated:
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
+        _check_days(roadmap, changes)
         return Updated(roadmap.key, update_task(session, roadmap, key, today=today_in(roadmap), **changes))
 
 
 def change_risk(db_url: str, roadmap_key: str | None, key: str, **changes: Any) -> Updated:
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
+        _check_days(roadmap, changes)
         return Updated(roadmap.key, update_risk(session, roadmap, key, today=today_in(roadmap), **changes))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.dates import window
 from models.errors import UserError
 from models.history import ChangeLog
 from models.schema import Person, Roadmap, Task
@@ -40,11 +41,16 @@ class FormError(UserError):
         self.message, self.params = message, params
 
 
-def _date(value: str | None, label: str) -> dt.date:
+def _date(value: str | None, label: str, roadmap: Roadmap) -> dt.date:
+    """The form's date, within the roadmap's window of dates (models/dates.py)."""
     try:
-        return dt.date.fromisoformat((value or "").strip())
+        day = dt.date.fromisoformat((value or "").strip())
     except ValueError:
         raise FormError(N_("%(field)s: give a date (YYYY-MM-DD)"), field=label) from None
+    first, last = window(roadmap.session_date)
+    if not first <= day <= last:
+        raise FormError(N_("%(field)s: give a date from %(first)s to %(last)s"), field=label, first=first, last=last)
+    return day
 
 
 def _text(value: str | None, label: str, required: bool) -> str | None:
@@ -72,7 +78,7 @@ def apply_action(
     action = form.get("action", "")
     change: dict[str, Any]
     if action == "done":
-        on = _date(form.get("on"), DONE_ON)
+        on = _date(form.get("on"), DONE_ON, roadmap)
         if on > today:
             raise FormError(N_("%(field)s: that date is in the future"), field=DONE_ON)
         if on < roadmap.session_date - dt.timedelta(days=366):  # update_task's own rule, said here in the page's words
@@ -87,7 +93,7 @@ def apply_action(
         status = "in_progress" if task.status in ("planned", "blocked") and progress > 0 else None
         change = dict(progress=progress, status=status, note=_text(form.get("note"), NOTE, False))
     elif action == "forecast":
-        forecast = _date(form.get("forecast"), NEW_DATE)
+        forecast = _date(form.get("forecast"), NEW_DATE, roadmap)
         if forecast < today:
             raise FormError(IN_THE_PAST, field=NEW_DATE)
         change = dict(forecast=forecast, note=_text(form.get("reason"), REASON, True))
@@ -108,7 +114,7 @@ def _away(session: Session, roadmap: Roadmap, person: Person, form: dict[str, st
     if form.get("action") == "back":
         until, delegate = None, None
     else:
-        until = _date(form.get("until"), AWAY_UNTIL)
+        until = _date(form.get("until"), AWAY_UNTIL, roadmap)
         if until < today:
             raise FormError(IN_THE_PAST, field=AWAY_UNTIL)
         delegate = (form.get("delegate") or "").strip()
