@@ -1,0 +1,227 @@
+"""Hostile roadmap files, options and form dates (issue 11, points 1 and 2): each is refused
+quickly, with one line naming the file, the line and the key (exit 2), and nothing changes.
+
+The attacks themselves, with their figures before and after, are in bench/attacks/files.py.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from models.dates import MAX_DURATION, MAX_SHIFT_DAYS, window
+from models.graph import MAX_CYCLES
+from models.loader import load_roadmap_text
+from models.problems import RoadmapInvalid
+from models.roadmap_yaml import NO_ALIASES
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = (ROOT / "tests" / "data" / "small.yaml").read_text(encoding="utf-8")
+
+# Nine levels of nine aliases: 2.5 KB that PyYAML expands to 9**9 = 387 million strings.
+BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    + ["roadmap: *i"]
+) + "\n"
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(RoadmapInvalid) as info:
+        load_roadmap_text(text, "road.yaml")
+    return [p.format() for p in info.value.errors]
+
+
+def edited(old: str, new: str) -> str:
+    assert old in SMALL, old
+    return SMALL.replace(old, new)
+
+
+def _one_gigabyte() -> None:  # so that the old code fails with MemoryError instead of eating the machine
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def roadmap_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROADMAP_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60, preexec_fn=_one_gigabyte)
+
+
+# --- 1. anchors and aliases -----------------------------------------------------------
+
+
+def test_an_alias_bomb_is_refused_at_its_first_anchor_in_a_fraction_of_a_second(tmp_path):
+    (tmp_path / "bomb.yaml").write_text(BOMB)
+    start = time.perf_counter()
+    out = roadmap_process("validate", "bomb.yaml", cwd=tmp_path)
+    assert time.perf_counter() - start < 20
+    assert out.returncode == 2, out.stderr[-500:]
+    assert out.stderr.splitlines()[0] == f"bomb.yaml:1: (yaml): an anchor '&a': {NO_ALIASES}"
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("old, new, line, what", [
+    ("office: {name: Project office, email: pmo@example.org}",
+     "office: &pmo {name: Project office, email: pmo@example.org}", 10, "an anchor '&pmo'"),
+    ("  - {key: s2, title: Stage two,", "  - {key: s2, title: *t,", 27, "an alias '*t'"),
+    ("report_to: [boss, director@example.org]", "report_to: [boss, director@example.org]\n  <<: {place: x}",
+     12, "a merge key '<<'"),
+])
+def test_anchors_aliases_and_merge_keys_are_refused_with_their_line(old, new, line, what):
+    text = edited(old, new)
+    if "*t" in new:
+        text = text.replace("title: Stage one,", "title: &t Stage one,")
+        line = 26  # the anchor comes first
+        what = "an anchor '&t'"
+    assert problems_of(text) == [f"road.yaml:{line}: (yaml): {what}: {NO_ALIASES}"]
+
+
+def test_the_seed_example_and_the_test_data_use_no_anchors(example_yaml, small_yaml):
+    for path in (example_yaml, small_yaml):
+        load_roadmap_text(path.read_text(encoding="utf-8"), str(path))  # no RoadmapInvalid
+
+
+def test_a_big_clean_file_still_takes_the_fast_reader(monkeypatch):
+    """The refusal lives in the line-tracking reader; the rapidyaml path is untouched."""
+    from models import roadmap_yaml, yaml_fast
+
+    monkeypatch.setattr(yaml_fast, "FAST_FROM_BYTES", 0)
+    monkeypatch.setattr(roadmap_yaml.Reader, "read", lambda *a: pytest.fail("the slow reader was used"))
+    load_roadmap_text(SMALL, "road.yaml")
+
+
+# --- 2. numbers and dates ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("duration: 10,", "duration: 100000000,",
+     f"road.yaml:34: tasks[f].duration: duration must be at most {MAX_DURATION:,} business days, got 100000000"),
+    ("duration: 10,", "duration: '9999999999999999999999999bd',",
+     f"road.yaml:34: tasks[f].duration: duration must be at most {MAX_DURATION:,} business days, "
+     "got '9999999999999999999999999bd'"),
+    ("due: task.b + 1w", "due: task.b + 99999999999bd",
+     f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
+    ("due: task.b + 1w", "due: task.b + 1429w",
+     f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
+    ("due: task.b + 1w", "due: task.b" + " + 9000d - 9000d" * 2,
+     f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
+    ("due: task.b + 1w", "due: task.b + " + "9" * 5000 + "d",
+     f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
+    ("due: 2014-11-07", "due: 9999-12-31",
+     "road.yaml:31: tasks[c].due: 9999-12-31 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("due: 2014-11-07", "due: 9999-12-31 + 5bd",
+     "road.yaml:31: tasks[c].due: 9999-12-31 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("due: 2014-11-07", "start: 0001-01-01, duration: 3",
+     "road.yaml:31: tasks[c].start: 0001-01-01 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("done_on: 2014-11-06", "done_on: 9999-12-31",
+     "road.yaml:33: tasks[e].done_on: 9999-12-31 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("review: 2014-11-10", "review: 9999-12-31",
+     "road.yaml:43: risks[r1].review: 9999-12-31 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("end: 2014-12-30}", "end: stage.s1.end + 10000d}",
+     "road.yaml:27: stages[s2].end: 2042-04-15 is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
+    ("date: 2014-10-27", "date: 9999-12-31",
+     "road.yaml:6: roadmap.session: Input should be less than or equal to 2199-12-31, "
+     "got datetime.date(9999, 12, 31)"),
+])
+def test_numbers_and_dates_out_of_bounds_are_refused_with_file_line_and_key(old, new, expected):
+    start = time.perf_counter()
+    assert problems_of(edited(old, new)) == [expected]
+    assert time.perf_counter() - start < 5
+
+
+def test_a_chain_of_long_tasks_stops_at_the_first_one_past_the_window():
+    tasks = "".join(
+        f"  - {{key: k{n}, title: K{n}, stage: s2, owner: alice, duration: {MAX_DURATION}"
+        + (f", depends_on: [k{n - 1}]" if n else "") + "}\n"
+        for n in range(1000)
+    )
+    text = edited("risks:\n", tasks + "risks:\n")
+    got = problems_of(text)
+    assert len(got) == 1 and got[0].startswith("road.yaml:37: tasks[k2].due: 2039-03-02 (from the durations"), got
+
+
+def test_a_roadmap_on_the_edges_of_its_window_is_fine():
+    first, last = window(date(2014, 10, 27))
+    text = edited("due: 2014-11-07", f"start: {first}, due: {last}")
+    loaded = load_roadmap_text(text, "road.yaml")
+    assert (loaded.schedule.plans["c"].start, loaded.schedule.plans["c"].due) == (first, last)
+
+
+def test_thousands_of_dependency_cycles_are_named_at_most_twenty_at_a_time():
+    pairs = 2000
+    tasks = "".join(
+        f"  - {{key: c{n}, title: C, stage: s1, owner: alice, duration: 1, depends_on: [c{n ^ 1}]}}\n"
+        for n in range(2 * pairs)
+    )
+    start = time.perf_counter()
+    got = problems_of(edited("risks:\n", tasks + "risks:\n"))
+    assert time.perf_counter() - start < 10
+    assert len([p for p in got if "dependency cycle" in p]) == MAX_CYCLES
+    assert got[0] == "road.yaml:35: tasks[c0].depends_on: dependency cycle: c0 -> c1 -> c0"
+
+
+# --- options and forms -----------------------------------------------------------------
+
+
+@pytest.fixture
+def imported(db_url, small_yaml):
+    from tasks.roadmap_jobs import import_file
+
+    import_file(db_url, small_yaml)
+    return db_url
+
+
+FAR = "use a date from 1994-10-27 to 2034-10-27"
+
+
+@pytest.mark.parametrize("args, option", [
+    (["status", "--as-of", "9999-12-31"], "--as-of"),
+    (["report", "--as-of", "9999-12-31"], "--as-of"),
+    (["remind", "--as-of", "9999-12-31", "--dry-run"], "--as-of"),
+    (["escalate", "--as-of", "0001-01-01", "--dry-run"], "--as-of"),
+    (["run", "--as-of", "9999-12-31"], "--as-of"),
+    (["task", "update", "a", "--forecast", "9999-12-31"], "--forecast"),
+    (["task", "update", "a", "--status", "done", "--on", "9999-12-31"], "--on"),
+    (["risk", "update", "r1", "--review", "9999-12-31"], "--review"),
+    (["risk", "update", "r1", "--reviewed", "--on", "9999-12-31"], "--on"),
+])
+def test_days_of_options_outside_the_window_exit_2_with_one_line(imported, args, option):
+    result = CliRunner().invoke(app, [*args, "--db", imported])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {option}: ") and lines[0].endswith(FAR), result.stderr
+    status = CliRunner().invoke(app, ["status", "--as-of", "2014-11-10", "--db", imported])
+    assert status.exit_code == 0, status.output  # nothing was changed that breaks the roadmap
+
+
+def test_a_form_date_outside_the_window_is_a_form_error_not_a_500(imported, monkeypatch):
+    from tests.test_web import form_fields, link, make_client, task_row, web_env
+
+    web_env(monkeypatch)
+    client = make_client(imported)
+    page = client.get(link()).text
+    for action, fields in (("forecast", {"forecast": "9999-12-31", "reason": "far"}),
+                           ("away", {"until": "9999-12-31", "delegate": "bob"}),
+                           ("done", {"on": "0001-01-01"})):
+        r = client.post("/roadmaps/small/tasks/a", data={**form_fields(page, action), **fields},
+                        follow_redirects=False)
+        assert r.status_code == 400, (action, r.status_code)
+        assert "укажите дату с 27 октября 1994 г. по 27 октября 2034 г." in r.text, action
+    assert task_row(imported, "a").forecast is None
+    assert client.get(link()).status_code == 200
