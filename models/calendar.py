@@ -40,8 +40,10 @@ class BusinessCalendar:
     def _cover(self, d: date) -> None:
         if self._days and self._first_year <= d.year <= self._last_year:
             return
-        first = min(d.year, self._first_year or d.year) - 1
-        last = max(d.year, self._last_year or d.year) + 2
+        # Grow only on the side of d: a year added before the first shifts every index, and
+        # `_at` corrects its index for that only when it grows backwards.
+        first = min(d.year - 1, self._first_year) if self._days else d.year - 1
+        last = max(d.year + 2, self._last_year) if self._days else d.year + 2
         hol = holidays_lib.country_holidays(self.country, years=range(first, last + 1))
         self._holidays = dict(hol)
         start = date(first, 1, 1)

@@ -43,6 +43,17 @@ def test_calendar_grows_to_far_years():
     assert cal.add(date(2014, 11, 5), 2000) > date(2022, 1, 1)
 
 
+def test_a_day_many_business_days_away_does_not_depend_on_what_was_computed_before():
+    """Growing the calendar's years forward used to add a year at the front too, so the
+    index being walked pointed a year early: 1,000 business days came out 2017-11-21."""
+    far = BusinessCalendar("RU")
+    far.roll_forward(date(2030, 1, 1))
+    for cal in (BusinessCalendar("RU"), far):
+        assert cal.span_end(date(2014, 10, 28), 1000) == date(2018, 11, 19)
+    for cal in (BusinessCalendar("RU"), far):
+        assert cal.add(date(2014, 10, 28), -1000) == date(2010, 10, 7)
+
+
 def test_unknown_calendar_is_refused():
     with pytest.raises(UnknownCalendar):
         BusinessCalendar("XX")
