@@ -131,7 +131,7 @@ def task_dates(r, meta, tasks, stage_dates, cal, all_keys):
         schedule = schedule_tasks(inputs, cal, anchor_resolver(meta.session.date, stage_dates),
                                   window(meta.session.date))
     except OutsideWindow as exc:
-        why = outside_window(exc.day, meta.session.date, " (from the durations and dependencies)")
+        why = outside_window(exc.day, meta.session.date, " (as scheduled)")
         r.problem(("tasks", index[exc.key], exc.field), str(why))
         return exprs, None
     for c in schedule.conflicts:

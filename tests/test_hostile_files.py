@@ -123,6 +123,9 @@ def test_a_big_clean_file_still_takes_the_fast_reader(monkeypatch):
     ("due: 2014-11-07", "due: 9999-12-31 + 5bd",
      "road.yaml:31: tasks[c].due: 9999-12-31 is more than 20 years from the session (2014-10-27): "
      "use a date from 1994-10-27 to 2034-10-27"),
+    ("due: 2014-11-07", "due: 2034-10-27 + 10000bd",
+     "road.yaml:31: tasks[c].due: 2074-09-10 (as scheduled) is more than 20 years from the session (2014-10-27): "
+     "use a date from 1994-10-27 to 2034-10-27"),
     ("due: 2014-11-07", "start: 0001-01-01, duration: 3",
      "road.yaml:31: tasks[c].start: 0001-01-01 is more than 20 years from the session (2014-10-27): "
      "use a date from 1994-10-27 to 2034-10-27"),
@@ -153,7 +156,7 @@ def test_a_chain_of_long_tasks_stops_at_the_first_one_past_the_window():
     )
     text = edited("risks:\n", tasks + "risks:\n")
     got = problems_of(text)
-    assert len(got) == 1 and got[0].startswith("road.yaml:37: tasks[k2].due: 2039-03-02 (from the durations"), got
+    assert len(got) == 1 and got[0].startswith("road.yaml:36: tasks[k1].due: 2035-02-05 (as scheduled)"), got
 
 
 def test_a_roadmap_on_the_edges_of_its_window_is_fine():
