@@ -1,9 +1,11 @@
 """Roadmap YAML with the line of every key (PyYAML's C parser), and the problems found in it.
 
 Duplicate keys are problems, not silent overwrites; a problem names its file, line and
-path (`tasks[t12].due`). Aliases (`*name`, and so anchors `&name` put to use) and merge keys
-(`<<`) are refused before anything is built from them: nine levels of nine aliases in 2.5 KB
-would otherwise expand to a billion values (docs/roadmap-format.md, "YAML").
+path (`tasks[t12].due`). Anchors (`&name`), aliases (`*name`) and merge keys (`<<`) are
+refused before anything is built from them: nine levels of nine aliases in 2.5 KB would
+otherwise expand to a billion values (docs/roadmap-format.md, "YAML"). A text search finds
+what may be one and the parser's events say for sure, at its line; while the document is
+converted, a list or mapping met twice (an alias the search missed) is refused too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ Path_ = tuple[str | int, ...]
 # after the ':' of a quoted key in flow style ({"a":*b}). Also matches text like "Q &A": the
 # parser's events then decide.
 _MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:])[&*][^\s,\]}]", re.MULTILINE)
+_MERGE = "tag:yaml.org,2002:merge"
 NO_ALIASES = "anchors and aliases are not allowed in roadmap files (nor merge keys): write the values out"
 
 
@@ -31,6 +34,7 @@ class Reader:
         self.lines: dict[Path_, int] = {}
         self.problems: list[Problem] = []
         self.data: Any = None  # the document, once read: paths render with the keys of list items
+        self._text, self._seen = "", set[int]()  # while reading: the nodes met (see _visit)
 
     def problem(self, path: Path_, message: str, severity: str = "error", line: int | None = None) -> None:
         self.problems.append(
@@ -52,7 +56,7 @@ class Reader:
             node = loader.get_single_node()
             if node is None:
                 return None
-            self._refuse_aliases(node, text)
+            self._text, self._seen = text, set()
             return self._convert(loader, node, ())
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -73,24 +77,25 @@ class Reader:
         if found is not None:
             self._refuse(*found)
 
-    def _refuse_aliases(self, root: yaml.Node, text: str) -> None:
-        """RoadmapInvalid at the first merge key, and at an alias the text search missed. The
-        composer hands an alias the very node its anchor made, so a node met twice means an
-        alias: one pass over the nodes (~5 % of reading), nothing expanded."""
-        seen: set[int] = set()
-        stack: list[yaml.Node] = [root]
+    def _visit(self, node: yaml.Node) -> None:
+        """Refuses a list or mapping met before: the composer hands an alias the very node its
+        anchor made, so this is an alias the text search missed, and nothing was expanded yet.
+        (An aliased scalar cannot expand; the text search refuses it.)"""
+        if id(node) in self._seen:
+            self._refuse(*(_first_anchor(self._text) or (node.start_mark.line + 1, "an alias")))
+        self._seen.add(id(node))
+
+    def _visit_key(self, node: yaml.Node) -> None:
+        """A key that is a list or mapping is built whole: all of it is visited first."""
+        stack = [node]
         while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                self._refuse(*(_first_anchor(text) or (node.start_mark.line + 1, "an alias")))
-            seen.add(id(node))
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if key.tag == "tag:yaml.org,2002:merge":
-                        self._refuse(key.start_mark.line + 1, "a merge key '<<'")
-                    stack += (key, value)
-            elif isinstance(node, yaml.SequenceNode):
-                stack += node.value
+            item = stack.pop()
+            if isinstance(item, yaml.SequenceNode):
+                self._visit(item)
+                stack += item.value
+            elif isinstance(item, yaml.MappingNode):
+                self._visit(item)
+                stack += (n for pair in item.value for n in pair)
 
     def _refuse(self, line: int, what: str) -> None:
         raise RoadmapInvalid([Problem(line, "(yaml)", f"{what}: {NO_ALIASES}", "error", self.file)])
@@ -98,8 +103,13 @@ class Reader:
     def _convert(self, loader: Any, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            self._visit(node)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == _MERGE:
+                    self._refuse(key_node.start_mark.line + 1, "a merge key '<<'")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._visit_key(key_node)
                 key = loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     key = str(key)
@@ -112,6 +122,7 @@ class Reader:
                 self.lines[sub] = line  # the value's own line was recorded under the same path
             return out
         if isinstance(node, yaml.SequenceNode):
+            self._visit(node)
             return [self._convert(loader, item, path + (i,)) for i, item in enumerate(node.value)]
         return loader.construct_object(node, deep=True)
 

@@ -7,6 +7,7 @@ The attacks themselves, with their figures before and after, are in bench/attack
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -84,6 +85,24 @@ def test_anchors_aliases_and_merge_keys_are_refused_with_their_line(old, new, li
         line = 26  # the anchor comes first
         what = "an anchor '&t'"
     assert problems_of(text) == [f"road.yaml:{line}: (yaml): {what}: {NO_ALIASES}"]
+
+
+@pytest.mark.parametrize("text", [
+    BOMB,
+    "a: &a [x, x, x]\n? [*a, *a]\n: 1\n",  # a key that is a list is built whole
+    'a: &a [x, x, x]\nb: {"c":*a}\n',  # right after the ':' of a quoted key
+])
+def test_an_alias_is_refused_before_it_expands_even_if_the_text_search_missed_it(text, monkeypatch):
+    from models import roadmap_yaml
+
+    assert problems_of(text) == [f"road.yaml:1: (yaml): an anchor '&a': {NO_ALIASES}"]
+    monkeypatch.setattr(roadmap_yaml, "_MAYBE_ANCHOR", re.compile("(?!)"))  # never matches
+    assert problems_of(text) == [f"road.yaml:1: (yaml): an anchor '&a': {NO_ALIASES}"]
+
+
+def test_an_ampersand_or_a_star_in_text_is_not_an_anchor():
+    text = edited("title: Survey,", "title: Q &A for R&D *now*,")
+    assert load_roadmap_text(text, "road.yaml").doc.tasks[0].title == "Q &A for R&D *now*"
 
 
 def test_the_seed_example_and_the_test_data_use_no_anchors(example_yaml, small_yaml):
