@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     web_password: SecretStr | None = Field(
         default=None, description="Basic auth for the web app's roadmap page (any user name).",
     )
+    # What a request may cost the web app (docs/web.md, "Limits"). The longest legit form is one text
+    # of 2,000 characters (at most 24 KB URL-encoded, emoji included) with the link's token and the CSRF value.
+    web_max_body_bytes: int = Field(default=64 * 1024, ge=4096, description=(
+        "A request body longer than this is refused with 413 as soon as it gets there, unread."))
+    web_sign_in_window_seconds: int = Field(default=600, ge=1, description=(
+        "The sliding window in which wrong roadmap-page passwords are counted."))
+    web_sign_in_failures_per_client: int = Field(default=10, ge=1, description=(
+        "Wrong passwords one client address may give within the window; then 429 until the oldest leaves it."))
+    web_sign_in_failures_total: int = Field(default=100, ge=1, description=(
+        "Wrong passwords from all clients together within the window; then 429 for every sign-in "
+        "(office links still open the page)."))
 
     @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", mode="before")
     @classmethod
