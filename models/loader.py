@@ -69,7 +69,7 @@ def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_, kind
     for key, sub in value.items():
         if key not in allowed:
             hint = did_you_mean(str(key), allowed) or f" (expected one of: {', '.join(allowed)})"
-            r.problem(path + (key,), f"unknown {kind} {key!r}{hint}")
+            r.problem(path + (key,), f"unknown {kind} {_short(key)}{hint}")
             continue
         nested = NESTED.get((model, key))
         clean[key] = _check_keys(r, nested, sub, path + (key,)) if nested else sub
