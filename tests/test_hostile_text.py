@@ -78,6 +78,12 @@ def test_a_control_character_anywhere_is_refused_with_file_line_and_key(field: s
     assert not any(c in p for p in got for c in "\x1b\x00\x07\x85\x9b\x7f\u2028\u202e\r")
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u2028", "\u2066"])
+def test_characters_yaml_takes_as_written_are_refused_too(char: str) -> None:
+    got = problems(small_with("title: Survey", f"title: Sur{char}vey"))
+    assert got[0].startswith("road.yaml:29: tasks[a].title: control and bidi characters are not allowed: U+"), got
+
+
 def test_a_date_expression_or_duration_with_a_control_character_is_refused() -> None:
     got = problems(small_with("duration: 5}", 'duration: "5\\e[2J"}'))
     assert got and all(p.startswith("road.yaml:29: tasks[a].duration: ") for p in got), got
