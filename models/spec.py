@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from models.text import Email, Expr, Line, Note, Text
+
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
-Text = Annotated[str, StringConstraints(min_length=1)]
-DateValue = date | str  # an ISO date or a date expression, see models/dates.py
-Duration = int | str  # business days: 5 or "5bd"
+DateValue = date | Expr  # an ISO date or a date expression, see models/dates.py
+Duration = int | Expr  # business days: 5 or "5bd"
 
 TaskStatus = Literal["planned", "in_progress", "done", "blocked", "cancelled"]
 RiskStatus = Literal["open", "mitigated", "occurred", "closed"]
@@ -32,20 +33,20 @@ class _Strict(BaseModel):
 
 class Session(_Strict):
     date: date
-    place: str | None = None
+    place: Line | None = None
 
 
 class Office(_Strict):
     name: Text
-    email: Text
+    email: Email
 
 
 class RoadmapMeta(_Strict):
     key: Key
     title: Text
     session: Session
-    timezone: str = "Europe/Moscow"
-    calendar: str = "RU"
+    timezone: Line = "Europe/Moscow"
+    calendar: Line = "RU"
     language: Literal["ru", "en"] = "ru"
     office: Office
     report_to: list[Text] = Field(default_factory=list)
@@ -54,7 +55,7 @@ class RoadmapMeta(_Strict):
 class Partner(_Strict):
     key: Key
     name: Text
-    kind: str | None = None
+    kind: Line | None = None
     contact: Key | None = None
     formats: list[Text] = Field(default_factory=list)
 
@@ -62,7 +63,7 @@ class Partner(_Strict):
 class Person(_Strict):
     key: Key
     name: Text
-    email: Text
+    email: Email
     partner: Key | None = None
     manager: Key | None = None
 
@@ -77,7 +78,7 @@ class Stage(_Strict):
     title: Text
     start: DateValue
     end: DateValue
-    goal: str | None = None
+    goal: Note | None = None
 
 
 class Task(_Strict):
@@ -94,7 +95,7 @@ class Task(_Strict):
     status: TaskStatus = "planned"
     done_on: date | None = None
     progress: Annotated[int, Field(ge=0, le=100)] | None = None
-    notes: str | None = None
+    notes: Note | None = None
 
 
 class Risk(_Strict):
@@ -104,7 +105,7 @@ class Risk(_Strict):
     partner: Key | None = None
     probability: Annotated[int, Field(ge=1, le=5)]
     impact: Annotated[int, Field(ge=1, le=5)]
-    mitigation: str | None = None
+    mitigation: Note | None = None
     review: date | None = None
     status: RiskStatus = "open"
     tasks: list[Key] = Field(default_factory=list)
