@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import (
     database_url,
@@ -24,7 +24,7 @@ from flows.prefect_tasks import (
     send_and_count,
     send_report,
 )
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import MailSummary, end_of_run
 
 
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
@@ -41,4 +41,4 @@ def daily_cycle(
     if report_as_of is not None:
         path = render_report(url, day.roadmap_key, report_as_of)
         summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
-    return raise_if_failed(summaries)
+    return end_of_run(summaries, get_run_logger())
