@@ -11,8 +11,8 @@
    its lease has run out, and resent with the same Message-ID. So delivery is at least
    once, with at most one duplicate per connection in flight (the message the server
    accepted but the outbox had not recorded as sent yet), with the same Message-ID.
-4. The mark follows the server's acceptance at once (the lease renewal is told to stop,
-   not waited for). When it cannot be written (disk full, read-only database, the database gone)
+4. The mark follows the server's acceptance at once, while the claim is still being
+   renewed. When it cannot be written (disk full, read-only database, the database gone)
    after a few quick tries, the whole batch stops (`OutboxUnwritable`): no connection claims
    another message, so the unmarked one is not sent again in this run, nor anything else
    whose outcome could not be recorded.
@@ -101,13 +101,14 @@ class OutboxUnwritable(SQLAlchemyError):
     Not an OperationalError, so Prefect's retry condition does not send the batch again in
     the same flow run; the CLI shows it as a database error and exits 1."""
 
-    def __init__(self, message_id: int, cause: BaseException, stats: DeliveryStats):
-        self.message_id, self.stats = message_id, stats
+    def __init__(self, message_id: int, cause: BaseException, stats: DeliveryStats, *, recorded: bool = False):
+        self.message_id, self.stats, self.recorded = message_id, stats, recorded
         reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
-        super().__init__(
-            f"the outbox cannot be written ({reason}): sending stopped after outbox message {message_id}, "
-            f"whose outcome is not recorded ({stats.sent} sent and recorded before it); the next run sends "
-            "that message again, with the same Message-ID, once its lease has run out")
+        fate = ("its outcome was recorded when tried again" if recorded else
+                "its outcome is not recorded: the next run sends it again, with the same Message-ID, once its "
+                "lease has run out")
+        super().__init__(f"the outbox cannot be written ({reason}): sending stopped at outbox message {message_id} "
+                         f"({stats.sent} sent and recorded in this run); {fate}")
 
 
 def worker_id() -> str:
@@ -239,13 +240,14 @@ def _mark_params(worker: str, message_id: int, error: SendError | None) -> dict[
             "b_not_counted": int(error is not None and not error.permanent and not error.retry_in_run)}
 
 
-def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None) -> bool:
+def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None,
+         on_failure: Callable[[SQLAlchemyError], None] | None = None) -> bool:
     """Record the outcome of a send; False when the claim was no longer this worker's (its
     lease ran out and another worker took the message), in which case nothing is changed.
     A failure of the connection rather than of the message gives the attempt back.
 
-    An UPDATE that fails (the database busy, gone or unwritable) is tried again after each of
-    MARK_RETRY_DELAYS; the last failure is raised."""
+    An UPDATE that fails (the database busy, gone or unwritable) is reported to ``on_failure``
+    and tried again after each of MARK_RETRY_DELAYS; the last failure is raised."""
     params = _mark_params(worker, message_id, error)
     delays = iter(MARK_RETRY_DELAYS)
     while True:
@@ -254,6 +256,8 @@ def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None =
                 changed = conn.execute(_MARK, params).rowcount
             break
         except SQLAlchemyError as exc:
+            if on_failure is not None:
+                on_failure(exc)
             delay = next(delays, None)
             if delay is None:
                 raise
@@ -276,17 +280,12 @@ class _KeptClaimed:
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._renew, name="lease", daemon=True)
 
-    def __enter__(self) -> _KeptClaimed:
+    def __enter__(self) -> None:
         self.thread.start()
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self.thread.join()
-
-    def stop(self) -> None:
-        """No renewal starts after this; one under way only touches a row still `sending`."""
         self.done.set()
+        self.thread.join()
 
     def _renew(self) -> None:
         while not self.done.wait(self.every):
@@ -354,6 +353,12 @@ def _deliver_one_connection(
     worker = worker_id()
     stats = DeliveryStats()
     envelope_sender = parse_address(sender).addr_spec
+    failures: list[SQLAlchemyError] = []  # of this connection's marks: the first one ends the batch
+
+    def mark_failed(exc: SQLAlchemyError) -> None:
+        failures.append(exc)
+        stop.set()
+
     with transport:
         while not stop.is_set():
             batches, ended = follow.state() if follow else (0, True)  # before looking, not after
@@ -365,7 +370,7 @@ def _deliver_one_connection(
                 continue
             _crash_point("after-claim")
             error: SendError | None = None
-            with _KeptClaimed(db_url, worker, item.id, lease) as renewal:
+            with _KeptClaimed(db_url, worker, item.id, lease):
                 try:
                     if item.raw is None:
                         raise SendError(f"outbox message {item.id} has no content", permanent=True)
@@ -374,14 +379,18 @@ def _deliver_one_connection(
                     error = exc
                 else:
                     _crash_point("after-send")  # the server has the message; the outbox does not know yet
-                # The mark comes next, nothing else: the renewal is told to stop, not waited for
-                # (one under way only touches a row still `sending`).
-                renewal.stop()
+                # The mark comes next, nothing else. The renewal goes on until the mark is written
+                # (a renewal only touches a row still `sending`): while a failed mark is tried
+                # again, the claim stays this worker's and no other connection resends the message.
+                # At its first failure every connection stops claiming: the batch ends here.
                 try:
-                    marked = mark(db_url, worker, item.id, error=error)
+                    marked = mark(db_url, worker, item.id, error=error, on_failure=mark_failed)
                 except SQLAlchemyError as exc:
-                    stop.set()  # every connection: no claim after this one, no resend in this run
                     raise OutboxUnwritable(item.id, exc, stats) from exc
+            if failures and marked and error is None:
+                stats.sent += 1
+            if failures:
+                raise OutboxUnwritable(item.id, failures[0], stats, recorded=marked) from failures[0]
             if not marked:
                 continue
             if error is None:
@@ -434,7 +443,7 @@ def deliver(
                 unwritable = unwritable or exc
     if unwritable is not None:
         cause = unwritable.__cause__ or unwritable
-        raise OutboxUnwritable(unwritable.message_id, cause, total) from cause
+        raise OutboxUnwritable(unwritable.message_id, cause, total, recorded=unwritable.recorded) from cause
     return total
 
 

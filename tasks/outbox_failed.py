@@ -66,7 +66,7 @@ def dismiss(db_url: str, ids: list[int], *, all_failed: bool = False, roadmap_ke
                 query = query.where(OutboxMessage.roadmap_id == select_roadmap(session, roadmap_key).id)
         else:
             query = query.where(OutboxMessage.id.in_(ids))
-        found = dict(session.execute(query.order_by(OutboxMessage.id)).tuples().all())
+        found = {id_: status for id_, status in session.execute(query.order_by(OutboxMessage.id))}
         for wanted in ids:
             if wanted not in found:
                 raise UserError(f"outbox dismiss: there is no outbox message {wanted}")
