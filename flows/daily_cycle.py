@@ -5,7 +5,8 @@ weekdays at 09:00 in the roadmap's timezone; by hand, `roadmap run` runs the sam
 calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
 reminders are computed for today only, escalations that became due in the gap go out once (each
 has its dedup key), and a missed weekly report is produced. A step whose messages failed does
-not stop the next ones; the run fails at the end if any message failed.
+not stop the next ones; the run fails at the end if any message failed, and warns in its log
+while failed messages of any day are waiting (tasks/outbox_failed.py).
 """
 
 from __future__ import annotations

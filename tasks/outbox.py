@@ -261,7 +261,7 @@ def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None =
             delay = next(delays, None)
             if delay is None:
                 raise
-            log.warning("outbox message %s: outcome not recorded (%s); trying again in %s s",
+            log.info("outbox message %s: outcome not recorded (%s); trying again in %s s",
                         message_id, str(exc).splitlines()[0], delay)
             time.sleep(delay)
     if changed != 1:
