@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         default=None, description="Basic auth for the web app's roadmap page (any user name).",
     )
 
-    @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", mode="before")
+    @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", "template_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
