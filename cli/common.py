@@ -18,6 +18,7 @@ from rich.console import Console
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from config import get_settings, reset_settings_cache
+from models.db import URL_SETTING, check_url
 from models.errors import UserError
 from models.problems import RoadmapInvalid
 
@@ -46,10 +47,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def db_url(option: str | None) -> str:
-    if option:
+    """The database URL of this command, checked before anything runs (also before a Prefect
+    run starts, where a failure would be logged with a traceback): the settings are read (a
+    bad ROADMAP_ value is refused here) and the URL is checked (models/db.py ``check_url``)."""
+    if option is not None:
         os.environ["ROADMAP_DATABASE_URL"] = option
         reset_settings_cache()
-    return get_settings().database_url
+    url = get_settings().database_url
+    check_url(url)
+    return url
 
 
 def print_problems(exc: RoadmapInvalid) -> None:
@@ -83,6 +89,10 @@ def handle_errors(func: F) -> F:
                               style="red", markup=False)
             raise typer.Exit(2) from None
         except OperationalError as exc:
+            if "unable to open database file" in str(exc.orig):  # SQLite: the path or its permissions
+                err_console.print(f"error: {URL_SETTING}: SQLite cannot open the database file there "
+                                  "(check the path, and that its folder is writable)", style="red", markup=False)
+                raise typer.Exit(2) from None
             err_console.print(f"database error: {exc.orig or exc}".splitlines()[0], style="red", markup=False)
             raise typer.Exit(1) from None
         except SQLAlchemyError as exc:

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from models.db import upgrade
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
 from tasks.outbox_failed import waiting_line
@@ -32,8 +33,12 @@ def via_prefect(flag: bool) -> bool:
 
 
 def run_flow(module: str, name: str, **params: Any) -> Any:
-    """Run flow `name` of flows/`module`.py through Prefect with `params`."""
+    """Run flow `name` of flows/`module`.py through Prefect with `params`. The database is
+    brought to the current schema first, here: a database this code cannot use (a newer schema)
+    is refused in one line, not after Prefect has logged the flow's traceback."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    upgrade(params.get("db_url") or db_url(None))
 
     flow = getattr(importlib.import_module(f"flows.{module}"), name)
     # A run started by hand lasts seconds: no heartbeat thread, whose join costs ~1 s at the end.
