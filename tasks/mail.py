@@ -264,9 +264,10 @@ class SmtpTransport:
 
     The connection opens on the first send and closes on leaving the ``with`` block.
     Transient failures (connection refused, timeouts, disconnects, 4xx) are retried up to
-    ``retries`` more times, reconnecting, with backoff ``backoff * 2**n`` seconds. A
-    disconnect after the message data went out can mean the server kept it, so a retry may
-    deliver twice; the fixed Message-ID lets the recipient's client fold the copies together.
+    ``retries`` more times, reconnecting, with backoff ``backoff * 2**n`` seconds, unless the
+    message data had gone out: a timeout or disconnect after DATA can mean the server kept
+    the message, so it is not sent again in this batch (a later run sends it again, with the
+    same Message-ID, so at most one copy more).
 
     Login: ``oauth2_file`` (yagmail's Google OAuth2 file), else ``password``, else the keyring
     entry yagmail.register() makes. An authentication or TLS failure is not retried, and later
@@ -300,6 +301,7 @@ class SmtpTransport:
         self._tls_context = tls_context or ssl.create_default_context()
         self._yag: yagmail.SMTP | None = None
         self._fatal: SendError | None = None
+        self._data_sent = False  # whether the current attempt reached the DATA command
         self.connect_attempts = 0
 
     def __enter__(self) -> Self:
@@ -323,10 +325,18 @@ class SmtpTransport:
             raise SendError(str(fatal), permanent=False, smtp_code=fatal.smtp_code, retry_in_run=False,
                             configuration=fatal.configuration)
         for attempt in range(self.retries + 1):
+            self._data_sent = False
             try:
                 refused = self._connection().sendmail(msg.sender, list(msg.recipients), msg.data)
             except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
                 error = self._classify(exc)
+                if self._data_sent and _connection_level(exc):
+                    # The data went out and then the reply never came (a timeout, a dropped
+                    # connection): the server may have kept the message. Sending it again now
+                    # would make one copy per reconnect; the outbox tries it in a later run.
+                    self.close()
+                    raise SendError(f"{error} (after the message data was sent: it may have arrived)",
+                                    permanent=False, smtp_code=error.smtp_code) from None
                 if error.retry_in_run and attempt < self.retries:
                     self.close()
                     self.sleep(self.backoff * 2**attempt)
@@ -358,7 +368,14 @@ class SmtpTransport:
         except LoginSetupError as exc:
             raise self._config_error(str(exc)) from None
         self._yag = yag
-        return yag.smtp
+        smtp, data = yag.smtp, yag.smtp.data
+
+        def data_noted(msg: bytes | str) -> tuple[int, bytes]:  # smtplib sends the data from here on
+            self._data_sent = True
+            return data(msg)
+
+        smtp.data = data_noted
+        return smtp
 
     def _classify(self, exc: BaseException) -> SendError:
         """The error to raise; its ``retry_in_run`` says whether trying again could help."""
