@@ -28,10 +28,10 @@ from models.errors import UserError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 MIN_SECRET_KEY_LENGTH = 16  # shorter keys can be guessed, and with them anyone can sign links
-_HOW_TO_SET_KEY = (
-    "Set it to a long random value, e.g.\n"
-    "  export ROADMAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
-    "and use the same value for `roadmap remind`, so that the links in the emails work."
+_HOW_TO_SET_KEY = (  # one line, as every exit-2 error
+    "Set it to a long random value (e.g. the output of "
+    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`), the same for `roadmap remind`, "
+    "so that the links in the emails work."
 )
 
 

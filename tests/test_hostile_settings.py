@@ -245,3 +245,10 @@ def test_an_unusable_config_file_is_refused(db, tmp_path, kind, words):
     except subprocess.TimeoutExpired:
         pytest.fail("the command hung on the config file")
     assert_refused(out, "ROADMAP_CONFIG_FILE", words)
+
+
+@pytest.mark.parametrize("key", [None, "short"])
+def test_web_without_a_usable_secret_key_says_so_in_one_line(db, tmp_path, key):
+    env = {"ROADMAP_SECRET_KEY": key} if key else {}
+    line = assert_refused(roadmap("web", "--db", db, "--port", "1", cwd=tmp_path, env=env), "ROADMAP_SECRET_KEY")
+    assert "token_urlsafe" in line
