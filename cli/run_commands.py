@@ -62,9 +62,11 @@ def print_waiting(count: int) -> None:
         err_console.print(waiting_line(count), style="yellow", markup=False)
 
 
-def print_failures(exc: DeliveryFailed) -> None:
+def print_failures(exc: DeliveryFailed, *, lines: bool = True) -> None:
+    """The failed messages (and, with ``lines``, each step's summary line) of a run that failed."""
     for summary in exc.summaries:
-        console.print(summary.line(), markup=False)
+        if lines:
+            console.print(summary.line(), markup=False)
         for error in summary.errors:
             err_console.print(f"  failed: {error}", style="red", markup=False)
     if exc.waiting:
@@ -75,11 +77,12 @@ def print_failures(exc: DeliveryFailed) -> None:
 
 def exit_on_failure(summaries: list[MailSummary]) -> None:
     """The end of a mail command: exit 1, saying which messages failed, when any of its own
-    did; otherwise say how many older failed messages are waiting, if any, and exit 0."""
+    did; otherwise say how many older failed messages are waiting, if any, and exit 0. The
+    command has printed its summary already."""
     try:
         raise_if_failed(summaries)
     except DeliveryFailed as exc:
-        print_failures(exc)
+        print_failures(exc, lines=False)
         raise typer.Exit(1) from None
     print_waiting(waiting(summaries))
 
