@@ -15,12 +15,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from config import get_settings, reset_settings_cache
 from models.db import URL_SETTING, check_url
 from models.errors import UserError
 from models.problems import RoadmapInvalid
+from models.text import printable
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -44,6 +46,12 @@ PrefectOption = Annotated[
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shown(value: str, style: str = "") -> Text:
+    """Data as the terminal shows it: never rich markup (a title with "[/]" in it), and a control
+    character stored before models/text.py refused them is shown as U+FFFD, not sent as is."""
+    return Text(printable(value), style=style)
 
 
 def db_url(option: str | None) -> str:

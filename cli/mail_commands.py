@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
 from cli.run_commands import exit_on_failure, flow_db, print_failures, print_waiting, run_flow, via_prefect
 from models.errors import UserError
 from models.roadmaps import parse_day
@@ -101,8 +101,8 @@ def outbox(
         return
     table = Table("id", "kind", "as of", "recipient", "subject", "status", "attempts", "error")
     for r in rows:
-        table.add_row(str(r.id), r.kind, r.as_of.isoformat(), r.recipient, r.subject, r.status, str(r.attempts),
-                      (r.last_error or "")[:80])
+        table.add_row(str(r.id), r.kind, r.as_of.isoformat(), shown(r.recipient), shown(r.subject), r.status,
+                      str(r.attempts), shown((r.last_error or "")[:80]))
     console.print(table)
     console.print(f"{len(rows)} message(s)")
 

@@ -16,7 +16,17 @@ from rich.table import Table
 from rich.text import Text
 
 from cli import mail_commands, report_commands, run_commands, web_commands
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import (
+    AsOfOption,
+    DbOption,
+    PrefectOption,
+    RoadmapOption,
+    console,
+    db_url,
+    err_console,
+    handle_errors,
+    shown,
+)
 from cli.run_commands import flow_db, run_flow, via_prefect
 from models.db import current_revision, get_engine, upgrade
 from models.errors import UserError
@@ -119,29 +129,21 @@ def status(
         print(json.dumps(doc, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
         return
     meta, summary = doc["roadmap"], doc["summary"]
-    console.print(Text.assemble(_shown(meta["title"], "bold"), f" ({meta['key']}) as of {meta['as_of']}: "
+    console.print(Text.assemble(shown(meta["title"], "bold"), f" ({meta['key']}) as of {meta['as_of']}: "
                   f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
                   f"{summary['amber']} at risk, {summary['critical']} on the critical path"))
     stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG",
                    title="Stages")
     for s in doc["stages"]:
-        stages.add_row(s["key"], _shown(s["title"]), s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
+        stages.add_row(s["key"], shown(s["title"]), s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
                        str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
     console.print(stages)
     tasks = Table("task", "title", "owner", "due", "status", "late", "RAG", "critical", "slack", title="Tasks")
     for t in doc["tasks"]:
-        tasks.add_row(t["key"], _shown(t["title"]), _shown(t["owner_name"]), t["due"], t["status"],
+        tasks.add_row(t["key"], shown(t["title"]), shown(t["owner_name"]), t["due"], t["status"],
                       str(t["days_late"] or ""), f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]",
                       "yes" if t["critical"] else "", str(t["slack"]))
     console.print(tasks)
-
-
-def _shown(value: str, style: str = "") -> Text:
-    """Data as the terminal shows it: never rich markup (a title with "[/]" in it), and a control
-    character stored before models/text.py refused them is shown as U+FFFD, not sent as is."""
-    from models.text import printable
-
-    return Text(printable(value), style=style)
 
 
 @task_app.command("update")
@@ -204,7 +206,7 @@ def _print_update(kind: str, out: Updated) -> None:
     if not result.changes:
         console.print(f"{kind} {result.key}: already so, nothing changed")
     for name, old, new in result.changes:
-        console.print(_shown(f"{kind} {result.key}: {name}: {old!s} -> {new!s}"))
+        console.print(shown(f"{kind} {result.key}: {name}: {old!s} -> {new!s}"))
     for m in result.moved:
         console.print(f"  > task {m.key}: due {m.old_due} -> {m.new_due}", style="cyan", markup=False)
 
@@ -225,7 +227,7 @@ def history_(
     table = Table("when (UTC)", "what", "field", "old", "new", "source", "by", "note")
     for c in rows:
         table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.entity} {c.entity_key}", c.field,
-                      *(_shown(v or "") for v in (c.old, c.new)), c.source, _shown(c.actor or ""), _shown(c.note or ""))
+                      *(shown(v or "") for v in (c.old, c.new)), c.source, shown(c.actor or ""), shown(c.note or ""))
     console.print(table)
 
 

@@ -215,6 +215,13 @@ def test_status_and_history_never_send_stored_escapes_or_markup_to_the_terminal(
     assert history.exit_code == 0, history.output
     assert "[bold]n" in history.output
     assert not any(c in history.output for c in "\x1b\x07\x9b")
+    assert CliRunner().invoke(app, ["remind", "--db", db_url, "--as-of", "2014-11-10"]).exit_code == 0
+    with session_scope(db_url) as s:
+        from models.schema import OutboxMessage
+        s.scalars(select(OutboxMessage)).first().subject = "Survey [/] \x1b[2J"
+    outbox = CliRunner().invoke(app, ["outbox", "--db", db_url])
+    assert outbox.exit_code == 0, outbox.output
+    assert "[/]" in outbox.output and "\x1b" not in outbox.output
 
 
 # --- people: one mailbox, one person ---------------------------------------------------------
