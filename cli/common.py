@@ -15,11 +15,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from config import get_settings, reset_settings_cache
+from models.db import URL_SETTING, check_url
 from models.errors import UserError
 from models.problems import RoadmapInvalid
+from models.text import printable
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,11 +48,22 @@ PrefectOption = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def shown(value: str, style: str = "") -> Text:
+    """Data as the terminal shows it: never rich markup (a title with "[/]" in it), and a control
+    character stored before models/text.py refused them is shown as U+FFFD, not sent as is."""
+    return Text(printable(value), style=style)
+
+
 def db_url(option: str | None) -> str:
-    if option:
+    """The database URL of this command, checked before anything runs (also before a Prefect
+    run starts, where a failure would be logged with a traceback): the settings are read (a
+    bad ROADMAP_ value is refused here) and the URL is checked (models/db.py ``check_url``)."""
+    if option is not None:
         os.environ["ROADMAP_DATABASE_URL"] = option
         reset_settings_cache()
-    return get_settings().database_url
+    url = get_settings().database_url
+    check_url(url)
+    return url
 
 
 def print_problems(exc: RoadmapInvalid) -> None:
@@ -83,6 +97,10 @@ def handle_errors(func: F) -> F:
                               style="red", markup=False)
             raise typer.Exit(2) from None
         except OperationalError as exc:
+            if "unable to open database file" in str(exc.orig):  # SQLite: the path or its permissions
+                err_console.print(f"error: {URL_SETTING}: SQLite cannot open the database file there "
+                                  "(check the path, and that its folder is writable)", style="red", markup=False)
+                raise typer.Exit(2) from None
             err_console.print(f"database error: {exc.orig or exc}".splitlines()[0], style="red", markup=False)
             raise typer.Exit(1) from None
         except SQLAlchemyError as exc:

@@ -1,4 +1,4 @@
-"""`roadmap remind`, `roadmap escalate` and `roadmap outbox`.
+"""`roadmap remind`, `roadmap escalate` and `roadmap outbox` (list, retry, dismiss).
 
 The jobs (tasks/notify_jobs.py, tasks/outbox.py) are imported inside the commands: this module
 is loaded to build `roadmap --help`, which should not pay for Jinja, Babel and the mail code."""
@@ -11,13 +11,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
-from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
+from cli.run_commands import exit_on_failure, flow_db, print_failures, print_waiting, run_flow, via_prefect
 from models.errors import UserError
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed
 
-outbox_app = typer.Typer(help="Recorded messages: list them, or retry the failed ones.")
+outbox_app = typer.Typer(help="Recorded messages: list them, retry or dismiss the failed ones.")
+STATUSES = ("pending", "sending", "sent", "failed", "dismissed")
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the messages that would be sent; record nothing.")]
 
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def outbox(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="pending, sending, sent, failed")] = None,
+    status: Annotated[str | None, typer.Option("--status", help=", ".join(STATUSES))] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="reminder, escalation, report, notice")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     roadmap: RoadmapOption = None,
@@ -83,7 +84,7 @@ def outbox(
     from tasks.outbox import list_messages
 
     for option, value, allowed in (("--format", format, ("table", "json")),
-                                   ("--status", status, ("pending", "sending", "sent", "failed")),
+                                   ("--status", status, STATUSES),
                                    ("--kind", kind, ("reminder", "escalation", "report", "notice"))):
         if value is not None and value not in allowed:
             raise UserError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
@@ -93,14 +94,15 @@ def outbox(
             {"id": r.id, "kind": r.kind, "recipient": r.recipient, "subject": r.subject, "status": r.status,
              "attempts": r.attempts, "last_error": r.last_error, "message_id": r.message_id,
              "as_of": r.as_of.isoformat(), "created_at": r.created_at.isoformat(),
-             "sent_at": r.sent_at.isoformat() if r.sent_at else None, "dedup_key": r.dedup_key}
+             "sent_at": r.sent_at.isoformat() if r.sent_at else None, "dedup_key": r.dedup_key,
+             "dismissed_at": r.dismissed_at.isoformat() if r.dismissed_at else None, "dismissed_by": r.dismissed_by}
             for r in rows
         ], ensure_ascii=False, indent=1))
         return
     table = Table("id", "kind", "as of", "recipient", "subject", "status", "attempts", "error")
     for r in rows:
-        table.add_row(str(r.id), r.kind, r.as_of.isoformat(), r.recipient, r.subject, r.status, str(r.attempts),
-                      (r.last_error or "")[:80])
+        table.add_row(str(r.id), r.kind, r.as_of.isoformat(), shown(r.recipient), shown(r.subject), r.status,
+                      str(r.attempts), shown((r.last_error or "")[:80]))
     console.print(table)
     console.print(f"{len(rows)} message(s)")
 
@@ -111,10 +113,35 @@ def outbox_retry(db: DbOption = None) -> None:
     """Make failed messages deliverable again and send them now."""
     from tasks.notify_jobs import deliver_pending
     from tasks.outbox import reset_failed
+    from tasks.outbox_failed import waiting_count
 
     url = db_url(db)
     count = reset_failed(url)
     stats = deliver_pending(url)
     console.print(f"{count} failed message(s) queued again; delivered {stats.sent}, failed {stats.failures}")
+    print_waiting(waiting_count(url))
     if stats.failures:
         raise typer.Exit(1)
+
+
+@outbox_app.command("dismiss")
+@handle_errors
+def outbox_dismiss(
+    ids: Annotated[list[int] | None, typer.Argument(help="Ids of failed messages (`roadmap outbox --status failed`).",
+                                                    show_default=False)] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed message (of --roadmap if given).")]
+    = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who dismisses them, as recorded (default: login@host).",
+                                           show_default=False)] = None,
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,
+) -> None:
+    """Let failed messages go: never sent, no longer reported. Their content and error are kept,
+    with who dismissed them and when (`roadmap outbox --status dismissed`)."""
+    from tasks.outbox_failed import dismiss, waiting_count
+
+    url = db_url(db)
+    done = dismiss(url, list(ids or []), all_failed=all_failed, roadmap_key=roadmap, by=by)
+    console.print(f"{len(done)} failed message(s) dismissed" + (f": {', '.join(map(str, done))}" if done else ""),
+                  markup=False)
+    print_waiting(waiting_count(url))

@@ -13,9 +13,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli import mail_commands, report_commands, run_commands, web_commands
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import (
+    AsOfOption,
+    DbOption,
+    PrefectOption,
+    RoadmapOption,
+    console,
+    db_url,
+    err_console,
+    handle_errors,
+    shown,
+)
 from cli.run_commands import flow_db, run_flow, via_prefect
 from models.db import current_revision, get_engine, upgrade
 from models.errors import UserError
@@ -118,19 +129,20 @@ def status(
         print(json.dumps(doc, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
         return
     meta, summary = doc["roadmap"], doc["summary"]
-    console.print(f"[bold]{meta['title']}[/] ({meta['key']}) as of {meta['as_of']}: "
+    console.print(Text.assemble(shown(meta["title"], "bold"), f" ({meta['key']}) as of {meta['as_of']}: "
                   f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
-                  f"{summary['amber']} at risk, {summary['critical']} on the critical path")
+                  f"{summary['amber']} at risk, {summary['critical']} on the critical path"))
     stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG",
                    title="Stages")
     for s in doc["stages"]:
-        stages.add_row(s["key"], s["title"], s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
+        stages.add_row(s["key"], shown(s["title"]), s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
                        str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
     console.print(stages)
     tasks = Table("task", "title", "owner", "due", "status", "late", "RAG", "critical", "slack", title="Tasks")
     for t in doc["tasks"]:
-        tasks.add_row(t["key"], t["title"], t["owner_name"], t["due"], t["status"], str(t["days_late"] or ""),
-                      f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]", "yes" if t["critical"] else "", str(t["slack"]))
+        tasks.add_row(t["key"], shown(t["title"]), shown(t["owner_name"]), t["due"], t["status"],
+                      str(t["days_late"] or ""), f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]",
+                      "yes" if t["critical"] else "", str(t["slack"]))
     console.print(tasks)
 
 
@@ -152,9 +164,10 @@ def task_update(
     db: DbOption = None,
 ) -> None:
     """Change a task's status, progress or forecast; the change is recorded and the schedule updated."""
+    from models.text import checked_note
     from tasks.roadmap_jobs import change_task
 
-    out = change_task(db_url(db), roadmap, key, status=status, progress=progress, note=note,
+    out = change_task(db_url(db), roadmap, key, status=status, progress=progress, note=checked_note(note, "--note"),
                       on=parse_day(on, "--on"), forecast=parse_day(forecast, "--forecast"),
                       clear_forecast=clear_forecast)
     _print_update("task", out)
@@ -178,11 +191,13 @@ def risk_update(
     db: DbOption = None,
 ) -> None:
     """Change a risk's status, scores, review date or mitigation; the change is recorded."""
+    from models.text import checked_note
     from tasks.roadmap_jobs import change_risk
 
     out = change_risk(db_url(db), roadmap, key, status=status, probability=probability, impact=impact,
-                      review=parse_day(review, "--review"), reviewed=reviewed, mitigation=mitigation,
-                      note=note, on=parse_day(on, "--on"))
+                      review=parse_day(review, "--review"), reviewed=reviewed,
+                      mitigation=checked_note(mitigation, "--mitigation"), note=checked_note(note, "--note"),
+                      on=parse_day(on, "--on"))
     _print_update("risk", out)
 
 
@@ -191,7 +206,7 @@ def _print_update(kind: str, out: Updated) -> None:
     if not result.changes:
         console.print(f"{kind} {result.key}: already so, nothing changed")
     for name, old, new in result.changes:
-        console.print(f"{kind} {result.key}: {name}: {old!s} -> {new!s}", markup=False)
+        console.print(shown(f"{kind} {result.key}: {name}: {old!s} -> {new!s}"))
     for m in result.moved:
         console.print(f"  > task {m.key}: due {m.old_due} -> {m.new_due}", style="cyan", markup=False)
 
@@ -211,8 +226,8 @@ def history_(
         raise UserError(f"no recorded changes for {key!r}")
     table = Table("when (UTC)", "what", "field", "old", "new", "source", "by", "note")
     for c in rows:
-        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.entity} {c.entity_key}", c.field, c.old or "",
-                      c.new or "", c.source, c.actor or "", c.note or "")
+        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.entity} {c.entity_key}", c.field,
+                      *(shown(v or "") for v in (c.old, c.new)), c.source, shown(c.actor or ""), shown(c.note or ""))
     console.print(table)
 
 

@@ -5,20 +5,20 @@ tasks/report_jobs.py is imported inside the command: this module is loaded to bu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
 from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
+from models.file_paths import check_file_target
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed
 
 OutOption = Annotated[
-    Path | None,
-    typer.Option("--out", help="Where to write the .docx (default: ROADMAP_REPORTS_DIR/<key>-<year>-W<week>.docx).",
-                 show_default=False),
+    str | None,
+    typer.Option("--out", help="Where to write the .docx: a new or existing regular file "
+                 "(default: ROADMAP_REPORTS_DIR/<key>-<year>-W<week>.docx).", show_default=False),
 ]
 SendOption = Annotated[
     bool, typer.Option("--send", help="Email the report to the roadmap's report_to list (once per recipient and week).")
@@ -37,18 +37,20 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Write the weekly status report (DOCX) of the ISO week of --as-of and print its path."""
-        day, target = parse_day(as_of), str(out) if out else None
+        if out is not None:  # before anything is read or written, and before a Prefect run starts
+            check_file_target(out, "--out", new_folder_ok=True)
+        day = parse_day(as_of)
         if via_prefect(prefect):
             try:
                 path, summary = run_flow("weekly_report", "weekly_report", as_of=day, send=send, roadmap_key=roadmap,
-                                         db_url=flow_db(db), out=target)
+                                         db_url=flow_db(db), out=out)
             except DeliveryFailed as exc:
                 print_failures(exc)
                 raise typer.Exit(1) from None
         else:
             from tasks.report_jobs import weekly_report
 
-            path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=target)
+            path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=out)
         console.print(str(path), markup=False)
         if summary is not None:
             console.print(

@@ -22,8 +22,10 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from models.db import upgrade
 from models.roadmaps import parse_day
-from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
+from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
+from tasks.outbox_failed import waiting_line
 
 
 def via_prefect(flag: bool) -> bool:
@@ -31,8 +33,12 @@ def via_prefect(flag: bool) -> bool:
 
 
 def run_flow(module: str, name: str, **params: Any) -> Any:
-    """Run flow `name` of flows/`module`.py through Prefect with `params`."""
+    """Run flow `name` of flows/`module`.py through Prefect with `params`. The database is
+    brought to the current schema first, here: a database this code cannot use (a newer schema)
+    is refused in one line, not after Prefect has logged the flow's traceback."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    upgrade(params.get("db_url") or db_url(None))
 
     flow = getattr(importlib.import_module(f"flows.{module}"), name)
     # A run started by hand lasts seconds: no heartbeat thread, whose join costs ~1 s at the end.
@@ -49,21 +55,36 @@ def flow_db(option: str | None) -> str | None:
     return None if make_url(url).password else url
 
 
-def print_failures(exc: DeliveryFailed) -> None:
+def print_waiting(count: int) -> None:
+    """The stderr line while failed messages wait for someone (any day's, not only this run's).
+    Alone it does not change the exit code: the run itself did its work (docs/mail.md)."""
+    if count:
+        err_console.print(waiting_line(count), style="yellow", markup=False)
+
+
+def print_failures(exc: DeliveryFailed, *, lines: bool = True) -> None:
+    """The failed messages (and, with ``lines``, each step's summary line) of a run that failed."""
     for summary in exc.summaries:
-        console.print(summary.line(), markup=False)
+        if lines:
+            console.print(summary.line(), markup=False)
         for error in summary.errors:
             err_console.print(f"  failed: {error}", style="red", markup=False)
-    err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
+    if exc.waiting:
+        print_waiting(exc.waiting)
+    else:
+        err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
 
 
 def exit_on_failure(summaries: list[MailSummary]) -> None:
-    """Exit 1, saying which messages failed, when any did."""
+    """The end of a mail command: exit 1, saying which messages failed, when any of its own
+    did; otherwise say how many older failed messages are waiting, if any, and exit 0. The
+    command has printed its summary already."""
     try:
         raise_if_failed(summaries)
     except DeliveryFailed as exc:
-        print_failures(exc)
+        print_failures(exc, lines=False)
         raise typer.Exit(1) from None
+    print_waiting(waiting(summaries))
 
 
 def register(app: typer.Typer) -> None:
@@ -85,6 +106,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         for summary in summaries:
             console.print(summary.line(), markup=False)
+        print_waiting(waiting(summaries))
 
     @app.command()
     @handle_errors

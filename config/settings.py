@@ -22,19 +22,33 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from models.addresses import parse_address
+from models.db import DEFAULT_DATABASE_URL
 from models.errors import UserError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 MIN_SECRET_KEY_LENGTH = 16  # shorter keys can be guessed, and with them anyone can sign links
-_HOW_TO_SET_KEY = (
-    "Set it to a long random value, e.g.\n"
-    "  export ROADMAP_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
-    "and use the same value for `roadmap remind`, so that the links in the emails work."
+_HOW_TO_SET_KEY = (  # one line, as every exit-2 error
+    "Set it to a long random value (e.g. the output of "
+    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`), the same for `roadmap remind`, "
+    "so that the links in the emails work."
 )
 
 
+MAX_CONFIG_FILE_BYTES = 1 << 20
 SECRET_FIELDS = frozenset({"smtp_password", "secret_key", "web_password"})
+
+
+def _check_config_file(name: object) -> None:
+    """A config file that is named must be there: a typo would otherwise drop every setting in
+    it unseen. It must be a regular file (not a FIFO, a device or a folder) of modest size."""
+    if not name:
+        return
+    path = Path(str(name))
+    if not path.is_file():
+        raise UserError(f"ROADMAP_CONFIG_FILE: {path} {'is not a regular file' if path.exists() else 'does not exist'}")
+    if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
+        raise UserError(f"ROADMAP_CONFIG_FILE: {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")
 
 
 class _ConfigFile(PydanticBaseSettingsSource):
@@ -65,17 +79,25 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
+    def __init__(self, **values: Any) -> None:
+        _check_config_file(self.model_config.get("env_file"))
+        try:
+            super().__init__(**values)
+        except UnicodeDecodeError as exc:  # pydantic-settings reads the config file as UTF-8
+            raise UserError(f"ROADMAP_CONFIG_FILE: {self.model_config.get('env_file')} is not UTF-8 text "
+                            f"(byte {exc.start})") from None
+
     database_url: str = Field(
-        default="sqlite:///var/roadmap.db",
+        default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL of the application database.",
     )
 
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "starttls"
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(default=30.0, gt=0, le=3600, allow_inf_nan=False)
     smtp_oauth2_file: Path | None = Field(
         default=None,
         description="yagmail's OAuth2 file for a Google account, used instead of a password.",
@@ -105,11 +127,36 @@ class Settings(BaseSettings):
     web_password: SecretStr | None = Field(
         default=None, description="Basic auth for the web app's roadmap page (any user name).",
     )
+    # What a request may cost the web app (docs/web.md, "Limits"). The longest legit form is one text
+    # of 2,000 characters (at most 24 KB URL-encoded, emoji included) with the link's token and the CSRF value.
+    web_max_body_bytes: int = Field(default=64 * 1024, ge=4096, description=(
+        "A request body longer than this is refused with 413 as soon as it gets there, unread."))
+    web_sign_in_window_seconds: int = Field(default=600, ge=1, description=(
+        "The sliding window in which wrong roadmap-page passwords are counted."))
+    web_sign_in_failures_per_client: int = Field(default=10, ge=1, description=(
+        "Wrong passwords one client address may give within the window; then 429 until the oldest leaves it."))
+    web_sign_in_failures_total: int = Field(default=100, ge=1, description=(
+        "Wrong passwords from all clients together within the window; then 429 for every sign-in "
+        "(office links still open the page)."))
 
-    @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", mode="before")
+    @field_validator("smtp_host", "smtp_user", "smtp_oauth2_file", "template_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("template_dir")
+    @classmethod
+    def _readable_folder(cls, value: Path | None) -> Path | None:
+        """Checked when the settings are read, so a command refuses it before it records or
+        sends anything (mail is rendered after the messages are planned)."""
+        if value is None:
+            return None
+        folder = value.expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder" if folder.exists() else f"the folder {folder} does not exist")
+        if not os.access(folder, os.R_OK | os.X_OK):
+            raise ValueError(f"the folder {folder} is not readable")
+        return folder
 
     @field_validator("mail_from")
     @classmethod

@@ -5,14 +5,15 @@ weekdays at 09:00 in the roadmap's timezone; by hand, `roadmap run` runs the sam
 calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
 reminders are computed for today only, escalations that became due in the gap go out once (each
 has its dedup key), and a missed weekly report is produced. A step whose messages failed does
-not stop the next ones; the run fails at the end if any message failed.
+not stop the next ones; the run fails at the end if any message failed, and warns in its log
+while failed messages of any day are waiting (tasks/outbox_failed.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import (
     database_url,
@@ -24,7 +25,7 @@ from flows.prefect_tasks import (
     send_and_count,
     send_report,
 )
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import MailSummary, end_of_run
 
 
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
@@ -41,4 +42,4 @@ def daily_cycle(
     if report_as_of is not None:
         path = render_report(url, day.roadmap_key, report_as_of)
         summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
-    return raise_if_failed(summaries)
+    return end_of_run(summaries, get_run_logger())

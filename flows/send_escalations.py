@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import database_url, plan_escalations, send_and_count
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import MailSummary, end_of_run
 from tasks.notify_jobs import preview
 
 
@@ -25,4 +25,4 @@ def send_escalations(
     plan = plan_escalations(url, roadmap_key, as_of)
     if dry_run:
         return preview("escalations", plan)
-    return raise_if_failed([send_and_count("escalations", url, plan)])[0]
+    return end_of_run([send_and_count("escalations", url, plan)], get_run_logger())[0]

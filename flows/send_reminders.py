@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import database_url, plan_reminders, send_and_count
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import MailSummary, end_of_run
 from tasks.notify_jobs import preview
 
 
@@ -26,4 +26,4 @@ def send_reminders(
     plan = plan_reminders(url, roadmap_key, as_of)
     if dry_run:
         return preview("reminders", plan)
-    return raise_if_failed([send_and_count("reminders", url, plan)])[0]
+    return end_of_run([send_and_count("reminders", url, plan)], get_run_logger())[0]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import database_url, render_report, roadmap_day, send_report
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import MailSummary, end_of_run
 
 
 @flow(name="weekly-report", log_prints=False, persist_result=False)
@@ -28,4 +28,4 @@ def weekly_report(
     path = render_report(url, day.roadmap_key, day.as_of, out)
     if not send:
         return path, None
-    return path, raise_if_failed([send_report(url, day.roadmap_key, day.as_of, path)])[0]
+    return path, end_of_run([send_report(url, day.roadmap_key, day.as_of, path)], get_run_logger())[0]

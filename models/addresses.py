@@ -15,6 +15,8 @@ from email.headerregistry import Address
 # C0 and C1 controls, DEL and the Unicode line separators: anything a mail parser
 # might treat as the end of a header line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SPECIALS = re.compile(r'[()<>@,:;."\[\]\\]')  # RFC 5322's specials, and the escape
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
@@ -50,8 +52,33 @@ def parse_address(value: str) -> Address:
     labels = domain.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise InvalidAddress(f"not a valid e-mail domain: {value!r}")
-    display = sanitise(name).strip().strip('"').strip()
-    return Address(display_name=display, username=parsed.username, domain=domain)
+    return Address(display_name=sanitise(_unquote(name)).strip(), username=parsed.username, domain=domain)
+
+
+def _unquote(name: str) -> str:
+    """The text of a display name written as one quoted-string ("O'Brien, Pat"), else the
+    name as written: so that ``mailbox`` round-trips any name exactly."""
+    if _QUOTED.fullmatch(name):
+        return re.sub(r"\\(.)", r"\1", name[1:-1], flags=re.DOTALL)
+    return name
+
+
+def mailbox(name: str, email: str) -> str:
+    """"Name <addr>" as ``parse_address`` reads it back, the name exactly as given (quoted when
+    it holds a comma, quotes, angle brackets or other specials, so that they are only text);
+    the bare address when the name is blank. tasks/mail.py encodes the name for the header."""
+    name = name.strip()
+    if not name:
+        return email
+    if _SPECIALS.search(name):
+        name = '"' + re.sub(r'(["\\])', r"\\\1", name) + '"'
+    return f"{name} <{email}>"
+
+
+def address_key(value: str) -> str:
+    """An address as two are compared: two people whose addresses differ only in case share
+    a mailbox in practice (domains are case-blind, and so are nearly all servers' local parts)."""
+    return parse_address(value).addr_spec.lower()
 
 
 def is_email(value: str) -> bool:

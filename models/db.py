@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from models.errors import UserError
+from models.file_paths import check_file_target, make_folder
 
 if TYPE_CHECKING:
     import sqlite3
@@ -23,17 +26,51 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_DATABASE_URL = "sqlite:///var/roadmap.db"  # relative to the working folder; var/ is created
+URL_SETTING = "--db / ROADMAP_DATABASE_URL"
+_URL_FORMS = "use sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user@host:5432/name"
 _UP_TO_DATE: set[str] = set()
 
 
 def normalise_url(url: str) -> str:
-    """postgresql:// means psycopg 3 here; a relative SQLite path gets its folder created."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """The URL checked (``check_url``), postgresql:// meaning psycopg 3; the default's folder made."""
+    parsed = check_url(url)
+    if parsed.get_backend_name() == "sqlite" and url == DEFAULT_DATABASE_URL:
+        make_folder(Path(str(parsed.database)), URL_SETTING)
     return parsed.render_as_string(hide_password=False)
+
+
+def _unusable(why: str) -> UserError:
+    return UserError(f"{URL_SETTING} is not a usable database URL: {why}; {_URL_FORMS}")
+
+
+def check_url(url: str) -> URL:
+    """The parsed database URL, or a one-line UserError saying what is wrong with it: not a
+    URL, a port that is not a number, a database other than SQLite and PostgreSQL, a driver
+    that is not installed, or a SQLite file that cannot be one (models/file_paths.py: a
+    regular file in a folder that exists; only the default's folder, var/, is created).
+    The URL is never repeated in the message: it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise _unusable("it cannot be read as one") from None
+    except ValueError:  # make_url's int() of the port
+        raise _unusable("its port is not a number") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise _unusable(f"{backend}:// is not supported")
+    if backend != "sqlite" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise _unusable(f"{parsed.drivername} is not a known driver") from None
+    except ImportError as exc:
+        raise _unusable(f"the driver of {parsed.drivername} is not installed ({exc})") from None
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and \
+            not parsed.database.startswith("file:") and "uri" not in parsed.query:
+        check_file_target(parsed.database, URL_SETTING, replaced=False, new_folder_ok=url == DEFAULT_DATABASE_URL)
+    return parsed
 
 
 @lru_cache(maxsize=8)
@@ -97,19 +134,36 @@ def current_revision(engine: Engine) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def head_revision() -> str | None:
-    """The newest migration, as Alembic reads it from the migration scripts."""
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    """The newest migration and every migration this code knows, from the migration scripts."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    script = ScriptDirectory(str(MIGRATIONS))
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+
+
+def head_revision() -> str | None:
+    """The newest migration, as Alembic reads it from the migration scripts."""
+    return _revisions()[0]
+
+
+def check_schema_known(revision: str | None) -> None:
+    """Refuse a database whose schema revision this code does not know: a newer Roadmap Office
+    migrated it, and this one would fail on it (or Alembic would, looking for the revision)."""
+    if revision is not None and revision not in _revisions()[1]:
+        raise UserError(f"the database was written by a newer Roadmap Office (revision {revision}); "
+                        "upgrade Roadmap Office")
 
 
 def upgrade(url: str) -> None:
-    """Bring the database to the latest schema (idempotent; checked once per process)."""
+    """Bring the database to the latest schema (idempotent; checked once per process). A
+    database at a revision this code does not know is refused (``check_schema_known``)."""
     if url in _UP_TO_DATE:
         return
     engine = get_engine(url)
-    if current_revision(engine) != head_revision() or head_revision() is None:
+    current = current_revision(engine)
+    if current != head_revision() or head_revision() is None:
+        check_schema_known(current)
         from alembic import command
 
         cfg = alembic_config(url)

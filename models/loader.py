@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import BaseModel, ValidationError
 
 from models import roadmap_dates, spec, yaml_fast
-from models.addresses import is_email
+from models.addresses import address_key, is_email
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import DateExpr
 from models.graph import find_cycles
@@ -69,7 +69,7 @@ def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_, kind
     for key, sub in value.items():
         if key not in allowed:
             hint = did_you_mean(str(key), allowed) or f" (expected one of: {', '.join(allowed)})"
-            r.problem(path + (key,), f"unknown {kind} {key!r}{hint}")
+            r.problem(path + (key,), f"unknown {kind} {_short(key)}{hint}")
             continue
         nested = NESTED.get((model, key))
         clean[key] = _check_keys(r, nested, sub, path + (key,)) if nested else sub
@@ -238,9 +238,16 @@ def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> Business
 def _check_people(r: Reader, items: dict[str, list[tuple[int, Any]]], all_keys: dict[str, set[str]]) -> None:
     """People's addresses and references, cycles of managers, partners' contacts."""
     people = {p.key: (i, p) for i, p in items["people"]}
+    first_with: dict[str, tuple[int, Any]] = {}
     for i, p in items["people"]:
         if not is_email(p.email):
             r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
+        elif (first := first_with.setdefault(address_key(p.email), (i, p)))[1] is not p:
+            # One mailbox, two people: their mail would merge into one digest and the links in it
+            # would be refused for the second one.
+            j, q = first
+            r.problem(("people", i, "email"), f"e-mail address {p.email!r} of {p.key!r} is already {q.key!r}'s "
+                      f"({q.email!r}, line {r.line_of(('people', j, 'email'))}); addresses are compared ignoring case")
         _ref(r, ("people", i, "partner"), "partner", p.partner, all_keys["partners"])
         _ref(r, ("people", i, "manager"), "person", p.manager, all_keys["people"])
     manager_of = {k: p.manager for k, (_, p) in people.items() if p.manager}

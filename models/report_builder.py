@@ -33,7 +33,9 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
 - Messages: outbox rows of the roadmap that were sent (counted in SQL; only the escalations
   are read, and only their recipient, subject and time), for a day (``as_of`` of the
   message) in the report's ISO week up to the report date: reminders, escalations and
-  notices counted, escalations listed in full.
+  notices counted, escalations listed in full. Failed messages of the roadmap still waiting
+  (status `failed`, any day: neither retried nor dismissed) are counted and the oldest
+  FAILED_LISTED listed, until someone sends them again or dismisses them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from models.report_data import (
     ChangeItem,
     Changes,
     EscalationSent,
+    FailedMessage,
     GanttBar,
     MessagesSummary,
     MovedTask,
@@ -252,7 +255,29 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt
             sent = sent.replace(tzinfo=dt.UTC)
         name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
         out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
+    _failed_waiting(session, roadmap, out)
     return out
+
+
+FAILED_LISTED = 200  # failed messages listed in a report; beyond that only counted
+ERROR_SHOWN = 300  # characters of a failed message's last error shown in the report
+
+
+def _failed_waiting(session: Session, roadmap: Roadmap, out: MessagesSummary) -> None:
+    waiting = (OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "failed")
+    out.failed_waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(*waiting)) or 0
+    if not out.failed_waiting:
+        return
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.as_of, OutboxMessage.recipient, OutboxMessage.recipient_name,
+               OutboxMessage.subject, OutboxMessage.last_error)
+        .where(*waiting).order_by(OutboxMessage.id).limit(FAILED_LISTED)
+    )
+    out.failed = [
+        FailedMessage(id=r.id, as_of=r.as_of, subject=r.subject, error=(r.last_error or "")[:ERROR_SHOWN],
+                      recipient=f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient)
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -152,11 +152,24 @@ class EscalationSent:
 
 
 @dataclass(kw_only=True, slots=True)
+class FailedMessage:
+    """A message of the roadmap that failed and waits for someone to retry or dismiss it."""
+
+    id: int
+    as_of: dt.date
+    recipient: str
+    subject: str
+    error: str
+
+
+@dataclass(kw_only=True, slots=True)
 class MessagesSummary:
     reminders_sent: int = 0
     escalations_sent: int = 0
     notices_sent: int = 0
     escalations: list[EscalationSent] = field(default_factory=list)
+    failed_waiting: int = 0  # all of them, any day; ``failed`` lists the oldest FAILED_LISTED
+    failed: list[FailedMessage] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, slots=True)

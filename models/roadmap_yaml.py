@@ -144,8 +144,18 @@ def render_path(path: Path_, data: Any = None) -> str:
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             label = node.get("key") if isinstance(node, dict) else None
-            out += f"[{label if isinstance(label, (str, int)) else part}]"
+            out += f"[{label if isinstance(label, int) or _plain(label) else part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + (str(part) if _plain(part) or not isinstance(part, str) else _quoted(part))
             node = node.get(part) if isinstance(node, dict) else None
     return out or "(document)"
+
+
+def _plain(part: object) -> bool:
+    # A key written with escapes ("\e[2J") must not reach the terminal as a control sequence,
+    # nor a megabyte-long one fill it.
+    return isinstance(part, str) and part.isprintable() and len(part) <= 100
+
+
+def _quoted(part: str) -> str:
+    return repr(part) if len(part) <= 100 else repr(part[:100]) + "..."

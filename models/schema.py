@@ -197,7 +197,9 @@ class OutboxMessage(Base):
     as_of: Mapped[date] = mapped_column()
     subject: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(400))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sending | sent | failed
+    # pending | sending | sent | failed | dismissed (a failed message someone chose not to send:
+    # `roadmap outbox dismiss`; its content and error are kept, with who dismissed it and when)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     permanent: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -205,6 +207,8 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    dismissed_at: Mapped[datetime | None] = mapped_column()
+    dismissed_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class OutboxContent(Base):

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models.dates import SESSION_FIRST, SESSION_LAST
+from models.text import Email, Expr, Line, Note, Text
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
-Text = Annotated[str, StringConstraints(min_length=1)]
-DateValue = date | str  # an ISO date or a date expression, see models/dates.py
-Duration = int | str  # business days: 5 or "5bd"
+DateValue = date | Expr  # an ISO date or a date expression, see models/dates.py
+Duration = int | Expr  # business days: 5 or "5bd"
 
 TaskStatus = Literal["planned", "in_progress", "done", "blocked", "cancelled"]
 RiskStatus = Literal["open", "mitigated", "occurred", "closed"]
@@ -34,20 +34,20 @@ class _Strict(BaseModel):
 
 class Session(_Strict):
     date: Annotated[date, Field(ge=SESSION_FIRST, le=SESSION_LAST)]  # the other dates: within its window
-    place: str | None = None
+    place: Line | None = None
 
 
 class Office(_Strict):
     name: Text
-    email: Text
+    email: Email
 
 
 class RoadmapMeta(_Strict):
     key: Key
     title: Text
     session: Session
-    timezone: str = "Europe/Moscow"
-    calendar: str = "RU"
+    timezone: Line = "Europe/Moscow"
+    calendar: Line = "RU"
     language: Literal["ru", "en"] = "ru"
     office: Office
     report_to: list[Text] = Field(default_factory=list)
@@ -56,7 +56,7 @@ class RoadmapMeta(_Strict):
 class Partner(_Strict):
     key: Key
     name: Text
-    kind: str | None = None
+    kind: Line | None = None
     contact: Key | None = None
     formats: list[Text] = Field(default_factory=list)
 
@@ -64,7 +64,7 @@ class Partner(_Strict):
 class Person(_Strict):
     key: Key
     name: Text
-    email: Text
+    email: Email
     partner: Key | None = None
     manager: Key | None = None
 
@@ -79,7 +79,7 @@ class Stage(_Strict):
     title: Text
     start: DateValue
     end: DateValue
-    goal: str | None = None
+    goal: Note | None = None
 
 
 class Task(_Strict):
@@ -96,7 +96,7 @@ class Task(_Strict):
     status: TaskStatus = "planned"
     done_on: date | None = None
     progress: Annotated[int, Field(ge=0, le=100)] | None = None
-    notes: str | None = None
+    notes: Note | None = None
 
 
 class Risk(_Strict):
@@ -106,7 +106,7 @@ class Risk(_Strict):
     partner: Key | None = None
     probability: Annotated[int, Field(ge=1, le=5)]
     impact: Annotated[int, Field(ge=1, le=5)]
-    mitigation: str | None = None
+    mitigation: Note | None = None
     review: date | None = None
     status: RiskStatus = "open"
     tasks: list[Key] = Field(default_factory=list)

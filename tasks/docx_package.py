@@ -6,15 +6,14 @@ reference document), its core properties, and saving it byte for byte reproducib
   as Ghostwriter does for templates; a file that is not a .docx is a clear user error.
 - Deterministic: core properties and the zip entries' timestamps come from the report's
   ``generated_at``, so the same context gives the same bytes.
-- Saved atomically: a temporary file in the same folder, then a rename.
+- Saved atomically: a temporary file in the same folder, then a rename; only over a regular
+  file (models/file_paths.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
 
 from models.errors import UserError
+from models.file_paths import write_replacing
 
 REQUIRED_STYLES = ("Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number")
 DEFAULT_MARGIN = Mm(20)
@@ -86,17 +86,7 @@ def save_docx(doc: DocumentObject, out_path: Path, generated_at: dt.datetime) ->
     buffer = io.BytesIO()
     doc.save(buffer)
     data = _fixed_zip_times(buffer.getvalue(), utc_naive(generated_at))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name beside the target; written with open(), so its mode comes from the umask
-    # (mkstemp's would be the owner's only, and a report is for readers: the web server, a shared folder).
-    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out_path
+    return write_replacing(out_path, data, "report", new_folder_ok=True)
 
 
 def _fixed_zip_times(data: bytes, when: dt.datetime) -> bytes:

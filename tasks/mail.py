@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.header import Header
-from email.headerregistry import UnstructuredHeader
+from email.headerregistry import Address, AddressHeader, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from pathlib import Path
@@ -49,10 +49,43 @@ class _WirePolicy(EmailPolicy):
     not in the Python 3.11 we run."""
 
     def fold_binary(self, name: str, value: str) -> bytes:
+        if isinstance(value, AddressHeader) and all(g.display_name is None for g in value.groups):
+            return _fold_mailboxes(name, value.addresses, self.linesep).encode("ascii")
         if not isinstance(value, UnstructuredHeader) or value.isascii():
             return super().fold_binary(name, value)
         words = Header(str(value), "utf-8", header_name=name)
         return f"{name}: {words.encode(linesep=self.linesep, maxlinelen=self.max_line_length)}{self.linesep}".encode()
+
+
+def _fold_mailboxes(name: str, mailboxes: tuple[Address, ...], linesep: str) -> str:
+    """From, To or Reply-To written by hand, one mailbox per line, so that a display name is
+    only ever text: with a comma, quotes or angle brackets in it a quoted-string, and when it is
+    not ASCII, holds "=?" or is long, one RFC 2047 encoded word, decoded once into the name as
+    given. The policy's own folder splits a long name and Python 3.11's parser reads it back
+    with an extra space, or with a comma outside the quotes as two addresses; and an encoded
+    word inside a quoted-string is decoded by some readers ("=?utf-8?q?Boss_=3Cboss=40x=3E?=")."""
+    lines = []
+    for i, box in enumerate(mailboxes):
+        start = f"{name}: " if i == 0 else " "
+        text = _display_name(box.display_name, len(start), linesep) if box.display_name else ""
+        addr = f"<{box.addr_spec}>" if text else box.addr_spec
+        sep = " " if len(start) + len(text) + len(addr) < 78 else linesep + " "
+        lines.append(start + (text + sep if text else "") + addr)
+    return ("," + linesep).join(lines) + linesep
+
+
+def _display_name(name: str, indent: int, linesep: str) -> str:
+    fits = len(name) + indent + 2 <= 78
+    if name.isascii() and name.isprintable() and "=?" not in name and fits:
+        return str(Address(display_name=name, addr_spec="x@x")).removesuffix(" <x@x>")  # quoted when it must be
+    # One encoded word even past RFC 2047's 75 characters (readers take it; split, the name
+    # would read back with extra spaces), as long as the line stays well within SMTP's 998
+    # characters: true of any name within the roadmap file's 300 characters but the longest
+    # in four-byte characters, which are split the RFC 2047 way instead.
+    word = "=?utf-8?b?" + base64.b64encode(name.encode("utf-8", "replace")).decode("ascii") + "?="
+    if len(word) + indent <= 900:
+        return word
+    return Header(name.encode("utf-8", "replace"), "utf-8").encode(linesep=linesep, maxlinelen=78)
 
 
 WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit")
@@ -231,9 +264,10 @@ class SmtpTransport:
 
     The connection opens on the first send and closes on leaving the ``with`` block.
     Transient failures (connection refused, timeouts, disconnects, 4xx) are retried up to
-    ``retries`` more times, reconnecting, with backoff ``backoff * 2**n`` seconds. A
-    disconnect after the message data went out can mean the server kept it, so a retry may
-    deliver twice; the fixed Message-ID lets the recipient's client fold the copies together.
+    ``retries`` more times, reconnecting, with backoff ``backoff * 2**n`` seconds, unless the
+    message data had gone out: a timeout or disconnect after DATA can mean the server kept
+    the message, so it is not sent again in this batch (a later run sends it again, with the
+    same Message-ID, so at most one copy more).
 
     Login: ``oauth2_file`` (yagmail's Google OAuth2 file), else ``password``, else the keyring
     entry yagmail.register() makes. An authentication or TLS failure is not retried, and later
@@ -267,6 +301,7 @@ class SmtpTransport:
         self._tls_context = tls_context or ssl.create_default_context()
         self._yag: yagmail.SMTP | None = None
         self._fatal: SendError | None = None
+        self._data_sent = False  # whether the current attempt reached the DATA command
         self.connect_attempts = 0
 
     def __enter__(self) -> Self:
@@ -290,10 +325,18 @@ class SmtpTransport:
             raise SendError(str(fatal), permanent=False, smtp_code=fatal.smtp_code, retry_in_run=False,
                             configuration=fatal.configuration)
         for attempt in range(self.retries + 1):
+            self._data_sent = False
             try:
                 refused = self._connection().sendmail(msg.sender, list(msg.recipients), msg.data)
             except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
                 error = self._classify(exc)
+                if self._data_sent and _connection_level(exc):
+                    # The data went out and then the reply never came (a timeout, a dropped
+                    # connection): the server may have kept the message. Sending it again now
+                    # would make one copy per reconnect; the outbox tries it in a later run.
+                    self.close()
+                    raise SendError(f"{error} (after the message data was sent: it may have arrived)",
+                                    permanent=False, smtp_code=error.smtp_code) from None
                 if error.retry_in_run and attempt < self.retries:
                     self.close()
                     self.sleep(self.backoff * 2**attempt)
@@ -325,7 +368,14 @@ class SmtpTransport:
         except LoginSetupError as exc:
             raise self._config_error(str(exc)) from None
         self._yag = yag
-        return yag.smtp
+        smtp, data = yag.smtp, yag.smtp.data
+
+        def data_noted(msg: bytes | str) -> tuple[int, bytes]:  # smtplib sends the data from here on
+            self._data_sent = True
+            return data(msg)
+
+        smtp.data = data_noted
+        return smtp
 
     def _classify(self, exc: BaseException) -> SendError:
         """The error to raise; its ``retry_in_run`` says whether trying again could help."""

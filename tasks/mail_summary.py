@@ -1,7 +1,9 @@
 """What became of one run's messages, read back from the outbox, and the line that says it.
 
 Counting from the database rather than from what this process sent keeps the totals right
-across Prefect retries and when another worker delivered some of the messages.
+across Prefect retries and when another worker delivered some of the messages. Each summary
+also carries how many failed messages the whole outbox holds (``waiting``, older days' too):
+the end of every run says so (tasks/outbox_failed.py), whatever its own messages did.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.schema import OutboxMessage
+from tasks.outbox_failed import waiting_count, waiting_line
 
 log = logging.getLogger("roadmap")
 
@@ -31,6 +34,8 @@ class MailSummary:
     sent: int = 0
     pending: int = 0
     failed: int = 0
+    dismissed: int = 0  # of this run's messages, failed earlier and dismissed since: not failures
+    waiting: int = 0  # failed messages in the whole outbox, any day, not dismissed (after this step)
     delivered_by_run: int = 0
     dry_run: bool = False
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
@@ -42,15 +47,16 @@ class MailSummary:
         all` how many of its messages are sent by now (some possibly by another worker)."""
         return (f"{self.roadmap_key} {self.as_of} {self.kind}: planned {self.planned}, recorded {self.recorded}, "
                 f"skipped as duplicate {self.duplicates}; delivered {self.delivered_by_run}, failed {self.failed}; "
-                f"sent in all {self.sent}" + (f", still pending {self.pending}" if self.pending else ""))
+                f"sent in all {self.sent}" + (f", still pending {self.pending}" if self.pending else "")
+                + (f", dismissed {self.dismissed}" if self.dismissed else ""))
 
 
 class DeliveryFailed(Exception):
     """Raised at the end of a run when a message failed (permanently, or after every retry),
     so that the flow run ends Failed in Prefect and the CLI exits 1."""
 
-    def __init__(self, summaries: list[MailSummary]):
-        self.summaries = summaries
+    def __init__(self, summaries: list[MailSummary], waiting: int = 0):
+        self.summaries, self.waiting = summaries, waiting  # waiting: see MailSummary.waiting
         failed = sum(s.failed for s in summaries)
         super().__init__(f"{failed} message(s) failed: " + "; ".join(e for s in summaries for e in s.errors[:3]))
 
@@ -58,8 +64,23 @@ class DeliveryFailed(Exception):
 def raise_if_failed(summaries: list[MailSummary]) -> list[MailSummary]:
     failed = [s for s in summaries if s.failed]
     if failed:
-        raise DeliveryFailed(failed)
+        raise DeliveryFailed(failed, waiting(summaries))
     return summaries
+
+
+def waiting(summaries: list[MailSummary]) -> int:
+    """Failed messages waiting after the run of these steps (the latest count)."""
+    return summaries[-1].waiting if summaries else 0
+
+
+def end_of_run(summaries: list[MailSummary], logger: logging.Logger | logging.LoggerAdapter | None = None,
+               ) -> list[MailSummary]:
+    """How every scheduled run ends: a warning in the log while failed messages are waiting
+    (the run itself succeeded, so this alone does not fail it), then DeliveryFailed if any of
+    the run's own messages failed."""
+    if count := waiting(summaries):
+        (logger or log).warning(waiting_line(count))
+    return raise_if_failed(summaries)
 
 
 def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys: list[str], *,
@@ -84,9 +105,12 @@ def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys:
                 elif status == "failed":
                     summary.failed += 1
                     summary.errors.append(f"{recipient}: {error}")
+                elif status == "dismissed":
+                    summary.dismissed += 1
                 else:
                     summary.pending += 1
+    summary.waiting = waiting_count(db_url)
     log.info(summary.line())
-    for error in summary.errors:
-        log.error("failed: %s", error)
+    for error in summary.errors:  # info: the command prints them, a flow run fails naming them
+        log.info("failed: %s", error)
     return summary

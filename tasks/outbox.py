@@ -9,8 +9,14 @@
    with another conditional UPDATE that only succeeds while the claim is still its own.
 3. A claim is a lease: a message left `sending` by a crashed process is taken again once
    its lease has run out, and resent with the same Message-ID. So delivery is at least
-   once, with at most one duplicate per connection per crash (the message in flight).
-4. Transient failures stay `failed` and are retried by later runs up to `max_attempts`;
+   once, with at most one duplicate per connection in flight (the message the server
+   accepted but the outbox had not recorded as sent yet), with the same Message-ID.
+4. The mark follows the server's acceptance at once, while the claim is still being
+   renewed. When it cannot be written (disk full, read-only database, the database gone)
+   after a few quick tries, the whole batch stops (`OutboxUnwritable`): no connection claims
+   another message, so the unmarked one is not sent again in this run, nor anything else
+   whose outcome could not be recorded.
+5. Transient failures stay `failed` and are retried by later runs up to `max_attempts`;
    permanent ones (recipient refused, bad address) are recorded and never retried.
 """
 
@@ -20,6 +26,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +36,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.db import conflict_insert, get_engine, session_scope
@@ -85,6 +93,22 @@ class DeliveryStats:
         self.deferred += other.deferred
         self.configuration_error |= other.configuration_error
         self.errors += other.errors
+
+
+class OutboxUnwritable(SQLAlchemyError):
+    """The outcome of a send could not be written to the outbox: the batch stopped at once.
+
+    Not an OperationalError, so Prefect's retry condition does not send the batch again in
+    the same flow run; the CLI shows it as a database error and exits 1."""
+
+    def __init__(self, message_id: int, cause: BaseException, stats: DeliveryStats, *, recorded: bool = False):
+        self.message_id, self.stats, self.recorded = message_id, stats, recorded
+        reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
+        fate = ("its outcome was recorded when tried again" if recorded else
+                "its outcome is not recorded: the next run sends it again, with the same Message-ID, once its "
+                "lease has run out")
+        super().__init__(f"the outbox cannot be written ({reason}): sending stopped at outbox message {message_id} "
+                         f"({stats.sent} sent and recorded in this run); {fate}")
 
 
 def worker_id() -> str:
@@ -205,17 +229,41 @@ def claim_one(db_url: str, worker: str, *, run_started: datetime, lease: timedel
         return Claim(candidate.id, candidate.recipient, candidate.message_id, raw)
 
 
-def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None) -> bool:
+MARK_RETRY_DELAYS = (0.2, 1.0)  # seconds: a busy or briefly unreachable database gets a second chance
+
+
+def _mark_params(worker: str, message_id: int, error: SendError | None) -> dict[str, Any]:
+    return {"b_id": message_id, "b_worker": worker, "b_status": "sent" if error is None else "failed",
+            "b_sent_at": utcnow() if error is None else None,
+            "b_error": None if error is None else str(error)[:2000],
+            "b_permanent": bool(error and error.permanent),
+            "b_not_counted": int(error is not None and not error.permanent and not error.retry_in_run)}
+
+
+def mark(db_url: str, worker: str, message_id: int, *, error: SendError | None = None,
+         on_failure: Callable[[SQLAlchemyError], None] | None = None) -> bool:
     """Record the outcome of a send; False when the claim was no longer this worker's (its
     lease ran out and another worker took the message), in which case nothing is changed.
-    A failure of the connection rather than of the message gives the attempt back."""
-    params = {"b_id": message_id, "b_worker": worker, "b_status": "sent" if error is None else "failed",
-              "b_sent_at": utcnow() if error is None else None,
-              "b_error": None if error is None else str(error)[:2000],
-              "b_permanent": bool(error and error.permanent),
-              "b_not_counted": int(error is not None and not error.permanent and not error.retry_in_run)}
-    with get_engine(db_url).begin() as conn:
-        changed = conn.execute(_MARK, params).rowcount
+    A failure of the connection rather than of the message gives the attempt back.
+
+    An UPDATE that fails (the database busy, gone or unwritable) is reported to ``on_failure``
+    and tried again after each of MARK_RETRY_DELAYS; the last failure is raised."""
+    params = _mark_params(worker, message_id, error)
+    delays = iter(MARK_RETRY_DELAYS)
+    while True:
+        try:
+            with get_engine(db_url).begin() as conn:
+                changed = conn.execute(_MARK, params).rowcount
+            break
+        except SQLAlchemyError as exc:
+            if on_failure is not None:
+                on_failure(exc)
+            delay = next(delays, None)
+            if delay is None:
+                raise
+            log.info("outbox message %s: outcome not recorded (%s); trying again in %s s",
+                        message_id, str(exc).splitlines()[0], delay)
+            time.sleep(delay)
     if changed != 1:
         log.warning("outbox message %s: claim lost to another worker (lease ran out); not marked", message_id)
     return changed == 1
@@ -297,15 +345,22 @@ _CRASH_LOCK = threading.Lock()
 
 def _deliver_one_connection(
     db_url: str, transport: Transport, *, sender: str, run_started: datetime, lease: timedelta, max_attempts: int,
-    follow: Recording | None,
+    follow: Recording | None, stop: threading.Event,
 ) -> DeliveryStats:
     """Claim, send, mark until nothing is deliverable (and, with ``follow``, until that
-    recording has ended: messages are still being recorded meanwhile)."""
+    recording has ended: messages are still being recorded meanwhile), or until ``stop`` is
+    set: another connection could not write the outbox."""
     worker = worker_id()
     stats = DeliveryStats()
     envelope_sender = parse_address(sender).addr_spec
+    failures: list[SQLAlchemyError] = []  # of this connection's marks: the first one ends the batch
+
+    def mark_failed(exc: SQLAlchemyError) -> None:
+        failures.append(exc)
+        stop.set()
+
     with transport:
-        while True:
+        while not stop.is_set():
             batches, ended = follow.state() if follow else (0, True)  # before looking, not after
             item = claim_one(db_url, worker, run_started=run_started, lease=lease, max_attempts=max_attempts)
             if item is None:
@@ -315,30 +370,44 @@ def _deliver_one_connection(
                 continue
             _crash_point("after-claim")
             error: SendError | None = None
-            try:
-                if item.raw is None:
-                    raise SendError(f"outbox message {item.id} has no content", permanent=True)
-                with _KeptClaimed(db_url, worker, item.id, lease):
+            with _KeptClaimed(db_url, worker, item.id, lease):
+                try:
+                    if item.raw is None:
+                        raise SendError(f"outbox message {item.id} has no content", permanent=True)
                     transport.send_prepared(Prepared(item.message_id, envelope_sender, (item.recipient,), item.raw))
-            except SendError as exc:
-                error = exc
-            else:
-                _crash_point("after-send")  # the server has the message; the outbox does not know yet
-            if mark(db_url, worker, item.id, error=error):
-                if error is None:
-                    stats.sent += 1
+                except SendError as exc:
+                    error = exc
                 else:
-                    stats.errors.append(f"{item.recipient}: {error}")
-                    if error.permanent:
-                        stats.permanent += 1
-                    elif error.retry_in_run:
-                        stats.failed += 1
-                    else:
-                        # The connection failed, not the message: every further claim would fail
-                        # the same way and use up the attempts of the whole outbox. Stop here.
-                        stats.deferred += 1
-                        stats.configuration_error = error.configuration
-                        return stats
+                    _crash_point("after-send")  # the server has the message; the outbox does not know yet
+                # The mark comes next, nothing else. The renewal goes on until the mark is written
+                # (a renewal only touches a row still `sending`): while a failed mark is tried
+                # again, the claim stays this worker's and no other connection resends the message.
+                # At its first failure every connection stops claiming: the batch ends here.
+                try:
+                    marked = mark(db_url, worker, item.id, error=error, on_failure=mark_failed)
+                except SQLAlchemyError as exc:
+                    raise OutboxUnwritable(item.id, exc, stats) from exc
+            if failures and marked and error is None:
+                stats.sent += 1
+            if failures:
+                raise OutboxUnwritable(item.id, failures[0], stats, recorded=marked) from failures[0]
+            if not marked:
+                continue
+            if error is None:
+                stats.sent += 1
+                continue
+            stats.errors.append(f"{item.recipient}: {error}")
+            if error.permanent:
+                stats.permanent += 1
+            elif error.retry_in_run:
+                stats.failed += 1
+            else:
+                # The connection failed, not the message: every further claim would fail
+                # the same way and use up the attempts of the whole outbox. Stop here.
+                stats.deferred += 1
+                stats.configuration_error = error.configuration
+                return stats
+    return stats
 
 
 def deliver(
@@ -347,17 +416,34 @@ def deliver(
 ) -> DeliveryStats:
     """Send everything deliverable over ``connections`` connections at once (threads), each
     made by ``transport_factory``. With ``follow``, keep going until that recording has ended
-    and nothing is left: the caller records messages meanwhile."""
+    and nothing is left: the caller records messages meanwhile.
+
+    When one connection cannot write the outbox, the others stop after the message they
+    have in flight, and OutboxUnwritable is raised with what the whole batch sent."""
     run_started = utcnow()
     total = DeliveryStats()
+    stop = threading.Event()
+
+    def one_connection(transport: Transport) -> DeliveryStats:
+        try:
+            return _deliver_one_connection(db_url, transport, sender=sender, run_started=run_started, lease=lease,
+                                           max_attempts=max_attempts, follow=follow, stop=stop)
+        except BaseException:
+            stop.set()  # a claim failed too (the database gone): the other connections stop as well
+            raise
+
+    unwritable: OutboxUnwritable | None = None
     with ThreadPoolExecutor(max(1, connections), thread_name_prefix="deliver") as pool:
-        futures = [
-            pool.submit(_deliver_one_connection, db_url, transport_factory(), sender=sender, run_started=run_started,
-                        lease=lease, max_attempts=max_attempts, follow=follow)
-            for _ in range(max(1, connections))
-        ]
+        futures = [pool.submit(one_connection, transport_factory()) for _ in range(max(1, connections))]
         for future in futures:
-            total.add(future.result())
+            try:
+                total.add(future.result())
+            except OutboxUnwritable as exc:
+                total.add(exc.stats)
+                unwritable = unwritable or exc
+    if unwritable is not None:
+        cause = unwritable.__cause__ or unwritable
+        raise OutboxUnwritable(unwritable.message_id, cause, total, recorded=unwritable.recorded) from cause
     return total
 
 

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import jinja2
 
 from config import TEMPLATES_DIR
+from models.addresses import mailbox
 from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
@@ -184,7 +185,7 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
     }
     subject, text, html = _render_three(name, context, args.get("template_dir"))
     # "Name <addr>" as OutgoingMessage takes it; tasks.mail parses and encodes the name.
-    to = f"{recipient.name} <{recipient.email}>" if recipient.name.strip() else recipient.email
+    to = mailbox(recipient.name, recipient.email)
     return OutgoingMessage(
         message_id=args["message_id"], sender=args["sender"], to=(to,), subject=subject, text=text, html=html,
         attachments=attachments,

@@ -333,12 +333,27 @@ class _Writer:
         ))
         if not msg.escalations:
             self.para(_("No escalations were sent this week."))
+        else:
+            rows: list[Row] = [
+                [f"{self.day(e.sent_at.date())} {e.sent_at:%H:%M}", e.recipient, e.subject]
+                for e in sorted(msg.escalations, key=lambda e: (e.sent_at, e.recipient))
+            ]
+            self.table((2.4, 4, 8), [_("Sent"), _("Recipient"), _("Subject")], rows)
+        self.failed_messages()
+
+    def failed_messages(self) -> None:
+        """Failed messages waiting (any week), until someone retries or dismisses them."""
+        _, msg = self._, self.ctx.messages
+        if not msg.failed_waiting:
             return
-        rows: list[Row] = [
-            [f"{self.day(e.sent_at.date())} {e.sent_at:%H:%M}", e.recipient, e.subject]
-            for e in sorted(msg.escalations, key=lambda e: (e.sent_at, e.recipient))
-        ]
-        self.table((2.4, 4, 8), [_("Sent"), _("Recipient"), _("Subject")], rows)
+        self.heading(_("Messages that failed and are waiting"), level=2)
+        self.para(_("Not delivered: {count}. Send them again with `roadmap outbox retry`, or dismiss them with "
+                    "`roadmap outbox dismiss`.").format(count=msg.failed_waiting), bold=True)
+        rows: list[Row] = [[str(f.id), self.day(f.as_of), f.recipient, f.subject, f.error] for f in msg.failed]
+        self.table((1.2, 2.4, 4, 6, 6), [_("Id"), _("Day"), _("Recipient"), _("Subject"), _("Error")], rows)
+        if msg.failed_waiting > len(msg.failed):
+            self.para(_("The oldest {listed} are listed; `roadmap outbox --status failed` lists all.").format(
+                listed=len(msg.failed)), italic=True)
 
     def appendix(self) -> None:
         if not self.cut:

@@ -28,6 +28,7 @@ from config import Settings, get_settings
 from models.addresses import is_email, parse_address
 from models.db import conflict_insert, session_scope
 from models.errors import UserError
+from models.file_paths import check_file_target
 from models.notify import Recipient
 from models.report_builder import build_report
 from models.report_data import ReportContext
@@ -53,8 +54,12 @@ def write_weekly_report(
     settings: Settings | None = None,
 ) -> Path:
     """Write the report for the ISO week of ``as_of`` (default today in the roadmap's
-    timezone) and save its snapshot; returns the path of the .docx."""
+    timezone) and save its snapshot; returns the path of the .docx. The target is checked
+    first (a regular file, new or existing, models/file_paths.py); missing
+    folders are made."""
     settings = settings or get_settings()
+    if out is not None:
+        check_file_target(out, "--out", new_folder_ok=True)
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = day_of(roadmap, as_of)
@@ -62,7 +67,11 @@ def write_weekly_report(
         ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
                                   max_rows=settings.report_max_rows)
         roadmap_id = roadmap.id
-    path = Path(out or Path(settings.reports_dir) / f"{ctx.roadmap_key}-{ctx.iso_year}-W{ctx.iso_week:02d}.docx")
+    if out is not None:
+        path = Path(out)
+    else:
+        path = Path(settings.reports_dir) / f"{ctx.roadmap_key}-{ctx.iso_year}-W{ctx.iso_week:02d}.docx"
+        check_file_target(path, "ROADMAP_REPORTS_DIR", new_folder_ok=True)
     reference = settings.report_template
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")

@@ -77,6 +77,8 @@ class _Handler:
                 connection=getattr(server, "connection_no", 0),
             )
         )
+        if self.recorder.reply_delay:
+            await asyncio.sleep(self.recorder.reply_delay)  # a slow relay: kept, but slow to say so
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -123,6 +125,7 @@ class SmtpRecorder:
         refuse: set[str] | None = None,
         tempfail: set[str] | None = None,
         data_delay: float = 0.0,
+        reply_delay: float = 0.0,
         tls_context: ssl.SSLContext | None = None,
         ssl_context: ssl.SSLContext | None = None,
         spool_dir: Path | None = None,
@@ -132,6 +135,7 @@ class SmtpRecorder:
         self.refuse: set[str] = set(refuse or ())
         self.tempfail: set[str] = set(tempfail or ())
         self.data_delay = data_delay
+        self.reply_delay = reply_delay  # the message is kept at once; the 250 comes this much later
         self.tls_context = tls_context  # offered with STARTTLS, which is then required
         self.ssl_context = ssl_context  # implicit TLS from the first byte (port 465 style)
         self.spool_dir = spool_dir

@@ -134,7 +134,7 @@ def test_a_big_clean_file_still_takes_the_fast_reader(monkeypatch):
      f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
     ("due: task.b + 1w", "due: task.b" + " + 9000d - 9000d" * 2,
      f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
-    ("due: task.b + 1w", "due: task.b + " + "9" * 5000 + "d",
+    ("due: task.b + 1w", "due: task.b + " + "9" * 80 + "d",
      f"road.yaml:32: tasks[d].due: the offsets move the date by more than {MAX_SHIFT_DAYS:,} days in all"),
     ("due: 2014-11-07", "due: 9999-12-31",
      "road.yaml:31: tasks[c].due: 9999-12-31 is more than 20 years from the session (2014-10-27): "

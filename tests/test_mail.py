@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 import traceback
 import urllib.error
 import warnings
@@ -349,6 +350,25 @@ def test_reconnects_after_the_server_restarts(smtp_server: SmtpRecorder) -> None
     assert len(smtp_server.received) == 2
     assert transport.connect_attempts == 2
     assert len(sleeps) == 1
+
+
+def test_a_reply_that_comes_after_the_timeout_is_not_answered_with_more_copies(smtp_server: SmtpRecorder) -> None:
+    """A slow relay keeps the message but replies after our timeout: the transport must not
+    resend it on a new connection (old code: one copy per reconnect, four in all)."""
+    smtp_server.reply_delay = 1.0
+    sleeps: list[float] = []
+    transport = SmtpTransport("127.0.0.1", smtp_server.port, "none", retries=3, sleep=sleeps.append, timeout=0.3)
+    with transport, pytest.raises(SendError, match="may have arrived") as caught:
+        send(transport, reminder())
+    assert caught.value.permanent is False and caught.value.retry_in_run is True  # a later run sends it again
+    smtp_server.wait_for(1, timeout=3.0)
+    time.sleep(1.2)  # anything sent on a new connection would have arrived by now
+    assert len(smtp_server.received) == 1
+    assert transport.connect_attempts == 1 and sleeps == []
+    smtp_server.reply_delay = 0.0
+    with transport:  # the next message goes out on a fresh connection
+        send(transport, reminder())
+    assert len(smtp_server.received) == 2
 
 
 def test_server_down_is_transient_after_the_configured_retries(smtp_down_port: int) -> None:

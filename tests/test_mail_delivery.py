@@ -149,6 +149,8 @@ def test_a_failed_remind_exits_1_and_a_rerun_sends_only_what_failed(url, monkeyp
         result = CliRunner().invoke(app, ["remind", "--as-of", "2014-11-10", "--db", url])
         # A same-day rerun still reports the messages that failed, not "nothing to do".
         assert result.exit_code == 1 and "delivered 0, failed 2" in result.output, result.output
+        assert result.output.count("reminders: planned") == 1  # the summary once, not again with the errors
+        assert result.output.count("failed: alice@example.org") == 1
         # One attempt per message per command: the command does not retry by itself.
         assert {(m.status, m.attempts) for m in list_messages(url)} == {("failed", run)}
     smtp_env.tempfail.clear()

@@ -21,6 +21,7 @@ from models.dates import window
 from models.errors import UserError
 from models.history import ChangeLog
 from models.schema import Person, Roadmap, Task
+from models.text import text_error
 from models.updates import update_task
 from web.security import N_, say
 
@@ -54,11 +55,14 @@ def _date(value: str | None, label: str, roadmap: Roadmap) -> dt.date:
 
 
 def _text(value: str | None, label: str, required: bool) -> str | None:
-    given = (value or "").strip()
+    """A note as the history keeps it: the same rule as a roadmap file's notes (models/text.py)."""
+    given = (value or "").replace("\r\n", "\n").strip()  # browsers send a textarea's line breaks as CRLF
     if required and not given:
         raise FormError(N_("%(field)s: please say why"), field=label)
     if len(given) > MAX_TEXT:
         raise FormError(N_("%(field)s: at most %(n)s characters"), field=label, n=MAX_TEXT)
+    if text_error(given, multiline=True, limit=MAX_TEXT):
+        raise FormError(N_("%(field)s: control characters are not allowed"), field=label)
     return given or None
 
 

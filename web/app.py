@@ -22,25 +22,45 @@ Security, in the order a request meets it:
    message ids, said in the language of the roadmap the URL names (English for a key that
    names no roadmap).
 5. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
-   and pages are neither cached nor framed, and send no Referer (the URL holds a token).
-6. The app does not start without a ROADMAP_SECRET_KEY of at least 16 characters
+   and pages are neither cached nor framed, and send no Referer (the URL holds a token):
+   these headers go on every response, Starlette's own 404, 405, 422 and 500 too
+   (``web.middleware.SecurityHeaders``, outside everything else: ``RoadmapApp``).
+6. A request body longer than ROADMAP_WEB_MAX_BODY_BYTES is refused with 413 as it arrives,
+   for every route (``web.middleware.BodyLimit``); wrong roadmap-page passwords are counted
+   per client and in all, and past the limit refused with 429 (``web.throttle``).
+7. The app does not start without a ROADMAP_SECRET_KEY of at least 16 characters
    (``Settings.web_secret_key``), however it is started.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from starlette.types import ASGIApp, Scope
 
 from config import Settings
 from models.db import upgrade
 from web import routes_roadmap, routes_task
 from web.deps import WebContext
+from web.middleware import BodyLimit, SecurityHeaders
 from web.rendering import render
-from web.security import SIGN_IN_HEADERS, Refused, say
+from web.security import N_, SIGN_IN_HEADERS, Refused, say
+from web.throttle import SignInThrottle
+
+
+class RoadmapApp(FastAPI):
+    """FastAPI with the body cap and the security headers around its whole stack: an
+    ``add_middleware`` one sits inside Starlette's ``ServerErrorMiddleware``, whose 500 it
+    never sees."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        web: WebContext = self.state.web
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack(), web.settings.web_max_body_bytes,
+                                         too_large_page))
 
 
 def create_app(
@@ -55,8 +75,10 @@ def create_app(
     secret = settings.web_secret_key  # UserError when missing or too short
     url = db_url or settings.database_url
     upgrade(url)  # once here, so requests need not check the schema
-    app = FastAPI(title="Roadmap Office", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.UTC)))
+    app = RoadmapApp(title="Roadmap Office", docs_url=None, redoc_url=None, openapi_url=None)
+    throttle = SignInThrottle(per_client=settings.web_sign_in_failures_per_client,
+                              total=settings.web_sign_in_failures_total, window=settings.web_sign_in_window_seconds)
+    app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.UTC)), throttle)
     app.include_router(routes_task.router)
     app.include_router(routes_roadmap.router)
     app.add_exception_handler(Refused, refused_page)  # type: ignore[arg-type]
@@ -71,12 +93,24 @@ def create_app(
 def refused_page(request: Request, exc: Refused) -> HTMLResponse:
     """The page of a refused request, in the language of the roadmap its URL names."""
     web: WebContext = request.app.state.web
-    lang = web.language_of(request.path_params.get("roadmap_key", ""))
+    lang = web.language_of(request.path_params.get("roadmap_key") or roadmap_key_in(request.url.path))
     resp = render("error", exc.status, title=say(lang, exc.title), message=say(lang, exc.message, **exc.params),
                   lang=lang)
     if exc.status == 401:
         resp.headers.update(SIGN_IN_HEADERS)
+    resp.headers.update(exc.headers)
     return resp
+
+
+def too_large_page(scope: Scope) -> HTMLResponse:
+    """The 413 of ``BodyLimit``, which answers before any route has matched."""
+    return refused_page(Request(scope), Refused(413, N_("Too long"), N_("The text is too long. Nothing was changed.")))
+
+
+def roadmap_key_in(path: str) -> str:
+    """The roadmap a path names, for a refusal made before routing; "" if none."""
+    found = re.match(r"/roadmaps/([^/]+)", path)
+    return found.group(1) if found else ""
 
 
 def app_from_environment() -> FastAPI:

@@ -9,7 +9,7 @@ reads as what it needs and what it does.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -25,17 +25,22 @@ from models.delegation import may_update
 from models.notify import load_directory
 from models.schema import Person, Roadmap, Task
 from models.tokens import TokenError, verify_office_token, verify_task_token
-from web.security import N_, Refused, basic_password, link_refused
+from web.security import N_, Refused, basic_password, link_refused, same_password
+from web.throttle import SignInThrottle
+
+log = logging.getLogger("roadmap.web")
 
 
 @dataclass(frozen=True)
 class WebContext:
-    """What ``create_app`` was given: settings, database, signing key and clock."""
+    """What ``create_app`` was given: settings, database, signing key and clock, and the count
+    of wrong passwords (one per app, in memory)."""
 
     settings: Settings
     url: str
     secret: str
     now: Callable[[], dt.datetime]  # aware; tests pass a fixed clock
+    throttle: SignInThrottle
 
     def today(self, roadmap: Roadmap) -> dt.date:
         """The day in the roadmap's own time zone: it decides lateness and link expiry."""
@@ -105,7 +110,8 @@ def task_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: s
 
 def office_access(request: Request, web: Web, roadmap_key: str, token: str = "") -> None:
     """The roadmap page is for the project office: a signed office link, or basic auth
-    with ROADMAP_WEB_PASSWORD; without either, 401 and the browser's sign-in prompt."""
+    with ROADMAP_WEB_PASSWORD; without either, 401 and the browser's sign-in prompt. Wrong
+    passwords are counted per client and in all (``web.throttle``): past the limit, 429."""
     if token:
         try:
             verify_office_token(web.secret, token, roadmap=roadmap_key, now=web.now())
@@ -113,9 +119,20 @@ def office_access(request: Request, web: Web, roadmap_key: str, token: str = "")
             raise link_refused(exc.message, **exc.params) from None
         return
     password = web.settings.web_password.get_secret_value() if web.settings.web_password is not None else ""
-    given = basic_password(request.headers.get("authorization", ""))
-    if password and given is not None and hmac.compare_digest(given.encode(), password.encode()):
-        return
+    user, given = basic_password(request.headers.get("authorization", ""))
+    if password and given is not None:
+        client = request.client.host if request.client else "unknown"
+        wait = web.throttle.wait(client)
+        if wait:
+            raise Refused(429, N_("Too many attempts"), N_(
+                "Too many wrong passwords. Try again in %(minutes)s min, or open the office link."),
+                headers={"Retry-After": str(wait)}, minutes=-(-wait // 60))
+        if same_password(given, password):
+            return
+        failures = web.throttle.failed(client)
+        log.warning("roadmap page %r: wrong password from %s (user name %r), %d of %d allowed in %d s",
+                    roadmap_key, client, user[:100], failures, web.settings.web_sign_in_failures_per_client,
+                    web.throttle.window)
     raise Refused(401, N_("Sign in"), N_("This page is for the project office: sign in with the office password, "
                                          "or open the office link."))
 

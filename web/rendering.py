@@ -1,4 +1,5 @@
-"""HTML responses: the Jinja environment of the web templates and the headers every page carries."""
+"""HTML responses: the Jinja environment of the web templates. The headers every response carries
+are added by ``web.middleware.SecurityHeaders``."""
 
 from __future__ import annotations
 
@@ -10,15 +11,6 @@ from fastapi.responses import HTMLResponse
 
 from config import TEMPLATES_DIR
 from models.i18n import install_gettext
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
 
 
 @lru_cache(maxsize=1)
@@ -36,4 +28,4 @@ def web_environment() -> jinja2.Environment:
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """``templates/web/<name>.html.j2`` in the language ``context["lang"]``."""
     html = web_environment().get_template(f"web/{name}.html.j2").render(**context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status)

@@ -37,4 +37,4 @@ def get_report(web: Web, session: Db, roadmap_key: str) -> Response:
     path = latest_report(web.settings.reports_dir, roadmap_key)
     if path is None:
         raise Refused(404, N_("No report yet"), N_("No weekly report has been written for this roadmap yet."))
-    return FileResponse(path, filename=path.name, headers={"Cache-Control": "no-store"}, media_type=DOCX_TYPE)
+    return FileResponse(path, filename=path.name, media_type=DOCX_TYPE)

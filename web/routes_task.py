@@ -3,9 +3,9 @@
   GET  /roadmaps/{roadmap}/tasks/{task}?token=T[&action=done]   the page (``action`` opens a form)
   POST /roadmaps/{roadmap}/tasks/{task}                         one action; 303 back to the page
 
-A POST is checked in this order before anything else is read from it: its size, then the
-CSRF pair (the form's ``csrf`` against the browser's nonce cookie and the link's token),
-then the link itself (``web.deps.task_access``).
+A POST is checked in this order before anything else is read from it: its size (as it
+arrives, ``web.middleware.BodyLimit``), then the CSRF pair (the form's ``csrf`` against the
+browser's nonce cookie and the link's token), then the link itself (``web.deps.task_access``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from models.tokens import OFFICE
 from web.actions import ACTIONS, FormError, apply_action
 from web.deps import Db, TaskAccess, TaskLink, Web, WebContext, task_access
 from web.pages import task_page
-from web.rendering import SECURITY_HEADERS, render
-from web.security import CSRF_COOKIE, MAX_FORM_BYTES, N_, Refused, csrf_for, say
+from web.rendering import render
+from web.security import CSRF_COOKIE, N_, Refused, csrf_for, say
 
 router = APIRouter()
 
@@ -45,10 +45,9 @@ def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: 
 
 
 async def posted_form(request: Request, web: Web) -> dict[str, str]:
-    """The form of a POST whose size and CSRF pair are right; else ``Refused``."""
+    """The form of a POST whose CSRF pair is right; else ``Refused``. Its size was capped before
+    it got here (``web.middleware.BodyLimit``)."""
     raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        raise Refused(413, N_("Too long"), N_("The text is too long. Nothing was changed."))
     body = raw.decode("utf-8", errors="replace")
     form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
     nonce = request.cookies.get(CSRF_COOKIE, "")
@@ -74,7 +73,7 @@ def post_task(request: Request, web: Web, session: Db, roadmap_key: str, task_ke
         return show_task(web, session, access, request.cookies[CSRF_COOKIE], status=400, error=exc,
                          focus=form.get("action"), form=form)
     query = urlencode({"token": access.token, "saved": form["action"], "moved": moved})
-    return RedirectResponse(f"{task_url(roadmap_key, task_key)}?{query}", status_code=303, headers=SECURITY_HEADERS)
+    return RedirectResponse(f"{task_url(roadmap_key, task_key)}?{query}", status_code=303)
 
 
 def actor_of(roadmap: Roadmap, person_key: str, people: dict[str, Person]) -> str:

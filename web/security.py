@@ -18,7 +18,6 @@ from typing import Any
 from models.i18n import N_, format_date, translations
 
 CSRF_COOKIE = "rm_csrf"
-MAX_FORM_BYTES = 64 * 1024  # the longest form is two fields of 2,000 characters and a token
 SIGN_IN_HEADERS = {"WWW-Authenticate": 'Basic realm="Roadmap Office", charset="UTF-8"'}
 
 
@@ -36,11 +35,13 @@ def say(lang: str, message: str, **params: Any) -> str:
 
 class Refused(Exception):
     """A request the app turns down: the HTTP status, the page's title and message (message
-    ids, see ``say``) and the message's values."""
+    ids, see ``say``), the message's values and any headers the response needs (Retry-After)."""
 
-    def __init__(self, status: int, title: str, message: str, **params: Any):
+    def __init__(self, status: int, title: str, message: str, *, headers: dict[str, str] | None = None,
+                 **params: Any):
         super().__init__(say("en", message, **params))
         self.status, self.title, self.message, self.params = status, title, message, params
+        self.headers = headers or {}
 
 
 def link_refused(message: str, **params: Any) -> Refused:
@@ -54,13 +55,19 @@ def csrf_for(secret: str, nonce: str, token: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def basic_password(header: str) -> str | None:
-    """The password of an ``Authorization: Basic`` header (any user name), or None."""
+def basic_password(header: str) -> tuple[str, str | None]:
+    """The user name and password of an ``Authorization: Basic`` header; ("", None) when it is not one."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
-        return None
+        return "", None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[2]
+        return "", None
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
+def same_password(given: str, password: str) -> bool:
+    """Compared in constant time, of the digests so that not even the length shows."""
+    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), hashlib.sha256(password.encode()).digest())
