@@ -33,12 +33,21 @@ def via_prefect(flag: bool) -> bool:
 
 
 def run_flow(module: str, name: str, **params: Any) -> Any:
-    """Run flow `name` of flows/`module`.py through Prefect with `params`. The database is
-    brought to the current schema first, here: a database this code cannot use (a newer schema)
-    is refused in one line, not after Prefect has logged the flow's traceback."""
+    """Run flow `name` of flows/`module`.py through Prefect with `params`. What a user can get
+    wrong is checked here first, so that it is refused in one line (exit 2) instead of as a failed
+    flow run whose traceback Prefect logs: a database this code cannot use (a newer schema), an
+    unknown or ambiguous roadmap, a day outside the roadmap's window, an invalid file."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    upgrade(params.get("db_url") or db_url(None))
+    from models.loader import load_roadmap
+    from tasks.roadmap_jobs import roadmap_day
+
+    url = params.get("db_url") or db_url(None)
+    upgrade(url)
+    if "roadmap_key" in params:
+        roadmap_day(url, params["roadmap_key"], params.get("as_of"))
+    if "path" in params:
+        load_roadmap(params["path"])
 
     flow = getattr(importlib.import_module(f"flows.{module}"), name)
     # A run started by hand lasts seconds: no heartbeat thread, whose join costs ~1 s at the end.

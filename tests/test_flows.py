@@ -205,3 +205,31 @@ def test_a_bad_smtp_login_fails_the_run_without_retries(url, monkeypatch):
     assert logins == 2  # one login (smtplib tries PLAIN, then LOGIN), no retry of the delivery task
     assert {m.attempts for m in list_messages(url)} == {0}
     assert "authentication failed" in str(state.message).lower() or "authentication" in repr(state.data)
+
+
+@pytest.mark.parametrize("args", [
+    ["remind", "--roadmap", "nope"],
+    ["run", "--as-of", "2099-01-01"],
+    ["report", "--as-of", "1990-01-01"],
+    ["import", "tests/data/missing.yaml"],
+])
+def test_a_user_mistake_under_prefect_is_one_line_before_any_flow_run(url, args):
+    """Checked before the flow starts: no failed flow run, no traceback logged by Prefect."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    def failed_runs() -> int:
+        with get_client(sync_client=True) as client:
+            only_failed = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])))
+            return len(client.read_flow_runs(flow_run_filter=only_failed))
+
+    before = failed_runs()
+    result = CliRunner().invoke(app, [*args, "--prefect", "--db", url])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()  # a file's problems end with a count line
+    assert "Traceback" not in result.output and (len(lines) == 1 or lines[-1].endswith("nothing was changed.")), lines
+    assert failed_runs() == before
