@@ -81,7 +81,7 @@ def _validate(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> Any
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
+        for err in _relevant(exc.errors(include_url=False)):
             loc = path + tuple(err["loc"])
             if err["type"] == "missing":
                 r.problem(loc[:-1], f"missing required key {loc[-1]!r}")
@@ -92,6 +92,19 @@ def _validate(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> Any
         return None
 
 
+# "Not of this type" errors of a union's other members (`date | Expr`, `int | Expr`): noise
+# when the value failed a member of its own type for a real reason.
+_WRONG_TYPE = frozenset({"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
+                         "int_type", "int_parsing", "int_from_float", "string_type"})
+
+
+def _relevant(errors: list[Any]) -> list[Any]:
+    """The errors worth reporting: at a value where one union member failed for a real reason
+    (too long, a control character, ...), not also "is not a date" from the others."""
+    real = {_value_path(tuple(e["loc"])) for e in errors if e["type"] not in _WRONG_TYPE}
+    return [e for e in errors if e["type"] not in _WRONG_TYPE or _value_path(tuple(e["loc"])) not in real]
+
+
 def _value_path(loc: Path_) -> Path_:
     # pydantic adds the union member name (e.g. 'date', 'str') to the location; drop it.
     while loc and isinstance(loc[-1], str) and loc[-1] in ("date", "str", "int", "list[...]", "literal"):
@@ -100,7 +113,7 @@ def _value_path(loc: Path_) -> Path_:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, date) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -63,8 +63,14 @@ class Reader:
             line = mark.line + 1 if mark else 1
             msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
             raise RoadmapInvalid([Problem(line, "(yaml)", f"YAML syntax error: {msg}", "error", self.file)]) from None
+        except yaml.reader.ReaderError as exc:  # a character YAML does not allow in a file, e.g. a raw ESC
+            line = text.count("\n", 0, exc.position) + 1
+            what = f"character U+{exc.character:04X}" if isinstance(exc.character, int) else "byte"
+            raise RoadmapInvalid([Problem(line, "(yaml)", f"a {what} that is not allowed in a YAML file (a control "
+                                          "character?); remove it", "error", self.file)]) from None
         except yaml.YAMLError as exc:
-            raise RoadmapInvalid([Problem(1, "(yaml)", f"YAML error: {exc}", "error", self.file)]) from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RoadmapInvalid([Problem(1, "(yaml)", f"YAML error: {first}", "error", self.file)]) from None
         except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2014-13-45
             raise RoadmapInvalid([Problem(1, "(yaml)", f"cannot read a value: {exc}", "error", self.file)]) from None
         finally:

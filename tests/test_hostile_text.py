@@ -286,3 +286,23 @@ def test_the_sender_name_from_the_settings_reads_back_as_given(name: str) -> Non
     digest = Digest(Recipient("ivan@example.org", "Иван", "ivan"), AS_OF, [line("t1", "overdue", days_late=1)])
     data = message_bytes(render_digest(digest, **mail_kwargs(sender=sender)))
     assert parsed(data, "From") == [(name, "robot@example.org")]
+
+
+# --- one clear line per bad value ----------------------------------------------------------
+
+
+def test_a_raw_control_character_is_named_at_its_line_not_as_a_whole_file_error() -> None:
+    text = small_with("due: task.b + 1w", "due: task.b \x1b+ 1w")
+    assert problems(text) == [f"road.yaml:{line_of(text, chr(27))}: (yaml): a character U+001B that is not allowed "
+                              "in a YAML file (a control character?); remove it"]
+
+
+def test_a_value_that_fails_its_own_type_is_not_also_said_to_be_no_date() -> None:
+    text = small_with("due: task.b + 1w", "due: task.b + " + "9" * 120 + "d")
+    found = problems(text)
+    assert len(found) == 1 and "at most 100 characters" in found[0], found
+
+
+def test_a_date_is_quoted_as_the_file_writes_it() -> None:
+    found = problems(small_with("session: {date: 2014-10-27", "session: {date: 9999-12-31"))
+    assert found == ["road.yaml:6: roadmap.session: Input should be less than or equal to 2199-12-31, got 9999-12-31"]
