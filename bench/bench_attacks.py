@@ -53,7 +53,7 @@ def run_one(attack: Attack, code: Path) -> dict[str, object]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ROADMAP_", "PREFECT_API"))}
         env.update(PYTHONPATH=f"{code}{os.pathsep}{HERE}", ROADMAP_DATABASE_URL=f"sqlite:///{tmp}/roadmap.db",
                    ROADMAP_OUTBOX_DIR=f"{tmp}/outbox", ROADMAP_REPORTS_DIR=f"{tmp}/reports",
-                   ROADMAP_TEMPLATES_DIR=str(code / "templates"), ROADMAP_CODE=str(code))
+                   ROADMAP_CODE=str(code))
         env.update(attack.env)
         cmd = [sys.executable, "-c", f"from attacks.runner import main; main({attack.module!r}, {attack.name!r})"]
         # memory of the attack process alone: this runs in a forked intermediate (run_isolated)
