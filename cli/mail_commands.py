@@ -81,7 +81,7 @@ def outbox(
     """List recorded messages."""
     if ctx.invoked_subcommand:
         return
-    from tasks.outbox import list_messages
+    from tasks.outbox_admin import list_messages
 
     for option, value, allowed in (("--format", format, ("table", "json")),
                                    ("--status", status, STATUSES),
@@ -112,8 +112,7 @@ def outbox(
 def outbox_retry(db: DbOption = None) -> None:
     """Make failed messages deliverable again and send them now."""
     from tasks.notify_jobs import deliver_pending
-    from tasks.outbox import reset_failed
-    from tasks.outbox_failed import waiting_count
+    from tasks.outbox_admin import reset_failed, waiting_count
 
     url = db_url(db)
     count = reset_failed(url)
@@ -138,7 +137,7 @@ def outbox_dismiss(
 ) -> None:
     """Let failed messages go: never sent, no longer reported. Their content and error are kept,
     with who dismissed them and when (`roadmap outbox --status dismissed`)."""
-    from tasks.outbox_failed import dismiss, waiting_count
+    from tasks.outbox_admin import dismiss, waiting_count
 
     url = db_url(db)
     done = dismiss(url, list(ids or []), all_failed=all_failed, roadmap_key=roadmap, by=by)

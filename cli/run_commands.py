@@ -25,7 +25,7 @@ from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, conso
 from models.db import upgrade
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
-from tasks.outbox_failed import waiting_line
+from tasks.outbox_admin import waiting_line
 
 
 def via_prefect(flag: bool) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from models.db import session_scope
 from models.schema import OutboxMessage
-from tasks.outbox_failed import waiting_count, waiting_line
+from tasks.outbox_admin import waiting_count, waiting_line
 
 log = logging.getLogger("roadmap")
 

@@ -34,13 +34,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from models.db import conflict_insert, get_engine, session_scope
-from models.roadmaps import select_roadmap
+from models.db import conflict_insert, get_engine
 from models.schema import Change, OutboxContent, OutboxMessage, utcnow
 from tasks.mail import OutgoingMessage, Prepared, SendError, Transport, parse_address, prepare
 
@@ -445,27 +444,3 @@ def deliver(
         cause = unwritable.__cause__ or unwritable
         raise OutboxUnwritable(unwritable.message_id, cause, total, recorded=unwritable.recorded) from cause
     return total
-
-
-def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
-    """`roadmap outbox retry`: make failed messages deliverable again."""
-    with session_scope(db_url) as session:
-        query = update(OutboxMessage).where(OutboxMessage.status == "failed")
-        if not include_permanent:
-            query = query.where(OutboxMessage.permanent.is_(False))
-        result = cast(CursorResult[Any], session.execute(query.values(status="pending", permanent=False, attempts=0)))
-        return result.rowcount or 0
-
-
-def list_messages(
-    db_url: str, *, status: str | None = None, kind: str | None = None, roadmap_key: str | None = None
-) -> list[OutboxMessage]:
-    with session_scope(db_url) as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if roadmap_key:
-            query = query.where(OutboxMessage.roadmap_id == select_roadmap(session, roadmap_key).id)
-        if status:
-            query = query.where(OutboxMessage.status == status)
-        if kind:
-            query = query.where(OutboxMessage.kind == kind)
-        return list(session.scalars(query))

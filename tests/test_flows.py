@@ -19,7 +19,7 @@ from flows.sync_roadmap import sync_roadmap
 from flows.weekly_report import weekly_report
 from tasks import notify_jobs
 from tasks.mail_summary import DeliveryFailed
-from tasks.outbox import list_messages
+from tasks.outbox_admin import list_messages
 from tasks.report_jobs import snapshots
 from tests.smtp_fixtures import point_settings_at
 

@@ -17,7 +17,7 @@ from cli.main import app
 from models.problems import RoadmapInvalid
 from tasks.mail import SmtpTransport
 from tasks.notify_jobs import deliver_pending, plan_escalation_messages, plan_reminders, record_plan
-from tasks.outbox import list_messages
+from tasks.outbox_admin import list_messages
 from tasks.roadmap_jobs import change_task, import_file, validate_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,8 @@ from models.roadmaps import select_roadmap
 from models.schema import utcnow
 from tasks.mail import OutgoingMessage, SendError, SmtpTransport, make_message_id
 from tasks.notify_jobs import plan_reminders, record_plan
-from tasks.outbox import DeliveryStats, Intent, Recording, claim_one, deliver, list_messages, mark, record, reset_failed
+from tasks.outbox import DeliveryStats, Intent, Recording, claim_one, deliver, mark, record
+from tasks.outbox_admin import list_messages, reset_failed
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
 from tests.smtp_fixtures import SmtpRecorder

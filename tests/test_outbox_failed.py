@@ -26,8 +26,8 @@ from cli.main import app
 from models.db import get_engine
 from tasks.mail import SmtpTransport
 from tasks.notify_jobs import plan_reminders, record_plan
-from tasks.outbox import OutboxUnwritable, deliver, list_messages
-from tasks.outbox_failed import dismiss, waiting_count
+from tasks.outbox import OutboxUnwritable, deliver
+from tasks.outbox_admin import dismiss, list_messages, waiting_count
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, write_roadmap
 from tests.smtp_fixtures import SmtpRecorder

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tasks.outbox import list_messages
+from tasks.outbox_admin import list_messages
 from tasks.roadmap_jobs import import_file
 from tests.db_fixtures import _admin_url, _reset
 from tests.smtp_fixtures import SmtpRecorder, free_port

@@ -18,7 +18,7 @@ from config import reset_settings_cache
 from models.report_data import ReportContext
 from models.schema import Roadmap
 from models.spec import Policy
-from tasks.outbox import list_messages
+from tasks.outbox_admin import list_messages
 from tasks.report_jobs import DOCX_CONTENT_TYPE, snapshots, write_weekly_report
 from tasks.roadmap_jobs import change_task, import_file
 

@@ -1,5 +1,6 @@
-"""Failed messages waiting for someone: how many there are, the line that says so, and
-`roadmap outbox dismiss`.
+"""What an operator does with the outbox: list it (`roadmap outbox`), send failed messages again
+(`roadmap outbox retry`), dismiss them (`roadmap outbox dismiss`), and the count and line that
+say how many failed messages are waiting for someone.
 
 A message that failed for good (refused, or out of attempts) is never sent again by a run,
 so it would stay in the outbox unnoticed. Every run therefore counts the `failed` messages
@@ -84,3 +85,27 @@ def dismiss(db_url: str, ids: list[int], *, all_failed: bool = False, roadmap_ke
                 raise UserError("outbox dismiss: some of these messages changed meanwhile (retried?); "
                                 "nothing was dismissed, list them again")
         return chosen
+
+
+def reset_failed(db_url: str, *, include_permanent: bool = True) -> int:
+    """`roadmap outbox retry`: make failed messages deliverable again."""
+    with session_scope(db_url) as session:
+        query = update(OutboxMessage).where(OutboxMessage.status == "failed")
+        if not include_permanent:
+            query = query.where(OutboxMessage.permanent.is_(False))
+        result = cast(CursorResult[Any], session.execute(query.values(status="pending", permanent=False, attempts=0)))
+        return result.rowcount or 0
+
+
+def list_messages(
+    db_url: str, *, status: str | None = None, kind: str | None = None, roadmap_key: str | None = None
+) -> list[OutboxMessage]:
+    with session_scope(db_url) as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if roadmap_key:
+            query = query.where(OutboxMessage.roadmap_id == select_roadmap(session, roadmap_key).id)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        return list(session.scalars(query))
