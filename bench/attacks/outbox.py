@@ -61,3 +61,33 @@ def mark_refused(tmp: Path) -> str:
         return f"{outcome[:90]} | {len(server.received)} received, at most {max(copies.values(), default=0)} copies"
     finally:
         server.stop()
+
+
+@attack("outbox: a slow relay keeps the message but replies after our timeout", __name__)
+def slow_reply(tmp: Path) -> str:
+    """The relay records each message, then answers 250 two seconds later; the client times
+    out after 0.5 s. Outcome: the command's, and the most copies of one message."""
+    import asyncio
+    import time
+
+    server = _smtp()
+    sys.path.insert(0, os.environ["ROADMAP_CODE"])
+    from tests import smtp_fixtures
+
+    kept = smtp_fixtures._Handler.handle_DATA
+
+    async def kept_then_slow(self, server_, session, envelope):  # type: ignore[no-untyped-def]
+        reply = await kept(self, server_, session, envelope)  # recorded: the relay has it
+        await asyncio.sleep(2.0)
+        return reply
+
+    smtp_fixtures._Handler.handle_DATA = kept_then_slow  # type: ignore[method-assign]
+    os.environ["ROADMAP_SMTP_TIMEOUT"] = "0.5"
+    try:
+        cli("import", str(Path(os.environ["ROADMAP_CODE"]) / "tests" / "data" / "small.yaml"))
+        outcome = cli("remind", "--as-of", DAY)
+        time.sleep(2.5)
+        copies = Counter(str(r.message["Message-ID"]) for r in server.received)
+        return f"{outcome[:70]} | {len(server.received)} received, at most {max(copies.values(), default=0)} copies"
+    finally:
+        server.stop()
