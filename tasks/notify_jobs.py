@@ -25,7 +25,8 @@ from models.notify import Digest, Escalation, load_directory, plan_digests, plan
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
 from models.schema import Change, Risk, Roadmap, Stage
-from tasks.mail import make_message_id, transport_from_settings
+from tasks.mail import transport_from_settings
+from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats, Intent, Recording, RecordStats, already_recorded, deliver, record
 from tasks.render_mail import render_digest, render_escalation

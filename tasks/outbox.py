@@ -39,9 +39,11 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from models.addresses import parse_address
 from models.db import conflict_insert, get_engine
 from models.schema import Change, OutboxContent, OutboxMessage, utcnow
-from tasks.mail import OutgoingMessage, Prepared, SendError, Transport, parse_address, prepare
+from tasks.mail import Prepared, SendError, Transport, prepare
+from tasks.mail_message import OutgoingMessage
 
 log = logging.getLogger("roadmap")
 

@@ -37,7 +37,7 @@ from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
 from models.tokens import OFFICE, expiry_for, sign_task_token
-from tasks.mail import Attachment, OutgoingMessage
+from tasks.mail_message import Attachment, OutgoingMessage
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 # Digest sections in the order the mail shows them: the most urgent first.

@@ -36,7 +36,7 @@ from models.roadmaps import day_of, select_roadmap
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
 from tasks.gantt import render_gantt
-from tasks.mail import Attachment, make_message_id
+from tasks.mail_message import Attachment, make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.notify_jobs import deliver_pending
 from tasks.outbox import Intent, RecordStats, record

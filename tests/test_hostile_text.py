@@ -25,7 +25,7 @@ from models.loader import load_roadmap_text
 from models.notify import Digest, Recipient
 from models.problems import RoadmapInvalid
 from models.schema import Roadmap
-from tasks.mail import message_bytes
+from tasks.mail_message import message_bytes
 from tasks.render_mail import render_digest
 from tasks.roadmap_jobs import import_file
 

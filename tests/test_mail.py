@@ -34,20 +34,10 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from config.settings import Settings
+from models.addresses import InvalidAddress, sanitise
 from models.ics import Deadline, build_ics
-from tasks.mail import (
-    Attachment,
-    FolderTransport,
-    InvalidAddress,
-    OutgoingMessage,
-    SendError,
-    SmtpTransport,
-    make_message_id,
-    message_bytes,
-    prepare,
-    sanitise,
-    transport_from_settings,
-)
+from tasks.mail import FolderTransport, SendError, SmtpTransport, prepare, transport_from_settings
+from tasks.mail_message import Attachment, OutgoingMessage, make_message_id, message_bytes
 from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpRecorder, free_port
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

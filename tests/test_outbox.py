@@ -15,7 +15,8 @@ import tasks.outbox as outbox
 from models.db import session_scope
 from models.roadmaps import select_roadmap
 from models.schema import utcnow
-from tasks.mail import OutgoingMessage, SendError, SmtpTransport, make_message_id
+from tasks.mail import SendError, SmtpTransport
+from tasks.mail_message import OutgoingMessage, make_message_id
 from tasks.notify_jobs import plan_reminders, record_plan
 from tasks.outbox import DeliveryStats, Intent, Recording, claim_one, deliver, mark, record
 from tasks.outbox_admin import list_messages, reset_failed

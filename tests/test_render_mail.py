@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from models.notify import Digest, Escalation, Recipient, TaskLine
-from tasks.mail import build_mime
+from tasks.mail_message import build_mime
 from tasks.render_mail import (
     ICS_CONTENT_TYPE,
     MailTemplateError,
