@@ -69,7 +69,7 @@ def db_url(option: str | None) -> str:
 def print_problems(exc: RoadmapInvalid) -> None:
     for p in exc.problems:
         style = "red" if p.severity == "error" else "yellow"
-        err_console.print(p.format(), style=style, markup=False)
+        err_console.print(shown(p.format(), style))  # the file's name may hold an ESC
     errors, warnings = len(exc.errors), len(exc.warnings)
     err_console.print(f"{errors} error(s), {warnings} warning(s); nothing was changed.", style="bold red")
 

@@ -1,5 +1,6 @@
 """Which paths a user may name for a file this program writes: the report (``--out``,
-``ROADMAP_REPORTS_DIR``) and the SQLite database (``--db``).
+``ROADMAP_REPORTS_DIR``) and the SQLite database (``--db``); and how a file it reads (a roadmap
+file) is read: ``read_regular_file``, only a regular file and at most a given size.
 
 The rule: a regular file, new or existing, in a folder that exists. Anything else is refused
 with one line naming the option, before anything is read or written:
@@ -19,6 +20,7 @@ with one line naming the option, before anything is read or written:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import stat
 import uuid
@@ -27,6 +29,52 @@ from pathlib import Path
 from models.errors import UserError
 
 SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"))
+NOT_REGULAR = "is not a regular file (a device, FIFO or socket); only a regular file will do"
+_CHUNK = 1 << 20
+
+
+class FileRefused(UserError):
+    """A file that is not read: not a regular file, or bigger than its limit."""
+
+
+def read_regular_file(path: str | Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them. Anything else is
+    refused before it is read whole: a folder, a device (``/dev/zero`` never ends), a FIFO
+    (opened without waiting for a writer, then refused), a socket (FileRefused); a file over
+    ``limit`` bytes, by its size or by what reading it gives (a file under /proc says 0), is
+    refused with "the file is N MB; {what} are limited to M MB". OSError when it cannot be
+    opened or read."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):  # before opening: opening a device may do things
+        raise FileRefused(_kind_of(mode))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)  # the file opened, not the name: it may have been replaced meanwhile
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(_kind_of(info.st_mode))
+        if info.st_size > limit:
+            raise FileRefused(_too_big(info.st_size, limit, what))
+        chunks, total = [], 0
+        while total <= limit:  # one byte more than the limit tells a file that grew
+            chunk = os.read(fd, min(max(info.st_size + 1 - total, _CHUNK), limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise FileRefused(_too_big(limit, limit, what, more=True))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _kind_of(mode: int) -> str:
+    return "the file is a folder, not a file" if stat.S_ISDIR(mode) else f"the file {NOT_REGULAR}"
+
+
+def _too_big(size: int, limit: int, what: str, more: bool = False) -> str:
+    megabytes = math.ceil(size * 10 / (1 << 20)) / 10
+    return f"the file is {'more than ' if more else ''}{megabytes:g} MB; {what} are limited to {limit / (1 << 20):g} MB"
 
 
 def check_file_target(path: str | Path, what: str, *, replaced: bool = True, new_folder_ok: bool = False) -> Path:
@@ -53,8 +101,7 @@ def check_file_target(path: str | Path, what: str, *, replaced: bool = True, new
         if stat.S_ISDIR(info.st_mode):
             raise UserError(f"{what}: {target} is a folder; give a file name in it")
         if not stat.S_ISREG(info.st_mode):
-            raise UserError(f"{what}: {target} is not a regular file (a device, FIFO or socket); "
-                            "only a regular file will do")
+            raise UserError(f"{what}: {target} {NOT_REGULAR}")
     folder = target.parent.resolve()
     if any(folder == system or system in folder.parents for system in SYSTEM_FOLDERS):
         raise UserError(f"{what}: {target} is in {folder}, a system folder where no file can be written")

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from models import spec
 from models.history import ChangeLog
-from models.loader import LoadedRoadmap
+from models.loader import LoadedRoadmap, read_roadmap_bytes
 from models.planning import Moved, reschedule
-from models.problems import Problem
+from models.problems import Problem, RoadmapInvalid
 from models.schema import InRoadmap, Partner, Person, Risk, Roadmap, Stage, Task, Workstream, utcnow
 
 
@@ -98,7 +98,7 @@ SECTIONS = (
 
 
 def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(read_roadmap_bytes(path)).hexdigest()  # bounded like the loader's reading
 
 
 def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None = None) -> ImportReport:
@@ -187,7 +187,7 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
 def _sha_or_none(path: str) -> str | None:
     try:
         return file_sha256(path)
-    except OSError:
+    except (OSError, RoadmapInvalid):
         return None
 
 

@@ -25,6 +25,7 @@ from models import roadmap_dates, spec, yaml_fast
 from models.addresses import address_key, is_email
 from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
 from models.dates import DateExpr
+from models.file_paths import FileRefused, read_regular_file
 from models.graph import find_cycles
 from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader
@@ -117,13 +118,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# A 10,000-task roadmap (bench/synth.py) is 2.2 MB: the limit leaves ten times that, and keeps
+# a device, a FIFO or a huge file from being read whole (docs/roadmap-format.md, "Limits").
+MAX_FILE_BYTES = 32 << 20
+
+
+def read_roadmap_bytes(path: str | Path) -> bytes:
+    """The bytes of a roadmap file: a regular file of at most MAX_FILE_BYTES, or RoadmapInvalid."""
+    file = str(path)
+    try:
+        return read_regular_file(path, MAX_FILE_BYTES, "roadmap files")
+    except FileRefused as exc:
+        raise RoadmapInvalid([Problem(1, "(file)", str(exc), "error", file)]) from None
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise RoadmapInvalid([Problem(1, "(file)", f"cannot read the file: {why}", "error", file)]) from None
+    except ValueError:  # a NUL in the name
+        raise RoadmapInvalid([Problem(1, "(file)", "cannot read the file: a NUL in its name", "error", file)]) from None
+
+
 def load_roadmap(path: str | Path) -> LoadedRoadmap:
     """Load and check a roadmap file; raise RoadmapInvalid with every problem found."""
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise RoadmapInvalid([Problem(1, "(file)", f"cannot read the file: {exc.strerror}", "error", file)]) from None
+    raw = read_roadmap_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from models.roadmap_yaml import read_scalar
+
 try:  # rapidyaml is a regular dependency, but the loader must work without it.
     import ryml
 except ImportError:  # pragma: no cover
@@ -72,8 +74,8 @@ class _Scalars:
             value: Any = text
         elif text in self.quoted:
             raise Unsupported(f"{text!r} appears quoted: cannot tell which occurrences are strings")
-        else:
-            value = _CONSTRUCTORS[tag](_RESOLVER, yaml.ScalarNode(tag, text))
+        else:  # a value PyYAML cannot build (2014-12-32) is a ScalarError: the full reader reports it
+            value = read_scalar(lambda node: _CONSTRUCTORS[tag](_RESOLVER, node), yaml.ScalarNode(tag, text))
         self.cache[text] = value
         return value
 
@@ -94,8 +96,8 @@ FAST_FROM_BYTES = 200_000
 
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
-    """rapidyaml prints its own parse errors to the process's stderr (file descriptor 2);
-    the loader reports them properly, with the line, from the PyYAML reader."""
+    """rapidyaml prints its own parse and emit errors to the process's stderr (file descriptor
+    2); the loader reports them properly, with the line, from the PyYAML reader."""
     with _STDERR_LOCK:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -125,14 +127,14 @@ def _load(data: bytes) -> Any:
     if _OTHER_LINE_BREAKS.search(data):
         raise Unsupported("NEL, LS or PS, which PyYAML reads as line breaks")
     try:
-        with _quiet_stderr():
+        with _quiet_stderr():  # also while emitting: deeper than 64 levels, it prints "max depth exceeded"
             tree = ryml.parse_in_arena(data)
-        root = tree.root_id()
-        if tree.is_stream(root):
-            if tree.num_children(root) != 1:
-                raise Unsupported("not exactly one document")
-            root = tree.first_child(root)
-        emitted = ryml.emit_json_malloc(tree, root)
+            root = tree.root_id()
+            if tree.is_stream(root):
+                if tree.num_children(root) != 1:
+                    raise Unsupported("not exactly one document")
+                root = tree.first_child(root)
+            emitted = ryml.emit_json_malloc(tree, root)
         if emitted is None:
             raise Unsupported("empty document")
     except Unsupported:

@@ -102,3 +102,53 @@ def web_far_forecast(tmp: Path) -> str:
                     follow_redirects=False)
     again = client.get(page_url[len(_WEB_ENV["ROADMAP_PUBLIC_URL"]):])
     return f"POST {r.status_code}, then the page {again.status_code}"
+
+
+# --- reading the file: devices, size, impossible values, nesting, its name (r-files) -------
+
+
+@attack("validate /dev/zero", __name__)
+def dev_zero(tmp: Path) -> str:
+    return cli("validate", "/dev/zero")
+
+
+@attack("validate a 40 MB file", __name__)
+def big_file(tmp: Path) -> str:
+    with (tmp / "big.yaml").open("wb") as f:
+        f.truncate(40 << 20)
+    return cli("validate", "big.yaml")
+
+
+@attack("due 2014-12-32 and a 5,000-digit duration: validate", __name__)
+def impossible_values(tmp: Path) -> str:
+    name = _small(tmp, "bad.yaml", "due: 2014-11-07", "due: 2014-12-32")
+    text = (tmp / name).read_text(encoding="utf-8").replace("duration: 10,", "duration: " + "9" * 5000 + ",")
+    (tmp / name).write_text(text, encoding="utf-8")
+    return cli("validate", name)
+
+
+@attack("300,000 nested [ (rapidyaml noise): validate", __name__)
+def deep_big(tmp: Path) -> str:
+    import os
+    import subprocess
+    import sys
+
+    (tmp / "deep.yaml").write_text("roadmap: " + "[" * 300_000 + "]" * 300_000 + "\n")
+    # rapidyaml writes to the process's stderr (fd 2), which cli() cannot capture: a child does.
+    out = subprocess.run([sys.executable, "-m", "cli.main", "validate", "deep.yaml"], capture_output=True, text=True,
+                         env=os.environ, timeout=100)
+    lines = out.stderr.splitlines()
+    return f"exit {out.returncode}: {len(lines)} stderr lines: {lines[0][:100] if lines else ''}"
+
+
+@attack("990 nested [ in a small file: validate", __name__)
+def deep_small(tmp: Path) -> str:
+    return cli("validate", _small(tmp, "deep.yaml", "report_to: [boss, director@example.org]",
+                                  "report_to: [boss, director@example.org]\n  notes: " + "[" * 990 + "]" * 990))
+
+
+@attack("ESC in the file name: validate", __name__)
+def esc_name(tmp: Path) -> str:
+    name = _small(tmp, "\x1b[2Jx.yaml", "due: 2014-11-07", "due: 2014-12-32")
+    out = cli("validate", name)
+    return f"{'raw ESC' if chr(27) in out else 'no ESC'}; {out.replace(chr(27), '<ESC>')}"
