@@ -71,12 +71,12 @@ def validate(
 
     loaded = validate_file(file)
     for w in loaded.warnings:
-        err_console.print(w.format(), style="yellow", markup=False)
+        err_console.print(shown(w.format(), "yellow"))
     doc = loaded.doc
-    console.print(
+    console.print(shown(
         f"{file}: ok: {len(doc.stages)} stages, {len(doc.tasks)} tasks, {len(doc.risks)} risks, "
         f"{len(doc.people)} people, {len(doc.partners)} partners; {len(loaded.warnings)} warning(s)"
-    )
+    ))
 
 
 @app.command("import")
@@ -91,7 +91,7 @@ def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], pre
     else:
         report = import_file(db_url(db), file)
     for w in report.warnings:
-        err_console.print(w.format(), style="yellow", markup=False)
+        err_console.print(shown(w.format(), "yellow"))
     if report.unchanged:
         same = " (the file is identical to the last one imported)" if report.identical else ""
         console.print(f"{report.roadmap_key}: no changes{same}")

@@ -396,3 +396,11 @@ def test_the_file_name_in_problems_reaches_the_terminal_without_control_characte
     assert result.exit_code == 2
     assert "\x1b" not in result.stderr
     assert result.stderr.splitlines()[0].startswith(f"{tmp_path}/\ufffd[2Jx.yaml:31: tasks[c].due: cannot read")
+
+
+def test_the_file_name_of_a_valid_file_reaches_the_terminal_without_control_characters(tmp_path):
+    name = tmp_path / "\x1b[2Jx.yaml"
+    name.write_text(edited("due: 2014-11-07", "due: 2014-11-07"))
+    result = CliRunner().invoke(app, ["validate", str(name)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\ufffd[2Jx.yaml: ok:" in result.output
