@@ -159,6 +159,11 @@ def test_an_unreadable_template_folder_is_refused(tmp_path, monkeypatch):
 @pytest.mark.parametrize("url, words", [
     ("postgresql://x:abc/db", ["port is not a number"]),
     ("postgresql://user:s3cret-pw@x:abc/db", ["port is not a number"]),
+    ("postgresql://user:s3cret-pw@localhost:99999/db", ["port 99999 is not between 1 and 65535"]),
+    ("postgresql://u@localhost:0/db", ["port 0 is not between 1 and 65535"]),
+    ("postgresql+asyncpg://user:s3cret-pw@localhost/db", ["postgresql+asyncpg is an asyncio driver"]),
+    ("postgresql+psycopg_async://u@localhost/db", ["asyncio driver"]),
+    ("sqlite+aiosqlite:///roadmap.db", ["asyncio driver"]),
     ("mysql://user@host/db", ["mysql:// is not supported"]),
     ("postgresql+psycopg2://user@host/db", ["driver", "not installed"]),
     ("foo://x/db", ["not supported"]),
