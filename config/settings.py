@@ -51,6 +51,31 @@ def _check_config_file(name: object) -> None:
         raise UserError(f"ROADMAP_CONFIG_FILE: {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")
 
 
+MAX_TEMPLATE_BYTES = 1 << 20
+
+
+def _check_mail_templates(folder: Path) -> None:
+    """The mail templates of a ``template_dir`` must compile, checked when the settings are read:
+    a syntax error found while rendering would stop `roadmap run` after the reminders went out
+    and before the report. Says FILE:LINE. (A name the template uses that the renderer does not
+    pass is only found when rendering: tasks/render_mail.py, still a one-line error.)"""
+    mail = folder / "mail"
+    if not mail.is_dir():
+        return
+    import jinja2  # only when there is a folder to check: most commands never render mail
+
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"])  # the syntax of tasks/render_mail.py
+    for path in sorted(mail.glob("*.j2")):
+        if not path.is_file() or path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"{path} is not a regular file of at most {MAX_TEMPLATE_BYTES} bytes")
+        try:
+            env.parse(path.read_text(encoding="utf-8"), path.name, str(path))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
+
+
 class _ConfigFile(PydanticBaseSettingsSource):
     """The ROADMAP_CONFIG_FILE values, refusing any secret found there."""
 
@@ -156,6 +181,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{folder} is not a folder" if folder.exists() else f"the folder {folder} does not exist")
         if not os.access(folder, os.R_OK | os.X_OK):
             raise ValueError(f"the folder {folder} is not readable")
+        _check_mail_templates(folder)
         return folder
 
     @field_validator("mail_from")

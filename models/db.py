@@ -47,8 +47,9 @@ def _unusable(why: str) -> UserError:
 def check_url(url: str) -> URL:
     """The parsed database URL, or a one-line UserError saying what is wrong with it: not a
     URL, a port that is not a number from 1 to 65535, a database other than SQLite and
-    PostgreSQL, an asyncio driver, a driver that is not installed, or a SQLite file that cannot be one (models/file_paths.py: a
-    regular file in a folder that exists; only the default's folder, var/, is created).
+    PostgreSQL, an asyncio driver, a driver that is not installed, or a SQLite file that cannot
+    be one (models/file_paths.py: a regular file in a folder that exists; only the default's
+    folder, var/, is created).
     The URL is never repeated in the message: it may hold a password."""
     try:
         parsed = make_url(url)

@@ -257,3 +257,32 @@ def test_web_without_a_usable_secret_key_says_so_in_one_line(db, tmp_path, key):
     env = {"ROADMAP_SECRET_KEY": key} if key else {}
     line = assert_refused(roadmap("web", "--db", db, "--port", "1", cwd=tmp_path, env=env), "ROADMAP_SECRET_KEY")
     assert "token_urlsafe" in line
+
+
+# --- a user's mail templates ---------------------------------------------------------------------------
+
+def _templates(tmp_path: Path, name: str, source: str) -> Path:
+    folder = tmp_path / "templates"
+    (folder / "mail").mkdir(parents=True)
+    (folder / "mail" / name).write_text(source)
+    return folder
+
+
+@pytest.mark.parametrize("command, name", [("remind", "reminder.subject.j2"), ("run", "reminder.subject.j2"),
+                                           ("run", "report.subject.j2"), ("escalate", "report.txt.j2")])
+def test_a_mail_template_that_does_not_compile_is_refused_before_anything_is_recorded(db, tmp_path, command, name):
+    """`run` sends the reminders before it renders the report: a broken report template is found
+    when the settings are read, not after the reminders went out."""
+    folder = _templates(tmp_path, name, "Line one\n{% if %}\n")
+    out = roadmap(command, "--as-of", AS_OF, "--db", db, cwd=tmp_path,
+                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder)})
+    assert_refused(out, "ROADMAP_TEMPLATE_DIR", f"{folder / 'mail' / name}:2: ")
+    assert outbox_count(db) == 0 and not (tmp_path / "reports").exists()
+
+
+def test_a_mail_template_using_an_unknown_name_is_a_one_line_error_and_nothing_is_recorded(db, tmp_path):
+    folder = _templates(tmp_path, "reminder.subject.j2", "{{ no_such_name }}")
+    out = roadmap("remind", "--as-of", AS_OF, "--db", db, cwd=tmp_path,
+                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder)})
+    assert_refused(out, "reminder.subject.j2", "no_such_name")
+    assert outbox_count(db) == 0
