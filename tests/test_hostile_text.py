@@ -330,3 +330,18 @@ def test_report_out_path_with_an_escape_is_echoed_defused(db_url, small_yaml, tm
     result = CliRunner().invoke(app, ["report", "--as-of", "2014-11-10", "--out", str(out), "--db", db_url])
     assert result.exit_code == 0, result.output
     assert out.is_file() and "\x1b" not in result.output and "week\ufffd[2J.docx" in result.stdout
+
+
+def test_the_cli_and_the_web_page_share_one_done_on_rule_and_one_note_limit() -> None:
+    """One rule, one place: the "more than a year before the session" bound is models/dates.py's,
+    the web form's note limit is models/text.py's, and each module that checks them uses those."""
+    import models.dates
+    import models.text
+    import models.updates
+    import web.actions
+
+    assert models.updates.DONE_BEFORE_SESSION_DAYS is web.actions.DONE_BEFORE_SESSION_DAYS \
+        is models.dates.DONE_BEFORE_SESSION_DAYS == 366
+    assert web.actions.MAX_FORM_NOTE is models.text.MAX_FORM_NOTE == 2_000
+    for module in (models.updates, web.actions):
+        assert "days=366" not in Path(module.__file__).read_text(encoding="utf-8")
