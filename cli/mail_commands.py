@@ -39,13 +39,13 @@ def _run(kind: str, as_of: str | None, dry_run: bool, prefect: bool, roadmap: st
         summary = job(db_url(db), roadmap, day, dry_run)
     if dry_run:
         for (name_, recipient, subject), text in zip(summary.messages, summary.texts, strict=True):
-            console.print(f"--- {kind} to {name_} <{recipient}>", style="bold", markup=False)
-            console.print(f"Subject: {subject}", markup=False)
-            console.print(text, markup=False)
+            console.print(shown(f"--- {kind} to {name_} <{recipient}>", style="bold"))
+            console.print(shown(f"Subject: {subject}"))
+            console.print(shown(text))
         console.print(f"dry run: {summary.planned} message(s) for {summary.as_of}; nothing recorded or sent")
         return
     for _, recipient, subject in sorted(summary.messages, key=lambda m: m[1]):
-        console.print(f"  {recipient}: {subject}", markup=False)
+        console.print(shown(f"  {recipient}: {subject}"))
     console.print(summary.line(), markup=False)
     exit_on_failure([summary])
 

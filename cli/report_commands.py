@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors
+from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
 from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
 from models.file_paths import check_file_target
 from models.roadmaps import parse_day
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
             from tasks.report_jobs import weekly_report
 
             path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=out)
-        console.print(str(path), markup=False)
+        console.print(shown(str(path)))  # the --out given, which may hold any character
         if summary is not None:
             console.print(
                 f"report to {', '.join(m[1] for m in summary.messages)}: recorded {summary.recorded}, "

@@ -21,7 +21,17 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, err_console, handle_errors
+from cli.common import (
+    AsOfOption,
+    DbOption,
+    PrefectOption,
+    RoadmapOption,
+    console,
+    db_url,
+    err_console,
+    handle_errors,
+    shown,
+)
 from models.db import upgrade
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
@@ -77,7 +87,8 @@ def print_failures(exc: DeliveryFailed, *, lines: bool = True) -> None:
         if lines:
             console.print(summary.line(), markup=False)
         for error in summary.errors:
-            err_console.print(f"  failed: {error}", style="red", markup=False)
+            # The error quotes the SMTP server's reply: any bytes a relay chose to send.
+            err_console.print(shown(f"  failed: {error}", style="red"))
     if exc.waiting:
         print_waiting(exc.waiting)
     else:

@@ -14,6 +14,7 @@ use ~/.pgpass.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,44 @@ def _check_config_file(name: object) -> None:
         raise UserError(f"ROADMAP_CONFIG_FILE: {path} {'is not a regular file' if path.exists() else 'does not exist'}")
     if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
         raise UserError(f"ROADMAP_CONFIG_FILE: {path} is larger than {MAX_CONFIG_FILE_BYTES} bytes")
+
+
+MAX_TEMPLATE_BYTES = 1 << 20
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _one_mailbox(value: str) -> None:
+    """The sender is one mailbox, "Name <addr@host>" or addr@host: a second address, a list or
+    a group (`"Bad" <x@y.org>, <z@evil.example>`) would otherwise be read as a display name
+    followed by the last address. A name with a comma, colon, semicolon, @ or angle bracket in
+    it is quoted ("O'Brien, Pat" <pat@example.org>)."""
+    rest = _QUOTED_STRING.sub('""', value)
+    name = rest.rsplit("<", 1)[0] if "<" in rest else ""
+    if re.search(r"[,;:]", rest) or rest.count("<") > 1 or rest.count(">") > 1 or re.search(r"[@>]", name):
+        raise ValueError(f'one address only ("Name <addr@host>" or addr@host; quote a name with , ; : @ < >): '
+                         f"{value!r}")
+
+
+def _check_mail_templates(folder: Path) -> None:
+    """The mail templates of a ``template_dir`` must compile, checked when the settings are read:
+    a syntax error found while rendering would stop `roadmap run` after the reminders went out
+    and before the report. Says FILE:LINE. (A name the template uses that the renderer does not
+    pass is only found when rendering: tasks/render_mail.py, still a one-line error.)"""
+    mail = folder / "mail"
+    if not mail.is_dir():
+        return
+    import jinja2  # only when there is a folder to check: most commands never render mail
+
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"])  # the syntax of tasks/render_mail.py
+    for path in sorted(mail.glob("*.j2")):
+        if not path.is_file() or path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"{path} is not a regular file of at most {MAX_TEMPLATE_BYTES} bytes")
+        try:
+            env.parse(path.read_text(encoding="utf-8"), path.name, str(path))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: {exc.message}") from None
 
 
 class _ConfigFile(PydanticBaseSettingsSource):
@@ -106,10 +145,10 @@ class Settings(BaseSettings):
         default="roadmap-office@example.org",
         description='The sender: "addr@host" or "Display Name <addr@host>".',
     )
-    mail_max_attempts: int = Field(default=5, ge=1)
-    smtp_connections: int = Field(default=1, ge=1, le=32, description=(
+    mail_max_attempts: int = Field(default=5, ge=1, le=100)
+    smtp_connections: int = Field(default=1, ge=1, le=16, description=(
         "SMTP connections used at once; pays off with a relay that is slow to answer."))
-    mail_lease_seconds: float = Field(default=120.0, gt=0, description=(
+    mail_lease_seconds: float = Field(default=120.0, gt=0, le=86_400, allow_inf_nan=False, description=(
         "How long a claim on a message lasts unless renewed; its sender renews it while sending, "
         "so a message left claimed by a crashed process is sent again after this."))
 
@@ -120,7 +159,7 @@ class Settings(BaseSettings):
         description="A folder whose templates override the built-in ones, file by file.",
     )
     report_template: Path | None = None
-    report_max_rows: int = Field(default=25, ge=1)
+    report_max_rows: int = Field(default=25, ge=1, le=1_000)
 
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
@@ -129,13 +168,13 @@ class Settings(BaseSettings):
     )
     # What a request may cost the web app (docs/web.md, "Limits"). The longest legit form is one text
     # of 2,000 characters (at most 24 KB URL-encoded, emoji included) with the link's token and the CSRF value.
-    web_max_body_bytes: int = Field(default=64 * 1024, ge=4096, description=(
+    web_max_body_bytes: int = Field(default=64 * 1024, ge=4096, le=10 * 1024 * 1024, description=(
         "A request body longer than this is refused with 413 as soon as it gets there, unread."))
-    web_sign_in_window_seconds: int = Field(default=600, ge=1, description=(
+    web_sign_in_window_seconds: int = Field(default=600, ge=1, le=86_400, description=(
         "The sliding window in which wrong roadmap-page passwords are counted."))
-    web_sign_in_failures_per_client: int = Field(default=10, ge=1, description=(
+    web_sign_in_failures_per_client: int = Field(default=10, ge=1, le=10_000, description=(
         "Wrong passwords one client address may give within the window; then 429 until the oldest leaves it."))
-    web_sign_in_failures_total: int = Field(default=100, ge=1, description=(
+    web_sign_in_failures_total: int = Field(default=100, ge=1, le=100_000, description=(
         "Wrong passwords from all clients together within the window; then 429 for every sign-in "
         "(office links still open the page)."))
 
@@ -156,11 +195,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{folder} is not a folder" if folder.exists() else f"the folder {folder} does not exist")
         if not os.access(folder, os.R_OK | os.X_OK):
             raise ValueError(f"the folder {folder} is not readable")
+        _check_mail_templates(folder)
         return folder
 
     @field_validator("mail_from")
     @classmethod
     def _deliverable_sender(cls, value: str) -> str:
+        _one_mailbox(value)
         parse_address(value)  # raises InvalidAddress, a ValueError, naming the value
         return value
 

@@ -9,7 +9,7 @@ The bounds of every date a roadmap holds are here, in one place (docs/roadmap-fo
 "Limits"): a duration is at most MAX_DURATION business days, the offsets of one expression
 move its anchor by at most MAX_SHIFT_DAYS, and every date (of the file, of a command's
 option, of a web form) lies within WINDOW_YEARS of the session. So no arithmetic runs for
-minutes nor reaches the year 10000.
+minutes nor reaches the year 10000. A task is done at most DONE_BEFORE_SESSION_DAYS before it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _CALENDAR_DAYS = {"d": 1, "w": 7}
 MAX_DURATION = 2_500  # business days: about ten years
 MAX_SHIFT_DAYS = 10_000  # the offsets of one expression together (a business day counts as a day)
 WINDOW_YEARS = 20  # every date lies within this many years of the session
+# A task marked done more than this many days before the session is taken for a typo
+# (`roadmap update --on`, the task page's "done on"): models/updates.py says so.
+DONE_BEFORE_SESSION_DAYS = 366
 SESSION_FIRST, SESSION_LAST = date(1900, 1, 1), date(2199, 12, 31)  # where a session itself may be
 
 

@@ -46,9 +46,10 @@ def _unusable(why: str) -> UserError:
 
 def check_url(url: str) -> URL:
     """The parsed database URL, or a one-line UserError saying what is wrong with it: not a
-    URL, a port that is not a number, a database other than SQLite and PostgreSQL, a driver
-    that is not installed, or a SQLite file that cannot be one (models/file_paths.py: a
-    regular file in a folder that exists; only the default's folder, var/, is created).
+    URL, a port that is not a number from 1 to 65535, a database other than SQLite and
+    PostgreSQL, an asyncio driver, a driver that is not installed, or a SQLite file that cannot
+    be one (models/file_paths.py: a regular file in a folder that exists; only the default's
+    folder, var/, is created).
     The URL is never repeated in the message: it may hold a password."""
     try:
         parsed = make_url(url)
@@ -56,13 +57,18 @@ def check_url(url: str) -> URL:
         raise _unusable("it cannot be read as one") from None
     except ValueError:  # make_url's int() of the port
         raise _unusable("its port is not a number") from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise _unusable(f"its port {parsed.port} is not between 1 and 65535")
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql", "postgres"):
         raise _unusable(f"{backend}:// is not supported")
     if backend != "sqlite" and parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        parsed.get_dialect().import_dbapi()
+        dialect = parsed.get_dialect()
+        if dialect.is_async:  # the sessions here are synchronous: every query would fail (MissingGreenlet)
+            raise _unusable(f"{parsed.drivername} is an asyncio driver, which Roadmap Office cannot use")
+        dialect.import_dbapi()
     except NoSuchModuleError:
         raise _unusable(f"{parsed.drivername} is not a known driver") from None
     except ImportError as exc:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from models.dates import SESSION_FIRST, SESSION_LAST
+from models.dates import MAX_DURATION, SESSION_FIRST, SESSION_LAST
 from models.text import Email, Expr, Line, Note, Text
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
@@ -118,12 +118,12 @@ class Policy(_Strict):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)  # shared from a cache
 
-    remind_before: list[Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=lambda: [5, 1])
+    remind_before: list[Annotated[int, Field(ge=1, le=60)]] = Field(default_factory=lambda: [5, 1], max_length=60)
     remind_on_due: bool = True
     overdue_every: Annotated[int, Field(ge=1, le=60)] = 2
-    escalate_after: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] = Field(
-        default_factory=lambda: [3, 10]
-    )
+    # Business days late, bounded as a duration is (models/dates.py): a task cannot be later than that.
+    escalate_after: Annotated[list[Annotated[int, Field(ge=1, le=MAX_DURATION)]], Field(min_length=2, max_length=2)] = \
+        Field(default_factory=lambda: [3, 10])
     risk_escalate_score: Annotated[int, Field(ge=1, le=25)] = 15
     report_day: Weekday = "monday"
 

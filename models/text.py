@@ -19,6 +19,7 @@ from models.errors import UserError
 
 MAX_LINE = 300  # titles, names and every other one-line value
 MAX_NOTE = 10_000  # notes, goals and mitigations, which may have several lines
+MAX_FORM_NOTE = 2_000  # a note typed in a web form (web/actions.py; docs/web.md): one request stays small
 MAX_EXPR = 100  # a date expression or a duration ("stage.s1.end + 3bd")
 MAX_EMAIL = 254  # the longest address SMTP carries (RFC 5321's path less its brackets)
 

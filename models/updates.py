@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.dates import DONE_BEFORE_SESSION_DAYS
 from models.errors import UserError
 from models.history import ChangeLog
 from models.planning import Moved, reschedule_after
@@ -87,7 +88,7 @@ def update_task(
     if on is not None and status == "done":
         if on > today:
             raise UserError(f"--on: {on} is in the future; a task is done on the day it was finished")
-        if on < roadmap.session_date - timedelta(days=366):
+        if on < roadmap.session_date - timedelta(days=DONE_BEFORE_SESSION_DAYS):
             raise UserError(f"--on: {on} is more than a year before the session ({roadmap.session_date}): a typo?")
     log = ChangeLog(roadmap.id, source, actor)
     result = UpdateResult(key)

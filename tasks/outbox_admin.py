@@ -24,6 +24,9 @@ from models.roadmaps import select_roadmap
 from models.schema import OutboxMessage, utcnow
 
 FAILED = "failed"
+# Outbox ids are the column's INTEGER (32 bits in PostgreSQL, 64 in SQLite): a larger number
+# names no message, and is never put in a query, where the driver would overflow on it.
+MAX_ID = 2**31 - 1
 
 
 def waiting_count(db_url: str) -> int:
@@ -66,7 +69,7 @@ def dismiss(db_url: str, ids: list[int], *, all_failed: bool = False, roadmap_ke
             if roadmap_key:
                 query = query.where(OutboxMessage.roadmap_id == select_roadmap(session, roadmap_key).id)
         else:
-            query = query.where(OutboxMessage.id.in_(ids))
+            query = query.where(OutboxMessage.id.in_([id_ for id_ in ids if 1 <= id_ <= MAX_ID]))
         found = {id_: status for id_, status in session.execute(query.order_by(OutboxMessage.id))}
         for wanted in ids:
             if wanted not in found:

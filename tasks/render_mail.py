@@ -33,6 +33,7 @@ import jinja2
 
 from config import TEMPLATES_DIR
 from models.addresses import mailbox
+from models.errors import UserError
 from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
@@ -84,9 +85,10 @@ def _signing_key(secret_key: Any) -> Any:
     return raw or None
 
 
-class MailTemplateError(Exception):
+class MailTemplateError(UserError):
     """A mail template is missing, does not compile, or uses a name the renderer does not pass.
-    The message names the template file; the Jinja error is the ``__cause__``."""
+    The message names the template file (FILE:LINE when Jinja knows the line); the Jinja error
+    is the ``__cause__``. A user error (exit 2): the fix is in the template folder."""
 
 
 def mail_environment(template_dir: Path | None = None) -> jinja2.Environment:

@@ -59,7 +59,7 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.recorder.refuse:
-            return "550 5.1.1 Mailbox unavailable"
+            return self.recorder.refusal
         if address in self.recorder.tempfail:
             return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
@@ -112,7 +112,8 @@ class SmtpRecorder:
     rejection text, as some broken servers do, to test that we scrub it.
     ``tls_context`` offers STARTTLS, ``ssl_context`` speaks TLS from the start.
     ``refuse`` / ``tempfail`` are sets of recipient addresses answered 550 / 451 and may
-    be changed while the server runs. The port stays the same across stop()/start().
+    be changed while the server runs; ``refusal`` is the reply to a refused one (a relay may
+    put anything there). The port stays the same across stop()/start().
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class SmtpRecorder:
         echo_credentials: bool = False,
         refuse: set[str] | None = None,
         tempfail: set[str] | None = None,
+        refusal: str = "550 5.1.1 Mailbox unavailable",
         data_delay: float = 0.0,
         reply_delay: float = 0.0,
         tls_context: ssl.SSLContext | None = None,
@@ -134,6 +136,7 @@ class SmtpRecorder:
         self.auth, self.echo_credentials = auth, echo_credentials
         self.refuse: set[str] = set(refuse or ())
         self.tempfail: set[str] = set(tempfail or ())
+        self.refusal = refusal
         self.data_delay = data_delay
         self.reply_delay = reply_delay  # the message is kept at once; the 250 comes this much later
         self.tls_context = tls_context  # offered with STARTTLS, which is then required

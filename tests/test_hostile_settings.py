@@ -134,11 +134,44 @@ def test_reports_dir_that_is_a_file_is_refused(db, tmp_path):
     ({"ROADMAP_SMTP_TIMEOUT": "-1"}, ["ROADMAP_SMTP_TIMEOUT"]),
     ({"ROADMAP_TEMPLATE_DIR": "/nonexistent/templates"}, ["ROADMAP_TEMPLATE_DIR", "does not exist"]),
     ({"ROADMAP_TEMPLATE_DIR": str(ROOT / "README.md")}, ["ROADMAP_TEMPLATE_DIR", "not a folder"]),
+    ({"ROADMAP_MAIL_MAX_ATTEMPTS": "101"}, ["ROADMAP_MAIL_MAX_ATTEMPTS", "100"]),
+    ({"ROADMAP_SMTP_CONNECTIONS": "17"}, ["ROADMAP_SMTP_CONNECTIONS", "16"]),
+    ({"ROADMAP_MAIL_LEASE_SECONDS": "inf"}, ["ROADMAP_MAIL_LEASE_SECONDS", "finite"]),
+    ({"ROADMAP_MAIL_LEASE_SECONDS": "nan"}, ["ROADMAP_MAIL_LEASE_SECONDS", "finite"]),
+    ({"ROADMAP_MAIL_LEASE_SECONDS": "86401"}, ["ROADMAP_MAIL_LEASE_SECONDS", "86400"]),
+    ({"ROADMAP_REPORT_MAX_ROWS": "99999999999"}, ["ROADMAP_REPORT_MAX_ROWS", "1000"]),
+    ({"ROADMAP_MAIL_FROM": '"Bad" <x@y.org>, <z@evil.example>'}, ["ROADMAP_MAIL_FROM", "one address only"]),
+    ({"ROADMAP_MAIL_FROM": "Bad <x@y.org> <z@evil.example>"}, ["ROADMAP_MAIL_FROM", "one address only"]),
 ])
 def test_a_bad_mail_setting_is_refused_before_anything_is_recorded(db, tmp_path, env, words):
     env = {"ROADMAP_SMTP_HOST": "127.0.0.1", **env}
     assert_refused(roadmap("run", "--as-of", AS_OF, "--db", db, cwd=tmp_path, env=env), *words)
     assert outbox_count(db) == 0 and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("name, value", [
+    ("web_max_body_bytes", 10 * 1024 * 1024 + 1), ("web_sign_in_window_seconds", 86_401),
+    ("web_sign_in_failures_per_client", 10_001), ("web_sign_in_failures_total", 100_001),
+    ("mail_max_attempts", 101), ("smtp_connections", 17), ("smtp_connections", 0), ("report_max_rows", 1_001),
+    ("mail_lease_seconds", 86_401), ("mail_lease_seconds", float("inf")), ("mail_lease_seconds", float("nan")),
+    ("smtp_timeout", float("inf")), ("smtp_port", 65_536),
+])
+def test_every_numeric_setting_has_a_finite_upper_bound(name, value):
+    from pydantic import ValidationError
+
+    from config import Settings
+
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})
+
+
+@pytest.mark.parametrize("sender", ["roadmap@example.org", "Проектный офис <pmo@example.org>",
+                                    '"O\'Brien, Pat" <pat@example.org>',
+                                    '"Evil <boss@corp.example>" <pmo@example.org>'])
+def test_one_sender_address_with_any_quoted_name_is_accepted(sender):
+    from config import Settings
+
+    assert Settings(mail_from=sender).mail_from == sender
 
 
 def test_an_unreadable_template_folder_is_refused(tmp_path, monkeypatch):
@@ -159,6 +192,11 @@ def test_an_unreadable_template_folder_is_refused(tmp_path, monkeypatch):
 @pytest.mark.parametrize("url, words", [
     ("postgresql://x:abc/db", ["port is not a number"]),
     ("postgresql://user:s3cret-pw@x:abc/db", ["port is not a number"]),
+    ("postgresql://user:s3cret-pw@localhost:99999/db", ["port 99999 is not between 1 and 65535"]),
+    ("postgresql://u@localhost:0/db", ["port 0 is not between 1 and 65535"]),
+    ("postgresql+asyncpg://user:s3cret-pw@localhost/db", ["postgresql+asyncpg is an asyncio driver"]),
+    ("postgresql+psycopg_async://u@localhost/db", ["asyncio driver"]),
+    ("sqlite+aiosqlite:///roadmap.db", ["asyncio driver"]),
     ("mysql://user@host/db", ["mysql:// is not supported"]),
     ("postgresql+psycopg2://user@host/db", ["driver", "not installed"]),
     ("foo://x/db", ["not supported"]),
@@ -252,3 +290,49 @@ def test_web_without_a_usable_secret_key_says_so_in_one_line(db, tmp_path, key):
     env = {"ROADMAP_SECRET_KEY": key} if key else {}
     line = assert_refused(roadmap("web", "--db", db, "--port", "1", cwd=tmp_path, env=env), "ROADMAP_SECRET_KEY")
     assert "token_urlsafe" in line
+
+
+# --- a user's mail templates ---------------------------------------------------------------------------
+
+def _templates(tmp_path: Path, name: str, source: str) -> Path:
+    folder = tmp_path / "templates"
+    (folder / "mail").mkdir(parents=True)
+    (folder / "mail" / name).write_text(source)
+    return folder
+
+
+@pytest.mark.parametrize("command, name", [("remind", "reminder.subject.j2"), ("run", "reminder.subject.j2"),
+                                           ("run", "report.subject.j2"), ("escalate", "report.txt.j2")])
+def test_a_mail_template_that_does_not_compile_is_refused_before_anything_is_recorded(db, tmp_path, command, name):
+    """`run` sends the reminders before it renders the report: a broken report template is found
+    when the settings are read, not after the reminders went out."""
+    folder = _templates(tmp_path, name, "Line one\n{% if %}\n")
+    out = roadmap(command, "--as-of", AS_OF, "--db", db, cwd=tmp_path,
+                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder)})
+    assert_refused(out, "ROADMAP_TEMPLATE_DIR", f"{folder / 'mail' / name}:2: ")
+    assert outbox_count(db) == 0 and not (tmp_path / "reports").exists()
+
+
+def test_a_mail_template_using_an_unknown_name_is_a_one_line_error_and_nothing_is_recorded(db, tmp_path):
+    folder = _templates(tmp_path, "reminder.subject.j2", "{{ no_such_name }}")
+    out = roadmap("remind", "--as-of", AS_OF, "--db", db, cwd=tmp_path,
+                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder)})
+    assert_refused(out, "reminder.subject.j2", "no_such_name")
+    assert outbox_count(db) == 0
+
+
+# --- a roadmap file's policy ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("old, new, key", [
+    ("escalate_after: [3, 10]", "escalate_after: [3, 99999999999]", "policy.escalate_after[1]"),
+    ("escalate_after: [3, 10]", "escalate_after: [2501, 2502]", "policy.escalate_after[0]"),
+    ("remind_before: [5, 1]", "remind_before: [" + ", ".join(["1"] * 61) + "]", "policy.remind_before"),
+])
+def test_policy_day_numbers_are_bounded_with_file_and_line(tmp_path, old, new, key):
+    source = Path(SMALL).read_text(encoding="utf-8")
+    assert old in source
+    path = tmp_path / "road.yaml"
+    path.write_text(source.replace(old, new), encoding="utf-8")
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if old in text)
+    out = roadmap("validate", str(path), cwd=tmp_path)
+    assert out.returncode == 2 and f"{path}:{line}: {key}" in out.stderr, out.stderr

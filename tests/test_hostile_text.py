@@ -28,6 +28,7 @@ from models.schema import Roadmap
 from tasks.mail_message import message_bytes
 from tasks.render_mail import render_digest
 from tasks.roadmap_jobs import import_file
+from tests.smtp_fixtures import SmtpRecorder, point_settings_at
 
 SMALL = (Path(__file__).parent / "data" / "small.yaml").read_text(encoding="utf-8")
 
@@ -306,3 +307,41 @@ def test_a_value_that_fails_its_own_type_is_not_also_said_to_be_no_date() -> Non
 def test_a_date_is_quoted_as_the_file_writes_it() -> None:
     found = problems(small_with("session: {date: 2014-10-27", "session: {date: 9999-12-31"))
     assert found == ["road.yaml:6: roadmap.session: Input should be less than or equal to 2199-12-31, got 9999-12-31"]
+
+
+# -- text that comes from elsewhere: an SMTP server's reply, a path given on the command line --
+
+
+def test_an_smtp_refusal_with_an_escape_in_it_reaches_the_terminal_defused(db_url, small_yaml, monkeypatch) -> None:
+    """A relay answers RCPT with `550 no such <ESC>[31m user`: the failure line quotes the
+    reply, and the terminal gets U+FFFD, not a colour change."""
+    import_file(db_url, small_yaml)
+    with SmtpRecorder(refuse={"alice@example.org"}, refusal="550 no such \x1b[31m user") as server:
+        point_settings_at(server, monkeypatch)
+        result = CliRunner().invoke(app, ["remind", "--as-of", "2014-11-10", "--db", db_url])
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\x1b" not in result.stderr
+    assert "no such \ufffd[31m user" in result.stderr, result.stderr
+
+
+def test_report_out_path_with_an_escape_is_echoed_defused(db_url, small_yaml, tmp_path) -> None:
+    import_file(db_url, small_yaml)
+    out = tmp_path / "week\x1b[2J.docx"
+    result = CliRunner().invoke(app, ["report", "--as-of", "2014-11-10", "--out", str(out), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and "\x1b" not in result.output and "week\ufffd[2J.docx" in result.stdout
+
+
+def test_the_cli_and_the_web_page_share_one_done_on_rule_and_one_note_limit() -> None:
+    """One rule, one place: the "more than a year before the session" bound is models/dates.py's,
+    the web form's note limit is models/text.py's, and each module that checks them uses those."""
+    import models.dates
+    import models.text
+    import models.updates
+    import web.actions
+
+    assert models.updates.DONE_BEFORE_SESSION_DAYS is web.actions.DONE_BEFORE_SESSION_DAYS \
+        is models.dates.DONE_BEFORE_SESSION_DAYS == 366
+    assert web.actions.MAX_FORM_NOTE is models.text.MAX_FORM_NOTE == 2_000
+    for module in (models.updates, web.actions):
+        assert "days=366" not in Path(module.__file__).read_text(encoding="utf-8")

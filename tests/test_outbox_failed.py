@@ -107,6 +107,10 @@ def test_dismiss_refuses_what_is_not_a_failed_message_and_changes_nothing(url, s
     failed = next(i for i, s in statuses.items() if s == "failed")
     for args, said in (([str(failed), str(sent)], f"message {sent} is sent, not failed"),
                        ([str(failed), "999"], "there is no outbox message 999"),
+                       # beyond the column (SQLite's 64 bits, PostgreSQL's 32): no such message, no overflow
+                       ([str(failed), "99999999999999999999999"], "there is no outbox message 99999999999999999999999"),
+                       (["2147483648"], "there is no outbox message 2147483648"),
+                       (["0"], "there is no outbox message 0"),
                        ([], "give the ids of failed messages, or --all-failed"),
                        ([str(failed), "--all-failed"], "give the ids of failed messages, or --all-failed")):
         result = cli("outbox", "dismiss", *args, "--db", url)

@@ -17,16 +17,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.dates import window
+from models.dates import DONE_BEFORE_SESSION_DAYS, window
 from models.errors import UserError
 from models.history import ChangeLog
 from models.schema import Person, Roadmap, Task
-from models.text import text_error
+from models.text import MAX_FORM_NOTE, text_error
 from models.updates import update_task
 from web.security import N_, say
 
 ACTIONS = ("done", "progress", "forecast", "blocked", "away", "back")
-MAX_TEXT = 2000
 # The forms' fields, as a refusal names them (the labels of templates/web/task.html.j2).
 DONE_ON, NOTE, NEW_DATE, REASON, PROGRESS = N_("Done on"), N_("Note"), N_("New date"), N_("Reason"), N_("Progress")
 AWAY, AWAY_UNTIL, DELEGATE = N_("Away"), N_("Away until"), N_("Delegate")
@@ -59,9 +58,9 @@ def _text(value: str | None, label: str, required: bool) -> str | None:
     given = (value or "").replace("\r\n", "\n").strip()  # browsers send a textarea's line breaks as CRLF
     if required and not given:
         raise FormError(N_("%(field)s: please say why"), field=label)
-    if len(given) > MAX_TEXT:
-        raise FormError(N_("%(field)s: at most %(n)s characters"), field=label, n=MAX_TEXT)
-    if text_error(given, multiline=True, limit=MAX_TEXT):
+    if len(given) > MAX_FORM_NOTE:
+        raise FormError(N_("%(field)s: at most %(n)s characters"), field=label, n=MAX_FORM_NOTE)
+    if text_error(given, multiline=True, limit=MAX_FORM_NOTE):
         raise FormError(N_("%(field)s: control characters are not allowed"), field=label)
     return given or None
 
@@ -85,7 +84,8 @@ def apply_action(
         on = _date(form.get("on"), DONE_ON, roadmap)
         if on > today:
             raise FormError(N_("%(field)s: that date is in the future"), field=DONE_ON)
-        if on < roadmap.session_date - dt.timedelta(days=366):  # update_task's own rule, said here in the page's words
+        # update_task's own rule (models/dates.py), said here in the page's words
+        if on < roadmap.session_date - dt.timedelta(days=DONE_BEFORE_SESSION_DAYS):
             raise FormError(N_("%(field)s: that date is more than a year before the session (%(session)s): a typo?"),
                             field=DONE_ON, session=roadmap.session_date)
         change = dict(status="done", on=on, note=_text(form.get("note"), NOTE, False))
