@@ -14,7 +14,6 @@ use ~/.pgpass.
 from __future__ import annotations
 
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -53,19 +52,6 @@ def _check_config_file(name: object) -> None:
 
 
 MAX_TEMPLATE_BYTES = 1 << 20
-_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-def _one_mailbox(value: str) -> None:
-    """The sender is one mailbox, "Name <addr@host>" or addr@host: a second address, a list or
-    a group (`"Bad" <x@y.org>, <z@evil.example>`) would otherwise be read as a display name
-    followed by the last address. A name with a comma, colon, semicolon, @ or angle bracket in
-    it is quoted ("O'Brien, Pat" <pat@example.org>)."""
-    rest = _QUOTED_STRING.sub('""', value)
-    name = rest.rsplit("<", 1)[0] if "<" in rest else ""
-    if re.search(r"[,;:]", rest) or rest.count("<") > 1 or rest.count(">") > 1 or re.search(r"[@>]", name):
-        raise ValueError(f'one address only ("Name <addr@host>" or addr@host; quote a name with , ; : @ < >): '
-                         f"{value!r}")
 
 
 def _check_mail_templates(folder: Path) -> None:
@@ -201,7 +187,6 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _deliverable_sender(cls, value: str) -> str:
-        _one_mailbox(value)
         parse_address(value)  # raises InvalidAddress, a ValueError, naming the value
         return value
 

@@ -37,6 +37,11 @@ def parse_address(value: str) -> Address:
     Raises InvalidAddress with a one-line message that quotes the value."""
     match = re.fullmatch(r"\s*(.*?)\s*<([^<>]*)>\s*", value, re.DOTALL)
     name, addr = (match.group(1), match.group(2)) if match else ("", value.strip())
+    if re.search(r"[,;:@<>]", _QUOTED.sub('""', name)):
+        # A second address, a list or a group (`"Bad" <x@y.org>, <z@evil.example>`) would be
+        # read as a display name followed by the last address; a name with these is quoted.
+        raise InvalidAddress(f'one address only ("Name <addr@host>" or addr@host; quote a name with , ; : @ < >): '
+                             f"{value!r}")
     if _CONTROL.search(addr):
         raise InvalidAddress(f"address contains control characters: {value!r}")
     try:

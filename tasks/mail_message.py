@@ -145,8 +145,14 @@ def build_mime(msg: OutgoingMessage, *, now: datetime | None = None) -> EmailMes
     for att in msg.attachments:
         ctype = policy.default.header_factory("Content-Type", sanitise(att.content_type))
         mail.add_attachment(att.data, ctype.maintype, ctype.subtype,
-                            filename=sanitise(att.filename), params=dict(ctype.params))
+                            filename=attachment_name(att.filename), params=dict(ctype.params))
     return mail
+
+
+def attachment_name(name: str) -> str:
+    """A file name any mail reader and any file system takes: controls made spaces, and the
+    characters Windows refuses (and that some parsers read as syntax, e.g. "<>") made "_"."""
+    return re.sub(r'[<>:"/\\|?*]', "_", sanitise(name))
 
 
 def message_bytes(msg: OutgoingMessage, *, now: datetime | None = None) -> bytes:

@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from config.settings import Settings
-from models.addresses import InvalidAddress, sanitise
+from models.addresses import InvalidAddress, mailbox, parse_address, sanitise
 from models.ics import Deadline, build_ics
 from tasks.mail import FolderTransport, SendError, SmtpTransport, prepare, transport_from_settings
-from tasks.mail_message import Attachment, OutgoingMessage, make_message_id, message_bytes
+from tasks.mail_message import Attachment, OutgoingMessage, attachment_name, make_message_id, message_bytes
 from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpRecorder, free_port
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -201,10 +201,17 @@ def test_subject_with_crlf_cannot_add_a_header() -> None:
 
 
 def test_display_name_with_crlf_is_sanitised() -> None:
-    parsed = parse(reminder(to=("Ivan\r\nBcc: evil@x <ivan@example.org>",)))
+    parsed = parse(reminder(to=(mailbox("Ivan\r\nBcc: evil@x", "ivan@example.org"),)))
     assert parsed["Bcc"] is None
     assert parsed["To"].addresses[0].addr_spec == "ivan@example.org"
     assert parsed["To"].addresses[0].display_name == "Ivan  Bcc: evil@x"
+
+
+@pytest.mark.parametrize("two", ['"Bad" <x@y.org>, <z@evil.example>', "Bad, Name <z@evil.example>",
+                                 "x@y.org <z@evil.example>", "a: b <z@evil.example>"])
+def test_an_unquoted_name_that_could_hide_a_second_address_is_refused(two: str) -> None:
+    with pytest.raises(InvalidAddress, match="one address only"):
+        parse_address(two)
 
 
 @pytest.mark.parametrize("bad", [
@@ -265,7 +272,7 @@ def test_any_subject_name_and_attachment_survive_the_round_trip(subject: str, na
     assert " ".join(parsed["Subject"].split()) == " ".join(sanitise(subject).split())
     attachment = list(parsed.iter_attachments())[-1]
     assert attachment.get_content() == data
-    assert " ".join((attachment.get_filename() or "").split()) == " ".join(filename.split())
+    assert " ".join((attachment.get_filename() or "").split()) == " ".join(attachment_name(filename).split())
 
 
 def test_message_ids_are_unique_and_well_formed() -> None:
