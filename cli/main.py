@@ -118,7 +118,7 @@ def status(
     roadmap: RoadmapOption = None,
     db: DbOption = None,
 ) -> None:
-    """Per stage and per task: due date, status, days late, RAG, critical path, slack."""
+    """Per stage and per task: due date, expected finish, status, days late, RAG, critical path, slack."""
     from tasks.roadmap_jobs import roadmap_status
 
     if format not in ("table", "json"):
@@ -131,16 +131,18 @@ def status(
     meta, summary = doc["roadmap"], doc["summary"]
     console.print(Text.assemble(shown(meta["title"], "bold"), f" ({meta['key']}) as of {meta['as_of']}: "
                   f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
-                  f"{summary['amber']} at risk, {summary['critical']} on the critical path"))
-    stages = Table("stage", "title", "start", "end", "forecast end", "progress", "tasks", "overdue", "RAG",
+                  f"{summary['amber']} at risk, {summary['critical']} on the critical path, "
+                  f"expected to finish {meta['expected'] or '-'}"))
+    stages = Table("stage", "title", "start", "end", "expected", "progress", "tasks", "overdue", "RAG",
                    title="Stages")
     for s in doc["stages"]:
-        stages.add_row(s["key"], shown(s["title"]), s["start"], s["end"], s["forecast_end"] or "", f"{s['progress']}%",
+        stages.add_row(s["key"], shown(s["title"]), s["start"], s["end"], s["expected"] or "", f"{s['progress']}%",
                        str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
     console.print(stages)
-    tasks = Table("task", "title", "owner", "due", "status", "late", "RAG", "critical", "slack", title="Tasks")
+    tasks = Table("task", "title", "owner", "due", "expected", "status", "late", "RAG", "critical", "slack",
+                  title="Tasks")
     for t in doc["tasks"]:
-        tasks.add_row(t["key"], shown(t["title"]), shown(t["owner_name"]), t["due"], t["status"],
+        tasks.add_row(t["key"], shown(t["title"]), shown(t["owner_name"]), t["due"], t["expected"] or "", t["status"],
                       str(t["days_late"] or ""), f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]",
                       "yes" if t["critical"] else "", str(t["slack"]))
     console.print(tasks)

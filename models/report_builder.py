@@ -13,12 +13,11 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   after it, i.e. 14 calendar days counting the report date; a task due today is listed
   there, not as overdue. Calendar days rather than business days, so that a fortnight
   of holidays does not stretch the window.
-- Forecast finish of a task: its finish in the forward schedule (done_on, the owner's
-  forecast, else its due date), but never before the report date while it is open: an
-  overdue open task is forecast to finish today at the earliest, not on its past due date
-  (``forecast_finish``). A stage's forecast end is the latest forecast finish of its tasks,
-  so a stage with an overdue task is forecast to end today at the earliest as well; a stage
-  forecast after its planned end is red.
+- Forecast finish of a task: its expected finish (``models/forecast.py``, as in status:
+  a late task moves the tasks after it, an open task never finishes before the report
+  date once past due), and slack and the critical path from the same pass. A stage's
+  forecast end is the latest expected finish of its tasks; a stage expected after its
+  planned end is red.
 - Gantt: every stage (current bar from its start to the later of its planned end and its
   forecast end; baseline: its dates at the first import, found in the change history),
   each followed by its open critical-path tasks (current bar start..forecast finish, so an
@@ -65,15 +64,14 @@ from models.report_data import (
 from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
 from models.spec import Policy
-from models.status import OPEN, TaskState, forecast_finish, stage_states, task_states
+from models.status import OPEN, TaskState, stage_states, task_states
 
 DONE = ("done", "cancelled")  # the scheduler may still move these; the report does not list that
 UPCOMING_DAYS = 14  # calendar days, counting the report date
 # The task columns the report reads (not the file expressions, notes or file_state).
 _TASK_COLUMNS = (
     "key", "title", "stage", "workstream", "owner", "partners", "depends_on", "status", "done_on",
-    "progress", "forecast", "start", "due", "finish", "slack", "critical", "baseline_start",
-    "baseline_due",
+    "progress", "forecast", "start", "due", "finish", "duration", "baseline_start", "baseline_due",
 )
 
 
@@ -123,7 +121,7 @@ def build_report(
             partners=[partners[k].name if k in partners else k for k in t.partners or []],
             start=t.start, due=t.due, baseline_due=t.baseline_due,
             status=t.status, progress=s.progress, days_late=s.days_late, rag=s.rag, critical=s.critical,
-            slack=t.slack or 0,
+            slack=s.slack,
             escalation_level=policy.escalation_level(s.days_late),  # rows are of open tasks only
             blocked_by=list(s.blocked_by),
         )
@@ -220,7 +218,7 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines, as_of: dt.date) ->
         ))
         bars += [
             GanttBar(label=f"{t.key} {t.title}", kind="task", start=t.start,
-                     end=max(forecast_finish(t, as_of), t.start),  # type: ignore[arg-type]
+                     end=max(s.expected or t.start, t.start),
                      baseline_start=t.baseline_start, baseline_end=t.baseline_due, rag=s.rag, critical=True)
             for t, s in sorted(critical.get(st.key, []), key=lambda ts: (ts[0].start, ts[0].key))
         ]

@@ -1,8 +1,11 @@
 """Status rules: how late a task is, its RAG colour, and the roll-up per stage.
 
-RAG: green = on track (or done), amber = due within the reminder window, blocked, or
-forecast later than its due date, red = overdue by at least one business day.
-Cancelled tasks have no colour ("grey") and do not count.
+RAG of a task: red = overdue by at least one business day, or expected to finish after
+its due date (the forward pass of models/forecast.py: a late task before it counts);
+amber = due within the reminder window, or blocked; green = on track (or done).
+Cancelled tasks have no colour ("grey") and do not count. A stage is red when one of its
+tasks is red or it is expected to end after its planned end, amber when one of its tasks
+is amber. Slack and the critical path come from the same forward pass.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from datetime import date
 from typing import Any
 
 from models.calendar import BusinessCalendar
+from models.forecast import OPEN, Expected, forward_pass, roadmap_expected
 from models.schema import Person, Roadmap, Stage, Task
 
-OPEN = ("planned", "in_progress", "blocked")
+__all__ = ["OPEN", "StageState", "TaskState", "stage_states", "status_document", "task_rag", "task_states"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class TaskState:
     owner_name: str
     start: date
     due: date
-    forecast: date | None
+    forecast: date | None  # the owner's
+    expected: date | None  # the forward pass's; None for a cancelled task
     status: str
     progress: int
     done_on: date | None
@@ -47,7 +52,8 @@ class StageState:
     title: str
     start: date
     end: date
-    forecast_end: date | None
+    expected: date | None  # the latest expected finish of its tasks
+    forecast_end: date | None  # the same day, under its roadmap-status/1 name
     progress: int
     tasks: int
     done: int
@@ -59,8 +65,11 @@ def task_progress(task: Task) -> int:
     return 100 if task.status == "done" else max(0, min(100, task.progress or 0))
 
 
-def task_rag(task: Task, as_of: date, cal: BusinessCalendar, window: int) -> tuple[int, int, str]:
-    """(business days late, business days left, colour) of one task on `as_of`."""
+def task_rag(
+    task: Task, expected: date | None, as_of: date, cal: BusinessCalendar, window: int
+) -> tuple[int, int, str]:
+    """(business days late, business days left, colour) of one task on `as_of`, given its
+    expected finish (models/forecast.py)."""
     if task.status == "cancelled":
         return 0, 0, "grey"
     if task.status == "done":
@@ -69,43 +78,47 @@ def task_rag(task: Task, as_of: date, cal: BusinessCalendar, window: int) -> tup
     if late > 0:
         return late, 0, "red"
     left = -late
-    if task.status == "blocked" or left <= window or (task.forecast and task.forecast > task.due):
+    if expected is not None and expected > task.due:
+        return 0, left, "red"
+    if task.status == "blocked" or left <= window:
         return 0, left, "amber"
     return 0, left, "green"
 
 
 def task_states(
-    tasks: list[Task], people: dict[str, Person], as_of: date, cal: BusinessCalendar, window: int
+    tasks: list[Task], people: dict[str, Person], as_of: date, cal: BusinessCalendar, window: int,
+    forecast: dict[str, Expected] | None = None,
 ) -> list[TaskState]:
+    """Each task's state on `as_of`; `forecast` is the forward pass over these tasks, made
+    here when not given."""
     by_key = {t.key: t for t in tasks}
+    if forecast is None:
+        forecast = forward_pass(tasks, as_of, cal)
     out = []
     for t in tasks:
-        late, left, rag = task_rag(t, as_of, cal, window)
+        e = forecast.get(t.key)
+        late, left, rag = task_rag(t, e.finish if e else None, as_of, cal, window)
         blockers = [d for d in t.depends_on if d in by_key and by_key[d].status not in ("done", "cancelled")]
         owner = people.get(t.owner)
         out.append(
             TaskState(
                 key=t.key, title=t.title, stage=t.stage, workstream=t.workstream, owner=t.owner,
                 owner_name=owner.name if owner else t.owner, start=t.start, due=t.due, forecast=t.forecast,
+                expected=e.finish if e else None,
                 status=t.status, progress=task_progress(t), done_on=t.done_on, days_late=late, days_left=left,
-                rag=rag, critical=bool(t.critical and t.status not in ("done", "cancelled")), slack=t.slack,
+                rag=rag, critical=bool(e and e.critical), slack=e.slack if e else 0,
                 depends_on=list(t.depends_on), blocked_by=blockers,
             )
         )
     return out
 
 
-def forecast_finish(task: Task, as_of: date) -> date:
-    """When a task is expected to finish: its scheduled finish, but an open task
-    (planned, in progress, blocked) cannot finish before `as_of`."""
-    return max(task.finish, as_of) if task.status in OPEN else task.finish
-
-
 def stage_states(
     stages: list[Stage], tasks: list[Task], states: list[TaskState], cal: BusinessCalendar, as_of: date
 ) -> list[StageState]:
-    """Per stage: progress weighted by duration, forecast end (the latest forecast finish
-    of its tasks) and RAG (red when a task is overdue or the forecast end is late)."""
+    """Per stage: progress weighted by duration, expected end (the latest expected finish
+    of its tasks, `states[i].expected`) and RAG (red when a task is red or the expected end
+    is after the stage's end)."""
     by_stage: dict[str, list[tuple[Task, TaskState]]] = defaultdict(list)
     for t, s in zip(tasks, states, strict=True):
         if t.status != "cancelled":
@@ -117,13 +130,13 @@ def stage_states(
         total = sum(weights)
         weighted = sum(w * s.progress for w, (_, s) in zip(weights, members, strict=True))
         progress = round(weighted / total) if total else 0
-        forecast_end = max((forecast_finish(t, as_of) for t, _ in members), default=None)
-        overdue = sum(1 for _, s in members if s.rag == "red")
-        late = overdue or (forecast_end and forecast_end > st.end)
+        expected = max((s.expected for _, s in members if s.expected is not None), default=None)
+        overdue = sum(1 for _, s in members if s.days_late > 0)
+        late = any(s.rag == "red" for _, s in members) or (expected and expected > st.end)
         rag = "red" if late else "amber" if any(s.rag == "amber" for _, s in members) else "green"
         out.append(
             StageState(
-                key=st.key, title=st.title, start=st.start, end=st.end, forecast_end=forecast_end,
+                key=st.key, title=st.title, start=st.start, end=st.end, expected=expected, forecast_end=expected,
                 progress=progress, tasks=len(members), done=sum(1 for _, s in members if s.status == "done"),
                 overdue=overdue, rag=rag,
             )
@@ -137,15 +150,21 @@ def _row(obj: Any) -> dict[str, Any]:
     return {name: value.isoformat() if isinstance(value, date) else value for name, value in vars(obj).items()}
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tasks: list[TaskState]) -> dict[str, Any]:
     """The stable JSON shape of `roadmap status --format json` (docs/cli.md)."""
     return {
         "schema": "roadmap-status/1",
-        "roadmap": {"key": roadmap.key, "title": roadmap.title, "as_of": as_of.isoformat()},
+        "roadmap": {"key": roadmap.key, "title": roadmap.title, "as_of": as_of.isoformat(),
+                    "expected": _iso(roadmap_expected({s.key: s.expected for s in stages if s.expected}))},
         "summary": {
             "tasks": sum(1 for t in tasks if t.status != "cancelled"),
             "done": sum(1 for t in tasks if t.status == "done"),
-            "overdue": sum(1 for t in tasks if t.rag == "red"),
+            "overdue": sum(1 for t in tasks if t.days_late > 0),
+            "red": sum(1 for t in tasks if t.rag == "red"),
             "amber": sum(1 for t in tasks if t.rag == "amber"),
             "critical": sum(1 for t in tasks if t.critical),
         },

@@ -21,6 +21,7 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from models.delegation import is_away
+from models.forecast import Expected, forward_pass, roadmap_forecast
 from models.history import history
 from models.i18n import task_status, translations
 from models.planning import roadmap_calendar
@@ -49,6 +50,7 @@ class Row(NamedTuple):
     days_late: int
     rag: str
     escalation: int
+    expected: dt.date | None  # models/forecast.py
 
 
 class Bar(NamedTuple):
@@ -68,7 +70,8 @@ class Bar(NamedTuple):
 
 
 _TASK_COLUMNS = (Task.key, Task.title, Task.stage, Task.owner, Task.status, Task.due, Task.forecast, Task.start,
-                 Task.finish, Task.progress, Task.critical, Task.baseline_start, Task.baseline_due)
+                 Task.finish, Task.progress, Task.baseline_start, Task.baseline_due, Task.duration, Task.depends_on,
+                 Task.done_on)
 
 
 def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir: Path | None = None) -> dict[str, Any]:
@@ -91,11 +94,14 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     ))
     names = dict(session.execute(select(Person.key, Person.name).where(Person.roadmap_id == roadmap.id)).all())
     stage_titles = {s.key: s.title for s in stages}
+    forecast = forward_pass(tasks, as_of, cal)
 
     def row(t: Any) -> Row:
-        late, _, rag = task_rag(t, as_of, cal, policy.remind_window)
+        e = forecast.get(t.key)
+        late, _, rag = task_rag(t, e.finish if e else None, as_of, cal, policy.remind_window)
         return Row(t.key, t.title, stage_titles.get(t.stage, t.stage), names.get(t.owner, t.owner), t.due, t.status,
-                   task_progress(t), late, rag, policy.escalation_level(late) if t.status in OPEN else 0)
+                   task_progress(t), late, rag, policy.escalation_level(late) if t.status in OPEN else 0,
+                   e.finish if e else None)
 
     rows = [row(t) for t in tasks]
     stage_rows = stage_states(stages, tasks, rows, cal, as_of)  # type: ignore[arg-type]
@@ -113,7 +119,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
     statuses = Counter(r.status for r in rows)
     counts = {"tasks": len(rows) - statuses["cancelled"], "done": statuses["done"], "overdue": len(overdue),
               "amber": sum(1 for r in rows if r.rag == "amber"), "blocked": statuses["blocked"]}
-    bars, hidden = _bars(stages, stage_rows, tasks, rows, stage_baselines(session, roadmap.id))
+    bars, hidden = _bars(stages, stage_rows, tasks, rows, forecast, stage_baselines(session, roadmap.id))
     today_left, months = _place(bars, as_of)
     return dict(
         roadmap=roadmap, as_of=as_of, stages=stage_rows, counts=counts,
@@ -124,23 +130,24 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
 
 
 def _bars(stages: list[Stage], stage_rows: list[Any], tasks: Sequence[Any], rows: list[Row],
-          baselines: dict[tuple[str, str], dt.date]) -> tuple[list[Bar], int]:
+          forecast: dict[str, Expected], baselines: dict[tuple[str, str], dt.date]) -> tuple[list[Bar], int]:
     """Each stage followed by its open critical tasks, at most GANTT_TASKS tasks in all
-    (the weekly report's chart shows the same); also how many critical tasks were left out."""
+    (the weekly report's chart shows the same); also how many critical tasks were left out.
+    Bars end at the expected finish (models/forecast.py) when it is after the plan."""
     by_stage: dict[str, list[tuple[Any, Row]]] = {}
     for t, r in zip(tasks, rows, strict=True):
-        if t.critical and t.status in OPEN:
+        if t.key in forecast and forecast[t.key].critical:
             by_stage.setdefault(t.stage, []).append((t, r))
     bars: list[Bar] = []
     shown = hidden = 0
     for st, state in zip(stages, stage_rows, strict=True):
-        end = max(st.end, state.forecast_end) if state.forecast_end else st.end
+        end = max(st.end, state.expected) if state.expected else st.end
         bars.append(Bar(st.title, "stage", st.start, end, state.rag, baseline_start=baselines.get((st.key, "start"),
                         st.start), baseline_end=baselines.get((st.key, "end"), st.end)))
         members = by_stage.get(st.key, [])
         chosen = members[:GANTT_TASKS - shown]
-        bars += [Bar(t.title, "task", t.start, max(t.finish, t.start), r.rag, True, t.baseline_start, t.baseline_due)
-                 for t, r in chosen]
+        bars += [Bar(t.title, "task", t.start, max(r.expected or t.finish, t.start), r.rag, True, t.baseline_start,
+                     t.baseline_due) for t, r in chosen]
         shown, hidden = shown + len(chosen), hidden + len(members) - len(chosen)
     return bars, hidden
 
@@ -184,13 +191,15 @@ def latest_report(reports_dir: Path | None, roadmap_key: str) -> Path | None:
 
 def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, as_of: dt.date) -> dict[str, Any]:
     """The ``page`` of templates/web/task.html.j2: the ``roadmap``, the ``task`` and ``as_of``;
-    its ``stage_title``, ``owner`` (a Person, or None), ``days_late`` and ``rag``; the open
+    its ``stage_title``, ``owner`` (a Person, or None), ``days_late``, ``expected`` finish
+    (models/forecast.py, the whole roadmap's forward pass) and ``rag``; the open
     tasks it waits for (``blockers``) and the tasks that wait for it (``dependents``); its
     latest changes, and those of the link's person, newest first (``history``, as
     ``history_line`` says them); the ``person`` the link is for (None for the office),
     whether they are ``away``, and the ``people`` they may name as a delegate."""
     cal = roadmap_calendar(roadmap)
-    late, _, rag = task_rag(task, as_of, cal, Policy.of(roadmap).remind_window)
+    expected = roadmap_forecast(session, roadmap.id, as_of, cal).get(task.key)
+    late, _, rag = task_rag(task, expected.finish if expected else None, as_of, cal, Policy.of(roadmap).remind_window)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     stage = session.scalar(select(Stage.title).where(Stage.roadmap_id == roadmap.id, Stage.key == task.stage))
     waits_for = list(task.depends_on or [])
@@ -212,7 +221,8 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     candidates = sorted((p for p in people.values() if not p.archived and p.key != person_key), key=lambda p: p.name)
     return dict(
         roadmap=roadmap, task=task, as_of=as_of, stage_title=stage or task.stage, owner=people.get(task.owner),
-        person=person, days_late=late, rag=rag, blockers=blockers, dependents=dependents,
+        person=person, days_late=late, rag=rag, expected=expected.finish if expected else None,
+        blockers=blockers, dependents=dependents,
         history=[history_line(c, roadmap.language, names) for c in changes],
         people=candidates, away=bool(person is not None and is_away(person, as_of)),
     )
