@@ -146,6 +146,13 @@ def reschedule_after(
     return _write(session, log, plans, rows)
 
 
+def upstream(session: Session, roadmap: Roadmap, key: str) -> set[str]:
+    """The task and every live task it depends on, directly or not: all that its expected
+    finish (models/forecast.py) reads. From the cached task graph."""
+    graph = _graph(session, roadmap)
+    return _reach({key}, graph.depends.__getitem__) if key in graph.depends else set()
+
+
 @dataclass(frozen=True)
 class _Graph:
     depends: dict[str, tuple[str, ...]]  # live dependencies of each live task

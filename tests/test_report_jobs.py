@@ -242,7 +242,9 @@ def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
     bars = {b.label.split()[0]: b for b in ctx.gantt}
     assert bars["a"].critical and bars["a"].end == WEEK46
     assert bars["a"].baseline_end == dt.date(2014, 11, 5)  # the baseline still shows the plan
-    assert bars["d"].end == dt.date(2014, 11, 17)  # not overdue: its scheduled finish
+    # Not overdue, but a's slip reaches it (models/forecast.py): b starts after a, on 11 Nov,
+    # and d, given 11-17 Nov after b, starts on the 14th and keeps its 5 business days.
+    assert bars["d"].end == dt.date(2014, 11, 20)
     assert "e" not in bars  # done: not drawn
 
     # 3 Dec, after s1's planned end (28 Nov) with its tasks still open: the stage is forecast
@@ -265,15 +267,19 @@ def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
 def test_forecast_finish_never_precedes_the_report_date_for_open_tasks():
     from types import SimpleNamespace
 
-    from models.status import forecast_finish
+    from models.calendar import calendar_for
+    from models.forecast import expected_finish
 
     day = dt.date(2014, 11, 10)
-    late = SimpleNamespace(status="in_progress", finish=dt.date(2014, 11, 5))
-    ahead = SimpleNamespace(status="planned", finish=dt.date(2014, 11, 20))
-    done = SimpleNamespace(status="done", finish=dt.date(2014, 11, 5))
-    assert forecast_finish(late, day) == day
-    assert forecast_finish(ahead, day) == dt.date(2014, 11, 20)
-    assert forecast_finish(done, day) == dt.date(2014, 11, 5)
+
+    def task(key: str, status: str, due: dt.date, done_on: dt.date | None = None) -> SimpleNamespace:
+        return SimpleNamespace(key=key, stage="s", status=status, start=due, due=due, duration=None,
+                               depends_on=[], done_on=done_on, forecast=None)
+
+    got = expected_finish([task("late", "in_progress", dt.date(2014, 11, 5)),
+                           task("ahead", "planned", dt.date(2014, 11, 20)),
+                           task("done", "done", dt.date(2014, 11, 7), dt.date(2014, 11, 5))], day, calendar_for("RU"))
+    assert got == {"late": day, "ahead": dt.date(2014, 11, 20), "done": dt.date(2014, 11, 5)}
 
 
 def test_reminders_and_escalations_of_the_week_are_counted_and_escalations_listed(url):

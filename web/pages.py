@@ -24,7 +24,7 @@ from models.delegation import is_away
 from models.forecast import Expected, forward_pass, roadmap_forecast
 from models.history import history
 from models.i18n import task_status, translations
-from models.planning import roadmap_calendar
+from models.planning import roadmap_calendar, upstream
 from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
 from models.spec import Policy
@@ -198,7 +198,7 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     ``history_line`` says them); the ``person`` the link is for (None for the office),
     whether they are ``away``, and the ``people`` they may name as a delegate."""
     cal = roadmap_calendar(roadmap)
-    expected = roadmap_forecast(session, roadmap.id, as_of, cal).get(task.key)
+    expected = roadmap_forecast(session, roadmap.id, as_of, cal, upstream(session, roadmap, task.key)).get(task.key)
     late, _, rag = task_rag(task, expected.finish if expected else None, as_of, cal, Policy.of(roadmap).remind_window)
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     stage = session.scalar(select(Stage.title).where(Stage.roadmap_id == roadmap.id, Stage.key == task.stage))
