@@ -247,21 +247,22 @@ def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
     assert bars["d"].end == dt.date(2014, 11, 20)
     assert "e" not in bars  # done: not drawn
 
-    # 3 Dec, after s1's planned end (28 Nov) with its tasks still open: the stage is forecast
-    # to end on the report date, red, 5 days late in the stages table; every overdue
-    # critical bar ends that day.
+    # 3 Dec, after s1's planned end (28 Nov) with its tasks still open: a is expected that
+    # day at the earliest and the chain after it moves (b 4-8 Dec, d 9-15 Dec keeping its
+    # 5 business days, f 10 business days to 29 Dec): s1 is expected on 15 Dec, red.
     day = dt.date(2014, 12, 3)
     ctx = _context(url, day)
     s1 = next(s for s in ctx.stages if s.key == "s1")
-    assert (s1.end, s1.forecast_end, s1.rag) == (dt.date(2014, 11, 28), day, "red")
+    assert (s1.end, s1.forecast_end, s1.rag) == (dt.date(2014, 11, 28), dt.date(2014, 12, 15), "red")
     bars = {b.label.split()[0]: b for b in ctx.gantt}
-    assert bars["s1"].end == day
-    assert {k: bars[k].end for k in ("a", "b", "d", "f")} == dict.fromkeys("abdf", day)
+    assert bars["s1"].end == dt.date(2014, 12, 15)
+    assert {k: bars[k].end.isoformat() for k in ("a", "b", "d", "f")} == {
+        "a": "2014-12-03", "b": "2014-12-08", "d": "2014-12-15", "f": "2014-12-29"}
 
     path = write_weekly_report(url, None, day)
     stages = sections(path)["Этапы"]["tables"][0]
     row = keyed_rows(stages)["s1"]
-    assert row[3:6] == ["28.11.2014", "03.12.2014", "+5"]  # planned end, forecast, shift
+    assert row[3:6] == ["28.11.2014", "15.12.2014", "+17"]  # planned end, forecast, shift (days)
 
 
 def test_forecast_finish_never_precedes_the_report_date_for_open_tasks():
