@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from models.i18n import format_date, rag_colour, task_status, translations
+from babel.dates import format_interval
+
+from models.i18n import babel_locale, format_date, rag_colour, task_status, translations
 
 
 def plural(n: int, word: str, lang: str) -> str:
@@ -44,3 +46,11 @@ def format_day(day: dt.date | None, lang: str, long: bool = True) -> str:
         return "—"
     text = format_date(day, lang, short=not long)
     return text.replace(" г.", "\u00a0г.") if long else text.replace(" ", "\u00a0")
+
+
+def format_period(start: dt.date, end: dt.date, lang: str) -> str:
+    """A report's period as CLDR writes a date range in ``lang``: "11—17 мая 2015 г.",
+    "27 апр. — 3 мая 2015 г.", "11 – 17 May 2015" (babel's format_interval; the narrow
+    no-break space CLDR puts before "г." becomes a plain one, as in models.i18n.format_date)."""
+    text = format_interval(start, end, "yMMMMd", locale=babel_locale(lang))
+    return text.replace("\u202f", " ")
