@@ -29,7 +29,7 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   report date, named after the ISO week of the day before. "Done this week" counts tasks
   done within it (a task done on the report date itself belongs to next week's report).
 - Changes: against the snapshot of the latest earlier report week (its ``state``), or None
-  when there is none: completed = done now and not done then; newly overdue = overdue
+  when there is none: completed = done by the end of the period and not done then; newly overdue = overdue
   now and not overdue then; moved = due date differs (tasks now done or cancelled left
   out: the scheduler moves their dates along, nobody waits for them); new risks = not there then;
   closed risks = closed now, not closed then.
@@ -153,7 +153,7 @@ def build_report(
     risk_rows.sort(key=lambda r: (-r.score, -r.impact, r.key))
 
     summary = _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, week_end, lang)
-    state = snapshot_state(pairs, risks)
+    state = snapshot_state(pairs, risks, week_end)
     previous = previous_state(session, roadmap.id, iso_year, iso_week)
     changes = None if previous is None else compare_states(previous, state)
 
@@ -288,11 +288,14 @@ def _failed_waiting(session: Session, roadmap: Roadmap, out: MessagesSummary) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk]) -> dict[str, Any]:
-    """What next week's report compares with: every live task and risk, compactly."""
+def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk], week_end: dt.date) -> dict[str, Any]:
+    """What next week's report compares with: every live task and risk, compactly. ``done``:
+    done by the end of the report's period (a task done on the report date itself is next
+    week's news, as in "done this week")."""
     return {
         "tasks": {
             t.key: {"title": t.title, "status": t.status, "due": t.due.isoformat(),
+                    "done": t.status == "done" and (t.done_on is None or t.done_on <= week_end),
                     "overdue": t.status in OPEN and s.days_late > 0}
             for t, s in pairs
         },
@@ -319,7 +322,7 @@ def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
     changes = Changes()
     for key, t in new_tasks.items():
         before = old_tasks.get(key)
-        if t["status"] == "done" and (before is None or before["status"] != "done"):
+        if _done(t) and (before is None or not _done(before)):
             changes.completed.append(ChangeItem(key=key, title=t["title"]))
         if t["overdue"] and (before is None or not before["overdue"]):
             changes.newly_overdue.append(ChangeItem(key=key, title=t["title"]))
@@ -333,3 +336,9 @@ def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
         elif r["status"] == "closed" and before["status"] != "closed":
             changes.closed_risks.append(ChangeItem(key=key, title=r["title"]))
     return changes
+
+
+def _done(task: dict[str, Any]) -> bool:
+    """Done by the end of its snapshot's period; snapshots made before "done" was saved said it
+    with the status alone."""
+    return bool(task.get("done", task["status"] == "done"))

@@ -143,7 +143,8 @@ class _Writer:
         self.doc.add_heading(ctx.title, level=0)  # level 0 = the "Title" style
         self.para(_("Weekly roadmap status report"), bold=True)
         self.para(_("Reporting period: week {week} of {year}, {period}").format(
-            week=ctx.iso_week, year=ctx.iso_year, period=format_period(ctx.week_start, ctx.week_end, self.lang),
+            week=ctx.iso_week, year=ctx.iso_year,
+            period=format_period(ctx.week_start, ctx.week_end, self.lang, word=True),
         ))
         self.para(_("Status as of {date}").format(date=format_day(ctx.as_of, self.lang)))
         moment = ctx.generated_at
