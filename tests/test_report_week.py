@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,8 +148,10 @@ def test_a_conversion_that_hangs_is_stopped_and_said_in_one_line(tmp_path, monke
     monkeypatch.setenv("PATH", str(fake.parent))
     docx = tmp_path / "r.docx"
     docx.write_bytes(b"PK")
+    started = time.monotonic()
     with pytest.raises(PdfConversionFailed, match=r"did not convert .* within 1 s"):
         convert_to_pdf(docx, tmp_path / "r.pdf", why="--pdf", timeout=1)
+    assert time.monotonic() - started < 20  # its child (sleep 60) was stopped with it
     fake.write_text("#!/bin/sh\necho 'Error: source file could not be loaded'\nexit 1\n")
     with pytest.raises(PdfConversionFailed, match="exit 1.*source file could not be loaded"):
         convert_to_pdf(docx, tmp_path / "r.pdf", why="--pdf")
