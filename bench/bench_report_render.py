@@ -51,7 +51,7 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
         Summary,
         TaskRow,
     )
-    from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
+    from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
 
     rng = random.Random(seed)
     as_of = dt.date(2025, 3, 12)
@@ -110,11 +110,11 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
         closed_risks=[ChangeItem(key=r.key, title=r.title) for r in risks if not r.is_open][:3],
     )
     escalated = [t for t in overdue if t.escalation_level == 2]
-    week_start, week_end = week_bounds(*as_of.isocalendar()[:2])
+    week = report_week(as_of)
     return ReportContext(
         roadmap_key="bench", title=f"Синтетическая дорожная карта ({n_tasks} задач)",
-        language="ru", iso_year=as_of.isocalendar()[0], iso_week=as_of.isocalendar()[1],
-        week_start=week_start, week_end=week_end, as_of=as_of,
+        language="ru", iso_year=week.iso_year, iso_week=week.iso_week,
+        week_start=week.start, week_end=week.end, as_of=as_of,
         generated_at=dt.datetime(2025, 3, 12, 6, 0, tzinfo=dt.UTC),
         summary=Summary(rag=overall_rag(stages, overdue, risks), tasks_total=n_tasks,
                         tasks_done=n_tasks // 3, percent_done_count=33.3,

@@ -9,16 +9,30 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
+from cli.common import (
+    AsOfOption,
+    DbOption,
+    PrefectOption,
+    RoadmapOption,
+    console,
+    db_url,
+    err_console,
+    handle_errors,
+    shown,
+)
 from cli.run_commands import exit_on_failure, flow_db, print_failures, run_flow, via_prefect
-from models.file_paths import check_file_target
+from config import get_settings
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed
 
 OutOption = Annotated[
     str | None,
     typer.Option("--out", help="Where to write the .docx: a new or existing regular file "
-                 "(default: ROADMAP_REPORTS_DIR/<key>-<year>-W<week>.docx).", show_default=False),
+                 "(default: ROADMAP_REPORTS_DIR/<key>-<year>-W<week>.docx). A name ending in .pdf "
+                 "writes the PDF there and the .docx beside it.", show_default=False),
+]
+PdfOption = Annotated[
+    bool, typer.Option("--pdf", help="Also write a PDF beside the .docx (needs LibreOffice's soffice).")
 ]
 SendOption = Annotated[
     bool, typer.Option("--send", help="Email the report to the roadmap's report_to list (once per recipient and week).")
@@ -31,27 +45,39 @@ def register(app: typer.Typer) -> None:
     def report(
         as_of: AsOfOption = None,
         out: OutOption = None,
+        pdf: PdfOption = False,
         send: SendOption = False,
         prefect: PrefectOption = False,
         roadmap: RoadmapOption = None,
         db: DbOption = None,
     ) -> None:
-        """Write the weekly status report (DOCX) of the ISO week of --as-of and print its path."""
-        if out is not None:  # before anything is read or written, and before a Prefect run starts
-            check_file_target(out, "--out", new_folder_ok=True)
-        day = parse_day(as_of)
-        if via_prefect(prefect):
-            try:
-                path, summary = run_flow("weekly_report", "weekly_report", as_of=day, send=send, roadmap_key=roadmap,
-                                         db_url=flow_db(db), out=out)
-            except DeliveryFailed as exc:
-                print_failures(exc)
-                raise typer.Exit(1) from None
-        else:
-            from tasks.report_jobs import weekly_report
+        """Write the weekly status report (DOCX, and PDF with --pdf) as of --as-of, for the seven
+        days before it, and print the path of each file written."""
+        from tasks.report_jobs import report_targets
+        from tasks.report_pdf import PdfConversionFailed, pdf_beside, require_soffice
 
-            path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=out)
+        # Before anything is read or written, and before a Prefect run starts.
+        _, pdf_out, why = report_targets(out, pdf=pdf, setting=get_settings().report_pdf)
+        if why:
+            require_soffice(why)
+        day = parse_day(as_of)
+        try:
+            if via_prefect(prefect):
+                path, summary = run_flow("weekly_report", "weekly_report", as_of=day, send=send, roadmap_key=roadmap,
+                                         db_url=flow_db(db), out=out, pdf=pdf)
+            else:
+                from tasks.report_jobs import weekly_report
+
+                path, summary = weekly_report(db_url(db), roadmap, day, send=send, out=out, pdf=pdf)
+        except DeliveryFailed as exc:
+            print_failures(exc)
+            raise typer.Exit(1) from None
+        except PdfConversionFailed as exc:
+            err_console.print(f"error: {exc}", style="red", markup=False)
+            raise typer.Exit(1) from None
         console.print(shown(str(path)))  # the --out given, which may hold any character
+        if why:
+            console.print(shown(str(pdf_out or pdf_beside(path))))
         if summary is not None:
             console.print(
                 f"report to {', '.join(m[1] for m in summary.messages)}: recorded {summary.recorded}, "

@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     )
     report_template: Path | None = None
     report_max_rows: int = Field(default=25, ge=1, le=1_000)
+    report_pdf: bool = Field(default=False, description=(
+        "Write a PDF of every report beside its DOCX (LibreOffice) and attach both to the weekly email."))
 
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"

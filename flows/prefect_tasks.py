@@ -117,9 +117,10 @@ def report_due(db_url: str, roadmap_key: str, as_of: dt.date) -> dt.date | None:
 
 
 @_task("render-report")
-def render_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, out: str | None = None) -> Path:
-    """Write the DOCX and save the week's snapshot (replaced in place on a re-run)."""
-    return report_jobs.write_weekly_report(db_url, roadmap_key, as_of, out)
+def render_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, out: str | None = None,
+                  pdf: bool = False) -> Path:
+    """Write the DOCX (and PDF) and save the week's snapshot (replaced in place on a re-run)."""
+    return report_jobs.write_weekly_report(db_url, roadmap_key, as_of, out, pdf=pdf)
 
 
 @_task("record-report")

@@ -1,4 +1,4 @@
-"""weekly_report: the DOCX status report of the ISO week of `as_of`, emailed to `report_to`.
+"""weekly_report: the DOCX status report as of `as_of` (the seven days before it), emailed to `report_to`.
 
 Runs on Mondays at 08:00 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`)
 and from the daily cycle on the roadmap's report day (or the first run after a missed one); by
@@ -21,11 +21,11 @@ from tasks.mail_summary import MailSummary, end_of_run
 @flow(name="weekly-report", log_prints=False, persist_result=False)
 def weekly_report(
     as_of: dt.date | None = None, send: bool = True, roadmap_key: str | None = None, db_url: str | None = None,
-    out: str | None = None,
+    out: str | None = None, pdf: bool = False,
 ) -> tuple[Path, MailSummary | None]:
     url = database_url(db_url)
     day = roadmap_day(url, roadmap_key, as_of)
-    path = render_report(url, day.roadmap_key, day.as_of, out)
+    path = render_report(url, day.roadmap_key, day.as_of, out, pdf)
     if not send:
         return path, None
     return path, end_of_run([send_report(url, day.roadmap_key, day.as_of, path)], get_run_logger())[0]

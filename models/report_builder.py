@@ -24,14 +24,17 @@ nothing (the caller saves the snapshot, see ``tasks/report_jobs.py``). Decisions
   overdue bar reaches the "today" line; baseline baseline_start..baseline_due).
 - Tasks are read with a Core select of the columns the report needs (plain rows, no ORM
   identity map): for 10,000 tasks that is ~0.1 s instead of ~0.3 s for ORM objects.
-- Changes: against the snapshot of the latest earlier ISO week (its ``state``), or None
-  when there is none: completed = done now and not done then; newly overdue = overdue
+- The period: ``report_week(as_of)`` (models/report_rules.py), the seven days before the
+  report date, named after the ISO week of the day before. "Done this week" counts tasks
+  done within it (a task done on the report date itself belongs to next week's report).
+- Changes: against the snapshot of the latest earlier report week (its ``state``), or None
+  when there is none: completed = done by the end of the period and not done then; newly overdue = overdue
   now and not overdue then; moved = due date differs (tasks now done or cancelled left
   out: the scheduler moves their dates along, nobody waits for them); new risks = not there then;
   closed risks = closed now, not closed then.
 - Messages: outbox rows of the roadmap that were sent (counted in SQL; only the escalations
   are read, and only their recipient, subject and time), for a day (``as_of`` of the
-  message) in the report's ISO week up to the report date: reminders, escalations and
+  message) in the report's period (the report date's own messages are next week's): reminders, escalations and
   notices counted, escalations listed in full. Failed messages of the roadmap still waiting
   (status `failed`, any day: neither retried nor dismissed) are counted and the oldest
   FAILED_LISTED listed, until someone sends them again or dismisses them.
@@ -61,7 +64,7 @@ from models.report_data import (
     Summary,
     TaskRow,
 )
-from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
+from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
 from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
 from models.spec import Policy
 from models.status import OPEN, TaskState, stage_states, task_states
@@ -92,10 +95,10 @@ def build_report(
     generated_at: dt.datetime,
     max_rows: int,
 ) -> tuple[ReportContext, dict[str, Any]]:
-    """The report of ``roadmap`` for the ISO week of ``as_of``, as of that day, and the snapshot
-    state (every live task and risk) to save with it."""
-    iso_year, iso_week, _ = as_of.isocalendar()
-    week_start, week_end = week_bounds(iso_year, iso_week)
+    """The report of ``roadmap`` as of ``as_of``, for the week before it (``report_week``), and
+    the snapshot state (every live task and risk) to save with it."""
+    week = report_week(as_of)
+    iso_year, iso_week, week_start, week_end = week.iso_year, week.iso_week, week.start, week.end
     lang = roadmap.language
     cal = roadmap_calendar(roadmap)
     policy = Policy.of(roadmap)
@@ -147,8 +150,8 @@ def build_report(
     ]
     risk_rows.sort(key=lambda r: (-r.score, -r.impact, r.key))
 
-    summary = _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang)
-    state = snapshot_state(pairs, risks)
+    summary = _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, week_end, lang)
+    state = snapshot_state(pairs, risks, week_end)
     previous = previous_state(session, roadmap.id, iso_year, iso_week)
     changes = None if previous is None else compare_states(previous, state)
 
@@ -159,12 +162,12 @@ def build_report(
         gantt=_gantt(stages, stage_rows_state, pairs, stage_baselines(session, roadmap.id), as_of),
         overdue=overdue, blocked=blocked, upcoming=upcoming, risks=risk_rows,
         heatmap=heatmap_counts(risk_rows), changes=changes,
-        messages=_messages(session, roadmap, week_start, as_of), max_rows=max_rows,
+        messages=_messages(session, roadmap, week_start, week_end), max_rows=max_rows,
     )
     return ctx, state
 
 
-def _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang) -> Summary:
+def _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, week_end, lang) -> Summary:
     counted = [(t, s) for t, s in pairs if t.status != "cancelled"]
     done = [(t, s) for t, s in counted if t.status == "done"]
     weight = {t.key: max(cal.count(t.start, t.due), 1) for t, _ in counted}
@@ -177,7 +180,7 @@ def _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, as_of, lang
         percent_done_weighted=(
             round(100 * sum(weight[t.key] for t, _ in done) / total_weight, 1) if total_weight else 0.0
         ),
-        done_this_week=sum(1 for t, _ in done if t.done_on and week_start <= t.done_on <= as_of),
+        done_this_week=sum(1 for t, _ in done if t.done_on and week_start <= t.done_on <= week_end),
         overdue_now=len(overdue),
         stages_on_track=sum(1 for s in stage_rows if s.rag != "red"),
         stages_late=sum(1 for s in stage_rows if s.rag == "red"),
@@ -225,12 +228,12 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines, as_of: dt.date) ->
     return bars
 
 
-def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, as_of: dt.date) -> MessagesSummary:
+def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end: dt.date) -> MessagesSummary:
     """Counts per kind in SQL, and the escalations' few columns: a large roadmap sends
     thousands of reminders a week, whose bodies need not be read."""
     week = (
         OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
-        OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= as_of,
+        OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= week_end,
     )
     counts = dict(session.execute(
         select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
@@ -283,11 +286,14 @@ def _failed_waiting(session: Session, roadmap: Roadmap, out: MessagesSummary) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk]) -> dict[str, Any]:
-    """What next week's report compares with: every live task and risk, compactly."""
+def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk], week_end: dt.date) -> dict[str, Any]:
+    """What next week's report compares with: every live task and risk, compactly. ``done``:
+    done by the end of the report's period (a task done on the report date itself is next
+    week's news, as in "done this week")."""
     return {
         "tasks": {
             t.key: {"title": t.title, "status": t.status, "due": t.due.isoformat(),
+                    "done": t.status == "done" and (t.done_on is None or t.done_on <= week_end),
                     "overdue": t.status in OPEN and s.days_late > 0}
             for t, s in pairs
         },
@@ -296,7 +302,7 @@ def snapshot_state(pairs: list[tuple[Row, TaskState]], risks: list[Risk]) -> dic
 
 
 def previous_state(session: Session, roadmap_id: int, iso_year: int, iso_week: int) -> dict[str, Any] | None:
-    """The ``state`` of the latest snapshot before the given ISO week, None when there is none
+    """The ``state`` of the latest snapshot before the given report week, None when there is none
     (only that column: the saved context is as large again and not needed here)."""
     row = session.execute(
         select(ReportSnapshot.state)
@@ -314,7 +320,7 @@ def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
     changes = Changes()
     for key, t in new_tasks.items():
         before = old_tasks.get(key)
-        if t["status"] == "done" and (before is None or before["status"] != "done"):
+        if _done(t) and (before is None or not _done(before)):
             changes.completed.append(ChangeItem(key=key, title=t["title"]))
         if t["overdue"] and (before is None or not before["overdue"]):
             changes.newly_overdue.append(ChangeItem(key=key, title=t["title"]))
@@ -328,3 +334,9 @@ def compare_states(old: dict[str, Any], new: dict[str, Any]) -> Changes:
         elif r["status"] == "closed" and before["status"] != "closed":
             changes.closed_risks.append(ChangeItem(key=key, title=r["title"]))
     return changes
+
+
+def _done(task: dict[str, Any]) -> bool:
+    """Done by the end of its snapshot's period; snapshots made before "done" was saved said it
+    with the status alone."""
+    return bool(task.get("done", task["status"] == "done"))

@@ -179,10 +179,10 @@ class ReportContext:
     roadmap_key: str
     title: str
     language: str = "ru"
-    iso_year: int
+    iso_year: int  # the report week (models/report_rules.py report_week): the ISO week of week_end
     iso_week: int
-    week_start: dt.date
-    week_end: dt.date
+    week_start: dt.date  # the period: as_of - 7 ...
+    week_end: dt.date  # ... as_of - 1 (older snapshots: Monday and Sunday of the ISO week of as_of)
     as_of: dt.date
     generated_at: dt.datetime
     summary: Summary = field(default_factory=Summary)

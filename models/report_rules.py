@@ -1,5 +1,10 @@
 """The rules of the weekly report: its period, risk zones, the overall colour, the decisions.
 
+The period is ``report_week``: the one definition of "the week a report as of day D covers",
+used for the file name, the snapshot, the mail's dedup key and subject, the period text and
+the daily cycle's catch-up (tasks/report_jobs.py). ``check_report_day`` is the one rule for
+the days a report may be made as of.
+
 Pure functions of the report's rows (``models/report_data.py``) and the language; the
 builder (``models/report_builder.py``) calls them to fill a ``ReportContext``.
 """
@@ -8,15 +13,50 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from models.errors import UserError
 from models.i18n import translations
 from models.report_data import RiskRow, StageRow, TaskRow
 from models.report_words import plural
 
 
-def week_bounds(iso_year: int, iso_week: int) -> tuple[dt.date, dt.date]:
-    """Monday and Sunday of an ISO week: the report period."""
-    return dt.date.fromisocalendar(iso_year, iso_week, 1), dt.date.fromisocalendar(iso_year, iso_week, 7)
+@dataclass(frozen=True, slots=True)
+class ReportWeek:
+    """The week a report as of ``as_of`` covers: the seven days ``start`` (as_of - 7) through
+    ``end`` (as_of - 1), named after the ISO week of ``end``."""
+
+    as_of: dt.date
+    start: dt.date
+    end: dt.date
+    iso_year: int
+    iso_week: int
+
+    @property
+    def label(self) -> str:
+        """"2015-W20": the week in file names and dedup keys."""
+        return f"{self.iso_year}-W{self.iso_week:02d}"
+
+
+def report_week(as_of: dt.date) -> ReportWeek:
+    """The week reported on ``as_of``: the seven days before it, named after the ISO week of
+    the day before. Produced on Monday 18 May 2015, the report is that of week 20 (11-17 May),
+    "as of 18 May": a report made on Monday morning describes the week just ended, not the
+    one just begun. Made on another day (a Wednesday), it covers the seven days before that
+    day and is still named after the ISO week of the day before, so a later report of the
+    same week replaces it."""
+    end = as_of - dt.timedelta(days=1)
+    iso_year, iso_week, _ = end.isocalendar()
+    return ReportWeek(as_of=as_of, start=as_of - dt.timedelta(days=7), end=end, iso_year=iso_year, iso_week=iso_week)
+
+
+def check_report_day(day: dt.date, session_date: dt.date, option: str = "--as-of") -> dt.date:
+    """``day`` when a report may be made as of it; a UserError naming ``option`` for a day
+    before the session (the roadmap had not started: there is nothing to report)."""
+    if day < session_date:
+        raise UserError(f"{option}: {day.isoformat()} is before the session ({session_date.isoformat()}); "
+                        "a report is made as of the session day or later")
+    return day
 
 
 def risk_zone(score: int) -> str:

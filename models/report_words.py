@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from models.i18n import format_date, rag_colour, task_status, translations
+from babel.dates import format_date as _babel_format_date
+
+from models.i18n import babel_locale, format_date, rag_colour, task_status, translations
 
 
 def plural(n: int, word: str, lang: str) -> str:
@@ -44,3 +46,18 @@ def format_day(day: dt.date | None, lang: str, long: bool = True) -> str:
         return "—"
     text = format_date(day, lang, short=not long)
     return text.replace(" г.", "\u00a0г.") if long else text.replace(" ", "\u00a0")
+
+
+def format_period(start: dt.date, end: dt.date, lang: str, *, word: bool = False) -> str:
+    """A report's period with full month names: "11–17 мая 2015 г." / "11–17 May 2015",
+    "27 апреля – 3 мая 2015 г.", "29 декабря 2014 г. – 4 января 2015 г." (CLDR's own intervals
+    abbreviate the month). The dates are models.i18n.format_date's; ``word``: a no-break space
+    keeps "2015 г." together in a Word document, as ``format_day``."""
+    if start.year != end.year:
+        first = format_date(start, lang)
+    elif start.month != end.month:
+        first = _babel_format_date(start, "d MMMM", locale=babel_locale(lang))
+    else:
+        first = str(start.day)
+    text = f"{first}–{format_date(end, lang)}" if first.isdigit() else f"{first} – {format_date(end, lang)}"
+    return text.replace(" г.", "\u00a0г.") if word else text

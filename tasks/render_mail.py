@@ -22,6 +22,7 @@ reply instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -37,6 +38,8 @@ from models.errors import UserError
 from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
 from models.notify import Digest, Escalation, Recipient, TaskLine
+from models.report_data import ReportContext
+from models.report_words import format_period
 from models.tokens import OFFICE, expiry_for, sign_task_token
 from tasks.mail_message import Attachment, OutgoingMessage
 
@@ -160,12 +163,22 @@ def render_escalation(
 
 
 def render_report_mail(
-    recipient: Recipient, *, as_of: date, attachment: Attachment, **args: Unpack[MailArgs]
+    recipient: Recipient, *, report: ReportContext, attachments: Sequence[Attachment], **args: Unpack[MailArgs]
 ) -> OutgoingMessage:
-    """The weekly report's email to one recipient, the DOCX attached."""
-    year, week, _ = as_of.isocalendar()
-    context = {"as_of": as_of, "iso_year": year, "iso_week": week, "filename": attachment.filename}
-    return _compose("report", recipient, args, context, (attachment,))
+    """The weekly report's email to one recipient, the report's files attached (the DOCX first).
+    The body says what matters before the attachment: the overall status, the tasks done
+    (in all and in the report's week), the tasks late, and the decisions needed."""
+    if not attachments:
+        raise ValueError("a report mail needs the report attached")
+    sm = report.summary
+    context = {
+        "as_of": report.as_of, "iso_year": report.iso_year, "iso_week": report.iso_week,
+        "period": format_period(report.week_start, report.week_end, args["lang"]),
+        "rag": sm.rag, "tasks_done": sm.tasks_done, "tasks_total": sm.tasks_total,
+        "done_this_week": sm.done_this_week, "late": sm.overdue_now, "decisions": list(sm.decisions),
+        "filename": attachments[0].filename, "filenames": [a.filename for a in attachments],
+    }
+    return _compose("report", recipient, args, context, tuple(attachments))
 
 
 def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str, Any],

@@ -29,7 +29,7 @@ from docx.text.paragraph import Paragraph
 from models.i18n import babel_locale, risk_status, translations
 from models.report_data import ReportContext, TaskRow
 from models.report_rules import risk_zone
-from models.report_words import format_day, plural, rag_word, status_word
+from models.report_words import format_day, format_period, plural, rag_word, status_word
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
 from tasks.docx_pages import EMU_PER_TWIP, start_page, text_height_emu, text_width_twips
 from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
@@ -142,11 +142,11 @@ class _Writer:
         start_page(self.doc, landscape=False, first=True)
         self.doc.add_heading(ctx.title, level=0)  # level 0 = the "Title" style
         self.para(_("Weekly roadmap status report"), bold=True)
-        self.para(_("Reporting period: week {week} of {year}, {start} – {end}").format(
+        self.para(_("Reporting period: week {week} of {year}, {period}").format(
             week=ctx.iso_week, year=ctx.iso_year,
-            start=format_day(ctx.week_start, self.lang), end=format_day(ctx.week_end, self.lang),
+            period=format_period(ctx.week_start, ctx.week_end, self.lang, word=True),
         ))
-        self.para(_("As of {date}").format(date=format_day(ctx.as_of, self.lang)))
+        self.para(_("Status as of {date}").format(date=format_day(ctx.as_of, self.lang)))
         moment = ctx.generated_at
         offset = moment.strftime("%z")  # "+0300"
         zone = "UTC" if offset in ("+0000", "") else f"UTC{offset[:3]}:{offset[3:]}"

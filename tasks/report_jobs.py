@@ -4,13 +4,24 @@
 draws the Gantt chart and writes the DOCX outside any transaction, then saves the
 snapshot in a second one; a failed rendering therefore saves no snapshot.
 
-Snapshots: one per roadmap and ISO week. Regenerating a week's report replaces that
+The week: ``report_week(as_of)`` (models/report_rules.py), the seven days before the report
+date named after the ISO week of the day before: Monday 18 May 2015 writes week 20 (11-17 May),
+``<key>-2015-W20.docx``. File name, snapshot, dedup key and catch-up all use it. A report as
+of a day before the session is refused (``check_report_day``).
+
+PDF: with ``pdf`` (``--pdf``), ROADMAP_REPORT_PDF, or an ``--out`` ending in ``.pdf``, LibreOffice
+converts the DOCX (tasks/report_pdf.py) into a PDF beside it (``--out x.pdf``: the PDF at x.pdf,
+the DOCX at x.docx); with ROADMAP_REPORT_PDF the mail carries both.
+
+Snapshots: one per roadmap and report week. Regenerating a week's report replaces that
 week's snapshot in place (the same row; ``created_at`` kept, ``updated_at`` moved), so
 next week's changes are counted from the latest report of the week; with unchanged data
 the regenerated report has the same text apart from the generated time.
 
 ``record_weekly_report`` records one outbox message per ``roadmap.report_to`` recipient
-(``report_dedup_key``: at most one per recipient and week); delivery is the outbox's.
+(``report_dedup_key``: at most one per recipient and week); delivery is the outbox's. The mail's
+body says what matters (overall status, done and late counts, the decisions needed): read from
+the week's snapshot, so it says what the attached report says.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from models.file_paths import check_file_target
 from models.notify import Recipient
 from models.report_builder import build_report
 from models.report_data import ReportContext
+from models.report_rules import ReportWeek, check_report_day, report_week
 from models.roadmaps import day_of, select_roadmap
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
@@ -42,6 +54,7 @@ from tasks.notify_jobs import deliver_pending
 from tasks.outbox import Intent, RecordStats, record
 from tasks.render_mail import render_report_mail
 from tasks.report_docx import render_report
+from tasks.report_pdf import PDF_CONTENT_TYPE, convert_to_pdf, pdf_beside, require_soffice
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -52,35 +65,69 @@ def write_weekly_report(
     as_of: dt.date | None,
     out: Path | str | None = None,
     settings: Settings | None = None,
+    *,
+    pdf: bool = False,
 ) -> Path:
-    """Write the report for the ISO week of ``as_of`` (default today in the roadmap's
-    timezone) and save its snapshot; returns the path of the .docx. The target is checked
-    first (a regular file, new or existing, models/file_paths.py); missing
-    folders are made."""
+    """Write the report as of ``as_of`` (default today in the roadmap's timezone) for the week
+    before it, and save its snapshot; returns the path of the .docx. With a PDF (``pdf``,
+    ROADMAP_REPORT_PDF, or ``out`` ending in .pdf) it is written too, at ``report_targets``'
+    place. The targets are checked first (a regular file, new or existing,
+    models/file_paths.py), and LibreOffice's presence when a PDF is wanted; missing folders
+    are made."""
     settings = settings or get_settings()
-    if out is not None:
-        check_file_target(out, "--out", new_folder_ok=True)
+    docx_out, pdf_out, why = report_targets(out, pdf=pdf, setting=settings.report_pdf)
+    if why:
+        require_soffice(why)  # before anything is read or written
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = day_of(roadmap, as_of)
+        day = report_day(roadmap, as_of)
         generated_at = dt.datetime.now(ZoneInfo(roadmap.timezone)).replace(microsecond=0)
         ctx, state = build_report(session, roadmap, day, generated_at=generated_at,
                                   max_rows=settings.report_max_rows)
         roadmap_id = roadmap.id
-    if out is not None:
-        path = Path(out)
+    if docx_out is not None:
+        path = docx_out
     else:
-        path = Path(settings.reports_dir) / f"{ctx.roadmap_key}-{ctx.iso_year}-W{ctx.iso_week:02d}.docx"
+        path = Path(settings.reports_dir) / report_filename(ctx.roadmap_key, report_week(ctx.as_of))
         check_file_target(path, "ROADMAP_REPORTS_DIR", new_folder_ok=True)
+        if why:
+            check_file_target(pdf_beside(path), "ROADMAP_REPORTS_DIR", new_folder_ok=True)
     reference = settings.report_template
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
     with tempfile.TemporaryDirectory(prefix="roadmap-report-") as tmp:
         chart = render_gantt(ctx.gantt, ctx.as_of, Path(tmp) / "gantt.png", lang=ctx.language)
         render_report(ctx, path, reference_docx=Path(reference) if reference else None, chart_png=chart)
+    if why:
+        convert_to_pdf(path, pdf_out or pdf_beside(path), why=why)
     with session_scope(db_url) as session:
         save_snapshot(session, roadmap_id, ctx, state)
     return path
+
+
+def report_targets(out: Path | str | None, *, pdf: bool, setting: bool) -> tuple[Path | None, Path | None, str]:
+    """(DOCX path or None for the default, PDF path or None for "beside the DOCX", why a PDF is
+    written: the option or setting that asked for it, "" for none). An ``out`` ending in .pdf
+    (any case) names the PDF; the DOCX goes beside it, never under that name."""
+    why = "--pdf" if pdf else "ROADMAP_REPORT_PDF" if setting else ""
+    if out is None:
+        return None, None, why
+    target = check_file_target(out, "--out", new_folder_ok=True)
+    if target.suffix.lower() == ".pdf":
+        docx = check_file_target(target.with_suffix(".docx"), "--out (its DOCX, beside the PDF)", new_folder_ok=True)
+        return docx, target, why or "--out"
+    if why:
+        check_file_target(pdf_beside(target), "--out (its PDF, beside the DOCX)", new_folder_ok=True)
+    return target, None, why
+
+
+def report_day(roadmap: Roadmap, as_of: dt.date | None) -> dt.date:
+    """The day a report is made as of: ``as_of`` or today (``day_of``), never before the session."""
+    return check_report_day(day_of(roadmap, as_of), roadmap.session_date)
+
+
+def report_filename(roadmap_key: str, week: ReportWeek) -> str:
+    return f"{roadmap_key}-{week.label}.docx"
 
 
 def save_snapshot(session: Session, roadmap_id: int, ctx: ReportContext, state: dict) -> None:
@@ -108,31 +155,31 @@ def snapshots(db_url: str, roadmap_key: str | None) -> list[ReportSnapshot]:
 
 
 def report_dedup_key(recipient: str, as_of: dt.date) -> str:
-    """The one dedup key of a weekly report: at most one per recipient and ISO week."""
-    year, week, _ = as_of.isocalendar()
-    return f"report:{recipient.lower()}:{year}-W{week:02d}"
+    """The one dedup key of a weekly report: at most one per recipient and report week."""
+    return f"report:{recipient.lower()}:{report_week(as_of).label}"
 
 
 def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date | None:
     """The day the weekly report should be written as of, or None when nothing is due.
 
     The report is due on the roadmap's report day (policy.report_day, Monday by default). When
-    that day was missed (nothing ran: machine down) and its ISO week has no report yet, the next
-    daily run catches up: a report day in the last 7 days without a snapshot is due, written as
-    of today when still in the same ISO week, else as of the missed report day itself. Only the
-    latest missed report is produced, never a backlog of stale ones.
+    that day was missed (nothing ran: machine down) and its report week has no report yet, the
+    next daily run within 7 days catches up: it writes the report as of the missed report day,
+    so that it covers exactly the week it should have (``report_week``). Only the latest missed
+    report is produced, never a backlog of stale ones. Nothing is due before the session.
     """
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
-        year, week, _ = last.isocalendar()
-        done = session.scalar(select(ReportSnapshot.id).filter_by(roadmap_id=roadmap.id, iso_year=year, iso_week=week))
+        if last < roadmap.session_date:
+            return None
+        week = report_week(last)
+        done = session.scalar(select(ReportSnapshot.id).filter_by(
+            roadmap_id=roadmap.id, iso_year=week.iso_year, iso_week=week.iso_week))
     if last == as_of:
         return as_of  # the report day itself: (re)write it, sending stays once per week
-    if done is not None:
-        return None
-    return as_of if as_of.isocalendar()[:2] == (year, week) else last
+    return None if done is not None else last
 
 
 @dataclass
@@ -149,21 +196,31 @@ def record_weekly_report(
     as_of: dt.date | None,
     path: Path | str,
     settings: Settings | None = None,
+    pdf: Path | str | None = None,
 ) -> RecordedReport:
-    """Record the report for each ``report_to`` recipient (once per recipient and ISO week)."""
+    """Record the report for each ``report_to`` recipient (once per recipient and report week):
+    the DOCX at ``path`` attached, and with ROADMAP_REPORT_PDF its PDF too (at ``pdf``, by
+    default beside the DOCX). The body's figures come from the week's snapshot, written with
+    the DOCX."""
     settings = settings or get_settings()
     path = Path(path)
-    attachment = Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())
+    attachments = [Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())]
+    if settings.report_pdf:
+        pdf = Path(pdf) if pdf is not None else pdf_beside(path)
+        if not pdf.is_file():
+            raise UserError(f"ROADMAP_REPORT_PDF: the report's PDF {pdf} is missing; write it with `roadmap report`")
+        attachments.append(Attachment(pdf.name, PDF_CONTENT_TYPE, pdf.read_bytes()))
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        day = day_of(roadmap, as_of)
+        day = report_day(roadmap, as_of)
+        report = saved_report(session, roadmap.id, report_week(day))
         intents = []
         for r in report_recipients(session, roadmap):
             msg = render_report_mail(
                 r, roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
                 office_name=roadmap.office_name, office_email=roadmap.office_email,
                 sender=settings.mail_from, message_id=make_message_id(settings.mail_from_domain),
-                as_of=day, attachment=attachment, template_dir=settings.template_dir,
+                report=report, attachments=tuple(attachments), template_dir=settings.template_dir,
                 public_url=settings.public_url,
             )
             intents.append(Intent("report", report_dedup_key(r.email, day), r.email, r.name or None, msg))
@@ -171,13 +228,26 @@ def record_weekly_report(
     return RecordedReport(roadmap.key, day, [i.dedup_key for i in intents], recorded)
 
 
+def saved_report(session: Session, roadmap_id: int, week: ReportWeek) -> ReportContext:
+    """The context saved with the report of ``week`` (its latest version)."""
+    context = session.scalar(select(ReportSnapshot.context).filter_by(
+        roadmap_id=roadmap_id, iso_year=week.iso_year, iso_week=week.iso_week))
+    if context is None:
+        raise UserError(f"no report of week {week.label} has been written yet: "
+                        f"run `roadmap report --as-of {week.as_of.isoformat()}` first")
+    return ReportContext.from_dict(context)
+
+
 def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *, send: bool,
-                  out: str | None = None) -> tuple[Path, MailSummary | None]:
-    """`roadmap report`: the steps of the weekly-report flow, as plain calls."""
-    path = write_weekly_report(db_url, roadmap_key, as_of, out)
+                  out: str | None = None, pdf: bool = False) -> tuple[Path, MailSummary | None]:
+    """`roadmap report`: the steps of the weekly-report flow, as plain calls. Returns the DOCX's
+    path (a PDF asked for is beside it, or at ``out``: ``report_targets``)."""
+    settings = get_settings()
+    path = write_weekly_report(db_url, roadmap_key, as_of, out, settings, pdf=pdf)
     if not send:
         return path, None
-    report = record_weekly_report(db_url, roadmap_key, as_of, path)
+    _, pdf_out, _why = report_targets(out, pdf=pdf, setting=settings.report_pdf)
+    report = record_weekly_report(db_url, roadmap_key, as_of, path, settings, pdf=pdf_out)
     delivered = deliver_pending(db_url).sent
     return path, summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
                            recorded=report.recorded.recorded, delivered=delivered)

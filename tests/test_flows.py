@@ -76,7 +76,7 @@ def test_weekly_report_flow_sends_once_per_week(url, smtp_env):
     path, summary = weekly_report(as_of=date(2014, 11, 10), db_url=url)
     assert path.is_file() and summary.sent == 2
     assert recipients(smtp_env) == ["boss@example.org", "director@example.org"]
-    _, again = weekly_report(as_of=date(2014, 11, 12), db_url=url)
+    _, again = weekly_report(as_of=date(2014, 11, 7), db_url=url)  # week 45's report too (3-9 Nov)
     assert (again.recorded, again.duplicates) == (0, 2)
     assert len(smtp_env.messages) == 2
 
@@ -145,7 +145,8 @@ def test_daily_cycle_catches_up_after_missed_days(url, smtp_env):
     summaries = daily_cycle(as_of=date(2014, 11, 12), db_url=url)
     kinds = {s.kind: s for s in summaries}
     assert set(kinds) == {"reminders", "escalations", "report"}
-    assert [s.as_of for s in snapshots(url, "small")] == [date(2014, 11, 12)]
+    # Written as of the missed Monday: the report of exactly the week it should have covered.
+    assert [s.as_of for s in snapshots(url, "small")] == [date(2014, 11, 10)]
     rows = list_messages(url)
     assert {r.as_of for r in rows if r.kind == "reminder"} <= {date(2014, 11, 12)}
     sent_before = len(smtp_env.messages)

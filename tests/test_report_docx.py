@@ -30,7 +30,7 @@ from models.report_data import (
     Summary,
     TaskRow,
 )
-from models.report_rules import decision_sentences, heatmap_counts, overall_rag, week_bounds
+from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
 from tasks.gantt import render_gantt, select_bars
 from tasks.report_docx import ReportRenderError, missing_styles, render_report
 
@@ -83,15 +83,15 @@ def make_context(**overrides) -> ReportContext:
     gantt += [GanttBar(label=f"{t.key} {t.title}", start=t.start or t.due, end=t.due,
                        baseline_start=t.start or t.due, baseline_end=t.baseline_due or t.due,
                        rag=t.rag, critical=True) for t in overdue if t.critical]
-    week_start, week_end = week_bounds(2014, 47)
+    week = report_week(AS_OF)
     values = dict(
         roadmap_key="strategy-2015",
         title="Стратегическая сессия 2015",
         language="ru",
-        iso_year=2014,
-        iso_week=47,
-        week_start=week_start,
-        week_end=week_end,
+        iso_year=week.iso_year,
+        iso_week=week.iso_week,
+        week_start=week.start,
+        week_end=week.end,
         as_of=AS_OF,
         generated_at=dt.datetime(2014, 11, 19, 6, 30, tzinfo=dt.UTC),
         summary=Summary(
@@ -194,9 +194,9 @@ def test_it_has_every_section_heading_in_russian(report):
 def test_title_block_names_week_dates_and_as_of(report):
     text = all_text(report)
     nbsp = "\u00a0"  # keeps "2014 г." on one line
-    assert (f"Отчётный период: 47-я неделя 2014 года, 17 ноября 2014{nbsp}г. — "
-            f"23 ноября 2014{nbsp}г.") in text
-    assert f"По состоянию на 19 ноября 2014{nbsp}г." in text
+    # As of Wednesday 19 Nov: the seven days before it, named after the ISO week of 18 Nov.
+    assert f"Отчётный период: 47-я неделя 2014 года, 12–18 ноября 2014{nbsp}г." in text
+    assert f"Состояние на 19 ноября 2014{nbsp}г." in text
     assert f"Сформирован 19 ноября 2014{nbsp}г., 06:30 UTC" in text
 
 
@@ -388,8 +388,8 @@ def test_english_report_uses_english_strings_and_dates(tmp_path):
     doc = Document(str(render_report(ctx, tmp_path / "en.docx")))
     text = all_text(doc)
     assert headings(doc)[0] == "Executive summary"
-    assert "Reporting period: week 47 of 2014, 17 November 2014 – 23 November 2014" in text
-    assert "As of 19 November 2014" in text
+    assert "Reporting period: week 47 of 2014, 12–18 November 2014" in text
+    assert "Status as of 19 November 2014" in text
     assert "Generated 19 November 2014, 09:30 UTC+03:00" in text
     assert "Task T-2 “Подписать договор” (critical path) is 7 business days late" in text
     assert "This is the first report for this roadmap" in text

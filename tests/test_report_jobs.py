@@ -23,8 +23,8 @@ from tasks.report_jobs import DOCX_CONTENT_TYPE, snapshots, write_weekly_report
 from tasks.roadmap_jobs import change_task, import_file
 
 ROOT = Path(__file__).resolve().parent.parent
-WEEK46 = dt.date(2014, 11, 10)  # Monday of ISO week 46
-WEEK47 = dt.date(2014, 11, 17)
+WEEK46 = dt.date(2014, 11, 10)  # Monday of ISO week 46: its report is week 45's (3-9 Nov)
+WEEK47 = dt.date(2014, 11, 17)  # week 46's report (10-16 Nov)
 
 H_OVERDUE = "Просроченные и заблокированные задачи"
 H_UPCOMING = "Ближайшие две недели"
@@ -86,7 +86,7 @@ def test_escalation_level_thresholds():
 
 def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
     path = write_weekly_report(url, None, WEEK46)
-    assert path == Path(os.environ["ROADMAP_REPORTS_DIR"]) / "small-2014-W46.docx"
+    assert path == Path(os.environ["ROADMAP_REPORTS_DIR"]) / "small-2014-W45.docx"
     doc = sections(path)
 
     # a (due 5 Nov) and c (due 7 Nov) are overdue on 10 Nov; b is due that very day.
@@ -121,7 +121,7 @@ def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
     report = import_file(url, edited_small(small_yaml, tmp_path))
     assert {m.key for m in report.moved} >= {"c"}
     path47 = write_weekly_report(url, None, WEEK47)
-    assert path47.name == "small-2014-W47.docx"
+    assert path47.name == "small-2014-W46.docx"
     doc = sections(path47)
     changes = doc[H_CHANGES]["tables"][0]
     rows = {(row[0], row[1]): row for row in changes[1:]}
@@ -134,15 +134,16 @@ def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
 
     # The snapshot holds the context as rendered; the same week again replaces it in place.
     before = snapshots(url, None)
-    assert [(s.iso_year, s.iso_week) for s in before] == [(2014, 46), (2014, 47)]
+    assert [(s.iso_year, s.iso_week) for s in before] == [(2014, 45), (2014, 46)]
     ctx = ReportContext.from_dict(before[-1].context)
     assert ctx.changes is not None and [c.key for c in ctx.changes.completed] == ["a"]
-    again = write_weekly_report(url, None, dt.date(2014, 11, 19), out=tmp_path / "again.docx")
+    # Friday 14 Nov: the report of the seven days before it is week 46's too (13 Nov is in it).
+    again = write_weekly_report(url, None, dt.date(2014, 11, 14), out=tmp_path / "again.docx")
     after = snapshots(url, None)
     assert len(after) == 2
-    assert after[-1].id == before[-1].id and after[-1].as_of == dt.date(2014, 11, 19)
+    assert after[-1].id == before[-1].id and after[-1].as_of == dt.date(2014, 11, 14)
     # Regenerated from unchanged data: the same text apart from the generated time.
-    same = write_weekly_report(url, None, dt.date(2014, 11, 19), out=tmp_path / "same.docx")
+    same = write_weekly_report(url, None, dt.date(2014, 11, 14), out=tmp_path / "same.docx")
 
     def text(p: Path) -> list[str]:
         return [x.text for x in Document(str(p)).paragraphs if not x.text.startswith("Сформирован")]
@@ -175,30 +176,62 @@ def test_cli_report_send_once_per_recipient_and_week(url, smtp_server, tmp_path)
     }
     out = _cli("report", "--as-of", "2014-11-10", "--send", "--db", url, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    path = tmp_path / "reports" / "small-2014-W46.docx"
+    path = tmp_path / "reports" / "small-2014-W45.docx"  # Monday 10 Nov: the week of 3-9 Nov
     assert out.stdout.splitlines()[0] == str(path)
     assert "delivered 2" in out.stdout
     got = {m["To"].addresses[0].addr_spec: m for m in smtp_server.messages}
     assert set(got) == {"boss@example.org", "director@example.org"}  # report_to: [boss, director@...]
     for message in got.values():
-        assert "Еженедельный отчёт" in message["Subject"] and "46-я неделя 2014" in message["Subject"]
+        assert message["Subject"] == "Еженедельный отчёт: «Small roadmap», 45-я неделя 2014 г."
         (attachment,) = list(message.iter_attachments())
         assert attachment.get_content_type() == DOCX_CONTENT_TYPE
-        assert attachment.get_filename() == "small-2014-W46.docx"
+        assert attachment.get_filename() == "small-2014-W45.docx"
         assert attachment.get_payload(decode=True)[:2] == b"PK"
-        assert "Во вложении еженедельный отчёт" in message.get_body(("plain",)).get_content()
     assert "Здравствуйте, Boss!" in got["boss@example.org"].get_body(("plain",)).get_content()
     reports = list_messages(url, kind="report")
     assert sorted(r.dedup_key for r in reports) == [
-        "small:report:boss@example.org:2014-W46", "small:report:director@example.org:2014-W46",
+        "small:report:boss@example.org:2014-W45", "small:report:director@example.org:2014-W45",
     ]
 
-    # Again the same week (another day of it): the report is rewritten, nobody mailed twice.
-    again = _cli("report", "--as-of", "2014-11-12", "--send", "--db", url, env=env, cwd=tmp_path)
+    # Again the same week (another day of it: Friday 7 Nov's seven days end on 6 Nov, in
+    # week 45): the report is rewritten, nobody mailed twice.
+    again = _cli("report", "--as-of", "2014-11-07", "--send", "--db", url, env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "recorded 0" in again.stdout and "delivered 0" in again.stdout
     assert len(smtp_server.messages) == 2
     assert len(snapshots(url, None)) == 1
+
+
+def test_the_report_mail_says_status_counts_and_decisions_before_the_attachment(url, smtp_server, tmp_path):
+    env = {
+        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
+        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    out = _cli("report", "--as-of", "2014-11-10", "--send", "--db", url, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    message = next(m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "director@example.org")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    # The decisions as the DOCX states them (its executive summary's numbered list).
+    decisions = [p.text for p in Document(str(tmp_path / "reports" / "small-2014-W45.docx")).paragraphs
+                 if p.style is not None and p.style.name == "List Number"]
+    assert len(decisions) == 2 and decisions[0].startswith("Задача a «Survey» (критический путь)")
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[1:8] == [
+        "Еженедельный отчёт о ходе дорожной карты «Small roadmap» по состоянию на 10 ноября 2014 г.: "
+        "45-я неделя 2014 года (3–9 ноября 2014 г.).",
+        "Общий статус: красный.",
+        "Выполнено задач: 1 из 6, из них за неделю: 1.",  # e, done on Thursday 6 Nov
+        "Просрочено задач сейчас: 2.",  # a and c
+        "Требуются решения:",
+        f"1. {decisions[0]}",
+        f"2. {decisions[1]}",
+    ]
+    assert lines[8] == "Во вложении: small-2014-W45.docx."
+    assert text.index("Требуются решения") < text.index("Во вложении")
+    assert html.count("<li>") == 2 and "<li>Задача a «Survey» (критический путь)" in html
+    assert "Общий статус: красный." in html and "Во вложении: small-2014-W45.docx." in html
 
 
 def test_cli_report_errors(url, tmp_path):
@@ -307,8 +340,8 @@ def test_reminders_and_escalations_of_the_week_are_counted_and_escalations_liste
     assert {r for r in by_recipient if "риск" in by_recipient[r]} == {
         "Bob <bob@example.org>", "Carol <carol@example.org>", "Project office <pmo@example.org>",
     }
-    # The next week's report counts none of them.
-    later = sections(write_weekly_report(url, None, WEEK47))["Напоминания и эскалации за неделю"]
+    # Week 46's report (as of 12 Nov: 5-11 Nov) counted them; week 47's (as of 24 Nov) counts none.
+    later = sections(write_weekly_report(url, None, dt.date(2014, 11, 24)))["Напоминания и эскалации за неделю"]
     assert later["paragraphs"] == ["Напоминаний: 0; эскалаций: 0; уведомлений: 0.",
                                    "Эскалаций за неделю не было."]
 
