@@ -58,14 +58,27 @@ from models.report_data import (
     GanttBar,
     MessagesSummary,
     MovedTask,
+    PartnerRow,
     ReportContext,
     RiskRow,
     StageRow,
     Summary,
     TaskRow,
+    WorkstreamRow,
 )
 from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
-from models.schema import Change, OutboxMessage, Partner, Person, ReportSnapshot, Risk, Roadmap, Stage, Task
+from models.schema import (
+    Change,
+    OutboxMessage,
+    Partner,
+    Person,
+    ReportSnapshot,
+    Risk,
+    Roadmap,
+    Stage,
+    Task,
+    Workstream,
+)
 from models.spec import Policy
 from models.status import OPEN, TaskState, stage_states, task_states
 
@@ -163,6 +176,8 @@ def build_report(
         overdue=overdue, blocked=blocked, upcoming=upcoming, risks=risk_rows,
         heatmap=heatmap_counts(risk_rows), changes=changes,
         messages=_messages(session, roadmap, week_start, week_end), max_rows=max_rows,
+        workstreams=_workstreams(session, roadmap.id, pairs),
+        partners=_partners(partners, pairs, row),
     )
     return ctx, state
 
@@ -186,6 +201,42 @@ def _summary(pairs, stage_rows, overdue, risk_rows, cal, week_start, week_end, l
         stages_late=sum(1 for s in stage_rows if s.rag == "red"),
         decisions=decision_sentences(overdue, risk_rows, lang),
     )
+
+
+def _workstreams(session: Session, roadmap_id: int, pairs) -> list[WorkstreamRow]:
+    """One row per workstream in file order; cancelled tasks are not counted."""
+    rows = {w.key: WorkstreamRow(key=w.key, title=w.title) for w in session.scalars(
+        select(Workstream).where(Workstream.roadmap_id == roadmap_id, Workstream.archived.is_(False))
+        .order_by(Workstream.position))}
+    for t, s in pairs:
+        ws = rows.get(t.workstream or "")
+        if ws is None or t.status == "cancelled":
+            continue
+        ws.tasks += 1
+        ws.done += t.status == "done"
+        ws.late += t.status in OPEN and s.days_late > 0
+        if s.expected and (ws.expected_end is None or s.expected > ws.expected_end):
+            ws.expected_end = s.expected
+    return [w for w in rows.values() if w.tasks]
+
+
+def _partners(partners: dict[str, Partner], pairs, row) -> list[PartnerRow]:
+    """The partners with open tasks, in file order; each partner's open tasks late first."""
+    out: dict[str, PartnerRow] = {}
+    for t, s in pairs:
+        if t.status not in OPEN:
+            continue
+        for key in t.partners or []:
+            p = partners.get(key)
+            if p is None:
+                continue
+            pr = out.setdefault(key, PartnerRow(key=key, name=p.name, kind=p.kind or "",
+                                                formats=[str(f) for f in p.formats or []]))
+            pr.open.append(row(t, s))
+            pr.late += s.days_late > 0
+    for pr in out.values():
+        pr.open.sort(key=lambda r: (-r.days_late, r.due or dt.date.max, r.key))
+    return [out[k] for k in partners if k in out]
 
 
 def stage_baselines(session: Session, roadmap_id: int) -> dict[tuple[str, str], dt.date]:
@@ -246,7 +297,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
     )
     rows = session.execute(
         select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
-               OutboxMessage.sent_at, OutboxMessage.created_at)
+               OutboxMessage.sent_at, OutboxMessage.created_at, OutboxMessage.dedup_key)
         .where(*week, OutboxMessage.kind == "escalation")
         .order_by(OutboxMessage.sent_at, OutboxMessage.id)
     )
@@ -255,9 +306,22 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         if sent.tzinfo is None:  # SQLite returns naive UTC
             sent = sent.replace(tzinfo=dt.UTC)
         name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
-        out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone)))
+        level, key = escalation_of(r.dedup_key)
+        out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone),
+                                              level=level, key=key))
     _failed_waiting(session, roadmap, out)
     return out
+
+
+def escalation_of(dedup_key: str) -> tuple[int, str]:
+    """(level, task or risk key) of an escalation from its dedup key
+    ``<roadmap>:escalation:<task|risk>:<key>:<trigger>:<level>:...`` (models/notify.py
+    Escalation.dedup_key); (0, "") for a key of another shape."""
+    parts = dedup_key.split(":")
+    if len(parts) < 7 or parts[1] != "escalation":
+        return 0, ""
+    level = int(parts[5]) if parts[5].isdigit() and parts[2] == "task" else 0
+    return level, parts[3]
 
 
 FAILED_LISTED = 200  # failed messages listed in a report; beyond that only counted

@@ -149,6 +149,32 @@ class EscalationSent:
     recipient: str
     subject: str
     sent_at: dt.datetime
+    level: int = 0  # 1 owner's manager, 2 project office; 0 a risk (or an older snapshot)
+    key: str = ""  # the task or risk escalated ("" in older snapshots)
+
+
+@dataclass(kw_only=True, slots=True)
+class WorkstreamRow:
+    """One workstream (a thematic group of tasks across stages) and how its tasks stand."""
+
+    key: str
+    title: str
+    tasks: int = 0  # not cancelled
+    done: int = 0
+    late: int = 0  # open and past due
+    expected_end: dt.date | None = None  # the latest expected finish of its tasks
+
+
+@dataclass(kw_only=True, slots=True)
+class PartnerRow:
+    """One partner with what it is involved in: enough to prepare a meeting with it."""
+
+    key: str
+    name: str
+    kind: str = ""
+    formats: list[str] = field(default_factory=list)  # how the project works with it
+    open: list[TaskRow] = field(default_factory=list)  # open tasks, late first
+    late: int = 0  # of ``open``, how many are past due
 
 
 @dataclass(kw_only=True, slots=True)
@@ -195,6 +221,8 @@ class ReportContext:
     heatmap: list[list[int]] = field(default_factory=lambda: [[0] * 5 for _ in range(5)])
     changes: Changes | None = None
     messages: MessagesSummary = field(default_factory=MessagesSummary)
+    workstreams: list[WorkstreamRow] = field(default_factory=list)
+    partners: list[PartnerRow] = field(default_factory=list)  # those with open tasks
     max_rows: int = 50
 
     def __post_init__(self) -> None:

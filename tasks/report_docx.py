@@ -31,9 +31,11 @@ from models.report_data import ReportContext, TaskRow
 from models.report_rules import risk_zone
 from models.report_words import format_day, format_period, plural, rag_word, status_word
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
-from tasks.docx_pages import EMU_PER_TWIP, start_page, text_height_emu, text_width_twips
+from tasks.docx_pages import EMU_PER_TWIP, header_and_footer, start_page, text_height_emu, text_width_twips
 from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
 
+WORST_SHOWN = 5  # tasks under "most serious escalations"; recipients shown: twice that
+PARTNER_TASKS = 4  # open tasks listed per partner
 RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
 
 __all__ = ["ReportRenderError", "missing_styles", "render_report"]
@@ -67,8 +69,8 @@ def render_report(
     """
     doc = open_base(reference_docx, ctx.language)
     writer = _Writer(doc, ctx, chart_png)
-    for name in ("title", "summary", "stages", "gantt", "overdue", "upcoming", "risks", "changes", "messages",
-                 "appendix"):
+    for name in ("title", "summary", "stages", "gantt", "overdue", "upcoming", "workstreams", "partners", "risks",
+                 "changes", "messages", "appendix", "pages"):
         try:
             getattr(writer, name)()
         except Exception as exc:  # say where it broke; the cause stays chained
@@ -107,16 +109,20 @@ class _Writer:
         run = self.doc.add_paragraph().add_run(text)
         run.italic, run.bold = italic or None, bold or None
 
-    def table(self, weights: Sequence[float], header: Sequence[str], rows: list[Row]) -> None:
-        """Table of at most ``max_rows`` data rows (``first_rows``); the whole list goes to
-        the appendix under the latest heading."""
-        limit = self.ctx.max_rows
+    def table(self, weights: Sequence[float], header: Sequence[str], rows: list[Row], *,
+              limit: int | None = None, tasks: bool = True) -> None:
+        """Table of at most ``limit`` (default ``max_rows``) data rows (``first_rows``). A
+        cut list of tasks goes whole to the appendix under the latest heading; any other
+        cut list (messages, risks) only says how many more there are."""
+        limit = limit or self.ctx.max_rows
         data_rows = sum(1 for r in rows if not isinstance(r, GroupRow))
         add_table(self.doc, weights, first_rows(rows, limit), header, self.usable_twips())
-        if data_rows > limit:
+        if data_rows > limit and tasks:
             self.para(self._("… and {n} more — the full list is in the appendix.").format(n=data_rows - limit),
                       italic=True)
             self.cut.append((self.heading_text, weights, header, rows))
+        elif data_rows > limit:
+            self.para(self._("… and {n} more.").format(n=data_rows - limit), italic=True)
 
     # -- formatting -----------------------------------------------------------------------
 
@@ -239,25 +245,6 @@ class _Writer:
         header = [_("Key"), _("Title"), _("Partners"), _("Due"), _("Late, business days"), _("Escalation"),
                   _("State"), _("CP")]
         self.table((1.3, 5, 4.2, 1.7, 1.7, 2.3, 3, 0.8), header, rows)
-        self._overdue_by_partner(tasks)
-
-    def _overdue_by_partner(self, tasks: list[TaskRow]) -> None:
-        _ = self._
-        by_partner: dict[str, list[TaskRow]] = {}
-        for task in tasks:
-            if task.days_late > 0:
-                for partner in task.partners:
-                    by_partner.setdefault(partner, []).append(task)
-        if not by_partner:
-            return
-        self.heading(_("Overdue by partner"), level=2)
-        rows: list[Row] = []
-        for partner, late in sorted(by_partner.items(),
-                                    key=lambda kv: (-len(kv[1]), -max(t.days_late for t in kv[1]), kv[0])):
-            keys = [t.key for t in sorted(late, key=lambda t: (-t.days_late, t.key))]
-            listed = ", ".join(keys[:10]) + (" …" if len(keys) > 10 else "")
-            rows.append([partner, str(len(late)), str(max(t.days_late for t in late)), listed])
-        self.table((4, 1.2, 1.8, 8), [_("Partner"), _("Tasks"), _("Worst delay"), _("Key")], rows)
 
     def upcoming(self) -> None:
         _ = self._
@@ -334,12 +321,72 @@ class _Writer:
         if not msg.escalations:
             self.para(_("No escalations were sent this week."))
         else:
-            rows: list[Row] = [
-                [f"{self.day(e.sent_at.date())} {e.sent_at:%H:%M}", e.recipient, e.subject]
-                for e in sorted(msg.escalations, key=lambda e: (e.sent_at, e.recipient))
-            ]
-            self.table((2.4, 4, 8), [_("Sent"), _("Recipient"), _("Subject")], rows)
+            self._escalation_summary()
         self.failed_messages()
+
+    def _escalation_summary(self) -> None:
+        """Escalations as counts by level and by recipient, and the worst few tasks; never
+        the list of subjects (70 lines a week on the example said less than these counts)."""
+        _, sent = self._, self.ctx.messages.escalations
+        levels = {2: _("2 (project office)"), 1: _("1 (manager)"), 0: _("risk")}
+        by_level = {lv: sum(1 for e in sent if e.level == lv) for lv in levels}
+        self.para("; ".join(f"{levels[lv]}: {n}" for lv, n in by_level.items() if n) + ".")
+        by_recipient: dict[str, list[int]] = {}
+        for e in sent:
+            counts = by_recipient.setdefault(e.recipient, [0, 0, 0])
+            counts[2 - e.level if e.level in (1, 2) else 2] += 1
+        rows: list[Row] = [
+            [who, str(c[0] or ""), str(c[1] or ""), str(c[2] or ""), str(sum(c))]
+            for who, c in sorted(by_recipient.items(), key=lambda kv: (-kv[1][0], -sum(kv[1]), kv[0]))
+        ]
+        self.table((6, 2, 2, 2, 1.5), [_("Recipient"), levels[2], levels[1], levels[0], _("Total")], rows,
+                   limit=WORST_SHOWN * 2, tasks=False)
+        overdue = {t.key: t for t in self.ctx.overdue}
+        worst: dict[str, int] = {}
+        for e in sent:
+            if e.key in overdue:
+                worst[e.key] = max(worst.get(e.key, 0), e.level)
+        if worst:
+            self.heading(_("Most serious escalations"), level=2)
+            keys = sorted(worst, key=lambda k: (-worst[k], -overdue[k].days_late, k))[:WORST_SHOWN]
+            self.table((1.3, 7, 3, 1.7, 2.3), [_("Key"), _("Title"), _("Owner"), _("Late, business days"),
+                                                _("Escalation")],
+                       [[k, overdue[k].title, overdue[k].owner, str(overdue[k].days_late), levels[worst[k]]]
+                        for k in keys], tasks=False)
+
+    def workstreams(self) -> None:
+        _ = self._
+        if not self.ctx.workstreams:
+            return
+        self.heading(_("Workstreams"))
+        rows: list[Row] = [
+            [w.title, str(w.tasks), str(w.done), Cell(str(w.late), RAG_FILLS["red"] if w.late else None),
+             self.day(w.expected_end)]
+            for w in self.ctx.workstreams
+        ]
+        self.table((8, 1.5, 1.5, 1.5, 2.5), [_("Workstream"), _("Tasks"), _("Done"), _("Late"), _("Expected finish")],
+                   rows, tasks=False)
+
+    def partners(self) -> None:
+        """Per partner: its interaction formats, then its open tasks, late first (a few, then
+        "and N more"): what to bring to a meeting with it."""
+        _ = self._
+        if not self.ctx.partners:
+            return
+        self.heading(_("Partners"))
+        rows: list[Row] = []
+        for p in self.ctx.partners:
+            shown = p.open[:PARTNER_TASKS]
+            items = "\n".join(
+                f"{t.key} {t.title} — " + (_("late {n} bd").format(n=t.days_late) if t.days_late
+                                           else _("due {date}").format(date=self.day(t.due)))
+                for t in shown)
+            if len(p.open) > len(shown):
+                items += "\n" + _("… and {n} more.").format(n=len(p.open) - len(shown))
+            rows.append([p.name, "; ".join(p.formats), str(len(p.open)),
+                         Cell(str(p.late), RAG_FILLS["red"] if p.late else None), items])
+        self.table((4, 4.5, 1.2, 1.2, 9), [_("Partner"), _("Interaction formats"), _("Open"), _("Late"),
+                                            _("Open tasks, late first")], rows, tasks=False)
 
     def failed_messages(self) -> None:
         """Failed messages waiting (any week), until someone retries or dismisses them."""
@@ -354,6 +401,13 @@ class _Writer:
         if msg.failed_waiting > len(msg.failed):
             self.para(_("The oldest {listed} are listed; `roadmap outbox --status failed` lists all.").format(
                 listed=len(msg.failed)), italic=True)
+
+    def pages(self) -> None:
+        header_and_footer(
+            self.doc,
+            f"{self.ctx.title} — " + format_period(self.ctx.week_start, self.ctx.week_end, self.lang, word=True),
+            self._("page {page} of {pages}"),
+        )
 
     def appendix(self) -> None:
         if not self.cut:
