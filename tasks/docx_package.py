@@ -28,7 +28,7 @@ from models.errors import UserError
 from models.file_paths import write_replacing
 
 REQUIRED_STYLES = ("Normal", "Title", "Heading 1", "Heading 2", "Table Grid", "List Number")
-DEFAULT_MARGIN = Mm(20)
+DEFAULT_MARGIN = Mm(15)
 LANG_TAG = {"ru": "ru-RU", "en": "en-GB"}
 
 

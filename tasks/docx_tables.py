@@ -19,7 +19,7 @@ from docx.text.paragraph import Paragraph
 
 HEADER_FILL = "D9D9D9"
 GROUP_FILL = "F2F2F2"
-TABLE_FONT = Pt(9)
+TABLE_FONT = Pt(8)
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 

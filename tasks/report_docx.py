@@ -35,7 +35,8 @@ from tasks.docx_pages import EMU_PER_TWIP, header_and_footer, start_page, text_h
 from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
 
 WORST_SHOWN = 5  # tasks under "most serious escalations"; recipients shown: twice that
-PARTNER_TASKS = 4  # open tasks listed per partner
+PARTNER_TASKS = 3  # open tasks listed per partner
+RISKS_SHOWN = 6  # open risks in the body, the highest scores first
 RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
 
 __all__ = ["ReportRenderError", "missing_styles", "render_report"]
@@ -237,14 +238,14 @@ class _Writer:
             rows.append(GroupRow(f"{owner} — {plural(len(owned), 'task', self.lang)}"))
             for t in sorted(owned, key=lambda t: (-t.days_late, -t.escalation_level, t.key)):
                 rows.append([
-                    t.key, t.title, ", ".join(t.partners), self.day(t.due),
+                    t.key, t.title, self.day(t.due),
                     Cell(str(t.days_late), RAG_FILLS["red"] if t.days_late else None),
                     escalation.get(t.escalation_level, str(t.escalation_level)), self.status(t),
                     "●" if t.critical else "",
                 ])
-        header = [_("Key"), _("Title"), _("Partners"), _("Due"), _("Late, business days"), _("Escalation"),
-                  _("State"), _("CP")]
-        self.table((1.3, 5, 4.2, 1.7, 1.7, 2.3, 3, 0.8), header, rows)
+        # no partners column: the partners section lists each partner's late tasks
+        header = [_("Key"), _("Title"), _("Due"), _("Late, business days"), _("Escalation"), _("State"), _("CP")]
+        self.table((1.3, 9, 1.7, 1.7, 2.3, 3.2, 0.8), header, rows)
 
     def upcoming(self) -> None:
         _ = self._
@@ -253,13 +254,12 @@ class _Writer:
             self.para(_("Nothing is due in the next two weeks."))
             return
         rows: list[Row] = [
-            [self.day(t.due), t.key, t.title, t.owner or _("unassigned"), ", ".join(t.partners),
+            [self.day(t.due), t.key, t.title, t.owner or _("unassigned"),
              t.stage, self.status(t), self.pct(t.progress, False), "●" if t.critical else ""]
             for t in sorted(self.ctx.upcoming, key=lambda t: (t.due or dt.date.max, t.key))
         ]
-        header = [_("Due"), _("Key"), _("Title"), _("Owner"), _("Partners"), _("Stage"), _("State"), _("Progress"),
-                  _("CP")]
-        self.table((1.7, 1.2, 4.8, 2.8, 3.6, 1.3, 2.4, 1.9, 0.8), header, rows)
+        header = [_("Due"), _("Key"), _("Title"), _("Owner"), _("Stage"), _("State"), _("Progress"), _("CP")]
+        self.table((1.7, 1.2, 8, 2.8, 1.5, 2.4, 1.5, 0.8), header, rows)
 
     def risks(self) -> None:
         _ = self._
@@ -288,7 +288,8 @@ class _Writer:
         # columns of one digit each left the mitigation, the longest text, a sliver.
         header = [_("Key"), _("Title"), _("Owner"), _("Score = probability × impact"), _("Mitigation"),
                   _("Review"), _("State")]
-        self.table((1.2, 4.4, 2.8, 2.2, 8, 1.8, 1.9), header, rows)
+        # the worst RISKS_SHOWN in the body: the register itself is the roadmap file
+        self.table((1.2, 4.4, 2.8, 2.2, 8, 1.8, 1.9), header, rows, limit=RISKS_SHOWN, tasks=False)
 
     def changes(self) -> None:
         _, ch = self._, self.ctx.changes
@@ -378,7 +379,7 @@ class _Writer:
         for p in self.ctx.partners:
             shown = p.open[:PARTNER_TASKS]
             items = "\n".join(
-                f"{t.key} {t.title} — " + (_("late {n} bd").format(n=t.days_late) if t.days_late
+                f"{t.key} {_clip(t.title)} — " + (_("late {n} bd").format(n=t.days_late) if t.days_late
                                            else _("due {date}").format(date=self.day(t.due)))
                 for t in shown)
             if len(p.open) > len(shown):
@@ -417,6 +418,10 @@ class _Writer:
         for title, weights, header, rows in self.cut:
             self.doc.add_heading(title, level=2)
             add_table(self.doc, weights, rows, header, self.usable_twips())
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @functools.lru_cache(maxsize=4096)
