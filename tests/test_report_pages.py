@@ -95,7 +95,7 @@ def test_workstream_table_has_a_row_per_workstream_with_tasks(demo):
     assert len(tables) == 1
     rows = [[c.text for c in r.cells] for r in tables[0].rows[1:]]
     assert [r[0] for r in rows][:2] == ["Павильон № 33", "Оборудование"]
-    for title, tasks, done, late, expected in rows:
+    for _title, tasks, done, late, expected in rows:
         assert int(tasks) >= int(done) + int(late) and expected
 
 
