@@ -216,21 +216,22 @@ def test_the_report_mail_says_status_counts_and_decisions_before_the_attachment(
     # The decisions as the DOCX states them (its executive summary's numbered list).
     decisions = [p.text for p in Document(str(tmp_path / "reports" / "small-2014-W45.docx")).paragraphs
                  if p.style is not None and p.style.name == "List Number"]
-    assert len(decisions) == 2 and decisions[0].startswith("Задача a «Survey» (критический путь)")
+    # a and c are late, and d after them is expected late (models/forecast.py): one decision each.
+    assert len(decisions) == 3 and decisions[0].startswith("Задача a «Survey» (критический путь)")
     lines = [line for line in text.splitlines() if line.strip()]
-    assert lines[1:8] == [
+    n = len(decisions)
+    assert lines[1:6 + n] == [
         "Еженедельный отчёт о ходе дорожной карты «Small roadmap» по состоянию на 10 ноября 2014 г.: "
         "45-я неделя 2014 года (3–9 ноября 2014 г.).",
         "Общий статус: красный.",
         "Выполнено задач: 1 из 6, из них за неделю: 1.",  # e, done on Thursday 6 Nov
         "Просрочено задач сейчас: 2.",  # a and c
         "Требуются решения:",
-        f"1. {decisions[0]}",
-        f"2. {decisions[1]}",
+        *(f"{i}. {d}" for i, d in enumerate(decisions, 1)),
     ]
-    assert lines[8] == "Во вложении: small-2014-W45.docx."
+    assert lines[6 + n] == "Во вложении: small-2014-W45.docx."
     assert text.index("Требуются решения") < text.index("Во вложении")
-    assert html.count("<li>") == 2 and "<li>Задача a «Survey» (критический путь)" in html
+    assert html.count("<li>") == n and "<li>Задача a «Survey» (критический путь)" in html
     assert "Общий статус: красный." in html and "Во вложении: small-2014-W45.docx." in html
 
 
