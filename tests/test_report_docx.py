@@ -24,6 +24,7 @@ from models.report_data import (
     GanttBar,
     MessagesSummary,
     MovedTask,
+    PartnerRow,
     ReportContext,
     RiskRow,
     StageRow,
@@ -250,6 +251,9 @@ def test_stage_table_shades_rag_and_shows_forecast_shift(report):
 
 def test_overdue_table_groups_by_owner_worst_first_with_blocked_task(report):
     table = tables_after(report, "Просроченные и заблокированные задачи")[0]
+    header = [c.text for c in table.rows[0].cells]
+    # no partners column: the partners section names them
+    assert header == ["Код", "Название", "Срок", "Просрочка, раб. дн.", "Эскалация", "Состояние", "КП"]
     first = [row.cells[0].text for row in table.rows[1:]]
     assert first == [
         "Петрова А. С. — 1 задача", "T-2",
@@ -257,18 +261,48 @@ def test_overdue_table_groups_by_owner_worst_first_with_blocked_task(report):
         "Сидоров П. П. — 1 задача", "T-4",
     ]
     row_t2 = table.rows[2].cells
-    assert [row_t2[4].text, row_t2[5].text] == ["7", "2 (проектный офис)"]
+    assert [row_t2[3].text, row_t2[4].text] == ["7", "2 (проектный офис)"]
+    assert fill(row_t2[3]) == "FFC7CE"
     row_t4 = table.rows[7].cells
-    assert row_t4[6].text == "заблокирована; блокируют: T-2"
+    assert row_t4[5].text == "заблокирована; блокируют: T-2"
+    assert fill(row_t4[3]) is None  # blocked, not late
     assert "T-5" not in first and "T-6" not in first
 
 
-def test_overdue_by_partner_counts_late_tasks(report):
-    table = tables_after(report, "Просрочки по партнёрам")[0]
-    assert [[c.text for c in row.cells] for row in table.rows[1:]] == [
-        ["ООО Ромашка", "2", "7", "T-2, T-1"],
-        ["АО Вектор", "1", "7", "T-2"],
+def partner_rows() -> list[PartnerRow]:
+    """The partners of the overdue tasks as the builder gives them: open tasks late first."""
+    t1, t2 = make_context().overdue[:2]
+    later = TaskRow(key="T-8", title="Согласовать макет стенда " * 4, due=D(2014, 11, 27))
+    more = [TaskRow(key=f"T-9{i}", title="Ещё задача", due=D(2014, 12, 1)) for i in range(2)]
+    return [
+        PartnerRow(key="romashka", name="ООО Ромашка", formats=["соглашение", "встреча"],
+                   open=[t2, t1, later, *more], late=2),
+        PartnerRow(key="vector", name="АО Вектор", formats=[], open=[later]),
     ]
+
+
+def test_overdue_by_partner_counts_late_tasks(tmp_path):
+    doc = Document(str(render_report(make_context(partners=partner_rows()), tmp_path / "r.docx")))
+    assert "Партнёры" in headings(doc)
+    table = tables_after(doc, "Партнёры")[0]
+    assert [c.text for c in table.rows[0].cells] == [
+        "Партнёр", "Форматы взаимодействия", "Открыто", "Просрочено", "Открытые задачи, сначала просроченные"]
+    romashka, vector = ([c.text for c in row.cells] for row in table.rows[1:])
+    assert romashka[:4] == ["ООО Ромашка", "соглашение; встреча", "5", "2"]
+    tasks = romashka[4].split("\n")
+    assert tasks[:2] == ["T-2 Подписать договор — просрочка 7 раб. дн.",
+                         "T-1 Согласовать бюджет — просрочка 3 раб. дн."]
+    assert tasks[2].startswith("T-8 Согласовать макет стенда") and tasks[2].endswith("… — срок 27.11.2014")
+    assert tasks[3:] == ["… и ещё 2."]  # three tasks per partner, then how many more
+    assert vector[:4] == ["АО Вектор", "", "1", "0"]
+    assert [fill(row.cells[3]) for row in table.rows[1:]] == ["FFC7CE", None]  # late shaded red
+    # the task tables no longer name partners: this section does
+    overdue = tables_after(doc, "Просроченные и заблокированные задачи")[0]
+    assert "ООО Ромашка" not in {c.text for row in overdue.rows for c in row.cells}
+
+
+def test_without_partners_or_workstreams_their_sections_are_left_out(report):
+    assert "Партнёры" not in headings(report) and "Направления работ" not in headings(report)
 
 
 def test_upcoming_table_lists_tasks_due_in_two_weeks_with_owners(report):
@@ -334,12 +368,44 @@ def test_changes_since_previous_report_are_listed(tmp_path):
     ]
 
 
-def test_escalations_are_listed_in_full(report):
-    assert "Напоминаний: 12; эскалаций: 1; уведомлений: 3." in all_text(report)
-    table = tables_after(report, "Напоминания и эскалации за неделю")[0]
-    assert [c.text for c in table.rows[1].cells] == [
-        "18.11.2014 09:00", "director@example.org", "Эскалация: T-2 просрочена",
+def test_escalations_are_summed_up_by_level_and_recipient_with_the_worst_tasks(tmp_path):
+    at = dt.datetime(2014, 11, 18, 9, 0, tzinfo=dt.UTC)
+
+    def sent(recipient: str, level: int, key: str) -> EscalationSent:
+        return EscalationSent(recipient=recipient, subject=f"Эскалация {key} уровня {level} для {recipient}",
+                              sent_at=at, level=level, key=key)
+
+    escalations = [sent("pmo@example.org", 2, "T-2"), sent("Директор <director@example.org>", 2, "T-2"),
+                   sent("Директор <director@example.org>", 1, "T-1"), sent("Менеджер <boss@example.org>", 1, "T-1"),
+                   sent("Менеджер <boss@example.org>", 1, "T-3"), sent("pmo@example.org", 0, "R-1")]
+    ctx = make_context(messages=MessagesSummary(reminders_sent=12, escalations_sent=len(escalations),
+                                                notices_sent=3, escalations=escalations))
+    doc = Document(str(render_report(ctx, tmp_path / "r.docx")))
+    text = all_text(doc)
+    assert "Напоминаний: 12; эскалаций: 6; уведомлений: 3." in text
+    assert "2 (проектный офис): 2; 1 (руководитель): 3; риск: 1." in text  # by level, worst first
+    by_recipient = tables_after(doc, "Напоминания и эскалации за неделю")[0]
+    assert [[c.text for c in row.cells] for row in by_recipient.rows] == [
+        ["Получатель", "2 (проектный офис)", "1 (руководитель)", "риск", "Всего"],
+        ["pmo@example.org", "1", "", "1", "2"],  # level 2 first, then the most, then by name
+        ["Директор <director@example.org>", "1", "1", "", "2"],
+        ["Менеджер <boss@example.org>", "", "2", "", "2"],
     ]
+    worst = tables_after(doc, "Самые серьёзные эскалации")[0]
+    assert [[c.text for c in row.cells] for row in worst.rows[1:]] == [  # the highest level, then most late
+        ["T-2", "Подписать договор", "Петрова А. С.", "7", "2 (проектный офис)"],
+        ["T-1", "Согласовать бюджет", "Иванов И. И.", "3", "1 (руководитель)"],
+        ["T-3", "Обновить презентацию", "Иванов И. И.", "1", "1 (руководитель)"],
+    ]
+    assert not [e.subject for e in escalations if e.subject in text]  # never the subjects
+    assert "Приложение. Полные списки" not in headings(doc)  # nor the whole log in an appendix
+
+
+def test_a_week_without_escalations_says_so(tmp_path):
+    ctx = make_context(messages=MessagesSummary(reminders_sent=2))
+    doc = Document(str(render_report(ctx, tmp_path / "r.docx")))
+    assert "Эскалаций за неделю не было." in all_text(doc)
+    assert "Самые серьёзные эскалации" not in [p.text for p in doc.paragraphs]
 
 
 def test_long_lists_are_cut_at_max_rows_and_given_in_full_in_the_appendix(tmp_path):

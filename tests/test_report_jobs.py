@@ -30,6 +30,9 @@ H_OVERDUE = "Просроченные и заблокированные зада
 H_UPCOMING = "Ближайшие две недели"
 H_HEATMAP = "Тепловая карта: вероятность × влияние"
 H_CHANGES = "Изменения с прошлого отчёта"
+H_PARTNERS = "Партнёры"
+H_WORKSTREAMS = "Направления работ"
+H_MESSAGES = "Напоминания и эскалации за неделю"
 
 
 def sections(path: Path) -> dict[str, dict[str, list]]:
@@ -92,9 +95,14 @@ def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
     # a (due 5 Nov) and c (due 7 Nov) are overdue on 10 Nov; b is due that very day.
     overdue = keyed_rows(doc[H_OVERDUE]["tables"][0])
     assert set(overdue) == {"a", "c"}
-    assert overdue["a"][4] == "3" and overdue["a"][5] == "1 (руководитель)"  # 3 business days: level 1
-    assert overdue["c"][4] == "1" and overdue["c"][5] == "—"
-    assert overdue["c"][2] == "VDNKh"
+    assert overdue["a"][3] == "3" and overdue["a"][4] == "1 (руководитель)"  # 3 business days: level 1
+    assert overdue["c"][3] == "1" and overdue["c"][4] == "—"
+    assert overdue["c"][2] == "07.11.2014"  # its due date: the partner is in the partners section
+    # c's partner: its formats, one open task, late
+    assert doc[H_PARTNERS]["tables"][0][1:] == [
+        ["VDNKh", "agreement", "1", "1", "c Agreement — просрочка 1 раб. дн."]]
+    # a is the Pavilion workstream's only task, late, expected today at the earliest
+    assert doc[H_WORKSTREAMS]["tables"][0][1:] == [["Pavilion", "1", "0", "1", "10.11.2014"]]
     groups = [row[0] for row in doc[H_OVERDUE]["tables"][0][1:] if len(set(row)) == 1]
     assert groups == ["Alice — 1 задача", "Bob — 1 задача"]  # grouped by owner, worst first
 
@@ -131,6 +139,9 @@ def test_first_report_then_changes_week_over_week(url, small_yaml, tmp_path):
     assert ("Перенесён срок", "e") not in rows  # done tasks' dates are not news
     assert ("Новый риск", "r3") in rows and ("Риск закрыт", "r2") in rows
     assert set(keyed_rows(doc[H_OVERDUE]["tables"][0])) == {"c"}
+    # a done: the workstream counts it done and nothing late; c, moved to 14 Nov, is late again
+    assert doc[H_WORKSTREAMS]["tables"][0][1][:4] == ["Pavilion", "1", "1", "0"]
+    assert doc[H_PARTNERS]["tables"][0][1][2:4] == ["1", "1"]
 
     # The snapshot holds the context as rendered; the same week again replaces it in place.
     before = snapshots(url, None)
@@ -329,20 +340,27 @@ def test_reminders_and_escalations_of_the_week_are_counted_and_escalations_liste
         record_plan(url, plan)
     assert deliver_pending(url).failed == 0
     path = write_weekly_report(url, None, dt.date(2014, 11, 12))
-    section = sections(path)["Напоминания и эскалации за неделю"]
-    assert section["paragraphs"][0] == "Напоминаний: 2; эскалаций: 4; уведомлений: 0."
-    rows = section["tables"][0][1:]
-    assert len(rows) == 4
-    by_recipient = {row[1]: row[2] for row in rows}
-    assert by_recipient["Boss <boss@example.org>"] == (
-        "Дорожная карта «Small roadmap»: задача «Survey» просрочена на 3 рабочих дня "
-        "(эскалация, уровень 1)"
-    )
-    assert {r for r in by_recipient if "риск" in by_recipient[r]} == {
-        "Bob <bob@example.org>", "Carol <carol@example.org>", "Project office <pmo@example.org>",
-    }
+    section = sections(path)[H_MESSAGES]
+    # a, 3 business days late on 10 Nov: level 1 to Alice's manager; r1 (score 16) to its
+    # owner, its partner's contact and the project office
+    assert section["paragraphs"][:2] == ["Напоминаний: 2; эскалаций: 4; уведомлений: 0.",
+                                         "1 (руководитель): 1; риск: 3."]
+    assert section["tables"][0] == [
+        ["Получатель", "2 (проектный офис)", "1 (руководитель)", "риск", "Всего"],
+        ["Bob <bob@example.org>", "", "", "1", "1"],  # no level 2 here: the most, then by name
+        ["Boss <boss@example.org>", "", "1", "", "1"],
+        ["Carol <carol@example.org>", "", "", "1", "1"],
+        ["Project office <pmo@example.org>", "", "", "1", "1"],
+    ]
+    worst = sections(path)["Самые серьёзные эскалации"]["tables"][0]
+    assert worst[1:] == [["a", "Survey", "Alice", "5", "1 (руководитель)"]]  # 5 bd late on 12 Nov
+    subjects = {m.subject for m in list_messages(url, kind="escalation")}
+    assert len(subjects) == 2  # the three risk mails share one subject
+    text = "\n".join(p.text for p in Document(str(path)).paragraphs) + "\n".join(
+        c.text for t in Document(str(path)).tables for r in t.rows for c in r.cells)
+    assert not [s for s in subjects if s in text]  # summed up, never listed by subject
     # Week 46's report (as of 12 Nov: 5-11 Nov) counted them; week 47's (as of 24 Nov) counts none.
-    later = sections(write_weekly_report(url, None, dt.date(2014, 11, 24)))["Напоминания и эскалации за неделю"]
+    later = sections(write_weekly_report(url, None, dt.date(2014, 11, 24)))[H_MESSAGES]
     assert later["paragraphs"] == ["Напоминаний: 0; эскалаций: 0; уведомлений: 0.",
                                    "Эскалаций за неделю не было."]
 
