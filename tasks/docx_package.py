@@ -40,7 +40,7 @@ def missing_styles(document: DocumentObject) -> list[str]:
 def open_base(reference_docx: Path | None, lang: str) -> DocumentObject:
     """An empty document to write the report into, with ``lang`` as its spelling language:
     the reference document emptied (its final section keeps header, footer and margins), or
-    python-docx's default with plain Calibri 10 pt and 20 mm margins."""
+    python-docx's default with plain Calibri 10 pt and 15 mm margins."""
     if reference_docx is None:
         doc = Document()
         font = doc.styles["Normal"].font

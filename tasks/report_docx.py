@@ -62,11 +62,13 @@ def render_report(
     1. Open the base document (the reference, emptied, or python-docx's default styled plainly)
        and check it has every style used here.
     2. Portrait: title block, executive summary, stages, Gantt chart (drawn tall and narrow).
-    3. Landscape: overdue and blocked tasks, next two weeks, risk register, then (on the
-       same page when they fit: often a line or two each, a page of their own was mostly
-       empty) changes since the previous report, reminders and escalations.
-    4. Landscape appendix, on a new page, with every list that was cut at ``ctx.max_rows``.
-    5. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
+    3. Landscape: overdue and blocked tasks, next two weeks, workstreams, partners (their
+       interaction formats, open and late items), the highest-scoring risks, then (on the
+       same page when they fit) changes since the previous report and the week's messages:
+       reminders counted, escalations summed up by level and recipient with the worst ones.
+    4. Landscape appendix, on a new page, with every task list that was cut at ``ctx.max_rows``.
+    5. The header (roadmap title and period) and the footer (page N of M) of every section.
+    6. Save with fixed metadata and zip timestamps, atomically (write a temporary file, rename).
     """
     doc = open_base(reference_docx, ctx.language)
     writer = _Writer(doc, ctx, chart_png)
