@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from models.addresses import parse_address
 from models.db import DEFAULT_DATABASE_URL
 from models.errors import UserError
+from models.file_paths import FileRefused, read_regular_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -66,10 +67,11 @@ def _check_mail_templates(folder: Path) -> None:
 
     env = jinja2.Environment(extensions=["jinja2.ext.i18n"])  # the syntax of tasks/render_mail.py
     for path in sorted(mail.glob("*.j2")):
-        if not path.is_file() or path.stat().st_size > MAX_TEMPLATE_BYTES:
-            raise ValueError(f"{path} is not a regular file of at most {MAX_TEMPLATE_BYTES} bytes")
         try:
-            env.parse(path.read_text(encoding="utf-8"), path.name, str(path))
+            env.parse(read_regular_file(path, MAX_TEMPLATE_BYTES, "mail templates").decode("utf-8"),
+                      path.name, str(path))
+        except FileRefused as exc:
+            raise ValueError(f"{path}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise ValueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
         except jinja2.TemplateSyntaxError as exc:
