@@ -231,8 +231,8 @@ def _draw_rows(fig: Figure, ax, rows: list[Row]) -> None:
         if row.kind == "stage":
             ax.axhspan(top, top + row.height, color=STAGE_FILL, zorder=0, linewidth=0)
         x = (0.08 + (0 if row.kind == "stage" else INDENT_IN)) / width
-        fig_text = ax.text(x, y, "\n".join(_printable(line) for line in row.lines), transform=label_at, ha="left", va="center",
-                           fontsize=FONT_PT, linespacing=1.1,
+        label = "\n".join(_printable(line) for line in row.lines)
+        fig_text = ax.text(x, y, label, transform=label_at, ha="left", va="center", fontsize=FONT_PT, linespacing=1.1,
                            fontweight="bold" if row.kind == "stage" else "normal",
                            fontstyle="italic" if row.kind == "more" else "normal",
                            color="#595959" if row.kind == "more" else "black")
