@@ -22,7 +22,10 @@ def stage(key: str, **kw) -> GanttBar:
     return GanttBar(label=f"{key} Этап {key}", kind="stage", stage=key, start=D(2015, 1, 5), end=D(2015, 6, 30), **kw)
 
 
-def task(key: str, stage_key: str, *, due=D(2015, 3, 1), expected=None, critical=False, label=None) -> GanttBar:
+DUE = D(2015, 3, 1)
+
+
+def task(key: str, stage_key: str, *, due=DUE, expected=None, critical=False, label=None) -> GanttBar:
     return GanttBar(label=label or f"{key} Задача {key}", stage=stage_key, start=D(2015, 2, 2), end=due,
                     expected=expected or due, critical=critical)
 
