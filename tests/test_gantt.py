@@ -91,12 +91,9 @@ def test_a_big_roadmap_is_grouped_with_and_n_more_on_at_most_two_pages():
         assert sum(r.height for r in page) <= gantt.page_capacity() + 1e-9
 
 
-def test_a_big_roadmap_draws_quickly_at_landscape_size(tmp_path):
-    import time
-
-    t0 = time.perf_counter()
+def test_a_big_roadmap_draws_pages_at_landscape_size(tmp_path):
+    """(Its speed is bench/bench_report.py's.)"""
     pages = render_gantt(big_roadmap(), D(2015, 3, 2), tmp_path / "big.png", lang="ru")
-    assert time.perf_counter() - t0 < 5
     assert pages[0] == tmp_path / "big.png" and all(p.exists() for p in pages)
     for page in pages:
         with Image.open(page) as im:
