@@ -67,8 +67,9 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
                                start=start, end=end,
                                forecast_end=end + dt.timedelta(days=rng.choice([0, 0, 3, 10])),
                                progress=rng.randint(0, 100), rag=rag))
-        gantt.append(GanttBar(label=f"S{s + 1} Этап {s + 1}", kind="stage", start=start,
-                              end=end, baseline_start=start, baseline_end=end, rag=rag))
+        gantt.append(GanttBar(label=f"S{s + 1} Этап {s + 1}", kind="stage", stage=f"S{s + 1}", start=start,
+                              end=end, expected=stages[-1].forecast_end, baseline_start=start, baseline_end=end,
+                              rag=rag))
     overdue, blocked, upcoming = [], [], []
     for i in range(n_tasks):
         stage = stages[i % 10]
@@ -92,8 +93,9 @@ def make_context(n_tasks: int, seed: int = 7, *, list_all: bool = False):
             blocked.append(task)
         elif list_all or as_of < task.due <= as_of + dt.timedelta(days=14):
             upcoming.append(task)
-        gantt.append(GanttBar(label=f"{task.key} {task.title}", start=start,
-                              end=max(start, task.due), baseline_start=start, baseline_end=due,
+        gantt.append(GanttBar(label=f"{task.key} {task.title}", stage=stage.key, start=start,
+                              end=max(start, task.due), expected=max(start, task.due, as_of) if late else due,
+                              baseline_start=start, baseline_end=due,
                               rag=task.rag, critical=critical))
     risks = [RiskRow(key=f"R-{r:03d}", title=f"Риск {r}", owner=rng.choice(owners),
                      probability=rng.randint(1, 5), impact=rng.randint(1, 5),

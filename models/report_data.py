@@ -92,14 +92,30 @@ class RiskRow:
 
 @dataclass(kw_only=True, slots=True)
 class GanttBar:
+    """One row of the Gantt chart: a stage, or an open task of the stage before it.
+
+    Three bars per row: the plan (``start``..``end``, the current planned dates), the
+    baseline (the dates at the first import) and the expected finish of the forward pass
+    (``start``..``expected``; past ``end`` means late). Rows are grouped by stage with
+    ``models/gantt_rows.py``; ``more`` on a stage counts its open tasks the builder left out.
+    """
+
     label: str
     kind: str = "task"  # 'stage' | 'task'
     start: dt.date
-    end: dt.date  # inclusive
+    end: dt.date  # the planned end (a task's due date), inclusive
+    expected: dt.date | None = None  # the forward pass's expected finish (None in older snapshots)
     baseline_start: dt.date | None = None
     baseline_end: dt.date | None = None
     rag: str = "green"
     critical: bool = False
+    stage: str = ""  # the stage key (of a task, or the stage's own); "" in older snapshots
+    more: int = 0  # a stage: how many of its open tasks are not in the list
+
+    @property
+    def late(self) -> bool:
+        """Expected to finish after its planned end."""
+        return self.expected is not None and self.expected > self.end
 
 
 @dataclass(kw_only=True, slots=True)

@@ -61,3 +61,12 @@ def format_period(start: dt.date, end: dt.date, lang: str, *, word: bool = False
         first = str(start.day)
     text = f"{first}–{format_date(end, lang)}" if first.isdigit() else f"{first} – {format_date(end, lang)}"
     return text.replace(" г.", "\u00a0г.") if word else text
+
+
+def chart_caption(lang: str) -> str:
+    """What the Gantt chart shows (drawn under it by tasks/gantt.py; the report repeats it as
+    the picture's alt text)."""
+    return translations(lang).gettext(
+        "Stages, each with its open tasks (late and critical first). Per row: the plan, the "
+        "expected finish and the baseline."
+    )

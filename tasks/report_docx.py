@@ -29,7 +29,7 @@ from docx.text.paragraph import Paragraph
 from models.i18n import babel_locale, risk_status, translations
 from models.report_data import ReportContext, TaskRow
 from models.report_rules import risk_zone
-from models.report_words import format_day, format_period, plural, rag_word, status_word
+from models.report_words import chart_caption, format_day, format_period, plural, rag_word, status_word
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
 from tasks.docx_pages import EMU_PER_TWIP, header_and_footer, start_page, text_height_emu, text_width_twips
 from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
@@ -55,14 +55,15 @@ def render_report(
     out_path: Path,
     *,
     reference_docx: Path | None = None,
-    chart_png: Path | None = None,
+    chart_png: Path | Sequence[Path] | None = None,
 ) -> Path:
     """Write the report for ``ctx`` to ``out_path`` and return the path.
 
     1. Open the base document (the reference, emptied, or python-docx's default styled plainly)
        and check it has every style used here.
-    2. Portrait: title block, executive summary, stages, Gantt chart (drawn tall and narrow).
-    3. Landscape: overdue and blocked tasks, next two weeks, workstreams, partners (their
+    2. Portrait: title block, executive summary, stages.
+    3. Landscape: the Gantt chart's pages (``chart_png``: one PNG or a list, from
+       ``tasks/gantt.py``), then on a new page overdue and blocked tasks, next two weeks, workstreams, partners (their
        interaction formats, open and late items), the highest-scoring risks, then (on the
        same page when they fit) changes since the previous report and the week's messages:
        reminders counted, escalations summed up by level and recipient with the worst ones.
@@ -90,10 +91,11 @@ class _Writer:
     """Writes the sections in order (one method each); collects the lists that overflow
     ``max_rows`` for the appendix."""
 
-    def __init__(self, doc: DocumentObject, ctx: ReportContext, chart_png: Path | None) -> None:
+    def __init__(self, doc: DocumentObject, ctx: ReportContext, chart_png: Path | Sequence[Path] | None) -> None:
         self.doc = doc
         self.ctx = ctx
-        self.chart_png = chart_png
+        self.charts: list[Path] = [] if chart_png is None else [chart_png] if isinstance(chart_png, Path) else list(
+            chart_png)
         self.lang = ctx.language
         self._ = translations(ctx.language).gettext
         self.heading_text = ""  # the latest heading: the title of a cut list in the appendix
@@ -206,21 +208,23 @@ class _Writer:
         self.table((1.5, 3.3, 2.1, 2.1, 2.1, 1.2, 1.9, 1.6), header, rows)
 
     def gantt(self) -> None:
-        if self.chart_png is None:
+        """The chart's pages in a landscape section of their own, each picture at the text
+        width (drawn at that size, so unscaled on A4) or shrunk to fit the page height."""
+        if not self.charts:
             return
-        # The chart starts a page: it rarely fits under the stages table, and LibreOffice
-        # left the heading alone at the foot of page 1 despite keep-with-next.
-        self.heading(self._("Gantt chart")).paragraph_format.page_break_before = True
-        max_height = int(text_height_emu(self.doc.sections[-1]) * 0.85)
+        start_page(self.doc, landscape=True)
+        self.heading(self._("Gantt chart"))
+        max_height = int(text_height_emu(self.doc.sections[-1]) * 0.9)  # the heading: the rest
         width = self.usable_twips() * EMU_PER_TWIP
-        paragraph = self.doc.add_paragraph()
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        picture = paragraph.add_run().add_picture(str(self.chart_png), width=width)
-        if picture.height > max_height:  # tall chart: fit the page height instead
-            picture.width = Emu(int(picture.width * max_height / picture.height))
-            picture.height = Emu(max_height)
-        # the caption (with "and N more") is drawn in the PNG; the alt text repeats it
-        picture._inline.docPr.set("descr", self._("Stages and critical-path tasks; thin bars show the baseline."))
+        for chart in self.charts:
+            paragraph = self.doc.add_paragraph()
+            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            picture = paragraph.add_run().add_picture(str(chart), width=width)
+            if picture.height > max_height:  # taller than the page: fit the page height instead
+                picture.width = Emu(int(picture.width * max_height / picture.height))
+                picture.height = Emu(max_height)
+            # the caption (with "and N more") is drawn in the PNG; the alt text repeats it
+            picture._inline.docPr.set("descr", chart_caption(self.lang))
 
     def overdue(self) -> None:
         _ = self._

@@ -96,8 +96,8 @@ def write_weekly_report(
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
     with tempfile.TemporaryDirectory(prefix="roadmap-report-") as tmp:
-        chart = render_gantt(ctx.gantt, ctx.as_of, Path(tmp) / "gantt.png", lang=ctx.language)
-        render_report(ctx, path, reference_docx=Path(reference) if reference else None, chart_png=chart)
+        charts = render_gantt(ctx.gantt, ctx.as_of, Path(tmp) / "gantt.png", lang=ctx.language)
+        render_report(ctx, path, reference_docx=Path(reference) if reference else None, chart_png=charts)
     if why:
         convert_to_pdf(path, pdf_out or pdf_beside(path), why=why)
     with session_scope(db_url) as session:

@@ -14,7 +14,7 @@ import pytest
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
-from docx.shared import Mm
+from docx.shared import Inches, Mm
 
 from models.errors import UserError
 from models.report_data import (
@@ -32,7 +32,7 @@ from models.report_data import (
     TaskRow,
 )
 from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
-from tasks.gantt import render_gantt, select_bars
+from tasks.gantt import render_gantt
 from tasks.report_docx import ReportRenderError, missing_styles, render_report
 
 D = dt.date
@@ -79,10 +79,11 @@ def make_context(**overrides) -> ReportContext:
                 probability=2, impact=3, mitigation="Документировать знания"),
         RiskRow(key="R-3", title="Закрытый риск", probability=5, impact=5, status="closed"),
     ]
-    gantt = [GanttBar(label=f"{s.key} {s.title}", kind="stage", start=s.start, end=s.end,
-                      baseline_start=s.start, baseline_end=s.end, rag=s.rag) for s in stages]
-    gantt += [GanttBar(label=f"{t.key} {t.title}", start=t.start or t.due, end=t.due,
-                       baseline_start=t.start or t.due, baseline_end=t.baseline_due or t.due,
+    gantt = [GanttBar(label=f"{s.key} {s.title}", kind="stage", stage=s.key, start=s.start, end=s.end,
+                      expected=s.forecast_end, baseline_start=s.start, baseline_end=s.end, rag=s.rag)
+             for s in stages]
+    gantt += [GanttBar(label=f"{t.key} {t.title}", stage=t.stage, start=t.start or t.due, end=t.due,
+                       expected=AS_OF, baseline_start=t.start or t.due, baseline_end=t.baseline_due or t.due,
                        rag=t.rag, critical=True) for t in overdue if t.critical]
     week = report_week(AS_OF)
     values = dict(
@@ -168,7 +169,8 @@ def fill(cell) -> str | None:
 
 @pytest.fixture
 def chart(tmp_path) -> Path:
-    return render_gantt(make_context().gantt, AS_OF, tmp_path / "gantt.png", lang="ru")
+    [page] = render_gantt(make_context().gantt, AS_OF, tmp_path / "gantt.png", lang="ru")  # a small chart: one page
+    return page
 
 
 @pytest.fixture
@@ -541,43 +543,10 @@ def test_gantt_draws_cyrillic_without_missing_glyphs_and_is_deterministic(tmp_pa
     ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        a = render_gantt(bars, AS_OF, tmp_path / "a.png", lang="ru").read_bytes()
-        b = render_gantt(bars, AS_OF, tmp_path / "b.png", lang="ru").read_bytes()
+        a = render_gantt(bars, AS_OF, tmp_path / "a.png", lang="ru")[0].read_bytes()
+        b = render_gantt(bars, AS_OF, tmp_path / "b.png", lang="ru")[0].read_bytes()
     assert not [w for w in caught if "missing from" in str(w.message).lower()]
     assert a == b and a.startswith(b"\x89PNG")
-
-
-def test_gantt_shows_stages_and_at_most_n_critical_tasks(tmp_path):
-    bars = [GanttBar(label="S", kind="stage", start=D(2015, 1, 1), end=D(2015, 12, 31))]
-    bars += [GanttBar(label=f"T{i}", start=D(2015, 1, 1) + dt.timedelta(days=i % 300),
-                      end=D(2015, 1, 5) + dt.timedelta(days=i % 300), critical=i % 2 == 0)
-             for i in range(10_000)]
-    shown, hidden = select_bars(bars, max_tasks=40)
-    assert len(shown) == 41 and hidden == 10_001 - 41
-    from PIL import Image
-
-    with Image.open(render_gantt(bars, D(2015, 6, 1), tmp_path / "big.png", lang="en")) as im:
-        assert im.height < 3000
-
-
-def test_gantt_legend_fits_the_picture_even_with_long_labels(tmp_path):
-    """The legend was centred on the axes, which long labels push right: its last entry
-    ("Сегодня") ran off the picture. Nothing may touch the left or right edge at the top."""
-    from PIL import Image
-
-    from tasks.gantt import DPI, LEGEND_IN
-
-    bars = [GanttBar(label=f"T-{i} " + "Очень длинное название задачи " * 3, start=D(2015, 1, 5),
-                     end=D(2015, 2, 20), critical=True, rag="red") for i in range(5)]
-    path = render_gantt(bars, D(2015, 2, 1), tmp_path / "legend.png", lang="ru")
-    with Image.open(path) as im:
-        grey = im.convert("L")
-        band = int(LEGEND_IN * DPI)
-        edges = [grey.getpixel((x, y)) for y in range(band)
-                 for x in (0, 1, 2, grey.width - 3, grey.width - 2, grey.width - 1)]
-        inside = [grey.getpixel((x, y)) for y in range(band) for x in range(grey.width)]
-    assert min(edges) == 255, "the legend touches the edge of the picture"
-    assert min(inside) < 128, "the legend is drawn in the top band"
 
 
 def test_risk_statuses_and_mitigation_in_decisions_read_naturally(tmp_path):
@@ -607,11 +576,21 @@ def test_table_rows_are_not_split_across_pages_and_headers_repeat(report):
     assert group.find(".//" + qn("w:keepNext")) is not None
 
 
-def test_gantt_starts_a_page_and_late_sections_share_the_last_landscape_section(report):
-    gantt = next(p for p in report.paragraphs if p.text == "Диаграмма Ганта")
-    assert gantt.paragraph_format.page_break_before
-    # portrait (title, summary, stages, chart), landscape (tables, changes, messages)
-    assert [s.orientation for s in report.sections] == [WD_ORIENT.PORTRAIT, WD_ORIENT.LANDSCAPE]
+def test_gantt_has_its_own_landscape_section_at_its_printed_size(report):
+    """Portrait (title, summary, stages), landscape (the chart alone), landscape (tables,
+    changes, messages): the chart is drawn at the landscape text width, so it is not scaled."""
+    from tasks.gantt import PAGE_IN
+
+    assert [s.orientation for s in report.sections] == [WD_ORIENT.PORTRAIT, WD_ORIENT.LANDSCAPE,
+                                                        WD_ORIENT.LANDSCAPE]
+    body = report.element.body
+    heading = next(p for p in report.paragraphs if p.text == "Диаграмма Ганта")._p
+    breaks = [i for i, el in enumerate(body) if el.find(".//" + qn("w:sectPr")) is not None]
+    assert breaks[0] < list(body).index(heading) < breaks[1]  # in the second section
+    [picture] = report.inline_shapes
+    chart = report.sections[1]
+    assert picture.width == chart.page_width - chart.left_margin - chart.right_margin
+    assert abs(picture.width - Inches(PAGE_IN[0])) < Mm(1)  # 100 %: 7 pt in the PNG is 7 pt on paper
 
 
 def test_decision_sentences_are_at_most_three_and_keep_a_place_for_the_worst_risk():

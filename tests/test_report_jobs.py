@@ -282,14 +282,15 @@ def _context(url: str, day: dt.date) -> ReportContext:
 
 
 def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
-    # 10 Nov: a (due 5 Nov, critical) is overdue; its bar reaches the report date, not 5 Nov.
+    # 10 Nov: a (due 5 Nov, critical) is overdue; its expected bar reaches the report date,
+    # its plan bar still ends on 5 Nov.
     ctx = _context(url, WEEK46)
     bars = {b.label.split()[0]: b for b in ctx.gantt}
-    assert bars["a"].critical and bars["a"].end == WEEK46
-    assert bars["a"].baseline_end == dt.date(2014, 11, 5)  # the baseline still shows the plan
+    assert bars["a"].critical and bars["a"].expected == WEEK46 and bars["a"].late
+    assert bars["a"].end == bars["a"].baseline_end == dt.date(2014, 11, 5)
     # Not overdue, but a's slip reaches it (models/forecast.py): b starts after a, on 11 Nov,
     # and d, given 11-17 Nov after b, starts on the 14th and keeps its 5 business days.
-    assert bars["d"].end == dt.date(2014, 11, 20)
+    assert bars["d"].expected == dt.date(2014, 11, 20)
     assert "e" not in bars  # done: not drawn
 
     # 3 Dec, after s1's planned end (28 Nov) with its tasks still open: a is expected that
@@ -300,8 +301,8 @@ def test_overdue_open_tasks_are_forecast_to_finish_today_at_the_earliest(url):
     s1 = next(s for s in ctx.stages if s.key == "s1")
     assert (s1.end, s1.forecast_end, s1.rag) == (dt.date(2014, 11, 28), dt.date(2014, 12, 15), "red")
     bars = {b.label.split()[0]: b for b in ctx.gantt}
-    assert bars["s1"].end == dt.date(2014, 12, 15)
-    assert {k: bars[k].end.isoformat() for k in ("a", "b", "d", "f")} == {
+    assert (bars["s1"].end, bars["s1"].expected) == (dt.date(2014, 11, 28), dt.date(2014, 12, 15))
+    assert {k: bars[k].expected.isoformat() for k in ("a", "b", "d", "f")} == {
         "a": "2014-12-03", "b": "2014-12-08", "d": "2014-12-15", "f": "2014-12-29"}
 
     path = write_weekly_report(url, None, day)
