@@ -35,10 +35,15 @@ def _cell(value: str, width: int, style: str = "", right: bool = False) -> Text:
     return Text.assemble(pad, text) if right else Text.assemble(text, pad)
 
 
-def _line(cells: Iterable[Text]) -> None:
+def _row(cells: Iterable[Text]) -> Text:
     line = Text(" ").join(cells)
     line.rstrip()
-    console.print(line, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+    return line
+
+
+def _print(lines: list[Text]) -> None:
+    """Print the lines at once: one call for 10,000 tasks, not one per line (a third of the time)."""
+    console.print(Text("\n").join(lines), no_wrap=True, overflow="ellipsis", soft_wrap=False)
 
 
 def _width() -> int:
@@ -65,34 +70,36 @@ def task_state(task: dict[str, Any]) -> str:
     return f"in {task['days_left']}d" if task["days_left"] else "due today"
 
 
-def status_header(doc: dict[str, Any], shown_doc: dict[str, Any], only: StatusFilter) -> None:
+def status_header(doc: dict[str, Any], shown_doc: dict[str, Any], only: StatusFilter) -> list[Text]:
     meta, summary = doc["roadmap"], doc["summary"]
-    width = _width()
-    _line([_cell(meta["title"], width, "bold")])
     rag = roadmap_rag(doc["stages"])
-    _line([Text.assemble(shown(f"{meta['key']}, as of {meta['as_of']}: RAG "), (rag, _rag(rag)))])
     expected, planned = meta["expected"] or "-", planned_end(doc["tasks"]) or "-"
-    _line([Text(f"expected to finish {expected}, planned {planned}")])
-    _line([Text(f"{summary['tasks']} tasks: {summary['done']} done, {summary['overdue']} overdue, "
-                f"{summary['red']} red, {summary['amber']} amber, {summary['critical']} critical")])
+    lines = [
+        _cell(meta["title"], _width(), "bold"),
+        Text.assemble(shown(f"{meta['key']}, as of {meta['as_of']}: RAG "), (rag, _rag(rag))),
+        Text(f"expected to finish {expected}, planned {planned}"),
+        Text(f"{summary['tasks']} tasks: {summary['done']} done, {summary['overdue']} overdue, "
+             f"{summary['red']} red, {summary['amber']} amber, {summary['critical']} critical"),
+    ]
     if only:
-        _line([Text(f"showing {len(shown_doc['tasks'])} of {len(doc['tasks'])} tasks: {only.describe()}")])
+        lines.append(Text(f"showing {len(shown_doc['tasks'])} of {len(doc['tasks'])} tasks: {only.describe()}"))
+    return lines
 
 
 def status_compact(doc: dict[str, Any], only: StatusFilter) -> None:
     """A short header, then per stage one line for the stage and one per task."""
     shown_doc = only.apply(doc)
-    status_header(doc, shown_doc, only)
+    lines = status_header(doc, shown_doc, only)
     tasks = shown_doc["tasks"]
     width = _width()
     key_w = max([len("task"), *(len(t["key"]) + len(CRITICAL) for t in tasks)])
     owner_w = min(OWNER_WIDTH, max([len("owner"), *(len(t["owner"]) for t in tasks)]))
     state_w = max([len("state"), *(len(task_state(t)) for t in tasks)])
     title_w = width - key_w - owner_w - 10 - state_w - 5 - 5  # the other columns and the gaps between
-    console.print()
-    _line([_cell("task", key_w, "bold"), _cell(f"title ({CRITICAL} critical path)", title_w, "bold"),
-           _cell("owner", owner_w, "bold"), _cell("due", 10, "bold"), _cell("state", state_w, "bold"),
-           _cell("RAG", 5, "bold")])
+    lines.append(Text())
+    lines.append(_row([_cell("task", key_w, "bold"), _cell(f"title ({CRITICAL} critical path)", title_w, "bold"),
+                       _cell("owner", owner_w, "bold"), _cell("due", 10, "bold"), _cell("state", state_w, "bold"),
+                       _cell("RAG", 5, "bold")]))
     by_stage: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:
         by_stage.setdefault(t["stage"], []).append(t)
@@ -104,14 +111,16 @@ def status_compact(doc: dict[str, Any], only: StatusFilter) -> None:
         s = stages.get(key)
         if s is not None:
             right = f"{s['progress']}%, end {s['end']} → {s['expected'] or '-'}"
-            _line([_cell(f"{key}: {s['title']}", width - len(right) - 7, "bold"), Text(right),
-                   Text(s["rag"], _rag(s["rag"]))])
+            lines.append(_row([_cell(f"{key}: {s['title']}", width - len(right) - 7, "bold"), Text(right),
+                               Text(s["rag"], _rag(s["rag"]))]))
         else:
-            _line([_cell(key, width, "bold")])
+            lines.append(_cell(key, width, "bold"))
         for t in members:
             mark = CRITICAL if t["critical"] else ""
-            _line([_cell(t["key"] + mark, key_w), _cell(t["title"], title_w), _cell(t["owner"], owner_w),
-                   _cell(t["due"], 10), _cell(task_state(t), state_w, right=True), _cell(t["rag"], 5, _rag(t["rag"]))])
+            lines.append(_row([_cell(t["key"] + mark, key_w), _cell(t["title"], title_w),
+                               _cell(t["owner"], owner_w), _cell(t["due"], 10),
+                               _cell(task_state(t), state_w, right=True), _cell(t["rag"], 5, _rag(t["rag"]))]))
+    _print(lines)
 
 
 def status_wide(doc: dict[str, Any], only: StatusFilter) -> None:
@@ -188,12 +197,14 @@ def outbox_compact(rows: Sequence[OutboxMessage]) -> None:
     status_w = max([len("status"), *(len(r.status) for r in rows)])
     rcpt_w = min(RECIPIENT_WIDTH, max([len("recipient"), *(len(r.recipient) for r in rows)]))
     subject_w = width - id_w - 10 - status_w - rcpt_w - 4
-    _line([_cell("id", id_w, "bold", right=True), _cell("as of", 10, "bold"), _cell("status", status_w, "bold"),
-           _cell("recipient", rcpt_w, "bold"), _cell("subject", subject_w, "bold")])
+    lines = [_row([_cell("id", id_w, "bold", right=True), _cell("as of", 10, "bold"),
+                   _cell("status", status_w, "bold"), _cell("recipient", rcpt_w, "bold"),
+                   _cell("subject", subject_w, "bold")])]
     for r in rows:
-        style = "red" if r.status == "failed" else ""
-        _line([_cell(str(r.id), id_w, right=True), _cell(r.as_of.isoformat(), 10), _cell(r.status, status_w, style),
-               _cell(r.recipient, rcpt_w), _cell(r.subject, subject_w)])
+        lines.append(_row([_cell(str(r.id), id_w, right=True), _cell(r.as_of.isoformat(), 10),
+                           _cell(r.status, status_w, "red" if r.status == "failed" else ""),
+                           _cell(r.recipient, rcpt_w), _cell(r.subject, subject_w)]))
+    _print(lines)
 
 
 def outbox_wide(rows: Sequence[OutboxMessage]) -> None:
