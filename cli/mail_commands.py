@@ -9,7 +9,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
 from cli.run_commands import exit_on_failure, flow_db, print_failures, print_waiting, run_flow, via_prefect
@@ -42,7 +41,9 @@ def _run(kind: str, as_of: str | None, dry_run: bool, prefect: bool, roadmap: st
             console.print(shown(f"--- {kind} to {name_} <{recipient}>", style="bold"))
             console.print(shown(f"Subject: {subject}"))
             console.print(shown(text))
-        console.print(f"dry run: {summary.planned} message(s) for {summary.as_of}; nothing recorded or sent")
+        already = f" ({summary.duplicates} already recorded, not sent again)" if summary.duplicates else ""
+        console.print(f"dry run: {summary.planned} message(s) to send for {summary.as_of}{already}; "
+                      "nothing recorded or sent", markup=False)
         return
     for _, recipient, subject in sorted(summary.messages, key=lambda m: m[1]):
         console.print(shown(f"  {recipient}: {subject}"))
@@ -75,10 +76,11 @@ def outbox(
     status: Annotated[str | None, typer.Option("--status", help=", ".join(STATUSES))] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="reminder, escalation, report, notice")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    wide: Annotated[bool, typer.Option("--wide", help="Every column: kind, attempts, last error.")] = False,
     roadmap: RoadmapOption = None,
     db: DbOption = None,
 ) -> None:
-    """List recorded messages."""
+    """List recorded messages, one line each (--wide: kind, attempts and the last error too)."""
     if ctx.invoked_subcommand:
         return
     from tasks.outbox_admin import list_messages
@@ -99,11 +101,9 @@ def outbox(
             for r in rows
         ], ensure_ascii=False, indent=1))
         return
-    table = Table("id", "kind", "as of", "recipient", "subject", "status", "attempts", "error")
-    for r in rows:
-        table.add_row(str(r.id), r.kind, r.as_of.isoformat(), shown(r.recipient), shown(r.subject), r.status,
-                      str(r.attempts), shown((r.last_error or "")[:80]))
-    console.print(table)
+    from cli import views
+
+    (views.outbox_wide if wide else views.outbox_compact)(rows)
     console.print(f"{len(rows)} message(s)")
 
 

@@ -12,8 +12,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from cli import mail_commands, report_commands, run_commands, web_commands
 from cli.common import (
@@ -31,6 +29,7 @@ from cli.run_commands import flow_db, run_flow, via_prefect
 from models.db import current_revision, get_engine, upgrade
 from models.errors import UserError
 from models.roadmaps import parse_day
+from tasks.outbox_admin import current_user
 
 if TYPE_CHECKING:
     from tasks.roadmap_jobs import Updated
@@ -56,9 +55,6 @@ mail_commands.register(app)
 report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
-
-RAG_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
-
 
 @app.command()
 @handle_errors
@@ -89,7 +85,7 @@ def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], pre
     if via_prefect(prefect):
         report = run_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
     else:
-        report = import_file(db_url(db), file)
+        report = import_file(db_url(db), file, actor=current_user())
     for w in report.warnings:
         err_console.print(shown(w.format(), "yellow"))
     if report.unchanged:
@@ -115,37 +111,34 @@ def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], pre
 def status(
     as_of: AsOfOption = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    owner: Annotated[str | None, typer.Option("--owner", help="Only the tasks of this person (key).",
+                                              show_default=False)] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="Only the tasks of this stage (key).",
+                                              show_default=False)] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only overdue tasks.")] = False,
+    critical: Annotated[bool, typer.Option("--critical", help="Only tasks on the critical path.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column, in two tables (wider than 80 columns).")]
+    = False,
     roadmap: RoadmapOption = None,
     db: DbOption = None,
 ) -> None:
-    """Per stage and per task: due date, expected finish, status, days late, RAG, critical path, slack."""
+    """Per stage and per task: due date, state, RAG and the critical path; --wide adds expected
+    finish, slack and the stages' figures. Filters apply to --format json too."""
+    from cli import views
+    from models.status import StatusFilter
     from tasks.roadmap_jobs import roadmap_status
 
     if format not in ("table", "json"):
         raise UserError(f"--format: {format!r} is not one of table, json")
-    doc = roadmap_status(db_url(db), roadmap, parse_day(as_of))
+    only = StatusFilter(owner=owner, stage=stage, overdue=overdue, critical=critical)
+    doc = roadmap_status(db_url(db), roadmap, parse_day(as_of), only)
     if format == "json":
         # Indenting switches json to its pure-Python encoder: only do it for a person.
-        print(json.dumps(doc, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
-        return
-    meta, summary = doc["roadmap"], doc["summary"]
-    console.print(Text.assemble(shown(meta["title"], "bold"), f" ({meta['key']}) as of {meta['as_of']}: "
-                  f"{summary['done']}/{summary['tasks']} done, {summary['overdue']} overdue, "
-                  f"{summary['amber']} at risk, {summary['critical']} on the critical path, "
-                  f"expected to finish {meta['expected'] or '-'}"))
-    stages = Table("stage", "title", "start", "end", "expected", "progress", "tasks", "overdue", "RAG",
-                   title="Stages")
-    for s in doc["stages"]:
-        stages.add_row(s["key"], shown(s["title"]), s["start"], s["end"], s["expected"] or "", f"{s['progress']}%",
-                       str(s["tasks"]), str(s["overdue"]), f"[{RAG_STYLE[s['rag']]}]{s['rag']}[/]")
-    console.print(stages)
-    tasks = Table("task", "title", "owner", "due", "expected", "status", "late", "RAG", "critical", "slack",
-                  title="Tasks")
-    for t in doc["tasks"]:
-        tasks.add_row(t["key"], shown(t["title"]), shown(t["owner_name"]), t["due"], t["expected"] or "", t["status"],
-                      str(t["days_late"] or ""), f"[{RAG_STYLE[t['rag']]}]{t['rag']}[/]",
-                      "yes" if t["critical"] else "", str(t["slack"]))
-    console.print(tasks)
+        print(json.dumps(only.apply(doc), ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
+    elif wide:
+        views.status_wide(doc, only)
+    else:
+        views.status_compact(doc, only)
 
 
 @task_app.command("update")
@@ -171,7 +164,7 @@ def task_update(
 
     out = change_task(db_url(db), roadmap, key, status=status, progress=progress, note=checked_note(note, "--note"),
                       on=parse_day(on, "--on"), forecast=parse_day(forecast, "--forecast"),
-                      clear_forecast=clear_forecast)
+                      clear_forecast=clear_forecast, actor=current_user())
     _print_update("task", out)
 
 
@@ -199,7 +192,7 @@ def risk_update(
     out = change_risk(db_url(db), roadmap, key, status=status, probability=probability, impact=impact,
                       review=parse_day(review, "--review"), reviewed=reviewed,
                       mitigation=checked_note(mitigation, "--mitigation"), note=checked_note(note, "--note"),
-                      on=parse_day(on, "--on"))
+                      on=parse_day(on, "--on"), actor=current_user())
     _print_update("risk", out)
 
 
@@ -220,17 +213,14 @@ def history_(
     roadmap: RoadmapOption = None,
     db: DbOption = None,
 ) -> None:
-    """The recorded changes of a task or risk: when, from where, old and new values."""
+    """The recorded changes of a task or risk: when (in the roadmap's timezone), who, old and new values."""
+    from cli import views
     from tasks.roadmap_jobs import entity_history
 
-    rows = entity_history(db_url(db), roadmap, key)
+    timezone, rows = entity_history(db_url(db), roadmap, key)
     if not rows:
         raise UserError(f"no recorded changes for {key!r}")
-    table = Table("when (UTC)", "what", "field", "old", "new", "source", "by", "note")
-    for c in rows:
-        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), f"{c.entity} {c.entity_key}", c.field,
-                      *(shown(v or "") for v in (c.old, c.new)), c.source, shown(c.actor or ""), shown(c.note or ""))
-    console.print(table)
+    views.history(timezone, rows)
 
 
 @db_app.command("upgrade")

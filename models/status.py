@@ -16,10 +16,13 @@ from datetime import date
 from typing import Any
 
 from models.calendar import BusinessCalendar
+from models.errors import UserError
 from models.forecast import OPEN, Expected, forward_pass, roadmap_expected
+from models.problems import did_you_mean
 from models.schema import Person, Roadmap, Stage, Task
 
-__all__ = ["OPEN", "StageState", "TaskState", "stage_states", "status_document", "task_rag", "task_states"]
+__all__ = ["OPEN", "StageState", "StatusFilter", "TaskState", "planned_end", "roadmap_rag", "stage_states",
+           "status_document", "task_rag", "task_states"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,59 @@ def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tas
         "stages": [_row(s) for s in stages],
         "tasks": [_row(t) for t in tasks],
     }
+
+
+RAG_ORDER = ("grey", "green", "amber", "red")
+
+
+def roadmap_rag(stages: list[dict[str, Any]]) -> str:
+    """The roadmap's colour: the worst of its stages' (green when it has none)."""
+    return max((s["rag"] for s in stages), key=RAG_ORDER.index, default="green")
+
+
+def planned_end(tasks: list[dict[str, Any]]) -> str | None:
+    """The roadmap's planned end as its status document gives it: the last due date of a task
+    that is not cancelled (ISO dates compare as strings)."""
+    return max((t["due"] for t in tasks if t["status"] != "cancelled"), default=None)
+
+
+@dataclass(frozen=True)
+class StatusFilter:
+    """Which tasks `roadmap status` lists (`--owner`, `--stage`, `--overdue`, `--critical`; all
+    of them when several are given). The header and the JSON ``summary`` stay the roadmap's."""
+
+    owner: str | None = None
+    stage: str | None = None
+    overdue: bool = False
+    critical: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.owner or self.stage or self.overdue or self.critical)
+
+    def check(self, roadmap_key: str, people: list[str], stages: list[str]) -> None:
+        """Refuse a person or stage the roadmap does not have (a typo would list nothing)."""
+        for option, kind, value, known in (("--owner", "person", self.owner, people),
+                                           ("--stage", "stage", self.stage, stages)):
+            if value is not None and value not in known:
+                raise UserError(f"{option}: {kind} {value!r} does not exist in roadmap {roadmap_key!r}"
+                                f"{did_you_mean(value, known)}")
+
+    def keeps(self, task: dict[str, Any]) -> bool:
+        return ((self.owner is None or task["owner"] == self.owner)
+                and (self.stage is None or task["stage"] == self.stage)
+                and (not self.overdue or task["days_late"] > 0)
+                and (not self.critical or task["critical"]))
+
+    def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The status document with only the tasks kept (and with ``stage``, only that stage);
+        ``roadmap`` and ``summary`` unchanged."""
+        if not self:
+            return doc
+        stages = [s for s in doc["stages"] if self.stage is None or s["key"] == self.stage]
+        return {**doc, "stages": stages, "tasks": [t for t in doc["tasks"] if self.keeps(t)]}
+
+    def describe(self) -> str:
+        """The filter in words, for the line that says how many tasks are shown."""
+        parts = [f"owner {self.owner}" if self.owner else "", f"stage {self.stage}" if self.stage else "",
+                 "overdue" if self.overdue else "", "critical" if self.critical else ""]
+        return ", ".join(p for p in parts if p)

@@ -242,7 +242,10 @@ def _send(kind: str, db_url: str, plan: Plan) -> MailSummary:
 
 
 def preview(kind: str, plan: Plan) -> MailSummary:
-    """A dry run: the messages rendered, nothing recorded or sent."""
-    return MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.todo) + len(plan.already), dry_run=True,
+    """A dry run: the messages a real run would record and send now, rendered; nothing recorded
+    or sent. Those already in the outbox (an earlier run the same day) are only counted as
+    ``duplicates``: ``planned`` is what the real run's ``recorded`` would be."""
+    return MailSummary(kind, plan.roadmap_key, plan.as_of, planned=len(plan.todo), duplicates=len(plan.already),
+                       dry_run=True,
                        messages=[(i.recipient_name or "", i.recipient, i.message.subject) for i in plan.intents],
                        texts=[i.message.text for i in plan.intents])

@@ -20,7 +20,7 @@ from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import check_day, day_of, select_roadmap, today_in
 from models.schema import Change, Person, Roadmap, Stage
 from models.spec import Policy
-from models.status import stage_states, status_document, task_states
+from models.status import StatusFilter, stage_states, status_document, task_states
 from models.updates import UpdateResult, update_risk, update_task
 
 
@@ -55,7 +55,10 @@ def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> I
         return import_roadmap(session, loaded, actor=actor)
 
 
-def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> dict[str, Any]:
+def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None,
+                   only: StatusFilter | None = None) -> dict[str, Any]:
+    """The status document of the whole roadmap; ``only`` is checked against its people and
+    stages (the caller applies it: ``only.apply(doc)``)."""
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = day_of(roadmap, as_of)
@@ -64,6 +67,8 @@ def roadmap_status(db_url: str, roadmap_key: str | None, as_of: date | None) -> 
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
         live_stages = select(Stage).where(Stage.roadmap_id == roadmap.id, Stage.archived.is_(False))
         stages = list(session.scalars(live_stages.order_by(Stage.position)))
+        if only:
+            only.check(roadmap.key, sorted(people), [s.key for s in stages])
         states = task_states(tasks, people, day, cal, Policy.of(roadmap).remind_window)
         return status_document(roadmap, day, stage_states(stages, tasks, states, cal, day), states)
 
@@ -95,7 +100,8 @@ def change_risk(db_url: str, roadmap_key: str | None, key: str, **changes: Any) 
         return Updated(roadmap.key, update_risk(session, roadmap, key, today=today_in(roadmap), **changes))
 
 
-def entity_history(db_url: str, roadmap_key: str | None, key: str) -> list[Change]:
+def entity_history(db_url: str, roadmap_key: str | None, key: str) -> tuple[str, list[Change]]:
+    """The roadmap's timezone (the history is shown in it) and the recorded changes of ``key``."""
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        return history(session, roadmap.id, None, key)
+        return roadmap.timezone, history(session, roadmap.id, None, key)
