@@ -69,6 +69,7 @@ from models.report_data import (
 from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
 from models.schema import (
     Change,
+    EscalationItem,
     OutboxMessage,
     Partner,
     Person,
@@ -295,11 +296,14 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         escalations_sent=counts.get("escalation", 0),
         notices_sent=counts.get("notice", 0),
     )
+    # One row per item escalated (a digest carries several: migration 0007), keyed as the
+    # per-item messages were before it.
     rows = session.execute(
         select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
-               OutboxMessage.sent_at, OutboxMessage.created_at, OutboxMessage.dedup_key)
+               OutboxMessage.sent_at, OutboxMessage.created_at, EscalationItem.dedup_key)
+        .join(EscalationItem, EscalationItem.outbox_id == OutboxMessage.id)
         .where(*week, OutboxMessage.kind == "escalation")
-        .order_by(OutboxMessage.sent_at, OutboxMessage.id)
+        .order_by(OutboxMessage.sent_at, OutboxMessage.id, EscalationItem.id)
     )
     for r in rows:
         sent = r.sent_at or r.created_at

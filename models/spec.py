@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models.dates import MAX_DURATION, SESSION_FIRST, SESSION_LAST
+from models.subjects import SHORT_TITLE_MAX
 from models.text import Email, Expr, Line, Note, Text
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
@@ -45,6 +46,8 @@ class Office(_Strict):
 class RoadmapMeta(_Strict):
     key: Key
     title: Text
+    # The name in mail subjects; default derived from the title (models/subjects.py).
+    short_title: Annotated[Text, StringConstraints(max_length=SHORT_TITLE_MAX)] | None = None
     session: Session
     timezone: Line = "Europe/Moscow"
     calendar: Line = "RU"
