@@ -239,7 +239,11 @@ def _escalation_day(esc: Escalation) -> date:
     due, late = esc.detail.get("due"), esc.detail.get("days_late")
     if isinstance(due, date) and isinstance(late, int):
         return due + timedelta(days=late)
-    return date.fromisoformat(esc.trigger_value)
+    try:
+        return date.fromisoformat(esc.trigger_value)  # a review date
+    except ValueError:  # a score or "occurred": no day in the data; the caller should say it
+        review = esc.detail.get("review")
+        return review if isinstance(review, date) else date.today()
 
 
 def escalation_role(esc: Escalation, office_email: str) -> str:
