@@ -291,13 +291,10 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
     ).all())
     zone = ZoneInfo(roadmap.timezone)  # checked when the roadmap was imported
-    out = MessagesSummary(
-        reminders_sent=counts.get("reminder", 0),
-        escalations_sent=counts.get("escalation", 0),
-        notices_sent=counts.get("notice", 0),
-    )
-    # One row per item escalated (a digest carries several: migration 0007), keyed as the
-    # per-item messages were before it.
+    out = MessagesSummary(reminders_sent=counts.get("reminder", 0), notices_sent=counts.get("notice", 0))
+    # One row per item escalated (a task at a level or a risk trigger, to one recipient), keyed
+    # as the per-item messages were before the daily digest carried several (migration 0007):
+    # "escalations" counts these items, as the breakdown by level and recipient does, not mails.
     rows = session.execute(
         select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
                OutboxMessage.sent_at, OutboxMessage.created_at, EscalationItem.dedup_key)
@@ -313,6 +310,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         level, key = escalation_of(r.dedup_key)
         out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone),
                                               level=level, key=key))
+    out.escalations_sent = len(out.escalations)
     _failed_waiting(session, roadmap, out)
     return out
 

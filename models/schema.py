@@ -29,7 +29,7 @@ class Roadmap(Base):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(Text)
     # The roadmap's name in mail subjects (migration 0007); None: derived from the title
-    # (models/mail_words.py short_title).
+    # (models/subjects.py short_title).
     short_title: Mapped[str | None] = mapped_column(Text, nullable=True, sort_order=1)
     session_date: Mapped[date] = mapped_column()
     session_place: Mapped[str | None] = mapped_column(Text)

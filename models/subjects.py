@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-SHORT_TITLE_MAX = 40
+from models.text import MAX_SHORT_TITLE as SHORT_TITLE_MAX
+
 SUBJECT_MAX = 100  # no subject is longer (the templates aim at ~70)
 ELLIPSIS = "…"
 

@@ -126,3 +126,38 @@ def test_russian_plural_forms_in_the_escalation_subject(n, tasks, risks):
     msg = render_escalation_digest(EscalationDigest(items[0].recipient, date(2015, 3, 2), items),
                                    **mail_kwargs())  # type: ignore[arg-type]
     assert msg.subject == f"Эскалация: {tasks}, {risks} · Открытая мастерская · 2 марта"
+
+
+def test_the_weekly_report_counts_escalated_items_not_digests(url, smtp_env):
+    """A digest carries several items: the report's count of escalations is the items, as its
+    breakdown by level and recipient is, not the mails."""
+    import datetime as dt
+
+    from models.db import session_scope
+    from models.report_builder import build_report
+    from models.roadmaps import select_roadmap
+
+    plan, _, stats = escalate(url, date(2014, 12, 15))  # a Monday: week 51 (15-21 Dec)
+    items = sum(len(d.items) for d in plan.todo)
+    assert items > stats.sent == len(plan.todo)
+    with session_scope(url) as session:
+        ctx, _ = build_report(session, select_roadmap(session, None), date(2014, 12, 22),
+                              generated_at=dt.datetime(2014, 12, 22, tzinfo=dt.UTC), max_rows=100)
+    assert ctx.messages.escalations_sent == len(ctx.messages.escalations) == items
+    assert sorted(e.key for e in ctx.messages.escalations) == sorted(e.key for d in plan.todo for e in d.items)
+
+
+@pytest.mark.parametrize("value, why", [
+    ("x" * 41, "String should have at most 40 characters"),
+    ('"ОММ\\tдва"', "must be one line: a tab"),
+])
+def test_a_bad_short_title_is_a_file_line_error(small_yaml, value, why):
+    from models.loader import load_roadmap_text
+    from models.problems import RoadmapInvalid
+
+    text = small_yaml.read_text(encoding="utf-8").replace("title: Small roadmap",
+                                                          f"title: Small roadmap\n  short_title: {value}", 1)
+    line = text.splitlines().index(f"  short_title: {value}") + 1
+    with pytest.raises(RoadmapInvalid) as info:
+        load_roadmap_text(text, "road.yaml")
+    assert [p.format() for p in info.value.problems][0].startswith(f"road.yaml:{line}: roadmap.short_title: {why}")
