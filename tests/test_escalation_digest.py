@@ -161,3 +161,34 @@ def test_a_bad_short_title_is_a_file_line_error(small_yaml, value, why):
     with pytest.raises(RoadmapInvalid) as info:
         load_roadmap_text(text, "road.yaml")
     assert [p.format() for p in info.value.problems][0].startswith(f"road.yaml:{line}: roadmap.short_title: {why}")
+
+
+def test_migration_0007_keeps_the_escalations_sent_one_by_one_before_it(url, smtp_env):
+    """A database upgraded from 0006 holds per-item escalation messages: their items are
+    copied into escalation_items, so the first digest after the upgrade does not repeat them."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import alembic_config, forget_schema_check, get_engine, upgrade
+
+    day = date(2014, 11, 10)
+    plan = plan_escalation_messages(url, None, day)
+    items = [(d.recipient.email, e.dedup_key) for d in plan.todo for e in d.items]
+    assert len(items) > 1
+    engine = get_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    with engine.begin() as conn:  # what 0006 code recorded: one message per item, keyed by the item
+        roadmap_id = conn.execute(text("SELECT id FROM roadmaps")).scalar_one()
+        for n, (email, key) in enumerate(items):
+            conn.execute(text(
+                "INSERT INTO outbox (roadmap_id, kind, dedup_key, recipient, as_of, subject, message_id, status, "
+                "permanent, attempts, created_at) VALUES (:r, 'escalation', :k, :e, :d, 's', :m, 'sent', false, 1, :d)"
+            ), dict(r=roadmap_id, k=f"small:{key}", e=email, d=day, m=f"<{n}@example.org>"))
+    forget_schema_check(url)
+    upgrade(url)
+    assert plan_escalation_messages(url, None, day).todo == []  # every item was sent before the upgrade
+    later = plan_escalation_messages(url, None, date(2014, 11, 11))
+    assert later.todo and not {e.dedup_key for d in later.todo for e in d.items} & {k for _, k in items}
