@@ -151,6 +151,12 @@ def format_date(d: date, lang: str, short: bool = False) -> str:
 
 
 @lru_cache(maxsize=1024)
+def format_day(d: date, lang: str) -> str:
+    """Day and month for a subject, ru "2 марта", en "2 March"."""
+    return _babel_format_date(d, "d MMMM", locale=_LOCALES[language(lang)])
+
+
+@lru_cache(maxsize=1024)
 def format_weekday(d: date, lang: str) -> str:
     """The weekday's name as it stands alone: ru "суббота", en "Saturday"."""
     return _babel_format_date(d, "cccc", locale=_LOCALES[language(lang)])
@@ -161,6 +167,7 @@ def jinja_filters() -> dict[str, Any]:
     return {
         "format_date": format_date,
         "format_weekday": format_weekday,
+        "format_day": format_day,
         "task_status": task_status,
         "risk_status": risk_status,
         "rag_colour": rag_colour,

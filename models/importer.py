@@ -54,7 +54,8 @@ def _expr_text(value: Any) -> str | None:
 def _roadmap_fields(doc: spec.RoadmapFile) -> dict[str, Any]:
     m = doc.roadmap
     return dict(
-        title=m.title, session_date=m.session.date, session_place=m.session.place, timezone=m.timezone,
+        title=m.title, short_title=m.short_title, session_date=m.session.date, session_place=m.session.place,
+        timezone=m.timezone,
         calendar=m.calendar.upper(), language=m.language, office_name=m.office.name,
         office_email=m.office.email, report_to=list(m.report_to), policy=doc.policy.model_dump(),
     )

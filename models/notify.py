@@ -13,6 +13,12 @@ Rules (policy keys of the roadmap file):
   contacts of the task's partners), level 2 at `escalate_after[1]` (the project office);
 - a risk is escalated (owner, partner's contact, project office) when its score reaches
   `risk_escalate_score`, when it has occurred, or when its review date passed unreviewed;
+- escalations go out as one digest per recipient and day (`plan_escalation_digests`): every
+  item (a task at a level, a risk trigger) escalated to them and never sent to them before.
+  Each item keeps its own dedup key, so the same item at the same level is never sent twice;
+  the digest has a key per recipient and day. An item that becomes due later the same day
+  (a second run after an update) goes out in a second digest of that day, holding only the
+  new items, under the day's key with ":2" (then ":3", ...) appended;
 - away and delegate: while an owner is away (`people.away_until` on or after the day, with a
   `people.delegate`), their digest lines go to the delegate (or on down the chain when the
   delegate is away too), marked with whose tasks they are; escalations are unaffected and
@@ -98,6 +104,64 @@ class Escalation:
     def dedup_key(self) -> str:
         return (f"escalation:{self.subject_kind}:{self.key}:{self.trigger}:{self.level}:{self.trigger_value}:"
                 f"{self.recipient.email.lower()}")
+
+
+# The groups of an escalation digest, in the order the mail shows them: the most serious first.
+ESCALATION_GROUPS = ("task:2", "task:1", "risk:occurred", "risk:score", "risk:review")
+
+
+def escalation_group(e: Escalation) -> str:
+    return f"task:{e.level}" if e.subject_kind == "task" else f"risk:{e.trigger}"
+
+
+@dataclass
+class EscalationDigest:
+    """One escalation email to one recipient for one day: the items not sent to them before."""
+
+    recipient: Recipient
+    as_of: date
+    items: list[Escalation] = field(default_factory=list)
+    part: int = 1  # 1: the day's first digest to this recipient; 2, 3...: later ones, new items only
+
+    kind = "escalation"
+
+    @property
+    def dedup_key(self) -> str:
+        return digest_key(self.recipient.email, self.as_of) + (f":{self.part}" if self.part > 1 else "")
+
+    @property
+    def groups(self) -> list[tuple[str, list[Escalation]]]:
+        """The items by level and reason (ESCALATION_GROUPS), most late first in each."""
+        by_group: dict[str, list[Escalation]] = {}
+        for e in self.items:
+            by_group.setdefault(escalation_group(e), []).append(e)
+        return [(g, sorted(by_group[g], key=_most_late_first)) for g in ESCALATION_GROUPS if g in by_group]
+
+
+def digest_key(email: str, as_of: date) -> str:
+    """The dedup key of a recipient's first escalation digest of a day (later ones add ":N")."""
+    return f"escalation:{email.lower()}:{as_of.isoformat()}"
+
+
+def _most_late_first(e: Escalation) -> tuple[int, int, str]:
+    late = e.detail.get("days_late")
+    score = e.detail.get("score")
+    return (-(late if isinstance(late, int) else 0), -(score if isinstance(score, int) else 0), e.key)
+
+
+def plan_escalation_digests(escalations: list[Escalation], as_of: date, sent: set[str],
+                            digests_today: dict[str, int]) -> list[EscalationDigest]:
+    """One digest per recipient of the items of ``escalations`` whose dedup keys are not in
+    ``sent``; ``digests_today`` counts the digests already recorded today per digest_key, so a
+    later digest of the day gets the next part number."""
+    digests: dict[str, EscalationDigest] = {}
+    for e in escalations:
+        if e.dedup_key in sent:
+            continue
+        base = digest_key(e.recipient.email, as_of)
+        digest = digests.setdefault(base, EscalationDigest(e.recipient, as_of, part=digests_today.get(base, 0) + 1))
+        digest.items.append(e)
+    return sorted(digests.values(), key=lambda d: d.recipient.email.lower())
 
 
 @dataclass

@@ -71,6 +71,7 @@ from models.report_data import (
 from models.report_rules import decision_sentences, heatmap_counts, overall_rag, report_week
 from models.schema import (
     Change,
+    EscalationItem,
     OutboxMessage,
     Partner,
     Person,
@@ -288,16 +289,16 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
     ).all())
     zone = ZoneInfo(roadmap.timezone)  # checked when the roadmap was imported
-    out = MessagesSummary(
-        reminders_sent=counts.get("reminder", 0),
-        escalations_sent=counts.get("escalation", 0),
-        notices_sent=counts.get("notice", 0),
-    )
+    out = MessagesSummary(reminders_sent=counts.get("reminder", 0), notices_sent=counts.get("notice", 0))
+    # One row per item escalated (a task at a level or a risk trigger, to one recipient), keyed
+    # as the per-item messages were before the daily digest carried several (migration 0007):
+    # "escalations" counts these items, as the breakdown by level and recipient does, not mails.
     rows = session.execute(
         select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
-               OutboxMessage.sent_at, OutboxMessage.created_at, OutboxMessage.dedup_key)
+               OutboxMessage.sent_at, OutboxMessage.created_at, EscalationItem.dedup_key)
+        .join(EscalationItem, EscalationItem.outbox_id == OutboxMessage.id)
         .where(*week, OutboxMessage.kind == "escalation")
-        .order_by(OutboxMessage.sent_at, OutboxMessage.id)
+        .order_by(OutboxMessage.sent_at, OutboxMessage.id, EscalationItem.id)
     )
     for r in rows:
         sent = r.sent_at or r.created_at
@@ -307,6 +308,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         level, key = escalation_of(r.dedup_key)
         out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone),
                                               level=level, key=key))
+    out.escalations_sent = len(out.escalations)
     _failed_waiting(session, roadmap, out)
     return out
 

@@ -207,7 +207,7 @@ class FailedMessage:
 @dataclass(kw_only=True, slots=True)
 class MessagesSummary:
     reminders_sent: int = 0
-    escalations_sent: int = 0
+    escalations_sent: int = 0  # items escalated (``escalations``), not mails: a digest carries several
     notices_sent: int = 0
     escalations: list[EscalationSent] = field(default_factory=list)
     failed_waiting: int = 0  # all of them, any day; ``failed`` lists the oldest FAILED_LISTED

@@ -28,6 +28,9 @@ class Roadmap(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(Text)
+    # The roadmap's name in mail subjects (migration 0007); None: derived from the title
+    # (models/subjects.py short_title).
+    short_title: Mapped[str | None] = mapped_column(Text, nullable=True, sort_order=1)
     session_date: Mapped[date] = mapped_column()
     session_place: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64))
@@ -209,6 +212,20 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     dismissed_at: Mapped[datetime | None] = mapped_column()
     dismissed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class EscalationItem(Base):
+    """One item of an escalation digest (migration 0007): a task at a level, or a risk trigger,
+    for one recipient, under the item's own dedup key (models/notify.py Escalation.dedup_key,
+    with the roadmap prefix), and the outbox message that carried it. The key is unique: the
+    same item at the same level never goes to the same person twice, whatever the digest."""
+
+    __tablename__ = "escalation_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
 class OutboxContent(Base):

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models.dates import MAX_DURATION, SESSION_FIRST, SESSION_LAST
-from models.text import Email, Expr, Line, Note, Text
+from models.text import Email, Expr, Line, Note, ShortText, Text
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", max_length=100)]
 DateValue = date | Expr  # an ISO date or a date expression, see models/dates.py
@@ -45,6 +45,8 @@ class Office(_Strict):
 class RoadmapMeta(_Strict):
     key: Key
     title: Text
+    # The name in mail subjects; default derived from the title (models/subjects.py).
+    short_title: ShortText | None = None
     session: Session
     timezone: Line = "Europe/Moscow"
     calendar: Line = "RU"

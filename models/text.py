@@ -64,6 +64,8 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE), Afte
 Note = Annotated[str, StringConstraints(max_length=MAX_NOTE), AfterValidator(_lines)]
 Expr = Annotated[str, StringConstraints(max_length=MAX_EXPR), AfterValidator(_one_line)]
 Email = Annotated[str, StringConstraints(min_length=1, max_length=MAX_EMAIL), AfterValidator(_one_line)]
+MAX_SHORT_TITLE = 40  # a roadmap's short title, in mail subjects (models/subjects.py)
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SHORT_TITLE), AfterValidator(_one_line)]
 
 
 def checked_note(value: str | None, option: str) -> str | None:

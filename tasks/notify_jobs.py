@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,15 +23,23 @@ from sqlalchemy import select
 
 from config import Settings, get_settings
 from models.db import session_scope
-from models.notify import Digest, Escalation, load_directory, plan_digests, plan_escalations
+from models.notify import (
+    Digest,
+    EscalationDigest,
+    digest_key,
+    load_directory,
+    plan_digests,
+    plan_escalation_digests,
+    plan_escalations,
+)
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
-from models.schema import Change, Risk, Roadmap, Stage
+from models.schema import Change, EscalationItem, OutboxMessage, Risk, Roadmap, Stage
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats, Intent, Recording, RecordStats, already_recorded, deliver, record
-from tasks.render_mail import render_digest, render_escalation
+from tasks.render_mail import render_digest, render_escalation_digest
 
 log = logging.getLogger("roadmap")
 
@@ -46,7 +55,7 @@ class Plan:
     roadmap_id: int
     roadmap_key: str
     as_of: date
-    todo: list[Digest] | list[Escalation] = field(default_factory=list)  # new today
+    todo: list[Digest] | list[EscalationDigest] = field(default_factory=list)  # new today
     # Dedup keys of this day's messages already in the outbox: neither rendered nor recorded
     # again, but still counted in the run's result (a message that failed stays a failure).
     already: list[str] = field(default_factory=list)
@@ -75,7 +84,8 @@ def _mail_domain(settings: Settings) -> str:
 
 def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
     return dict(
-        roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
+        roadmap_title=roadmap.title, short_title=roadmap.short_title,
+        roadmap_key=roadmap.key, lang=roadmap.language,
         office_name=roadmap.office_name, office_email=roadmap.office_email, sender=settings.mail_from,
         template_dir=settings.template_dir, public_url=settings.public_url, secret_key=settings.secret_key,
     )
@@ -124,6 +134,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
 def plan_escalation_messages(
     db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None
 ) -> Plan:
+    """The day's escalation digests: one per recipient, of the items never sent to them."""
     settings = settings or get_settings()
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
@@ -133,17 +144,28 @@ def plan_escalation_messages(
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         escalations = plan_escalations(tasks, risks, load_directory(session, roadmap), day, roadmap_calendar(roadmap))
         args = _render_args(roadmap, settings)
-        recorded = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations])
+        sent = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations], EscalationItem.dedup_key)
+        prefix = f"{roadmap.key}:"
+        today = [k[len(prefix):] for k in session.scalars(select(OutboxMessage.dedup_key).where(
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.kind == "escalation", OutboxMessage.as_of == day))]
         domain = _mail_domain(settings)
     for e in escalations:
         if "stage" in e.detail:
             e.detail["stage"] = stages.get(str(e.detail["stage"]), e.detail["stage"])
+    # Today's digests to the people escalated to today: counted in the run's result, and
+    # numbered so that a later digest of the day (new items only) has a key of its own.
+    bases = {digest_key(e.recipient.email, day) for e in escalations}
+    already = [k for k in today if k.rsplit(":", 1)[0] in bases or k in bases]
+    counts = Counter(k if k in bases else k.rsplit(":", 1)[0] for k in already)
+    digests = plan_escalation_digests(escalations, day, sent, counts)
 
-    def render_one(e: Escalation) -> Intent:
-        msg = render_escalation(e, message_id=make_message_id(domain), as_of=day, **args)
-        return Intent("escalation", e.dedup_key, e.recipient.email, e.recipient.name, msg)
+    def render_one(d: EscalationDigest) -> Intent:
+        msg = render_escalation_digest(d, message_id=make_message_id(domain), **args)
+        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg,
+                      item_keys=tuple(e.dedup_key for e in d.items))
 
-    return _plan(roadmap, day, escalations, recorded, render_one, settings)
+    return Plan(roadmap.id, roadmap.key, day, todo=digests, already=already, render_one=render_one,
+                stream=settings.template_dir is None)
 
 
 CHUNK = 25  # digests rendered and recorded at a time while earlier ones are being sent

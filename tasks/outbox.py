@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from models.addresses import parse_address
 from models.db import conflict_insert, get_engine
-from models.schema import Change, OutboxContent, OutboxMessage, utcnow
+from models.schema import Change, EscalationItem, OutboxContent, OutboxMessage, utcnow
 from tasks.mail import Prepared, SendError, Transport, prepare
 from tasks.mail_message import OutgoingMessage
 
@@ -58,6 +58,7 @@ class Intent:
     recipient_name: str | None
     message: OutgoingMessage
     change_ids: tuple[int, ...] = ()  # recorded date changes this message notifies
+    item_keys: tuple[str, ...] = ()  # escalation items it carries (their dedup keys, no roadmap prefix)
 
 
 @dataclass
@@ -116,14 +117,16 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str]) -> set[str]:
-    """The dedup keys (without the roadmap prefix) that the outbox already holds."""
+def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str], column: Any = None) -> set[str]:
+    """The dedup keys (without the roadmap prefix) that the outbox already holds, or with
+    ``column=EscalationItem.dedup_key`` the escalation items already sent in a digest."""
     prefix = f"{roadmap_key}:"
+    column = OutboxMessage.dedup_key if column is None else column
     found: set[str] = set()
     wanted = [prefix + k for k in dedup_keys]
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        found.update(session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))))
+        found.update(session.scalars(select(column).where(column.in_(chunk))))
     return {k[len(prefix):] for k in found}
 
 
@@ -158,7 +161,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents = []
+    contents, items = [], []
     for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
@@ -172,8 +175,13 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
                              raw=None if isinstance(w, SendError) else w.data))
         if intent.change_ids:
             session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
+        items += [dict(roadmap_id=roadmap_id, dedup_key=f"{roadmap_key}:{k}", outbox_id=new_id)
+                  for k in intent.item_keys]
     if contents:
         session.execute(sa_insert(OutboxContent), contents)
+    if items:  # an item another run recorded meanwhile stays with that run's digest
+        session.execute(conflict_insert(session)(EscalationItem).on_conflict_do_nothing(index_elements=["dedup_key"]),
+                        items)
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 

@@ -37,9 +37,10 @@ from models.addresses import mailbox
 from models.errors import UserError
 from models.i18n import install_gettext, language, translations
 from models.ics import Deadline, build_ics
-from models.notify import Digest, Escalation, Recipient, TaskLine
+from models.notify import Digest, Escalation, EscalationDigest, Recipient, TaskLine
 from models.report_data import ReportContext
 from models.report_words import format_period
+from models.subjects import fit_subject, short_title
 from models.tokens import OFFICE, expiry_for, sign_task_token
 from tasks.mail_message import Attachment, OutgoingMessage
 
@@ -61,6 +62,7 @@ class MailArgs(TypedDict):
     message_id: str
     template_dir: NotRequired[Path | None]
     public_url: NotRequired[str | None]
+    short_title: NotRequired[str | None]  # the roadmap file's; None: derived (models/subjects.py)
 
 
 @dataclass(frozen=True)
@@ -147,19 +149,42 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
     return _compose("reminder", digest.recipient, args, context, (calendar,))
 
 
+def render_escalation_digest(
+    digest: EscalationDigest, *, secret_key: Any = None, **args: Unpack[MailArgs]
+) -> OutgoingMessage:
+    """One recipient's escalations of a day in one message, grouped by level and reason
+    (``digest.groups``); every task carries its signed links, valid for 30 days from the
+    digest's day. In each group, ``role`` is why the recipient gets it when that is the
+    same for every item (else each item says it: a manager of one owner may be the partner
+    contact of another task)."""
+    if not digest.items:
+        raise ValueError(f"escalation digest for {digest.recipient.email} on {digest.as_of} has no items")
+    key, public_url = _signing_key(secret_key), args.get("public_url")
+    groups = []
+    for group, items in digest.groups:
+        entries = [(e, escalation_role(e, args["office_email"])) for e in items]
+        roles = {role for _, role in entries}
+        groups.append((group, entries, roles.pop() if len(roles) == 1 else None))
+    context: dict[str, Any] = {
+        "digest": digest, "as_of": digest.as_of, "groups": groups,
+        "task_count": len({e.key for e in digest.items if e.subject_kind == "task"}),
+        "risk_count": len({e.key for e in digest.items if e.subject_kind == "risk"}),
+    }
+    if key and public_url:
+        context["links"] = {
+            e.key: task_links(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
+            for e in digest.items if e.subject_kind == "task"
+        }
+    return _compose("escalation", digest.recipient, args, context)
+
+
 def render_escalation(
     esc: Escalation, *, secret_key: Any = None, as_of: date | None = None, **args: Unpack[MailArgs]
 ) -> OutgoingMessage:
-    """One escalation (an overdue task at level 1 or 2, or a risk trigger) to one recipient.
-    A task escalation carries a signed link to the task's page, valid for 30 days from
-    ``as_of``; when the caller does not say the day, it is estimated as the due date plus
-    the business days late counted as calendar days (a little early, never late)."""
-    key, public_url = _signing_key(secret_key), args.get("public_url")
-    context: dict[str, Any] = {"esc": esc, "detail": esc.detail, "role": escalation_role(esc, args["office_email"])}
-    if key and public_url and esc.subject_kind == "task":
-        day = as_of or _escalation_day(esc)
-        context["links"] = {esc.key: task_links(key, public_url, args["roadmap_key"], esc.key, esc.recipient.key, day)}
-    return _compose("escalation", esc.recipient, args, context)
+    """A digest of one escalation; when the caller does not say the day, it is estimated as
+    the due date plus the business days late counted as calendar days (a little early, never late)."""
+    digest = EscalationDigest(esc.recipient, as_of or _escalation_day(esc), [esc])
+    return render_escalation_digest(digest, secret_key=secret_key, **args)
 
 
 def render_report_mail(
@@ -193,6 +218,7 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
         **args,
         "lang": language(args["lang"]),
         "recipient": recipient,
+        "short_title": short_title(args["roadmap_title"], args.get("short_title")),
         "roadmap_url": _roadmap_url(args.get("public_url"), args["roadmap_key"]),
         "links": {},
         "delegated": [],
@@ -213,7 +239,11 @@ def _escalation_day(esc: Escalation) -> date:
     due, late = esc.detail.get("due"), esc.detail.get("days_late")
     if isinstance(due, date) and isinstance(late, int):
         return due + timedelta(days=late)
-    return date.fromisoformat(esc.trigger_value)
+    try:
+        return date.fromisoformat(esc.trigger_value)  # a review date
+    except ValueError:  # a score or "occurred": no day in the data; the caller should say it
+        review = esc.detail.get("review")
+        return review if isinstance(review, date) else date.today()
 
 
 def escalation_role(esc: Escalation, office_email: str) -> str:
@@ -233,11 +263,12 @@ def escalation_role(esc: Escalation, office_email: str) -> str:
 
 def _render_three(name: str, context: dict[str, Any], template_dir: Path | None) -> tuple[str, str, str]:
     """(subject, text, html) of ``mail/<name>.*.j2``. The templates get the wording of
-    ``mail/_phrases.j2`` as ``t``; the subject is collapsed to one line and passed on to
+    ``mail/_phrases.j2`` as ``t``; the subject is collapsed to one line, cut to SUBJECT_MAX characters
+    (models/subjects.py) and passed on to
     the bodies as ``subject`` (the HTML uses it as its <title>)."""
     env = mail_environment(template_dir)
     context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True))}
-    subject = " ".join(_render(env, f"mail/{name}.subject.j2", context).split())
+    subject = fit_subject(_render(env, f"mail/{name}.subject.j2", context))
     context["subject"] = subject
     return subject, _render(env, f"mail/{name}.txt.j2", context), _render(env, f"mail/{name}.html.j2", context)
 

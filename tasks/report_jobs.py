@@ -232,7 +232,8 @@ def record_weekly_report(
         intents = []
         for r in report_recipients(session, roadmap):
             msg = render_report_mail(
-                r, roadmap_title=roadmap.title, roadmap_key=roadmap.key, lang=roadmap.language,
+                r, roadmap_title=roadmap.title, short_title=roadmap.short_title,
+                roadmap_key=roadmap.key, lang=roadmap.language,
                 office_name=roadmap.office_name, office_email=roadmap.office_email,
                 sender=settings.mail_from, message_id=make_message_id(settings.mail_from_domain),
                 report=report, attachments=tuple(attachments), template_dir=settings.template_dir,

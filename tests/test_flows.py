@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import select
 
 from flows import prefect_tasks
 from flows.daily_cycle import daily_cycle
@@ -18,6 +19,8 @@ from flows.send_escalations import send_escalations
 from flows.send_reminders import send_reminders
 from flows.sync_roadmap import sync_roadmap
 from flows.weekly_report import weekly_report
+from models.db import session_scope
+from models.schema import EscalationItem
 from tasks import notify_jobs
 from tasks.mail_summary import DeliveryFailed
 from tasks.outbox_admin import list_messages
@@ -152,17 +155,28 @@ def test_daily_cycle_catches_up_after_missed_days(url, smtp_env):
     assert {r.as_of for r in rows if r.kind == "reminder"} <= {date(2014, 11, 12)}
     sent_before = len(smtp_env.messages)
     assert sent_before == sum(s.sent for s in summaries) == len(rows)
-    # The next day: the report is not made again, and no escalation is repeated: every one
-    # planned again is skipped as already recorded, none is recorded or sent a second time.
+    # The next day: the report is not made again, and no escalated item is repeated: the
+    # next day's digests (a key per recipient and day) carry only items never sent before.
     escalated = {r.dedup_key for r in rows if r.kind == "escalation"}
     assert escalated
+    items_before = escalation_item_keys(url)
+    assert len(items_before) > len(escalated)  # a digest carries several items
+    planned = notify_jobs.plan_escalation_messages(url, None, date(2014, 11, 13))
+    assert not {e.dedup_key for d in planned.todo for e in d.items} & items_before
     nxt = daily_cycle(as_of=date(2014, 11, 13), db_url=url)
     assert {s.kind for s in nxt} == {"reminders", "escalations"}
     again = next(s for s in nxt if s.kind == "escalations")
-    assert again.duplicates == len(escalated) and again.planned == again.duplicates + again.recorded
+    assert (again.planned, again.recorded, again.duplicates) == (len(planned.todo), len(planned.todo), 0)
     new_escalations = [r for r in list_messages(url) if r.kind == "escalation" and r.dedup_key not in escalated]
     assert len(new_escalations) == again.recorded
+    assert len(escalation_item_keys(url)) == len(items_before) + sum(len(d.items) for d in planned.todo)
     assert len(list_messages(url)) == len(smtp_env.messages)
+
+
+def escalation_item_keys(url):
+    """The escalated items recorded so far (dedup keys without the roadmap prefix)."""
+    with session_scope(url) as session:
+        return {k.split(":", 1)[1] for k in session.scalars(select(EscalationItem.dedup_key))}
 
 
 def test_flow_refuses_a_password_in_its_parameters(monkeypatch):

@@ -89,12 +89,12 @@ def risk_escalation(trigger: str = "score", recipient: Recipient | None = None) 
 def test_russian_subject_agrees_with_the_number_of_tasks(n: int, phrase: str) -> None:
     d = Digest(OWNER, AS_OF, [line(f"t{i}", days_left=5) for i in range(n)])
     msg = render_digest(d, **mail_kwargs())  # type: ignore[arg-type]
-    assert msg.subject == f"Дорожная карта «Открытая мастерская»: {phrase} (15 ноября 2014 г.)"
+    assert msg.subject == f"{phrase} · Открытая мастерская · 15 ноября"
 
 
 def test_english_subject(digest: Digest) -> None:
     msg = render_digest(digest, **mail_kwargs("en"))  # type: ignore[arg-type]
-    assert msg.subject == "Roadmap “Open Workshop”: 5 tasks need attention (15 November 2014)"
+    assert msg.subject == "5 tasks need attention · Open Workshop · 15 November"
 
 
 def test_a_task_both_overdue_and_moved_is_counted_once(digest: Digest) -> None:
@@ -105,7 +105,7 @@ def test_a_task_both_overdue_and_moved_is_counted_once(digest: Digest) -> None:
 
 def test_subject_is_one_line_even_when_the_title_has_line_breaks(digest: Digest) -> None:
     msg = render_digest(digest, **mail_kwargs(roadmap_title="Открытая\nмастерская"))  # type: ignore[arg-type]
-    assert "\n" not in msg.subject and "«Открытая мастерская»" in msg.subject
+    assert "\n" not in msg.subject and "· Открытая мастерская ·" in msg.subject
 
 
 def test_days_left_and_late_agree_in_russian(digest: Digest) -> None:
@@ -147,7 +147,7 @@ def test_html_escapes_every_user_supplied_string_and_text_keeps_it_as_is() -> No
     assert msg.html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
     assert "Бюджет &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in msg.html
     assert f"* Смета {evil}" in msg.text and f"«Бюджет {evil} & Co»" in msg.text
-    assert f"«Карта {evil}»" in msg.subject
+    assert "Карта <script>alert" in msg.subject  # the short title: cut at the bracket
 
 
 def test_escalation_html_escapes_user_strings() -> None:
@@ -178,8 +178,10 @@ def test_notice_only_digest_says_dates_changed(n: int, phrase: str) -> None:
     d = Digest(OWNER, AS_OF, lines)
     assert d.kind == "notice"
     msg = render_digest(d, **mail_kwargs())  # type: ignore[arg-type]
-    assert msg.subject == f"Дорожная карта «Открытая мастерская»: {phrase} (15 ноября 2014 г.)"
+    assert msg.subject == f"{phrase[0].upper()}{phrase[1:]} · Открытая мастерская · 15 ноября"
     assert "требу" not in msg.text
+    # agreement by number (issue 13): "за которую" for one task, "за которые" for several
+    assert ("за которую вы отвечаете" if n % 10 == 1 and n % 100 != 11 else "за которые вы отвечаете") in msg.text
 
 
 def test_signed_by_the_project_office_and_replies_go_there(digest: Digest) -> None:
@@ -196,7 +198,7 @@ def test_empty_digest_and_unknown_language_are_refused(digest: Digest) -> None:
         render_digest(Digest(OWNER, AS_OF, []), **mail_kwargs())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="language"):
         render_digest(digest, **mail_kwargs("de"))  # type: ignore[arg-type]
-    assert render_digest(digest, **mail_kwargs("ru_RU")).subject.startswith("Дорожная карта")  # type: ignore[arg-type]
+    assert render_digest(digest, **mail_kwargs("ru_RU")).subject.startswith("5 задач")  # type: ignore[arg-type]
 
 
 # --- calendar ------------------------------------------------------------------------
@@ -246,7 +248,7 @@ def test_user_template_overrides_one_file_only(tmp_path: Path, digest: Digest) -
     assert "Срок перенесён: 24 ноября 2014 г. → 1 декабря 2014 г." in msg.text  # built-in body
     assert msg.html is not None and "<title>[owm] 5 — Иван Петров</title>" in msg.html
     # The built-in folder alone is unaffected.
-    assert render_digest(digest, **mail_kwargs()).subject.startswith("Дорожная карта")  # type: ignore[arg-type]
+    assert render_digest(digest, **mail_kwargs()).subject.startswith("5 задач")  # type: ignore[arg-type]
 
 
 def test_missing_template_folder_is_an_error(tmp_path: Path, digest: Digest) -> None:
@@ -286,8 +288,8 @@ def test_environment_escapes_html_templates_only_and_is_cached(tmp_path: Path) -
 
 def test_task_escalation_level_2_to_the_office() -> None:
     msg = render_escalation(task_escalation(), **mail_kwargs())  # type: ignore[arg-type]
-    assert msg.subject == ("Дорожная карта «Открытая мастерская»: задача «Согласовать смету» "
-                           "просрочена на 12 рабочих дней (эскалация, уровень 2)")
+    assert msg.subject == "Эскалация: 1 просроченная задача · Открытая мастерская · 12 ноября"
+    assert "Просроченные задачи, 2-й уровень: проектный офис" in msg.text and "* Согласовать смету" in msg.text
     assert "Вы получили это письмо как проектный офис." in msg.text
     assert "Ответственный: Иван Петров (ivan@example.org)" in msg.text
     assert "Срок: 31 октября 2014 г." in msg.text
@@ -302,8 +304,8 @@ def test_task_escalation_level_1_in_english() -> None:
     esc = task_escalation(level=1, recipient=Recipient("petr@example.org", "Petr", "petr"),
                           days_late=3, threshold=3)
     msg = render_escalation(esc, **mail_kwargs("en"))  # type: ignore[arg-type]
-    assert msg.subject == ("Roadmap “Open Workshop”: task “Согласовать смету” is 3 business days overdue "
-                           "(escalation level 1)")
+    assert msg.subject == "Escalation: 1 overdue task · Open Workshop · 3 November"
+    assert "Overdue tasks, level 1: managers and partners" in msg.text
     assert "the owner's manager or a partner's contact" in msg.text
     assert "Due: 31 October 2014" in msg.text
 
@@ -316,8 +318,8 @@ def test_planner_given_role_wins() -> None:
 
 def test_risk_score_escalation_shows_the_numbers() -> None:
     msg = render_escalation(risk_escalation(), **mail_kwargs())  # type: ignore[arg-type]
-    assert msg.subject == ("Дорожная карта «Открытая мастерская»: риск «Срыв аренды площадки» "
-                           "достиг оценки 20 (порог 15)")
+    assert msg.subject.startswith("Эскалация: 1 риск · Открытая мастерская · ")
+    assert "Риски на пороге и выше" in msg.text and "оценка (вероятность × влияние) достигает 15" in msg.text
     for expected in ("4 × 5 = 20 (вероятность × влияние)", "Меры: Резервная площадка в Технограде",
                      "Пересмотр: 10 ноября 2014 г.", "Владелец риска: Иван Петров",
                      "Вы получили это письмо как контакт партнёра."):
@@ -326,13 +328,14 @@ def test_risk_score_escalation_shows_the_numbers() -> None:
 
 
 @pytest.mark.parametrize("trigger, recipient, subject_end, why", [
-    ("occurred", Recipient("ivan@example.org", "Иван Петров", "ivan"), "has occurred", "as the risk owner"),
-    ("review", Recipient("office@example.org", "Project office"), "was not reviewed by 10 November 2014",
+    ("occurred", Recipient("ivan@example.org", "Иван Петров", "ivan"), "Risks that have occurred", "as the risk owner"),
+    ("review", Recipient("office@example.org", "Project office"), "Risks not reviewed on time",
      "as the project office"),
 ])
 def test_other_risk_triggers_in_english(trigger: str, recipient: Recipient, subject_end: str, why: str) -> None:
     msg = render_escalation(risk_escalation(trigger, recipient), **mail_kwargs("en"))  # type: ignore[arg-type]
-    assert msg.subject == f"Roadmap “Open Workshop”: risk “Срыв аренды площадки” {subject_end}"
+    assert msg.subject.startswith("Escalation: 1 risk · Open Workshop · ") and subject_end in msg.text
+    assert "* Срыв аренды площадки" in msg.text and ".." not in msg.text
     assert why in msg.text and "4 × 5 = 20 (probability × impact)" in msg.text
 
 

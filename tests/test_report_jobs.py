@@ -193,7 +193,7 @@ def test_cli_report_send_once_per_recipient_and_week(url, smtp_server, tmp_path)
     got = {m["To"].addresses[0].addr_spec: m for m in smtp_server.messages}
     assert set(got) == {"boss@example.org", "director@example.org"}  # report_to: [boss, director@...]
     for message in got.values():
-        assert message["Subject"] == "Еженедельный отчёт: «Small roadmap», 45-я неделя 2014 г."
+        assert message["Subject"] == "Еженедельный отчёт · Small roadmap · 45-я неделя 2014 г."
         (attachment,) = list(message.iter_attachments())
         assert attachment.get_content_type() == DOCX_CONTENT_TYPE
         assert attachment.get_filename() == "small-2014-W45.docx"
