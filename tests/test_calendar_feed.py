@@ -174,3 +174,28 @@ def test_a_task_given_to_someone_else_is_withdrawn_from_the_former_owners_calend
     client = make_client(url)
     assert "Agreement" in client.get(calendar_link(url, "carol")).text
     assert "Agreement" not in client.get(calendar_link(url, "bob")).text
+
+
+def feed_links(message) -> list[str]:
+    import re
+
+    return re.findall(r"(http://127\.0\.0\.1:8000/calendar/\S+\.ics)", message.get_body(("plain",)).get_content())
+
+
+def test_every_digest_to_a_person_links_their_feed(url, smtp_env):
+    from tests.test_mail_delivery import escalate
+
+    remind(url, DAY1)
+    escalate(url, DAY1)
+    client = make_client(url)
+    for m in smtp_env.messages:
+        address = m["To"].addresses[0].addr_spec
+        links = feed_links(m)
+        if address == "pmo@example.org":  # the office is no person: no feed
+            assert links == []
+            continue
+        assert len(links) == 1, (address, m["Subject"])
+        person = address.split("@")[0]
+        assert urlsplit(links[0]).path == calendar_link(url, person)
+        assert client.get(urlsplit(links[0]).path).status_code == 200
+    assert {m["To"].addresses[0].addr_spec for m in smtp_env.messages} >= {"alice@example.org", "boss@example.org"}
