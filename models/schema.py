@@ -196,7 +196,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation | report | notice
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | notice | calendar | escalation | report
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(Text)
