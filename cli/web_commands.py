@@ -1,5 +1,6 @@
 """`roadmap web`: serve the task pages and the roadmap page; `roadmap web-link`: print a
-signed link (an office link to the roadmap page, or one person's link to one task).
+signed link (an office link to the roadmap page, or one person's link to one task);
+`roadmap calendar-link PERSON`: print a person's calendar feed link, or revoke it.
 
 uvicorn, the web app and the mail renderer are imported inside the commands: the CLI imports
 every command module to build its help, and `roadmap --help` should not pay for uvicorn,
@@ -18,8 +19,9 @@ from models.db import session_scope
 from models.delegation import may_update
 from models.errors import UserError
 from models.notify import load_directory
+from models.problems import did_you_mean
 from models.roadmaps import select_roadmap, today_in
-from models.schema import Task
+from models.schema import Person, Task
 from models.tokens import expiry_for, sign_office_token
 
 
@@ -84,3 +86,32 @@ def register(app: typer.Typer) -> None:
                     "contacts and the project office"
                 )
             console.print(task_links(secret, public, rm.key, row.key, who, day, days).page, markup=False)
+
+    @app.command("calendar-link")
+    @handle_errors
+    def calendar_link(
+        person: Annotated[str, typer.Argument(help="A person key of the roadmap.", show_default=False)],
+        revoke: Annotated[bool, typer.Option(
+            "--revoke", help="Make every earlier link of this person refused (403) and print the new one.")] = False,
+        roadmap: RoadmapOption = None,
+        db: DbOption = None,
+    ) -> None:
+        """Print a person's calendar feed link (their open tasks, for a calendar to subscribe to)."""
+        from tasks.render_mail import calendar_link as feed_link
+        from tasks.render_mail import recipient_of
+
+        url = db_url(db)
+        secret = get_settings().web_secret_key  # the web app's key, so the link opens there
+        with session_scope(url) as session:
+            rm = select_roadmap(session, roadmap)
+            people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == rm.id))}
+            row = people.get(person)
+            if row is None or row.archived:
+                live = [k for k, p in people.items() if not p.archived]
+                raise UserError(f"no person {person!r} in roadmap {rm.key!r}{did_you_mean(person, live)}")
+            if revoke:
+                row.calendar_generation += 1
+            link = feed_link(secret, get_settings().public_url, rm.key, recipient_of(row))
+        if revoke:
+            console.print(f"earlier calendar links of {person} are revoked; the new one:", markup=False)
+        console.print(link, markup=False)

@@ -44,12 +44,24 @@ def event_uid(task_uid: str) -> str:
     return task_uid + "-event"
 
 
-def build_ics(deadlines: Iterable[Deadline], *, now: datetime | None = None) -> bytes:
+def task_uid(roadmap_key: str, task_key: str) -> str:
+    """The VTODO's UID of a task: the same in every mail .ics and in the calendar feed, so
+    that an entry is updated or withdrawn, never duplicated."""
+    return f"{task_key}.{roadmap_key}@roadmap-office"
+
+
+PUBLISH, CANCEL = "PUBLISH", "CANCEL"
+
+
+def build_ics(deadlines: Iterable[Deadline], *, now: datetime | None = None, method: str = PUBLISH) -> bytes:
     """A VCALENDAR with one VTODO and one all-day VEVENT per deadline, written by the
     ``icalendar`` package (escaping, folding at 75 octets, CRLF).
 
     ``now`` becomes DTSTAMP and LAST-MODIFIED (defaults to the current UTC time); pass it
-    for reproducible output.
+    for reproducible output. With ``method=CANCEL`` the calendar withdraws the entries: each
+    component says STATUS:CANCELLED, and a client that holds its UID with a lower SEQUENCE
+    removes it (RFC 5546 section 3.2.5), so the deadlines' ``sequence`` must be higher than the
+    one last sent.
     """
     from icalendar import Calendar, Event, Todo
 
@@ -57,13 +69,16 @@ def build_ics(deadlines: Iterable[Deadline], *, now: datetime | None = None) -> 
     cal = Calendar()
     cal.add("version", "2.0")
     cal.add("prodid", "-//Roadmap Office//EN")
-    cal.add("method", "PUBLISH")  # as tasks.render_mail.ICS_CONTENT_TYPE tells the mail reader
+    cal.add("method", method)  # as tasks.render_mail's content types tell the mail reader
+    cancel = method == CANCEL
     for d in deadlines:
-        cal.add_component(_component(Todo(), d.uid, d, stamp, {"due": d.due, "status": "NEEDS-ACTION"}))
+        cal.add_component(_component(Todo(), d.uid, d, stamp,
+                                     {"due": d.due, "status": "CANCELLED" if cancel else "NEEDS-ACTION"}))
         # All-day events end on the next day (DTEND is exclusive); a deadline should not
         # mark the owner as busy for the whole day (TRANSP).
         cal.add_component(_component(Event(), event_uid(d.uid), d, stamp, {
             "dtstart": d.due, "dtend": d.due + timedelta(days=1), "transp": "TRANSPARENT",
+            **({"status": "CANCELLED"} if cancel else {}),
         }))
     return cal.to_ical()
 

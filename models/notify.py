@@ -46,6 +46,7 @@ class Recipient:
     email: str
     name: str
     key: str | None = None  # person key, None for addresses such as the project office
+    calendar_generation: int = 0  # of the person's calendar feed link (models/tokens.py)
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,32 @@ class TaskLine:
     away_until: date | None = None
 
 
+@dataclass(frozen=True)
+class Withdrawal:
+    """A calendar entry to withdraw (METHOD:CANCEL) in its holder's next mail: the task as
+    last sent, and the SEQUENCE of the cancel (above the last one sent)."""
+
+    task_key: str
+    summary: str
+    due: date
+    sequence: int
+
+
 @dataclass
 class Digest:
-    """One email to one owner for one day: reminders plus rescheduling notices."""
+    """One email to one owner for one day: reminders plus rescheduling notices, and the
+    calendar entries to withdraw (models/calendar_entries.py). A digest of withdrawals only is
+    a "calendar update"."""
 
     recipient: Recipient
     as_of: date
     lines: list[TaskLine] = field(default_factory=list)
+    withdrawn: list[Withdrawal] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
+        if not self.lines:
+            return "calendar"
         return "reminder" if any(line.reason != "moved" for line in self.lines) else "notice"
 
     @property
@@ -174,7 +191,7 @@ class Directory:
 
     def person(self, key: str | None) -> Recipient | None:
         p = self.people.get(key or "")
-        return Recipient(p.email, p.name, p.key) if p else None
+        return Recipient(p.email, p.name, p.key, p.calendar_generation) if p else None
 
     def partner_contact(self, key: str | None) -> Recipient | None:
         partner = self.partners.get(key or "")

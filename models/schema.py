@@ -81,6 +81,9 @@ class Person(InRoadmap, Base):
     # migration added them.
     away_until: Mapped[date | None] = mapped_column(nullable=True, sort_order=1)
     delegate: Mapped[str | None] = mapped_column(String(100), nullable=True, sort_order=1)
+    # The generation of the person's calendar feed link (migration 0008): `roadmap calendar-link
+    # --revoke` raises it, and every feed link signed for an older generation is refused.
+    calendar_generation: Mapped[int] = mapped_column(default=0, server_default="0", sort_order=1)
 
 
 class Workstream(InRoadmap, Base):
@@ -193,7 +196,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder | escalation | report | notice
+    kind: Mapped[str] = mapped_column(String(20))  # reminder | notice | calendar | escalation | report
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(Text)
@@ -226,6 +229,29 @@ class EscalationItem(Base):
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+
+
+class CalendarEntry(Base):
+    """What a person's calendar holds of one task, as the mail .ics files sent to one address
+    left it (migration 0008): its UID, the last SEQUENCE sent, the due date and title, and
+    whether the entry was withdrawn (METHOD:CANCEL). The reminder run compares these rows with
+    the open tasks to know which entries to withdraw (models/calendar_entries.py); a row is
+    written with the outbox message that carried its .ics (tasks/outbox.py record)."""
+
+    __tablename__ = "calendar_entries"
+    __table_args__ = (UniqueConstraint("roadmap_id", "email", "task_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))  # lower case: the address the .ics went to
+    person: Mapped[str | None] = mapped_column(String(100))  # the recipient's person key
+    task_key: Mapped[str] = mapped_column(String(100))
+    uid: Mapped[str] = mapped_column(String(400))
+    sequence: Mapped[int] = mapped_column()
+    due: Mapped[date] = mapped_column()
+    summary: Mapped[str] = mapped_column(Text)
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
 
 
 class OutboxContent(Base):

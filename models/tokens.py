@@ -69,9 +69,10 @@ def _dump(secret: str, purpose: str, data: dict[str, Any]) -> str:
     return f"{payload}.{_sign(secret, purpose, payload)}"
 
 
-def _load(secret: str, purpose: str, token: str, now: datetime) -> dict[str, Any]:
+def _load(secret: str, purpose: str, token: str, now: datetime | None) -> dict[str, Any]:
     """The verified payload, or TokenError. The signature is checked before anything in
-    the payload is trusted, the expiry before the caller looks at names."""
+    the payload is trusted, the expiry (unless ``now`` is None: a token that does not
+    expire) before the caller looks at names."""
     payload, dot, signature = (token or "").strip().partition(".")
     if not dot or not payload or not signature:
         raise TokenError("malformed", N_("This link is incomplete: it may have been cut when copied from the email."))
@@ -89,6 +90,8 @@ def _load(secret: str, purpose: str, token: str, now: datetime) -> dict[str, Any
                          N_("This link is not valid: it was changed, or it was not issued by this server."))
     if kind != purpose:
         raise TokenError("purpose", N_("This link is meant for another page."))
+    if now is None:
+        return data
     try:
         expires = datetime.fromtimestamp(int(data["x"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
@@ -125,3 +128,20 @@ def verify_office_token(secret: str, token: str, *, roadmap: str, now: datetime)
     """Returns when the token is a genuine, unexpired office link for this roadmap."""
     if _load(secret, "office", token, now).get("r") != roadmap:
         raise TokenError("roadmap", OTHER_ROADMAP)
+
+
+def sign_calendar_token(secret: str, roadmap: str, person: str, generation: int) -> str:
+    """A person's calendar feed link (``/calendar/<token>.ics``). It has no expiry: a calendar
+    subscribes once and polls for years. It is revoked by raising the person's
+    ``calendar_generation`` (``roadmap calendar-link --revoke``), which the web app compares."""
+    return _dump(secret, "calendar", {"r": roadmap, "p": person, "g": generation})
+
+
+def verify_calendar_token(secret: str, token: str) -> tuple[str, str, int]:
+    """(roadmap key, person key, generation) of a genuine calendar token; the caller checks
+    that the person is live and the generation current."""
+    data = _load(secret, "calendar", token, None)
+    roadmap, person, generation = data.get("r"), data.get("p"), data.get("g")
+    if not isinstance(roadmap, str) or not isinstance(person, str) or not person or type(generation) is not int:
+        raise TokenError("malformed", DAMAGED)
+    return roadmap, person, generation

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from config import Settings, get_settings
+from models.calendar_entries import add_withdrawals, entry_rows, holders, load_entries
 from models.db import session_scope
 from models.notify import (
     Digest,
@@ -118,15 +119,22 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
             )
             if c.old is not None and c.new is not None  # a due move has both dates (the query asks for old)
         ]
-        digests = plan_digests(tasks, load_directory(session, roadmap), day, roadmap_calendar(roadmap), moves, stages)
+        directory = load_directory(session, roadmap)
+        digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages)
         args = _render_args(roadmap, settings)
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
+        # Calendar entries no longer true go into their holder's digest, or a calendar update.
+        updates = add_withdrawals(digests, load_entries(session, roadmap.id), holders(tasks, directory, day),
+                                  directory, day, recorded)
+        recorded |= already_recorded(session, roadmap.key, [d.dedup_key for d in updates])
+        digests += updates
         domain = _mail_domain(settings)
 
     def render_one(d: Digest) -> Intent:
         msg = render_digest(d, message_id=make_message_id(domain), **args)
         ids = tuple(i for line in d.lines for i in line.change_ids)
-        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids)
+        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids,
+                      calendar=tuple(entry_rows(d, roadmap_key=args["roadmap_key"])))
 
     return _plan(roadmap, day, digests, recorded, render_one, settings)
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from models.addresses import parse_address
 from models.db import conflict_insert, get_engine
-from models.schema import Change, EscalationItem, OutboxContent, OutboxMessage, utcnow
+from models.schema import CalendarEntry, Change, EscalationItem, OutboxContent, OutboxMessage, utcnow
 from tasks.mail import Prepared, SendError, Transport, prepare
 from tasks.mail_message import OutgoingMessage
 
@@ -59,6 +59,8 @@ class Intent:
     message: OutgoingMessage
     change_ids: tuple[int, ...] = ()  # recorded date changes this message notifies
     item_keys: tuple[str, ...] = ()  # escalation items it carries (their dedup keys, no roadmap prefix)
+    # calendar_entries rows its .ics files leave in the recipient's calendar (models/calendar_entries.py)
+    calendar: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -161,7 +163,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents, items = [], []
+    contents, items, entries = [], [], []
     for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
@@ -177,12 +179,24 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
             session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
         items += [dict(roadmap_id=roadmap_id, dedup_key=f"{roadmap_key}:{k}", outbox_id=new_id)
                   for k in intent.item_keys]
+        entries += [dict(row, roadmap_id=roadmap_id, outbox_id=new_id) for row in intent.calendar]
     if contents:
         session.execute(sa_insert(OutboxContent), contents)
     if items:  # an item another run recorded meanwhile stays with that run's digest
         session.execute(conflict_insert(session)(EscalationItem).on_conflict_do_nothing(index_elements=["dedup_key"]),
                         items)
+    if entries:
+        _record_calendar_entries(session, entries)
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
+
+
+def _record_calendar_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """What the recorded messages' .ics files leave in calendars: one row per address and
+    task, replaced by the latest message's."""
+    stmt = conflict_insert(session)(CalendarEntry)
+    changing = ("person", "uid", "sequence", "due", "summary", "cancelled", "outbox_id")
+    session.execute(stmt.on_conflict_do_update(index_elements=["roadmap_id", "email", "task_key"],
+                                               set_={c: stmt.excluded[c] for c in changing}), rows)
 
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, Unpack
@@ -34,17 +34,20 @@ import jinja2
 
 from config import TEMPLATES_DIR
 from models.addresses import mailbox
+from models.calendar_entries import deadline, stamp_of
 from models.errors import UserError
-from models.i18n import install_gettext, language, translations
-from models.ics import Deadline, build_ics
+from models.i18n import install_gettext, language
+from models.ics import CANCEL, Deadline, build_ics
 from models.notify import Digest, Escalation, EscalationDigest, Recipient, TaskLine
 from models.report_data import ReportContext
 from models.report_words import format_period
+from models.schema import Person
 from models.subjects import fit_subject, short_title
-from models.tokens import OFFICE, expiry_for, sign_task_token
+from models.tokens import OFFICE, expiry_for, sign_calendar_token, sign_task_token
 from tasks.mail_message import Attachment, OutgoingMessage
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
+ICS_CANCEL_CONTENT_TYPE = "text/calendar; method=CANCEL; charset=utf-8"
 # Digest sections in the order the mail shows them: the most urgent first.
 SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
 
@@ -82,6 +85,20 @@ def task_links(
     base = (public_url or "").rstrip("/")  # none: a path on the server that shows the page
     page = f"{base}{_roadmap_path(roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
+
+
+def recipient_of(person: Person) -> Recipient:
+    return Recipient(person.email, person.name, person.key, person.calendar_generation)
+
+
+def calendar_link(secret_key: Any, public_url: str, roadmap_key: str, recipient: Recipient) -> str | None:
+    """The recipient's calendar feed link (web/routes_calendar.py), or None for an address that
+    is not a person (the project office) or without a key."""
+    key = _signing_key(secret_key)
+    if not key or recipient.key is None:
+        return None
+    token = sign_calendar_token(key, roadmap_key, recipient.key, recipient.calendar_generation)
+    return f"{(public_url or '').rstrip('/')}/calendar/{token}.ics"
 
 
 def _signing_key(secret_key: Any) -> Any:
@@ -124,9 +141,10 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
 
 
 def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[MailArgs]) -> OutgoingMessage:
-    """One owner's digest as a message with an .ics of the deadlines it mentions."""
+    """One owner's digest as a message with an .ics of the deadlines it mentions, and another
+    (METHOD:CANCEL) withdrawing the entries no longer true (``digest.withdrawn``)."""
     lines, key, public_url = digest.lines, _signing_key(secret_key), args.get("public_url")
-    if not lines:
+    if not lines and not digest.withdrawn:
         raise ValueError(f"digest for {digest.recipient.email} on {digest.as_of} has no lines")
     context = {
         "digest": digest,
@@ -144,9 +162,20 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
             ln.key: task_links(key, public_url, args["roadmap_key"], ln.key, digest.recipient.key, digest.as_of)
             for ln in lines
         }
-    ics = build_ics(_deadlines(lines, args), now=datetime.combine(digest.as_of, time(0), tzinfo=UTC))
-    calendar = Attachment(f"{args['roadmap_key']}-{digest.as_of.isoformat()}.ics", ICS_CONTENT_TYPE, ics)
-    return _compose("reminder", digest.recipient, args, context, (calendar,))
+    if key and public_url:
+        context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
+    name = f"{args['roadmap_key']}-{digest.as_of.isoformat()}"
+    files = []
+    if lines:
+        files.append(Attachment(f"{name}.ics", ICS_CONTENT_TYPE,
+                                build_ics(_deadlines(lines, args), now=stamp_of(digest.as_of))))
+    if digest.withdrawn:
+        url = roadmap_url_of(public_url, args["roadmap_key"])
+        gone = [deadline(args["roadmap_key"], args["roadmap_title"], args["lang"], url, key=w.task_key,
+                         title=w.summary, stage="", due=w.due, sequence=w.sequence) for w in digest.withdrawn]
+        files.append(Attachment(f"{name}-cancel.ics", ICS_CANCEL_CONTENT_TYPE,
+                                build_ics(gone, now=stamp_of(digest.as_of), method=CANCEL)))
+    return _compose("reminder", digest.recipient, args, context, tuple(files))
 
 
 def render_escalation_digest(
@@ -175,6 +204,7 @@ def render_escalation_digest(
             e.key: task_links(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "task"
         }
+        context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
     return _compose("escalation", digest.recipient, args, context)
 
 
@@ -219,9 +249,10 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
         "lang": language(args["lang"]),
         "recipient": recipient,
         "short_title": short_title(args["roadmap_title"], args.get("short_title")),
-        "roadmap_url": _roadmap_url(args.get("public_url"), args["roadmap_key"]),
+        "roadmap_url": roadmap_url_of(args.get("public_url"), args["roadmap_key"]),
         "links": {},
         "delegated": [],
+        "calendar_url": None,
         **context,
     }
     subject, text, html = _render_three(name, context, args.get("template_dir"))
@@ -318,21 +349,12 @@ def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module:
 def _deadlines(lines: list[TaskLine], args: MailArgs) -> list[Deadline]:
     """One deadline per task (a task both overdue and moved is listed once: two
     components with one UID in one calendar would confuse clients)."""
-    # The calendar entry's description is the one piece of wording not in a template:
-    # build_ics takes plain strings, and a user override of it has not been asked for.
-    words = translations(args["lang"])
-    url = _roadmap_url(args.get("public_url"), args["roadmap_key"])
-    stage_label, roadmap_label = words.gettext("Stage"), words.gettext("Roadmap")
+    url = roadmap_url_of(args.get("public_url"), args["roadmap_key"])
     seen: dict[str, Deadline] = {}
     for line in lines:
-        seen.setdefault(line.key, Deadline(
-            uid=f"{line.key}.{args['roadmap_key']}@roadmap-office",
-            sequence=line.sequence,
-            summary=line.title,
-            due=line.due,
-            description=f"{stage_label}: {line.stage}\n{roadmap_label}: {args['roadmap_title']}",
-            url=url,
-        ))
+        if line.key not in seen:
+            seen[line.key] = deadline(args["roadmap_key"], args["roadmap_title"], args["lang"], url, key=line.key,
+                                      title=line.title, stage=line.stage, due=line.due, sequence=line.sequence)
     return list(seen.values())
 
 
@@ -340,6 +362,6 @@ def _roadmap_path(roadmap_key: str) -> str:
     return f"/roadmaps/{quote(roadmap_key, safe='')}"
 
 
-def _roadmap_url(public_url: str | None, roadmap_key: str) -> str | None:
+def roadmap_url_of(public_url: str | None, roadmap_key: str) -> str | None:
     """The roadmap page's address, or None without a public URL (the mail then has no link)."""
     return f"{public_url.rstrip('/')}{_roadmap_path(roadmap_key)}" if public_url else None

@@ -6,6 +6,7 @@ Routes (``web/routes_task.py``, ``web/routes_roadmap.py``):
   POST /roadmaps/{roadmap}/tasks/{task}                         one action; 303 back to the page
   GET  /roadmaps/{roadmap}[?token=O]                            the roadmap page (office)
   GET  /roadmaps/{roadmap}/report.docx[?token=O]                the latest weekly report
+  GET  /calendar/{token}.ics                                    a person's calendar feed (signed, revocable)
   GET  /healthz                                                 "ok"
 
 Security, in the order a request meets it:
@@ -28,7 +29,9 @@ Security, in the order a request meets it:
 6. A request body longer than ROADMAP_WEB_MAX_BODY_BYTES is refused with 413 as it arrives,
    for every route (``web.middleware.BodyLimit``); wrong roadmap-page passwords are counted
    per client and in all, and past the limit refused with 429 (``web.throttle``).
-7. The app does not start without a ROADMAP_SECRET_KEY of at least 16 characters
+7. Calendar feeds (``web/routes_calendar.py``): the token must be genuine and of the person's
+   current generation (``roadmap calendar-link --revoke`` raises it); else 403, no data.
+8. The app does not start without a ROADMAP_SECRET_KEY of at least 16 characters
    (``Settings.web_secret_key``), however it is started.
 """
 
@@ -44,7 +47,7 @@ from starlette.types import ASGIApp, Scope
 
 from config import Settings
 from models.db import upgrade
-from web import routes_roadmap, routes_task
+from web import routes_calendar, routes_roadmap, routes_task
 from web.deps import WebContext
 from web.middleware import BodyLimit, SecurityHeaders
 from web.rendering import render
@@ -81,6 +84,7 @@ def create_app(
     app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.UTC)), throttle)
     app.include_router(routes_task.router)
     app.include_router(routes_roadmap.router)
+    app.include_router(routes_calendar.router)
     app.add_exception_handler(Refused, refused_page)  # type: ignore[arg-type]
 
     @app.get("/healthz", response_class=PlainTextResponse)
