@@ -1,0 +1,28 @@
+"""roadmaps.calendar_rules: a roadmap's region and its own days off and working days
+
+`calendar: {country: RU, region: ..., extra_days_off: [...], extra_working_days: [...]}` in the
+roadmap file (docs/roadmap-format.md); the country stays in roadmaps.calendar, the rest is
+stored here (models/calendar.py stored_rules). NULL for the roadmaps imported before: the
+country's calendar alone, as it was.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-02
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('roadmaps', sa.Column('calendar_rules', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('roadmaps', schema=None) as batch_op:
+        batch_op.drop_column('calendar_rules')
