@@ -3,7 +3,8 @@
 Reminders, then escalations, then the weekly report on the roadmap's report day (or the first
 run after a missed one). On a day that is not a business day of the roadmap's calendar nothing
 is planned or sent (``RoadmapDay.day_off_note`` says so); the next business day catches up.
-A step whose messages failed does not stop the next ones; the run fails at the end (DeliveryFailed) if any message failed.
+A step whose messages failed does not stop the next ones; the run fails at the end (DeliveryFailed)
+if any message failed.
 """
 
 from __future__ import annotations
