@@ -17,6 +17,7 @@ is a dictionary look-up and a subtraction, even for ten thousand tasks.
 from __future__ import annotations
 
 import bisect
+import difflib
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
@@ -35,6 +36,15 @@ class UnknownRegion(UnknownCalendar):
 def countries() -> list[str]:
     """The ISO codes of the countries the `holidays` package knows."""
     return sorted(holidays_lib.list_supported_countries())
+
+
+def country_named(name: str) -> str | None:
+    """The ISO code of the country whose English name is (close to) ``name``: "Russia" -> "RU"."""
+    from holidays.registry import COUNTRIES
+
+    by_name = {names[0].lower(): names[1] for names in COUNTRIES.values()}
+    close = difflib.get_close_matches(name.lower().replace(" ", ""), list(by_name), n=1)
+    return by_name[close[0]] if close else None
 
 
 def regions(country: str) -> list[str]:

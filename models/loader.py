@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from models import roadmap_dates, spec, yaml_fast
 from models.addresses import address_key, is_email
-from models.calendar import BusinessCalendar, calendar_for, countries, regions
+from models.calendar import BusinessCalendar, calendar_for, countries, country_named, regions
 from models.dates import DateExpr, outside_window
 from models.file_paths import FileRefused, read_regular_file
 from models.graph import find_cycles
@@ -270,13 +270,15 @@ def _check_calendar(r: Reader, meta: Any) -> BusinessCalendar | None:
     at = where + ("country",) if isinstance((r.data or {}).get("roadmap", {}).get("calendar"), dict) else where
     country = spec_.country.upper()
     if country not in countries():
-        hint = did_you_mean(country, countries()) or ": use an ISO country code such as RU"
+        named = country_named(spec_.country)
+        hint = (f" (did you mean {named!r}?)" if named else did_you_mean(country, countries())
+                or ": use an ISO country code such as RU")
         r.problem(at, f"unknown calendar {spec_.country!r}{hint}")
         return None
     ok = True
     known = regions(country)
     if spec_.region is not None and spec_.region not in known:
-        hint = (did_you_mean(spec_.region, known) or f" (expected one of: {', '.join(known)})" if known
+        hint = (did_you_mean(spec_.region, known) or f" (expected a code such as {', '.join(known[:8])})" if known
                 else f": the holidays package knows no regions of {country}")
         r.problem(where + ("region",), f"unknown region {spec_.region!r} of {country}{hint}")
         ok = False
