@@ -20,7 +20,7 @@ from models.loader import load_roadmap_text
 from models.problems import RoadmapInvalid
 from tasks.notify_jobs import plan_escalation_messages, plan_reminders
 from tasks.outbox_admin import list_messages
-from tasks.report_jobs import snapshots
+from tasks.report_jobs import report_due, snapshots
 from tasks.roadmap_jobs import import_file, roadmap_status
 
 WORKING_SATURDAY = date(2016, 2, 20)
@@ -211,3 +211,10 @@ def test_nothing_is_sent_on_a_public_holiday_and_the_report_comes_the_next_day(d
         "small:report:boss@example.org:2015-W10", "small:report:director@example.org:2015-W10"]
     assert {r.kind for r in rows} == {"reminder", "escalation", "report"}
     assert len(smtp_env.messages) == len(rows)
+
+
+def test_a_report_day_that_is_a_holiday_is_caught_up_the_next_business_day(db_url, small_yaml):
+    import_file(db_url, small_yaml)
+    assert report_due(db_url, "small", date(2015, 3, 9)) is None
+    assert report_due(db_url, "small", date(2015, 3, 10)) == date(2015, 3, 9)
+    assert report_due(db_url, "small", date(2015, 3, 16)) == date(2015, 3, 16)
