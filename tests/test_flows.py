@@ -164,6 +164,12 @@ def test_daily_cycle_catches_up_after_missed_days(url, smtp_env):
     assert len(list_messages(url)) == len(smtp_env.messages)
 
 
+def test_daily_cycle_sends_nothing_on_a_public_holiday(url, smtp_env):
+    """Monday 9 March 2015 is a Russian public holiday: no reminder, escalation or report."""
+    assert daily_cycle(as_of=date(2015, 3, 9), db_url=url) == []
+    assert list_messages(url) == [] and smtp_env.messages == [] and snapshots(url, "small") == []
+
+
 def test_flow_refuses_a_password_in_its_parameters(monkeypatch):
     state = send_reminders(db_url="postgresql://u:secret@127.0.0.1/db", return_state=True)
     assert state.is_failed()
