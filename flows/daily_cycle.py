@@ -1,8 +1,8 @@
 """daily_cycle: reminders, then escalations, then the weekly report on the roadmap's report day.
 
-The one job a single machine needs: run it once a day (the `daily-cycle` deployment on
-weekdays at 09:00 in the roadmap's timezone; by hand, `roadmap run` runs the same steps as plain
-calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
+The one job a single machine needs: run it once a day (the `daily-cycle` deployment every day
+at 09:00 in the roadmap's timezone, sending on its business days only; by hand, `roadmap run`
+runs the same steps as plain calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
 reminders are computed for today only, escalations that became due in the gap go out once (each
 has its dedup key), and a missed weekly report is produced. On a day that is not a business day
 of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday) it sends

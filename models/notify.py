@@ -167,6 +167,8 @@ def plan_digests(
 ) -> list[Digest]:
     """One digest per owner with something to hear about; `moves` are unnotified date changes
     as (change id, task key, old due, new due)."""
+    if not cal.is_business_day(as_of):
+        return []  # moved dates stay unnotified until the next business day's digest
     policy = Policy.of(directory.roadmap)
     by_key = {t.key: t for t in tasks}
     titles = stage_titles or {}

@@ -21,7 +21,7 @@ from models.problems import RoadmapInvalid
 from tasks.notify_jobs import plan_escalation_messages, plan_reminders
 from tasks.outbox_admin import list_messages
 from tasks.report_jobs import report_due, snapshots
-from tasks.roadmap_jobs import import_file, roadmap_status
+from tasks.roadmap_jobs import change_task, import_file, roadmap_status
 
 WORKING_SATURDAY = date(2016, 2, 20)
 
@@ -186,6 +186,11 @@ def test_extra_days_are_stored_with_the_roadmap(db_url, tmp_path):
 # -- nothing is sent on a day off ---------------------------------------------------
 
 
+def message_text(server, message_id: str) -> str:
+    (message,) = [m for m in server.messages if m["Message-ID"] == message_id]
+    return message.get_body(("plain",)).get_content()
+
+
 def cli(*args: str):
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
@@ -197,6 +202,7 @@ def test_nothing_is_sent_on_a_public_holiday_and_the_report_comes_the_next_day(d
     and `run` send nothing and say so. On Tuesday the run sends the reminders, the escalations
     and the report of Monday, covering its own week (2-8 March)."""
     import_file(db_url, small_yaml)
+    change_task(db_url, None, "d", forecast=date(2015, 3, 20))  # moves f to 3 April: its notice waits too
     for command in ("remind", "escalate", "run"):
         out = cli(command, "--as-of", "2015-03-09", "--db", db_url)
         assert "2015-03-09: not a working day" in out and "wait for 2015-03-10" in out
@@ -210,6 +216,8 @@ def test_nothing_is_sent_on_a_public_holiday_and_the_report_comes_the_next_day(d
     assert sorted(r.dedup_key for r in rows if r.kind == "report") == [
         "small:report:boss@example.org:2015-W10", "small:report:director@example.org:2015-W10"]
     assert {r.kind for r in rows} == {"reminder", "escalation", "report"}
+    alice = next(r for r in rows if r.kind == "reminder" and r.recipient == "alice@example.org")
+    assert "3 апреля" in message_text(smtp_env, alice.message_id)
     assert len(smtp_env.messages) == len(rows)
 
 
