@@ -183,6 +183,12 @@ def test_extra_days_are_stored_with_the_roadmap(db_url, tmp_path):
         ("span", "before", date(2016, 2, 25))}
 
 
+def test_a_new_calendar_reschedules_on_reimport(leap_url, tmp_path):
+    report = import_file(leap_url, written(tmp_path, leap("{country: RU, extra_days_off: [2016-02-24]}")))
+    assert [(m.key, m.old_due, m.new_due) for m in report.moved] == [
+        ("span", date(2016, 2, 25), date(2016, 2, 26))]
+
+
 # -- nothing is sent on a day off ---------------------------------------------------
 
 
