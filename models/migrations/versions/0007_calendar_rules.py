@@ -24,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('roadmaps', schema=None) as batch_op:
-        batch_op.drop_column('calendar_rules')
+    # Plain ALTER TABLE, not batch mode's copy-and-rename: dropping the old roadmaps table would
+    # cascade to every row of the roadmap (see 0006).
+    op.drop_column('roadmaps', 'calendar_rules')
