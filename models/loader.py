@@ -265,26 +265,26 @@ def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> Business
 def _check_calendar(r: Reader, meta: Any) -> BusinessCalendar | None:
     """The production calendar: a known country and region, extra days within the roadmap's
     window and in one list only. The calendar, or None when it cannot be built."""
-    spec_, where = meta.calendar, ("roadmap", "calendar")
+    rules, where = meta.calendar, ("roadmap", "calendar")
     # `calendar: RU` names the country at the calendar key itself; the mapping, at `country`.
     at = where + ("country",) if isinstance((r.data or {}).get("roadmap", {}).get("calendar"), dict) else where
-    country = spec_.country.upper()
+    country = rules.country.upper()
     if country not in countries():
-        named = country_named(spec_.country)
+        named = country_named(rules.country)
         hint = (f" (did you mean {named!r}?)" if named else did_you_mean(country, countries())
                 or ": use an ISO country code such as RU")
-        r.problem(at, f"unknown calendar {spec_.country!r}{hint}")
+        r.problem(at, f"unknown calendar {rules.country!r}{hint}")
         return None
     ok = True
     known = regions(country)
-    if spec_.region is not None and spec_.region not in known:
-        hint = (did_you_mean(spec_.region, known) or f" (expected a code such as {', '.join(known[:8])})" if known
+    if rules.region is not None and rules.region not in known:
+        hint = (did_you_mean(rules.region, known) or f" (expected a code such as {', '.join(known[:8])})" if known
                 else f": the holidays package knows no regions of {country}")
-        r.problem(where + ("region",), f"unknown region {spec_.region!r} of {country}{hint}")
+        r.problem(where + ("region",), f"unknown region {rules.region!r} of {country}{hint}")
         ok = False
     off_at: dict[date, int] = {}  # extra day off -> its line
     for name in ("extra_days_off", "extra_working_days"):
-        for j, day in enumerate(getattr(spec_, name)):
+        for j, day in enumerate(getattr(rules, name)):
             why = outside_window(day, meta.session.date)
             if why is None and name == "extra_working_days" and day in off_at:
                 why = f"{day} is also an extra day off (line {off_at[day]}): a day is either off or working"
@@ -295,7 +295,7 @@ def _check_calendar(r: Reader, meta: Any) -> BusinessCalendar | None:
                 off_at.setdefault(day, r.line_of(where + (name, j)))
     if not ok:
         return None
-    return calendar_for(country, spec_.region, frozenset(spec_.extra_days_off), frozenset(spec_.extra_working_days))
+    return calendar_for(country, rules.region, frozenset(rules.extra_days_off), frozenset(rules.extra_working_days))
 
 
 def _check_people(r: Reader, items: dict[str, list[tuple[int, Any]]], all_keys: dict[str, set[str]]) -> None:
