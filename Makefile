@@ -18,6 +18,9 @@ $(BIN)/roadmap: pyproject.toml
 install: $(BIN)/roadmap
 
 # The main job on the embedded default: SQLite in var/, mail to var/outbox, reports to var/reports.
+# A demo key signs the action links in the demo mail (yours, when ROADMAP_SECRET_KEY is set);
+# never use it for real mail: anyone who reads this file could sign links with it.
+demo: export ROADMAP_SECRET_KEY ?= demo-key-for-make-demo-only-not-secret
 demo: install
 	$(BIN)/roadmap validate examples/open-workshop-moscow.yaml
 	$(BIN)/roadmap import examples/open-workshop-moscow.yaml

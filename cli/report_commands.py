@@ -63,8 +63,11 @@ def register(app: typer.Typer) -> None:
         day = parse_day(as_of)
         try:
             if via_prefect(prefect):
+                from tasks.report_jobs import check_report_as_of
+
                 path, summary = run_flow("weekly_report", "weekly_report", as_of=day, send=send, roadmap_key=roadmap,
-                                         db_url=flow_db(db), out=out, pdf=pdf)
+                                         db_url=flow_db(db), out=out, pdf=pdf,
+                                         preflight=lambda url: check_report_as_of(url, roadmap, day))
             else:
                 from tasks.report_jobs import weekly_report
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -42,11 +43,12 @@ def via_prefect(flag: bool) -> bool:
     return flag or bool(os.environ.get("PREFECT_API_URL"))
 
 
-def run_flow(module: str, name: str, **params: Any) -> Any:
+def run_flow(module: str, name: str, *, preflight: Callable[[str], None] | None = None, **params: Any) -> Any:
     """Run flow `name` of flows/`module`.py through Prefect with `params`. What a user can get
     wrong is checked here first, so that it is refused in one line (exit 2) instead of as a failed
     flow run whose traceback Prefect logs: a database this code cannot use (a newer schema), an
-    unknown or ambiguous roadmap, a day outside the roadmap's window, an invalid file."""
+    unknown or ambiguous roadmap, a day outside the roadmap's window, an invalid file, and what
+    the command's own ``preflight(db_url)`` refuses."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from models.loader import load_roadmap
@@ -58,6 +60,8 @@ def run_flow(module: str, name: str, **params: Any) -> Any:
         roadmap_day(url, params["roadmap_key"], params.get("as_of"))
     if "path" in params:
         load_roadmap(params["path"])
+    if preflight is not None:
+        preflight(url)
 
     flow = getattr(importlib.import_module(f"flows.{module}"), name)
     # A run started by hand lasts seconds: no heartbeat thread, whose join costs ~1 s at the end.

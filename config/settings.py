@@ -13,10 +13,12 @@ use ~/.pgpass.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -193,6 +195,22 @@ class Settings(BaseSettings):
     def _deliverable_sender(cls, value: str) -> str:
         parse_address(value)  # raises InvalidAddress, a ValueError, naming the value
         return value
+
+    @property
+    def unreachable_links(self) -> str | None:
+        """Why the links in mail sent through SMTP cannot work for their readers, or None: the
+        public URL is left at its default or names this machine (loopback)."""
+        if not self.smtp_host:
+            return None  # mail written to a folder: a local trial, where loopback is right
+        host = urlsplit(self.public_url).hostname or ""
+        try:
+            loopback = host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return None
+        return (f"ROADMAP_PUBLIC_URL is {self.public_url}, this machine: the links in the emails sent through "
+                f"{self.smtp_host} will not open for their readers; set it to the web app's public address")
 
     @property
     def mail_from_domain(self) -> str:

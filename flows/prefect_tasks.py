@@ -124,8 +124,9 @@ def render_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, o
 
 
 @_task("record-report")
-def record_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path) -> report_jobs.RecordedReport:
-    return report_jobs.record_weekly_report(db_url, roadmap_key, as_of, path)
+def record_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path,
+                  pdf: Path | None = None) -> report_jobs.RecordedReport:
+    return report_jobs.record_weekly_report(db_url, roadmap_key, as_of, path, pdf=pdf)
 
 
 # The sequences the mail flows share. Each ends by counting from the outbox, so a message that
@@ -140,8 +141,8 @@ def send_and_count(kind: str, db_url: str, plan: notify_jobs.Plan) -> MailSummar
                  recorded=sent.recorded.recorded, delivered=delivered)
 
 
-def send_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path) -> MailSummary:
-    report = record_report(db_url, roadmap_key, as_of, path)
+def send_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path, pdf: Path | None = None) -> MailSummary:
+    report = record_report(db_url, roadmap_key, as_of, path, pdf)
     return count("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
                  recorded=report.recorded.recorded, delivered=deliver_with_retries(db_url))
 

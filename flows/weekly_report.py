@@ -16,8 +16,10 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from config import get_settings
 from flows.prefect_tasks import database_url, render_report, report_due, roadmap_day, send_report
 from tasks.mail_summary import MailSummary, end_of_run
+from tasks.report_jobs import written_pdf
 
 
 @flow(name="weekly-report", log_prints=False, persist_result=False)
@@ -34,4 +36,5 @@ def weekly_report(
     path = render_report(url, day.roadmap_key, report_as_of, out, pdf)
     if not send:
         return path, None
-    return path, end_of_run([send_report(url, day.roadmap_key, report_as_of, path)], get_run_logger())[0]
+    pdf_file = written_pdf(path, out, pdf=pdf, settings=get_settings())
+    return path, end_of_run([send_report(url, day.roadmap_key, report_as_of, path, pdf_file)], get_run_logger())[0]

@@ -9,6 +9,7 @@ data and the as-of day; here it is rendered, recorded in the outbox and delivere
 from __future__ import annotations
 
 import itertools
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,8 @@ from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats, Intent, Recording, RecordStats, already_recorded, deliver, record
 from tasks.render_mail import render_digest, render_escalation
+
+log = logging.getLogger("roadmap")
 
 
 @dataclass
@@ -172,8 +175,12 @@ def record_plan(db_url: str, plan: Plan, recording: Recording | None = None) -> 
 def deliver_pending(db_url: str, settings: Settings | None = None,
                     follow: Recording | None = None) -> DeliveryStats:
     """Send everything deliverable in the outbox (any roadmap, any day: leftovers too) over
-    ROADMAP_SMTP_CONNECTIONS connections; with ``follow``, until that recording has ended."""
+    ROADMAP_SMTP_CONNECTIONS connections; with ``follow``, until that recording has ended.
+    Warns (the "roadmap" log; stderr when no logging is set up) when the links of mail sent
+    through SMTP cannot work for their readers."""
     settings = settings or get_settings()
+    if problem := settings.unreachable_links:
+        log.warning("warning: %s", problem)
     return deliver(
         db_url, lambda: transport_from_settings(settings), sender=settings.mail_from,
         max_attempts=settings.mail_max_attempts, lease=timedelta(seconds=settings.mail_lease_seconds),

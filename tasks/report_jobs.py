@@ -122,6 +122,19 @@ def report_targets(out: Path | str | None, *, pdf: bool, setting: bool) -> tuple
     return target, None, why
 
 
+def written_pdf(docx: Path, out: Path | str | None, *, pdf: bool, settings: Settings) -> Path | None:
+    """Where the run that wrote ``docx`` put its PDF (``report_targets``), or None when it wrote
+    none: the mail of that run attaches what the run wrote."""
+    _, pdf_out, why = report_targets(out, pdf=pdf, setting=settings.report_pdf)
+    return (pdf_out or pdf_beside(docx)) if why else None
+
+
+def check_report_as_of(db_url: str, roadmap_key: str | None, as_of: dt.date | None) -> None:
+    """Refuse a report day before the session (exit 2) before a Prefect run starts."""
+    with session_scope(db_url) as session:
+        report_day(select_roadmap(session, roadmap_key), as_of)
+
+
 def report_day(roadmap: Roadmap, as_of: dt.date | None) -> dt.date:
     """The day a report is made as of: ``as_of`` or today (``day_of``), never before the session."""
     return check_report_day(day_of(roadmap, as_of), roadmap.session_date)
@@ -204,16 +217,18 @@ def record_weekly_report(
     pdf: Path | str | None = None,
 ) -> RecordedReport:
     """Record the report for each ``report_to`` recipient (once per recipient and report week):
-    the DOCX at ``path`` attached, and with ROADMAP_REPORT_PDF its PDF too (at ``pdf``, by
-    default beside the DOCX). The body's figures come from the week's snapshot, written with
-    the DOCX."""
+    the DOCX at ``path`` attached, and the PDF ``pdf`` the same run wrote (``written_pdf``);
+    without ``pdf``, with ROADMAP_REPORT_PDF, the PDF beside the DOCX. The body's figures come
+    from the week's snapshot, written with the DOCX."""
     settings = settings or get_settings()
     path = Path(path)
     attachments = [Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())]
-    if settings.report_pdf:
-        pdf = Path(pdf) if pdf is not None else pdf_beside(path)
+    if pdf is None and settings.report_pdf:
+        pdf = pdf_beside(path)
+    if pdf is not None:
+        pdf = Path(pdf)
         if not pdf.is_file():
-            raise UserError(f"ROADMAP_REPORT_PDF: the report's PDF {pdf} is missing; write it with `roadmap report`")
+            raise UserError(f"the report's PDF {pdf} is missing; write it with `roadmap report --pdf`")
         attachments.append(Attachment(pdf.name, PDF_CONTENT_TYPE, pdf.read_bytes()))
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
@@ -251,8 +266,8 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
     path = write_weekly_report(db_url, roadmap_key, as_of, out, settings, pdf=pdf)
     if not send:
         return path, None
-    _, pdf_out, _why = report_targets(out, pdf=pdf, setting=settings.report_pdf)
-    report = record_weekly_report(db_url, roadmap_key, as_of, path, settings, pdf=pdf_out)
+    report = record_weekly_report(db_url, roadmap_key, as_of, path, settings,
+                                  pdf=written_pdf(path, out, pdf=pdf, settings=settings))
     delivered = deliver_pending(db_url).sent
     return path, summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
                            recorded=report.recorded.recorded, delivered=delivered)

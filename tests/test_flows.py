@@ -6,6 +6,7 @@ server) and asserts on the emails that arrived at aiosmtpd and on the outbox.
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
@@ -224,10 +225,25 @@ def test_a_bad_smtp_login_fails_the_run_without_retries(url, monkeypatch):
     assert "authentication failed" in str(state.message).lower() or "authentication" in repr(state.data)
 
 
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed on this machine")
+def test_the_report_flow_mails_the_pdf_it_wrote_under_an_upper_case_name(url, smtp_env, tmp_path, monkeypatch):
+    """ROADMAP_REPORT_PDF with --out X.PDF: the mail attaches X.PDF, not a guessed X.pdf."""
+    from config import reset_settings_cache
+
+    monkeypatch.setenv("ROADMAP_REPORT_PDF", "true")
+    reset_settings_cache()
+    path, summary = weekly_report(as_of=date(2014, 11, 10), db_url=url, out=str(tmp_path / "X.PDF"))
+    assert path == tmp_path / "X.docx" and summary is not None and summary.failed == 0
+    assert len(smtp_env.messages) == 2
+    for message in smtp_env.messages:
+        assert {a.get_filename() for a in message.iter_attachments()} == {"X.docx", "X.PDF"}
+
+
 @pytest.mark.parametrize("args", [
     ["remind", "--roadmap", "nope"],
     ["run", "--as-of", "2099-01-01"],
     ["report", "--as-of", "1990-01-01"],
+    ["report", "--as-of", "2014-10-26"],  # within the window, but the day before the session
     ["import", "tests/data/missing.yaml"],
 ])
 def test_a_user_mistake_under_prefect_is_one_line_before_any_flow_run(url, args):

@@ -196,3 +196,18 @@ def test_the_pdf_setting_attaches_both_files_to_the_weekly_mail(url, smtp_server
         assert files["small-2014-W45.pdf"].get_content_type() == "application/pdf"
         assert files["small-2014-W45.pdf"].get_payload(decode=True)[:5] == b"%PDF-"
         assert "Во вложении: small-2014-W45.docx, small-2014-W45.pdf." in message.get_body(("plain",)).get_content()
+
+
+
+@needs_soffice
+def test_the_report_mail_carries_the_pdf_its_run_wrote_without_the_setting(url, smtp_server, tmp_path):
+    env = {
+        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
+        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    out = cli("report", "--as-of", "2014-11-10", "--send", "--pdf", "--db", url, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert len(smtp_server.messages) == 2
+    for message in smtp_server.messages:
+        assert {a.get_filename() for a in message.iter_attachments()} == {"small-2014-W45.docx", "small-2014-W45.pdf"}
