@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 
 from cli.common import AsOfOption, DbOption, PrefectOption, RoadmapOption, console, db_url, handle_errors, shown
-from cli.run_commands import exit_on_failure, flow_db, print_failures, print_waiting, run_flow, via_prefect
+from cli.run_commands import (
+    exit_on_failure,
+    flow_db,
+    print_day_off,
+    print_failures,
+    print_waiting,
+    run_flow,
+    via_prefect,
+)
 from models.errors import UserError
 from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed
@@ -24,6 +32,7 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the message
 
 def _run(kind: str, as_of: str | None, dry_run: bool, prefect: bool, roadmap: str | None, db: str | None) -> None:
     day = parse_day(as_of)
+    print_day_off(db_url(db), roadmap, day)
     if via_prefect(prefect):
         name = "send_reminders" if kind == "remind" else "send_escalations"
         try:

@@ -111,6 +111,16 @@ def exit_on_failure(summaries: list[MailSummary]) -> None:
     print_waiting(waiting(summaries))
 
 
+def print_day_off(url: str, roadmap_key: str | None, day: Any) -> None:
+    """On a day that is not a business day of the roadmap's calendar, the line saying that
+    nothing is sent and until when mail waits (docs/scheduling.md, "Days off")."""
+    from tasks.roadmap_jobs import roadmap_day
+
+    note = roadmap_day(url, roadmap_key, day).day_off_note
+    if note is not None:
+        console.print(note, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
@@ -118,6 +128,7 @@ def register(app: typer.Typer) -> None:
             db: DbOption = None) -> None:
         """Run the daily cycle once: reminders, escalations, and the weekly report on its day."""
         day = parse_day(as_of)
+        print_day_off(db_url(db), roadmap, day)
         try:
             if via_prefect(prefect):
                 summaries = run_flow("daily_cycle", "daily_cycle", as_of=day, roadmap_key=roadmap, db_url=flow_db(db))

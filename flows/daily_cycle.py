@@ -1,10 +1,12 @@
 """daily_cycle: reminders, then escalations, then the weekly report on the roadmap's report day.
 
-The one job a single machine needs: run it once a day (the `daily-cycle` deployment on
-weekdays at 09:00 in the roadmap's timezone; by hand, `roadmap run` runs the same steps as plain
-calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
+The one job a single machine needs: run it once a day (the `daily-cycle` deployment every day
+at 09:00 in the roadmap's timezone, sending on its business days only; by hand, `roadmap run`
+runs the same steps as plain calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
 reminders are computed for today only, escalations that became due in the gap go out once (each
-has its dedup key), and a missed weekly report is produced. A step whose messages failed does
+has its dedup key), and a missed weekly report is produced. On a day that is not a business day
+of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday) it sends
+nothing and says so in its log; the next business day catches up the same way. A step whose messages failed does
 not stop the next ones; the run fails at the end if any message failed, and warns in its log
 while failed messages of any day are waiting (tasks/outbox_failed.py).
 """
@@ -34,6 +36,9 @@ def daily_cycle(
 ) -> list[MailSummary]:
     url = database_url(db_url)
     day = roadmap_day(url, roadmap_key, as_of)
+    if day.day_off_note is not None:
+        get_run_logger().info(day.day_off_note)
+        return []
     summaries = [
         send_and_count("reminders", url, plan_reminders(url, day.roadmap_key, day.as_of)),
         send_and_count("escalations", url, plan_escalations(url, day.roadmap_key, day.as_of)),

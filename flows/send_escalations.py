@@ -1,7 +1,8 @@
 """send_escalations: overdue tasks to managers, partners and the project office; serious risks.
 
-Runs on weekdays at 09:30 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`)
-and as the second step of the daily cycle; by hand, `roadmap escalate` runs the same steps as
+Runs daily at 09:30 in the roadmap's timezone, sending on its business days only
+(deployments/prefect.yaml, `roadmap serve`), and as the second step of the daily cycle;
+by hand, `roadmap escalate` runs the same steps as
 plain calls (tasks.notify_jobs.escalate). Each escalation level has its own dedup key in the
 outbox, so one that became due while nothing ran goes out once on the next run, and never again.
 """

@@ -1,7 +1,8 @@
 """send_reminders: each owner's digest for the day (due soon, due today, overdue, moved dates).
 
-Runs on weekdays at 09:00 in the roadmap's timezone (deployments/prefect.yaml, `roadmap serve`)
-and as the first step of the daily cycle; by hand, `roadmap remind` runs the same steps as plain
+Runs daily at 09:00 in the roadmap's timezone, sending on its business days only
+(deployments/prefect.yaml, `roadmap serve`), and as the first step of the daily cycle;
+by hand, `roadmap remind` runs the same steps as plain
 calls (tasks.notify_jobs.remind). Whether a reminder is due is decided from the data and `as_of`,
 never from the time the schedule fired: after a gap only today's reminders go out, and a doubled
 run records nothing new.

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import spec
+from models.calendar import stored_rules
 from models.history import ChangeLog
 from models.loader import LoadedRoadmap, read_roadmap_bytes
 from models.planning import Moved, reschedule
@@ -52,11 +53,13 @@ def _expr_text(value: Any) -> str | None:
 
 
 def _roadmap_fields(doc: spec.RoadmapFile) -> dict[str, Any]:
-    m = doc.roadmap
+    m, cal = doc.roadmap, doc.roadmap.calendar
     return dict(
         title=m.title, short_title=m.short_title, session_date=m.session.date, session_place=m.session.place,
         timezone=m.timezone,
-        calendar=m.calendar.upper(), language=m.language, office_name=m.office.name,
+        calendar=cal.country.upper(),
+        calendar_rules=stored_rules(cal.region, cal.extra_days_off, cal.extra_working_days),
+        language=m.language, office_name=m.office.name,
         office_email=m.office.email, report_to=list(m.report_to), policy=doc.policy.model_dump(),
     )
 

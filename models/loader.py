@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from models import roadmap_dates, spec, yaml_fast
 from models.addresses import address_key, is_email
-from models.calendar import BusinessCalendar, UnknownCalendar, calendar_for
-from models.dates import DateExpr
+from models.calendar import BusinessCalendar, calendar_for, countries, country_named, regions
+from models.dates import DateExpr, outside_window
 from models.file_paths import FileRefused, read_regular_file
 from models.graph import find_cycles
 from models.problems import Problem, RoadmapInvalid, did_you_mean
@@ -42,6 +42,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
 NESTED: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
     (spec.RoadmapMeta, "session"): spec.Session,
     (spec.RoadmapMeta, "office"): spec.Office,
+    (spec.RoadmapMeta, "calendar"): spec.Calendar,
 }
 
 
@@ -252,17 +253,49 @@ def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> Business
     except (ZoneInfoNotFoundError, ValueError):
         hint = did_you_mean(meta.timezone, sorted(available_timezones()))
         r.problem(("roadmap", "timezone"), f"unknown timezone {meta.timezone!r}{hint}")
-    cal: BusinessCalendar | None = None
-    try:
-        cal = calendar_for(meta.calendar)
-    except UnknownCalendar:
-        r.problem(("roadmap", "calendar"), f"unknown calendar {meta.calendar!r}: use an ISO country code such as RU")
+    cal = _check_calendar(r, meta)
     if not is_email(meta.office.email):
         r.problem(("roadmap", "office", "email"), f"invalid e-mail address {meta.office.email!r}")
     for j, who in enumerate(meta.report_to):
         if who not in all_keys["people"] and not is_email(who):
             _ref(r, ("roadmap", "report_to", j), "person (or e-mail address)", who, all_keys["people"])
     return cal
+
+
+def _check_calendar(r: Reader, meta: Any) -> BusinessCalendar | None:
+    """The production calendar: a known country and region, extra days within the roadmap's
+    window and in one list only. The calendar, or None when it cannot be built."""
+    rules, where = meta.calendar, ("roadmap", "calendar")
+    # `calendar: RU` names the country at the calendar key itself; the mapping, at `country`.
+    at = where + ("country",) if isinstance((r.data or {}).get("roadmap", {}).get("calendar"), dict) else where
+    country = rules.country.upper()
+    if country not in countries():
+        named = country_named(rules.country)
+        hint = (f" (did you mean {named!r}?)" if named else did_you_mean(country, countries())
+                or ": use an ISO country code such as RU")
+        r.problem(at, f"unknown calendar {rules.country!r}{hint}")
+        return None
+    ok = True
+    known = regions(country)
+    if rules.region is not None and rules.region not in known:
+        hint = (did_you_mean(rules.region, known) or f" (expected a code such as {', '.join(known[:8])})" if known
+                else f": the holidays package knows no regions of {country}")
+        r.problem(where + ("region",), f"unknown region {rules.region!r} of {country}{hint}")
+        ok = False
+    off_at: dict[date, int] = {}  # extra day off -> its line
+    for name in ("extra_days_off", "extra_working_days"):
+        for j, day in enumerate(getattr(rules, name)):
+            why = outside_window(day, meta.session.date)
+            if why is None and name == "extra_working_days" and day in off_at:
+                why = f"{day} is also an extra day off (line {off_at[day]}): a day is either off or working"
+            if why is not None:
+                r.problem(where + (name, j), why)
+                ok = False
+            elif name == "extra_days_off":
+                off_at.setdefault(day, r.line_of(where + (name, j)))
+    if not ok:
+        return None
+    return calendar_for(country, rules.region, frozenset(rules.extra_days_off), frozenset(rules.extra_working_days))
 
 
 def _check_people(r: Reader, items: dict[str, list[tuple[int, Any]]], all_keys: dict[str, set[str]]) -> None:

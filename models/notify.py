@@ -6,7 +6,10 @@ a repeated intent a no-op). After a gap, reminders are computed for today only, 
 escalations that became due during the gap are each sent once.
 
 Rules (policy keys of the roadmap file):
-- reminders go out on business days only: a task is mentioned when it is due in exactly
+- nothing goes out on a day that is not a business day of the roadmap's calendar (a weekend,
+  a public holiday, an extra day off; a working Saturday is a business day): reminders and
+  escalations wait for the next business day, which mentions what is due then;
+- a task is mentioned when it is due in exactly
   one of `remind_before` business days, due today (`remind_on_due`), or overdue on the
   first business day after its due date and then every `overdue_every` business days;
 - level 1 escalation at `escalate_after[0]` business days late (owner's manager and the
@@ -245,6 +248,8 @@ def plan_digests(
 ) -> list[Digest]:
     """One digest per owner with something to hear about; `moves` are unnotified date changes
     as (change id, task key, old due, new due)."""
+    if not cal.is_business_day(as_of):
+        return []  # moved dates stay unnotified until the next business day's digest
     policy = Policy.of(directory.roadmap)
     by_key = {t.key: t for t in tasks}
     titles = stage_titles or {}
@@ -287,6 +292,8 @@ def plan_escalations(
     policy = Policy.of(directory.roadmap)
     level1, level2 = policy.escalate_after
     out: list[Escalation] = []
+    if not cal.is_business_day(as_of):
+        return out  # the next business day escalates what became due meanwhile
     for task in tasks:
         if task.status not in OPEN:
             continue

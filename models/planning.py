@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from models.calendar import BusinessCalendar, calendar_for
+from models.calendar import BusinessCalendar, stored_calendar
 from models.dates import parse_date_expr
 from models.graph import topological_order
 from models.history import ChangeLog
@@ -32,7 +32,8 @@ class Moved:
 
 
 def roadmap_calendar(roadmap: Roadmap) -> BusinessCalendar:
-    return calendar_for(roadmap.calendar)
+    """The stored roadmap's business days: its country, region and extra days."""
+    return stored_calendar(roadmap.calendar, roadmap.calendar_rules)
 
 
 def live_tasks(session: Session, roadmap_id: int) -> list[Task]:

@@ -34,7 +34,11 @@ class Roadmap(Base):
     session_date: Mapped[date] = mapped_column()
     session_place: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(String(64))
-    calendar: Mapped[str] = mapped_column(String(8))
+    calendar: Mapped[str] = mapped_column(String(8))  # the country (models/calendar.py)
+    # Region and the roadmap's own days (migration 0009): {"region": "BY", "extra_days_off":
+    # ["2015-03-10"], "extra_working_days": [...]}, keys left out when empty; None or {} for none.
+    calendar_rules: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True, sort_order=1)
     language: Mapped[str] = mapped_column(String(2))
     office_name: Mapped[str] = mapped_column(Text)
     office_email: Mapped[str] = mapped_column(String(320))

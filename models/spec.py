@@ -11,7 +11,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from models.dates import MAX_DURATION, SESSION_FIRST, SESSION_LAST
 from models.text import Email, Expr, Line, Note, ShortText, Text
@@ -42,6 +42,21 @@ class Office(_Strict):
     email: Email
 
 
+class Calendar(_Strict):
+    """The production calendar (models/calendar.py): a country of the `holidays` package, one of
+    its regions, and the roadmap's own days off and working days. ``calendar: RU`` is short
+    for ``calendar: {country: RU}``."""
+
+    country: Line = "RU"
+    region: Line | None = None
+    extra_days_off: list[date] = Field(default_factory=list, max_length=1000)
+    extra_working_days: list[date] = Field(default_factory=list, max_length=1000)
+
+
+def _country_only(value: Any) -> Any:
+    return {"country": value} if isinstance(value, str) else value
+
+
 class RoadmapMeta(_Strict):
     key: Key
     title: Text
@@ -49,7 +64,7 @@ class RoadmapMeta(_Strict):
     short_title: ShortText | None = None
     session: Session
     timezone: Line = "Europe/Moscow"
-    calendar: Line = "RU"
+    calendar: Annotated[Calendar, BeforeValidator(_country_only)] = Field(default_factory=Calendar)
     language: Literal["ru", "en"] = "ru"
     office: Office
     report_to: list[Text] = Field(default_factory=list)

@@ -1,8 +1,10 @@
 """The daily cycle as plain calls (`roadmap run` without Prefect): the steps of flows/daily_cycle.py.
 
 Reminders, then escalations, then the weekly report on the roadmap's report day (or the first
-run after a missed one). A step whose messages failed does not stop the next ones; the run
-fails at the end (DeliveryFailed) if any message failed.
+run after a missed one). On a day that is not a business day of the roadmap's calendar nothing
+is planned or sent (``RoadmapDay.day_off_note`` says so); the next business day catches up.
+A step whose messages failed does not stop the next ones; the run fails at the end (DeliveryFailed)
+if any message failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from tasks.roadmap_jobs import roadmap_day
 
 def daily_cycle(db_url: str, roadmap_key: str | None, as_of: date | None) -> list[MailSummary]:
     day = roadmap_day(db_url, roadmap_key, as_of)
+    if day.next_working_day is not None:
+        return []
     summaries = [remind(db_url, day.roadmap_key, day.as_of), escalate(db_url, day.roadmap_key, day.as_of)]
     report_as_of = report_due(db_url, day.roadmap_key, day.as_of)
     if report_as_of is not None:

@@ -41,6 +41,7 @@ from models.db import conflict_insert, session_scope
 from models.errors import UserError
 from models.file_paths import check_file_target
 from models.notify import Recipient
+from models.planning import roadmap_calendar
 from models.report_builder import build_report
 from models.report_data import ReportContext
 from models.report_rules import ReportWeek, check_report_day, report_week
@@ -179,10 +180,14 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
     that day was missed (nothing ran: machine down) and its report week has no report yet, the
     next daily run within 7 days catches up: it writes the report as of the missed report day,
     so that it covers exactly the week it should have (``report_week``). Only the latest missed
-    report is produced, never a backlog of stale ones. Nothing is due before the session.
+    report is produced, never a backlog of stale ones. Nothing is due before the session, nor
+    on a day that is not a business day (a report day that is a holiday is caught up the next
+    business day, as a missed one).
     """
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
+        if not roadmap_calendar(roadmap).is_business_day(as_of):
+            return None
         weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
         if last < roadmap.session_date:

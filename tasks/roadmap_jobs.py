@@ -29,13 +29,26 @@ class RoadmapDay:
     roadmap_key: str
     as_of: date
     timezone: str
+    # Set when as_of is not a business day of the roadmap's calendar: the day mail waits for.
+    next_working_day: date | None = None
+
+    @property
+    def day_off_note(self) -> str | None:
+        """Why nothing is sent today, for the CLI and the flows' log; None on a business day."""
+        if self.next_working_day is None:
+            return None
+        return (f"{self.roadmap_key} {self.as_of}: not a working day in the roadmap's calendar, nothing is sent; "
+                f"reminders, escalations and a due weekly report wait for {self.next_working_day}")
 
 
 def roadmap_day(db_url: str, roadmap_key: str | None, as_of: date | None) -> RoadmapDay:
-    """Which roadmap, and which day: `as_of`, or today in the roadmap's timezone."""
+    """Which roadmap, and which day: `as_of`, or today in the roadmap's timezone; and, when
+    that is not a business day, the next one."""
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        return RoadmapDay(roadmap.key, day_of(roadmap, as_of), roadmap.timezone)
+        day, cal = day_of(roadmap, as_of), roadmap_calendar(roadmap)
+        later = None if cal.is_business_day(day) else cal.next_business_day(day)
+        return RoadmapDay(roadmap.key, day, roadmap.timezone, later)
 
 
 def validate_file(path: str | Path) -> LoadedRoadmap:

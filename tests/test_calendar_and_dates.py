@@ -45,13 +45,14 @@ def test_calendar_grows_to_far_years():
 
 def test_a_day_many_business_days_away_does_not_depend_on_what_was_computed_before():
     """Growing the calendar's years forward used to add a year at the front too, so the
-    index being walked pointed a year early: 1,000 business days came out 2017-11-21."""
+    index being walked pointed a year early: 1,000 business days came out 2017-11-21.
+    (Counting the working Saturdays: three from 2014 to 2018, eight from 2010 to 2014.)"""
     far = BusinessCalendar("RU")
     far.roll_forward(date(2030, 1, 1))
     for cal in (BusinessCalendar("RU"), far):
-        assert cal.span_end(date(2014, 10, 28), 1000) == date(2018, 11, 19)
+        assert cal.span_end(date(2014, 10, 28), 1000) == date(2018, 11, 14)
     for cal in (BusinessCalendar("RU"), far):
-        assert cal.add(date(2014, 10, 28), -1000) == date(2010, 10, 7)
+        assert cal.add(date(2014, 10, 28), -1000) == date(2010, 10, 19)
 
 
 def test_unknown_calendar_is_refused():

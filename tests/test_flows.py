@@ -179,6 +179,22 @@ def escalation_item_keys(url):
         return {k.split(":", 1)[1] for k in session.scalars(select(EscalationItem.dedup_key))}
 
 
+def test_daily_cycle_sends_nothing_on_a_public_holiday(url, smtp_env):
+    """Monday 9 March 2015 is a Russian public holiday: no reminder, escalation or report."""
+    assert daily_cycle(as_of=date(2015, 3, 9), db_url=url) == []
+    assert list_messages(url) == [] and smtp_env.messages == [] and snapshots(url, "small") == []
+
+
+def test_the_scheduled_report_waits_for_the_business_day_after_a_holiday(url, smtp_env):
+    """The weekly-report deployment fires daily with when_due: nothing on Monday 9 March 2015
+    (a holiday), Monday's report on Tuesday, nothing on Wednesday."""
+    assert weekly_report(as_of=date(2015, 3, 9), db_url=url, when_due=True) == (None, None)
+    path, summary = weekly_report(as_of=date(2015, 3, 10), db_url=url, when_due=True)
+    assert path.name == "small-2015-W10.docx" and summary.sent == 2
+    assert weekly_report(as_of=date(2015, 3, 11), db_url=url, when_due=True) == (None, None)
+    assert [s.as_of for s in snapshots(url, "small")] == [date(2015, 3, 9)] and len(smtp_env.messages) == 2
+
+
 def test_flow_refuses_a_password_in_its_parameters(monkeypatch):
     state = send_reminders(db_url="postgresql://u:secret@127.0.0.1/db", return_state=True)
     assert state.is_failed()
