@@ -80,6 +80,13 @@ def mailbox(name: str, email: str) -> str:
     return f"{name} <{email}>"
 
 
+def named_sender(sender: str, name: str) -> str:
+    """The From of our mail: ``sender`` as configured when it names itself ("Name <addr>"),
+    else its address under ``name`` (the office's), so that an inbox shows who writes."""
+    parsed = parse_address(sender)
+    return sender if parsed.display_name else mailbox(name, parsed.addr_spec)
+
+
 def address_key(value: str) -> str:
     """An address as two are compared: two people whose addresses differ only in case share
     a mailbox in practice (domains are case-blind, and so are nearly all servers' local parts)."""

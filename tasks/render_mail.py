@@ -33,7 +33,7 @@ from urllib.parse import quote
 import jinja2
 
 from config import TEMPLATES_DIR
-from models.addresses import mailbox
+from models.addresses import mailbox, named_sender
 from models.calendar_entries import deadline, stamp_of
 from models.errors import UserError
 from models.i18n import install_gettext, language
@@ -259,7 +259,8 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
     # "Name <addr>" as OutgoingMessage takes it; tasks.mail parses and encodes the name.
     to = mailbox(recipient.name, recipient.email)
     return OutgoingMessage(
-        message_id=args["message_id"], sender=args["sender"], to=(to,), subject=subject, text=text, html=html,
+        message_id=args["message_id"], sender=named_sender(args["sender"], args["office_name"]), to=(to,),
+        subject=subject, text=text, html=html,
         attachments=attachments,
         # The mails invite the reader to answer; answers should reach people, not the robot.
         headers=(("Reply-To", office_email),) if office_email.strip() else (),

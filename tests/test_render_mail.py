@@ -193,6 +193,14 @@ def test_signed_by_the_project_office_and_replies_go_there(digest: Digest) -> No
     assert msg.message_id == "<digest-1@example.org>"
 
 
+def test_a_bare_sender_address_is_shown_under_the_office_name(digest: Digest) -> None:
+    msg = render_digest(digest, **mail_kwargs(sender="robot@example.org"))  # type: ignore[arg-type]
+    assert msg.sender == "Проектный офис <robot@example.org>"
+    quoted = render_digest(digest, **mail_kwargs(sender="robot@example.org",  # type: ignore[arg-type]
+                                                 office_name='PMO, "Moscow"'))
+    assert quoted.sender == '"PMO, \\"Moscow\\"" <robot@example.org>'
+
+
 def test_empty_digest_and_unknown_language_are_refused(digest: Digest) -> None:
     with pytest.raises(ValueError, match="no lines"):
         render_digest(Digest(OWNER, AS_OF, []), **mail_kwargs())  # type: ignore[arg-type]
