@@ -159,10 +159,12 @@ def test_validate_names_an_impossible_date_with_every_other_error(tmp_path, exam
     text = text[:owner] + "owner: pmo-coordinatr" + text[owner + len("owner: pmo-coordinator"):]
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
+    date_line = text[:text.index("due: 2014-12-32")].count("\n") + 1
+    owner_line = text[:owner].count("\n") + 1
     out = roadmap("validate", str(bad), db="sqlite:///unused.db", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.splitlines() == [
-        f"{bad}:396: tasks[t02].due: cannot read '2014-12-32' as a date: day is out of range for month",
-        f"{bad}:427: tasks[t05].owner: unknown person 'pmo-coordinatr' (did you mean 'pmo-coordinator'?)",
+        f"{bad}:{date_line}: tasks[t02].due: cannot read '2014-12-32' as a date: day is out of range for month",
+        f"{bad}:{owner_line}: tasks[t05].owner: unknown person 'pmo-coordinatr' (did you mean 'pmo-coordinator'?)",
         "2 error(s), 0 warning(s); nothing was changed.",
     ]
