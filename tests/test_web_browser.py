@@ -122,10 +122,12 @@ def test_mark_done_from_a_reminder_in_a_real_browser(db_url, small_yaml, smtp_se
                          .order_by(Change.id.desc())).first()
         assert (last.source, last.actor) == ("web", "Alice <alice@example.org>")
 
-    # 5. The next day's digest no longer mentions it.
+    # 5. The next day's digest no longer reminds of it: it only withdraws its calendar entry.
     plan = plan_reminders(db_url, None, date(2014, 11, 11))
-    assert all("Survey" not in i.message.text for i in plan.intents)
+    assert all(line.key != "a" for d in plan.todo for line in d.lines)
+    assert [w.task_key for d in plan.todo for w in d.withdrawn] == ["a"]
     assert all("/tasks/a?" not in i.message.text for i in plan.intents)
+    record_plan(db_url, plan)  # withdrawn once: never again
     # 12 Nov is a day Survey (5 business days late) would be reminded of if it were still open.
     plan = plan_reminders(db_url, None, date(2014, 11, 12))
     assert all("Survey" not in i.message.text for i in plan.intents)
