@@ -316,7 +316,8 @@ def test_a_mail_template_that_does_not_compile_is_refused_before_anything_is_rec
 def test_a_mail_template_using_an_unknown_name_is_a_one_line_error_and_nothing_is_recorded(db, tmp_path):
     folder = _templates(tmp_path, "reminder.subject.j2", "{{ no_such_name }}")
     out = roadmap("remind", "--as-of", AS_OF, "--db", db, cwd=tmp_path,
-                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder)})
+                  env={"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": "1", "ROADMAP_TEMPLATE_DIR": str(folder),
+                       "ROADMAP_PUBLIC_URL": "https://roadmap.example.org"})  # no warning about loopback links
     assert_refused(out, "reminder.subject.j2", "no_such_name")
     assert outbox_count(db) == 0
 

@@ -169,7 +169,7 @@ def test_reminders_go_out_on_a_working_saturday_and_not_on_the_sunday(leap_url):
 def test_escalation_days_count_the_working_saturday(leap_url):
     """Friday's task is 2 business days late on Wednesday 24: escalated to the manager."""
     plan = plan_escalation_messages(leap_url, None, date(2016, 2, 24))
-    assert [(e.key, e.level, e.recipient.email) for e in plan.todo] == [("fri", 1, "boss@example.org")]
+    assert [(e.key, e.level, d.recipient.email) for d in plan.todo for e in d.items] == [("fri", 1, "boss@example.org")]
 
 
 def test_extra_days_are_stored_with_the_roadmap(db_url, tmp_path):
