@@ -145,7 +145,9 @@ def test_tampered_expired_foreign_and_not_the_owners_links_get_403_and_no_data(u
     assert r.status_code == 403 and risk_row(url).status == "open"
 
 
-def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url):
+def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url, tmp_path):
+    (tmp_path / "reports").mkdir(exist_ok=True)
+    (tmp_path / "reports" / "small-2014-W46.docx").write_bytes(b"the office's report")
     plan = plan_reminders(url, None, DAY)
     alice = next(i for i in plan.intents if i.recipient == "alice@example.org").message
     found = re.findall(rf"({re.escape(BASE)}/roadmaps/small\?token=\S+)", alice.text)
@@ -153,7 +155,9 @@ def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url):
     client = make_client(url)
     view = client.get(path_of(found[0]))
     assert view.status_code == 200 and "Renovation late" in view.text
-    assert "report.docx" not in view.text  # no office actions
+    assert "small-2014-W46.docx" in view.text and "report.docx" not in view.text  # no office actions
+    office = client.get("/roadmaps/small", auth=("office", PASSWORD)).text
+    assert 'href="/roadmaps/small/report.docx"' in office
     assert client.get("/roadmaps/small").status_code == 401
     assert client.get("/roadmaps/small/report.docx?" + found[0].split("?")[1]).status_code == 403  # not for it
     assert client.get("/roadmaps/small", auth=("office", PASSWORD)).status_code == 200
