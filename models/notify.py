@@ -330,7 +330,7 @@ def plan_escalations(
         recipients = _unique([(owner, ""), (directory.partner_contact(risk.partner), ""), (directory.office(), "")])
         detail = {"probability": risk.probability, "impact": risk.impact, "score": risk.score,
                   "mitigation": risk.mitigation or "", "review": risk.review, "status": risk.status,
-                  "owner": owner.name if owner else risk.owner, "threshold": threshold}
+                  "owner": owner.name if owner else risk.owner, "owner_key": risk.owner, "threshold": threshold}
         out += [Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail)
                 for trigger, value in triggers for r, _ in recipients]
     return out

@@ -1,4 +1,8 @@
-"""Signed links: which roadmap, task and person a link from an email names, and until when.
+"""Signed links: which roadmap, task (or risk) and person a link from an email names, and until when.
+
+Purposes: ``task`` (a task page), ``risk`` (a risk page, for its owner or the office),
+``view`` (the read-only roadmap page, for a person), ``office`` (the roadmap page and its
+report, for the project office), ``calendar`` (a person's feed, revocable, no expiry).
 
 A token is ``<payload>.<signature>``: the payload is base64url JSON naming the roadmap,
 the task, the person and the expiry; the signature is HMAC-SHA256 of the payload under
@@ -14,8 +18,8 @@ works until the end of D + 30 days (UTC).
 
 Why a token is refused (``TokenError.reason``): ``malformed``, ``signature`` (tampered
 or signed with another key), ``purpose`` (an office link used as a task link, or back),
-``expired``, ``roadmap`` / ``task`` (a valid token for another roadmap or task: the
-"foreign" token), ``person`` (the person is unknown, archived, or no longer entitled).
+``expired``, ``roadmap`` / ``task`` / ``risk`` (a valid token for another roadmap, task or
+risk: the "foreign" token), ``person`` (the person is unknown, archived, or no longer entitled).
 
 ``TokenError.message`` is what to tell the reader, an English gettext message id (marked
 ``N_`` for ``pybabel extract``) with ``params`` its values (``expires``: the expiry day), so
@@ -118,16 +122,49 @@ def verify_task_token(secret: str, token: str, *, roadmap: str, task: str, now: 
         raise TokenError("roadmap", OTHER_ROADMAP)
     if data.get("t") != task:
         raise TokenError("task", N_("This link belongs to another task: use the link next to this task in your email."))
-    person = data.get("p")
-    if not isinstance(person, str) or not person:
-        raise TokenError("malformed", DAMAGED)
-    return person
+    return _person_of(data)
 
 
 def verify_office_token(secret: str, token: str, *, roadmap: str, now: datetime) -> None:
     """Returns when the token is a genuine, unexpired office link for this roadmap."""
     if _load(secret, "office", token, now).get("r") != roadmap:
         raise TokenError("roadmap", OTHER_ROADMAP)
+
+
+def sign_risk_token(secret: str, roadmap: str, risk: str, person: str, expires: datetime) -> str:
+    """A risk page link (``web/routes_risk.py``) for the risk's owner or the office (OFFICE)."""
+    return _dump(secret, "risk", {"r": roadmap, "i": risk, "p": person, "x": int(expires.timestamp())})
+
+
+def verify_risk_token(secret: str, token: str, *, roadmap: str, risk: str, now: datetime) -> str:
+    """Whose link it is (a person key, or OFFICE) when the token is genuine, unexpired and
+    names this roadmap and risk."""
+    data = _load(secret, "risk", token, now)
+    if data.get("r") != roadmap:
+        raise TokenError("roadmap", OTHER_ROADMAP)
+    if data.get("i") != risk:
+        raise TokenError("risk", N_("This link belongs to another risk: use the link next to this risk in your email."))
+    return _person_of(data)
+
+
+def sign_view_token(secret: str, roadmap: str, person: str, expires: datetime) -> str:
+    """A read-only roadmap page link (the roadmap link at the foot of a person's mail)."""
+    return _dump(secret, "view", {"r": roadmap, "p": person, "x": int(expires.timestamp())})
+
+
+def verify_view_token(secret: str, token: str, *, roadmap: str, now: datetime) -> str:
+    """The person a genuine, unexpired read-only link of this roadmap was issued to."""
+    data = _load(secret, "view", token, now)
+    if data.get("r") != roadmap:
+        raise TokenError("roadmap", OTHER_ROADMAP)
+    return _person_of(data)
+
+
+def _person_of(data: dict[str, Any]) -> str:
+    person = data.get("p")
+    if not isinstance(person, str) or not person:
+        raise TokenError("malformed", DAMAGED)
+    return person
 
 
 def sign_calendar_token(secret: str, roadmap: str, person: str, generation: int) -> str:

@@ -17,7 +17,9 @@ task escalation carries links to that task's page in the web app (``web/``), sig
 the recipient (``models/tokens.py``) and valid until 30 days after the mail's as-of day,
 so the same inputs still give the same bytes. The templates get them as ``links``, a dict
 of task key to ``TaskLinks``; without a secret key it is empty and the mails ask for a
-reply instead.
+reply instead. A risk escalation to the risk's owner or the office carries a link to the
+risk's page (``risk_links``, risk key to URL). The roadmap link at the foot of a person's
+digest (``roadmap_url``) opens the read-only roadmap page, signed for them the same way.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from models.report_data import ReportContext
 from models.report_words import format_period
 from models.schema import Person
 from models.subjects import fit_subject, short_title
-from models.tokens import OFFICE, expiry_for, sign_calendar_token, sign_task_token
+from models.tokens import OFFICE, expiry_for, sign_calendar_token, sign_risk_token, sign_task_token, sign_view_token
 from tasks.mail_message import Attachment, OutgoingMessage
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -85,6 +87,28 @@ def task_links(
     base = (public_url or "").rstrip("/")  # none: a path on the server that shows the page
     page = f"{base}{_roadmap_path(roadmap_key)}/tasks/{quote(task_key, safe='')}?token={token}"
     return TaskLinks(page=page, done=f"{page}&action=done")
+
+
+def risk_link(
+    secret_key: Any, public_url: str, roadmap_key: str, risk_key: str, person_key: str | None, as_of: date,
+    days: int = 30,
+) -> str:
+    """The link to a risk's page (web/routes_risk.py) for its owner, or the office (``person_key`` None)."""
+    token = sign_risk_token(secret_key, roadmap_key, risk_key, person_key or OFFICE, expiry_for(as_of, days))
+    base = (public_url or "").rstrip("/")
+    return f"{base}{_roadmap_path(roadmap_key)}/risks/{quote(risk_key, safe='')}?token={token}"
+
+
+def roadmap_view_link(secret_key: Any, public_url: str | None, roadmap_key: str, recipient: Recipient,
+                      as_of: date, days: int = 30) -> str | None:
+    """The roadmap link at the foot of a mail: for a person, the read-only page signed for them
+    (valid as long as a task link); for the office, the page behind its password; None
+    without a public URL."""
+    url = roadmap_url_of(public_url, roadmap_key)
+    key = _signing_key(secret_key)
+    if url is None or not key or recipient.key is None:
+        return url
+    return f"{url}?token={sign_view_token(key, roadmap_key, recipient.key, expiry_for(as_of, days))}"
 
 
 def recipient_of(person: Person) -> Recipient:
@@ -164,6 +188,7 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
         }
     if key and public_url:
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
+    context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
     name = f"{args['roadmap_key']}-{digest.as_of.isoformat()}"
     files = []
     if lines:
@@ -204,7 +229,14 @@ def render_escalation_digest(
             e.key: task_links(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "task"
         }
+        # A risk's page acts on the risk: its owner's link, or the office's; a partner's contact reads only.
+        context["risk_links"] = {
+            e.key: risk_link(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
+            for e in digest.items if e.subject_kind == "risk"
+            and escalation_role(e, args["office_email"]) in ("owner", "office")
+        }
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
+    context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
     return _compose("escalation", digest.recipient, args, context)
 
 
@@ -251,6 +283,7 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
         "short_title": short_title(args["roadmap_title"], args.get("short_title")),
         "roadmap_url": roadmap_url_of(args.get("public_url"), args["roadmap_key"]),
         "links": {},
+        "risk_links": {},
         "delegated": [],
         "calendar_url": None,
         **context,
@@ -289,6 +322,8 @@ def escalation_role(esc: Escalation, office_email: str) -> str:
         return "office"
     if esc.subject_kind == "risk":
         # Risk recipients are the owner, the partner's contact and the office.
+        if "owner_key" in esc.detail:
+            return "owner" if r.key == esc.detail["owner_key"] else "partner"
         return "owner" if r.name == esc.detail.get("owner") else "partner"
     return "office" if esc.level >= 2 else "manager_or_partner"
 

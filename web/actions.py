@@ -53,7 +53,7 @@ def _date(value: str | None, label: str, roadmap: Roadmap) -> dt.date:
     return day
 
 
-def _text(value: str | None, label: str, required: bool) -> str | None:
+def form_text(value: str | None, label: str, required: bool) -> str | None:
     """A note as the history keeps it: the same rule as a roadmap file's notes (models/text.py)."""
     given = (value or "").replace("\r\n", "\n").strip()  # browsers send a textarea's line breaks as CRLF
     if required and not given:
@@ -88,21 +88,21 @@ def apply_action(
         if on < roadmap.session_date - dt.timedelta(days=DONE_BEFORE_SESSION_DAYS):
             raise FormError(N_("%(field)s: that date is more than a year before the session (%(session)s): a typo?"),
                             field=DONE_ON, session=roadmap.session_date)
-        change = dict(status="done", on=on, note=_text(form.get("note"), NOTE, False))
+        change = dict(status="done", on=on, note=form_text(form.get("note"), NOTE, False))
     elif action == "progress":
         given = (form.get("progress") or "").strip()
         progress = int(given) if given.isascii() and given.isdigit() else -1
         if not 0 <= progress <= 100:
             raise FormError(N_("%(field)s: give a whole number from 0 to 100"), field=PROGRESS)
         status = "in_progress" if task.status in ("planned", "blocked") and progress > 0 else None
-        change = dict(progress=progress, status=status, note=_text(form.get("note"), NOTE, False))
+        change = dict(progress=progress, status=status, note=form_text(form.get("note"), NOTE, False))
     elif action == "forecast":
         forecast = _date(form.get("forecast"), NEW_DATE, roadmap)
         if forecast < today:
             raise FormError(IN_THE_PAST, field=NEW_DATE)
-        change = dict(forecast=forecast, note=_text(form.get("reason"), REASON, True))
+        change = dict(forecast=forecast, note=form_text(form.get("reason"), REASON, True))
     elif action == "blocked":
-        change = dict(status="blocked", note=_text(form.get("reason"), REASON, True))
+        change = dict(status="blocked", note=form_text(form.get("reason"), REASON, True))
     elif action in ("away", "back"):
         if person is None:
             raise FormError(N_("%(field)s: this link is for the project office, not for a person"), field=AWAY)

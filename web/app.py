@@ -4,7 +4,9 @@ the project office and managers. Server-rendered HTML, no JavaScript, readable o
 Routes (``web/routes_task.py``, ``web/routes_roadmap.py``):
   GET  /roadmaps/{roadmap}/tasks/{task}?token=T[&action=done]   the task page (signed link)
   POST /roadmaps/{roadmap}/tasks/{task}                         one action; 303 back to the page
-  GET  /roadmaps/{roadmap}[?token=O]                            the roadmap page (office)
+  GET  /roadmaps/{roadmap}/risks/{risk}?token=T                 the risk page (signed link, owner or office)
+  POST /roadmaps/{roadmap}/risks/{risk}                         one action; 303 back to the page
+  GET  /roadmaps/{roadmap}[?token=O|V]                          the roadmap page (office; V: a person, read only)
   GET  /roadmaps/{roadmap}/report.docx[?token=O]                the latest weekly report
   GET  /calendar/{token}.ics                                    a person's calendar feed (signed, revocable)
   GET  /healthz                                                 "ok"
@@ -17,7 +19,9 @@ Security, in the order a request meets it:
    HttpOnly, SameSite=Strict) and the link's token; a POST whose form and cookie do not
    match is refused with 403 before anything is read from the form.
 3. Roadmap page: HTTP basic auth with ROADMAP_WEB_PASSWORD, or a signed office link
-   (``roadmap web-link``); without either, 401.
+   (``roadmap web-link``); without either, 401. The roadmap link in a person's mail carries
+   a read-only token (``view``): the same page without the report download.
+   Risk pages: as task pages, for the risk's current owner or the office only.
 4. Every page, a refusal too, is in the roadmap's language (gettext, ``models/i18n.py``): a
    refusal (``web.security.Refused``, raised by any route or dependency) carries English
    message ids, said in the language of the roadmap the URL names (English for a key that
@@ -47,7 +51,7 @@ from starlette.types import ASGIApp, Scope
 
 from config import Settings
 from models.db import upgrade
-from web import routes_calendar, routes_roadmap, routes_task
+from web import routes_calendar, routes_risk, routes_roadmap, routes_task
 from web.deps import WebContext
 from web.middleware import BodyLimit, SecurityHeaders
 from web.rendering import render
@@ -83,6 +87,7 @@ def create_app(
                               total=settings.web_sign_in_failures_total, window=settings.web_sign_in_window_seconds)
     app.state.web = WebContext(settings, url, secret, clock or (lambda: dt.datetime.now(dt.UTC)), throttle)
     app.include_router(routes_task.router)
+    app.include_router(routes_risk.router)
     app.include_router(routes_roadmap.router)
     app.include_router(routes_calendar.router)
     app.add_exception_handler(Refused, refused_page)  # type: ignore[arg-type]

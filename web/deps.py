@@ -1,5 +1,5 @@
 """The FastAPI dependencies of the routes: the app's settings and clock, a database session,
-and who the request acts as (a task link, or the project office).
+and who the request acts as (a task or risk link, a person's read-only link, or the project office).
 
 ``create_app`` puts one ``WebContext`` on ``app.state``; every route reaches it, and what
 is built from it, through ``Depends`` (as FastAPI's full-stack template does), so a route
@@ -23,8 +23,15 @@ from config import Settings
 from models.db import session_scope
 from models.delegation import may_update
 from models.notify import load_directory
-from models.schema import Person, Roadmap, Task
-from models.tokens import TokenError, verify_office_token, verify_task_token
+from models.schema import Person, Risk, Roadmap, Task
+from models.tokens import (
+    OFFICE,
+    TokenError,
+    verify_office_token,
+    verify_risk_token,
+    verify_task_token,
+    verify_view_token,
+)
 from web.security import N_, Refused, basic_password, link_refused, same_password
 from web.throttle import SignInThrottle
 
@@ -108,6 +115,54 @@ def task_access(web: Web, session: Db, roadmap_key: str, task_key: str, token: s
     return TaskAccess(roadmap, task, person, directory.people, token)
 
 
+@dataclass(frozen=True)
+class RiskAccess:
+    """A risk link that may act on its risk: the roadmap, the risk, whose link it is."""
+
+    roadmap: Roadmap
+    risk: Risk
+    person_key: str
+    people: dict[str, Person]
+    token: str
+
+
+def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: str = "") -> RiskAccess:
+    """The risk when ``token`` is a genuine, unexpired link for it issued to the project office
+    or to the person who owns the risk now (a live person); else ``Refused``."""
+    try:
+        person = verify_risk_token(web.secret, token, roadmap=roadmap_key, risk=risk_key, now=web.now())
+    except TokenError as exc:
+        raise link_refused(exc.message, **exc.params) from None
+    roadmap = find_roadmap(session, roadmap_key)
+    risk = session.scalar(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.key == risk_key))
+    if risk is None or risk.archived:
+        raise link_refused(N_("The risk is no longer in the roadmap."))
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    owner = people.get(person)
+    if person != OFFICE and (person != risk.owner or owner is None or owner.archived):
+        raise link_refused(N_("This link was issued to someone who no longer owns this risk."))
+    return RiskAccess(roadmap, risk, person, people, token)
+
+
+def roadmap_reader(request: Request, web: Web, session: Db, roadmap_key: str, token: str = "") -> str | None:
+    """Who may read the roadmap page: a person with a read-only link from their mail (their
+    key: the page then has no office actions), else the office (None, ``office_access``)."""
+    if token:
+        try:
+            person = verify_view_token(web.secret, token, roadmap=roadmap_key, now=web.now())
+        except TokenError as exc:
+            if exc.reason != "purpose":
+                raise link_refused(exc.message, **exc.params) from None
+        else:
+            roadmap = find_roadmap(session, roadmap_key)
+            reader = session.scalar(select(Person).where(Person.roadmap_id == roadmap.id, Person.key == person))
+            if reader is None or reader.archived:
+                raise link_refused(N_("This link was issued to someone who is no longer in the roadmap."))
+            return person
+    office_access(request, web, roadmap_key, token)
+    return None
+
+
 def office_access(request: Request, web: Web, roadmap_key: str, token: str = "") -> None:
     """The roadmap page is for the project office: a signed office link, or basic auth
     with ROADMAP_WEB_PASSWORD; without either, 401 and the browser's sign-in prompt. Wrong
@@ -138,4 +193,6 @@ def office_access(request: Request, web: Web, roadmap_key: str, token: str = "")
 
 
 TaskLink = Annotated[TaskAccess, Depends(task_access)]
+RiskLink = Annotated[RiskAccess, Depends(risk_access)]
+Reader = Annotated[str | None, Depends(roadmap_reader)]
 Office = Depends(office_access)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from models.delegation import is_away
 from models.forecast import Expected, forward_pass, roadmap_forecast
 from models.history import history
-from models.i18n import task_status, translations
+from models.i18n import risk_status, task_status, translations
 from models.planning import roadmap_calendar, upstream
 from models.report_builder import stage_baselines
 from models.schema import Change, Person, Risk, Roadmap, Stage, Task
@@ -228,6 +228,26 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     )
 
 
+# --- the risk page ---------------------------------------------------------------------
+
+
+def risk_page(session: Session, roadmap: Roadmap, risk: Risk, person_key: str, as_of: dt.date) -> dict[str, Any]:
+    """The ``page`` of templates/web/risk.html.j2: the ``roadmap``, the ``risk`` and ``as_of``;
+    its ``owner`` (a Person, or None), the ``person`` the link is for (None for the office),
+    the titles of the tasks it threatens (``tasks``) and its latest changes, newest first (``history``)."""
+    people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+    keys = list(risk.tasks or [])
+    titles = dict(session.execute(select(Task.key, Task.title).where(
+        Task.roadmap_id == roadmap.id, Task.archived.is_(False), Task.key.in_(keys))).all()) if keys else {}
+    names = {p.key: p.name for p in people.values()}
+    changes = history(session, roadmap.id, "risk", risk.key)[-20:][::-1]
+    return dict(
+        roadmap=roadmap, risk=risk, as_of=as_of, owner=people.get(risk.owner), person=people.get(person_key),
+        tasks=[titles[k] for k in keys if k in titles],
+        history=[history_line(c, roadmap.language, names) for c in changes],
+    )
+
+
 # The history table's words: a change's field, where it came from, a yes/no value.
 FIELDS: dict[str, str] = {
     "added": N_("added"), "archived": N_("archived"), "restored": N_("restored"), "note": N_("note"),
@@ -237,7 +257,8 @@ FIELDS: dict[str, str] = {
     "depends_on": N_("depends on"), "start_expr": N_("start (as written)"), "due_expr": N_("due (as written)"),
     "duration": N_("duration, business days"), "notes": N_("notes"), "away_until": N_("away until"),
     "delegate": N_("delegate"), "name": N_("name"), "email": N_("email"), "manager": N_("manager"),
-    "partner": N_("partner"),
+    "partner": N_("partner"), "probability": N_("probability"), "impact": N_("impact"),
+    "mitigation": N_("mitigation"), "review": N_("review"), "reviewed_on": N_("reviewed on"),
 }
 SOURCES: dict[str, str] = {
     "web": N_("web"), "cli": N_("command line"), "import": N_("file import"), "schedule": N_("rescheduling"),
@@ -255,7 +276,7 @@ def history_line(change: Change, lang: str, names: dict[str, str]) -> dict[str, 
         if raw is None:
             return ""
         if change.field == "status":
-            return task_status(raw, lang)
+            return risk_status(raw, lang) if change.entity == "risk" else task_status(raw, lang)
         if change.field in ("owner", "delegate", "manager"):
             return names.get(raw, raw)
         return words.gettext(BOOLEANS[raw]) if raw in BOOLEANS else raw

@@ -38,7 +38,11 @@ def task_url(roadmap_key: str, task_key: str) -> str:
 def get_task(request: Request, web: Web, session: Db, access: TaskLink, action: str | None = None,
              saved: str | None = None, moved: int = 0) -> Response:
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    resp = show_task(web, session, access, nonce, focus=action, saved=saved, moved=moved)
+    return set_csrf_cookie(show_task(web, session, access, nonce, focus=action, saved=saved, moved=moved), nonce, web)
+
+
+def set_csrf_cookie(resp: Response, nonce: str, web: WebContext) -> Response:
+    """The browser's CSRF nonce (HttpOnly, SameSite=Strict), for the forms of task and risk pages."""
     resp.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict", path="/roadmaps/", max_age=7 * 24 * 3600,
                     secure=web.settings.public_url.startswith("https://"))
     return resp
