@@ -196,7 +196,8 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     tasks it waits for (``blockers``) and the tasks that wait for it (``dependents``); its
     latest changes, and those of the link's person, newest first (``history``, as
     ``history_line`` says them); the ``person`` the link is for (None for the office),
-    whether they are ``away``, and the ``people`` they may name as a delegate."""
+    whether they are ``away``, and the ``people`` they may name as a delegate; the page's ``lang``:
+    the person's own language, else the roadmap's."""
     cal = roadmap_calendar(roadmap)
     expected = roadmap_forecast(session, roadmap.id, as_of, cal, upstream(session, roadmap, task.key)).get(task.key)
     late, _, rag = task_rag(task, expected.finish if expected else None, as_of, cal, Policy.of(roadmap).remind_window)
@@ -218,12 +219,13 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     if person is not None:
         changes += history(session, roadmap.id, "person", person.key)[-5:][::-1]
     names = {p.key: p.name for p in people.values()}
+    lang = (person.language if person is not None else None) or roadmap.language  # the reader's own first
     candidates = sorted((p for p in people.values() if not p.archived and p.key != person_key), key=lambda p: p.name)
     return dict(
         roadmap=roadmap, task=task, as_of=as_of, stage_title=stage or task.stage, owner=people.get(task.owner),
         person=person, days_late=late, rag=rag, expected=expected.finish if expected else None,
         blockers=blockers, dependents=dependents,
-        history=[history_line(c, roadmap.language, names) for c in changes],
+        history=[history_line(c, lang, names) for c in changes], lang=lang,
         people=candidates, away=bool(person is not None and is_away(person, as_of)),
     )
 
