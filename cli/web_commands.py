@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Print a person's calendar feed link (their open tasks, for a calendar to subscribe to)."""
+        from models.notify import Recipient
         from tasks.render_mail import calendar_link as feed_link
-        from tasks.render_mail import recipient_of
 
         url = db_url(db)
         secret = get_settings().web_secret_key  # the web app's key, so the link opens there
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
                 raise UserError(f"no person {person!r} in roadmap {rm.key!r}{did_you_mean(person, live)}")
             if revoke:
                 row.calendar_generation += 1
-            link = feed_link(secret, get_settings().public_url, rm.key, recipient_of(row))
+            link = feed_link(secret, get_settings().public_url, rm.key, Recipient.of(row))
         if revoke:
             console.print(f"earlier calendar links of {person} are revoked; the new one:", markup=False)
         console.print(link, markup=False)

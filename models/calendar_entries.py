@@ -76,8 +76,8 @@ def add_withdrawals(digests: list[Digest], entries: list[CalendarEntry], live: d
         digest = open_digests.get(e.email) or updates.get(e.email)
         if digest is None:
             person = directory.people.get(e.person or "")  # None: gone from the file; the address stays
-            recipient = Recipient(e.email, person.name if person else "", e.person,
-                                  person.calendar_generation if person else 0)
+            # The address the entries went to, even if the person's has changed or they are gone.
+            recipient = replace(Recipient.of(person), email=e.email) if person else Recipient(e.email, "", e.person)
             digest = updates[e.email] = Digest(recipient, as_of)
         digest.withdrawn.append(withdrawal)
     return sorted(updates.values(), key=lambda d: d.recipient.email)

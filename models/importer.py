@@ -91,7 +91,7 @@ class _Section(NamedTuple):
 
 SECTIONS = (
     _Section("partner", Partner, "partners", ("name", "kind", "contact", "formats")),
-    _Section("person", Person, "people", ("name", "email", "partner", "manager")),
+    _Section("person", Person, "people", ("name", "email", "partner", "manager", "language")),
     _Section("workstream", Workstream, "workstreams", ("title",)),
     _Section("stage", Stage, "stages", ("title", "start_expr", "end_expr", "start", "end", "goal")),
     _Section("risk", Risk, "risks", ("title", "owner", "partner", "mitigation", "tasks"),

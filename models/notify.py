@@ -50,6 +50,12 @@ class Recipient:
     name: str
     key: str | None = None  # person key, None for addresses such as the project office
     calendar_generation: int = 0  # of the person's calendar feed link (models/tokens.py)
+    language: str | None = None  # the person's own (people[].language); None: the roadmap's
+
+    @classmethod
+    def of(cls, person: Person) -> Recipient:
+        """A person of the roadmap as the recipient of their mail."""
+        return cls(person.email, person.name, person.key, person.calendar_generation, person.language)
 
 
 @dataclass(frozen=True)
@@ -194,7 +200,7 @@ class Directory:
 
     def person(self, key: str | None) -> Recipient | None:
         p = self.people.get(key or "")
-        return Recipient(p.email, p.name, p.key, p.calendar_generation) if p else None
+        return Recipient.of(p) if p else None
 
     def partner_contact(self, key: str | None) -> Recipient | None:
         partner = self.partners.get(key or "")

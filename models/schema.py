@@ -88,6 +88,8 @@ class Person(InRoadmap, Base):
     # The generation of the person's calendar feed link (migration 0008): `roadmap calendar-link
     # --revoke` raises it, and every feed link signed for an older generation is refused.
     calendar_generation: Mapped[int] = mapped_column(default=0, server_default="0", sort_order=1)
+    # The language of the person's mail and pages (migration 0010); None: the roadmap's.
+    language: Mapped[str | None] = mapped_column(String(2), nullable=True, sort_order=1)
 
 
 class Workstream(InRoadmap, Base):

@@ -84,6 +84,7 @@ class Person(_Strict):
     email: Email
     partner: Key | None = None
     manager: Key | None = None
+    language: Literal["ru", "en"] | None = None  # of their mail and pages; None: the roadmap's
 
 
 class Workstream(_Strict):

@@ -43,7 +43,6 @@ from models.ics import CANCEL, Deadline, build_ics
 from models.notify import Digest, Escalation, EscalationDigest, Recipient, TaskLine
 from models.report_data import ReportContext
 from models.report_words import format_period
-from models.schema import Person
 from models.subjects import fit_subject, short_title
 from models.tokens import OFFICE, expiry_for, sign_calendar_token, sign_risk_token, sign_task_token, sign_view_token
 from tasks.mail_message import Attachment, OutgoingMessage
@@ -109,10 +108,6 @@ def roadmap_view_link(secret_key: Any, public_url: str | None, roadmap_key: str,
     if url is None or not key or recipient.key is None:
         return url
     return f"{url}?token={sign_view_token(key, roadmap_key, recipient.key, expiry_for(as_of, days))}"
-
-
-def recipient_of(person: Person) -> Recipient:
-    return Recipient(person.email, person.name, person.key, person.calendar_generation)
 
 
 def calendar_link(secret_key: Any, public_url: str, roadmap_key: str, recipient: Recipient) -> str | None:
@@ -189,14 +184,14 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
     if key and public_url:
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
     context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
-    name = f"{args['roadmap_key']}-{digest.as_of.isoformat()}"
+    name, lang = f"{args['roadmap_key']}-{digest.as_of.isoformat()}", _lang(digest.recipient, args)
     files = []
     if lines:
         files.append(Attachment(f"{name}.ics", ICS_CONTENT_TYPE,
-                                build_ics(_deadlines(lines, args), now=stamp_of(digest.as_of))))
+                                build_ics(_deadlines(lines, args, lang), now=stamp_of(digest.as_of))))
     if digest.withdrawn:
         url = roadmap_url_of(public_url, args["roadmap_key"])
-        gone = [deadline(args["roadmap_key"], args["roadmap_title"], args["lang"], url, key=w.task_key,
+        gone = [deadline(args["roadmap_key"], args["roadmap_title"], lang, url, key=w.task_key,
                          title=w.summary, stage="", due=w.due, sequence=w.sequence) for w in digest.withdrawn]
         files.append(Attachment(f"{name}-cancel.ics", ICS_CANCEL_CONTENT_TYPE,
                                 build_ics(gone, now=stamp_of(digest.as_of), method=CANCEL)))
@@ -260,7 +255,7 @@ def render_report_mail(
     sm = report.summary
     context = {
         "as_of": report.as_of, "iso_year": report.iso_year, "iso_week": report.iso_week,
-        "period": format_period(report.week_start, report.week_end, args["lang"]),
+        "period": format_period(report.week_start, report.week_end, _lang(recipient, args)),
         "rag": sm.rag, "tasks_done": sm.tasks_done, "tasks_total": sm.tasks_total,
         "done_this_week": sm.done_this_week, "late": sm.overdue_now, "decisions": list(sm.decisions),
         "filename": attachments[0].filename, "filenames": [a.filename for a in attachments],
@@ -278,7 +273,7 @@ def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str,
     office_email = args["office_email"]
     context = {
         **args,
-        "lang": language(args["lang"]),
+        "lang": language(_lang(recipient, args)),
         "recipient": recipient,
         "short_title": short_title(args["roadmap_title"], args.get("short_title")),
         "roadmap_url": roadmap_url_of(args.get("public_url"), args["roadmap_key"]),
@@ -382,14 +377,19 @@ def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module:
         raise MailTemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
-def _deadlines(lines: list[TaskLine], args: MailArgs) -> list[Deadline]:
+def _lang(recipient: Recipient, args: MailArgs) -> str:
+    """The language of a message: its reader's own (``people[].language``), else the roadmap's."""
+    return recipient.language or args["lang"]
+
+
+def _deadlines(lines: list[TaskLine], args: MailArgs, lang: str) -> list[Deadline]:
     """One deadline per task (a task both overdue and moved is listed once: two
     components with one UID in one calendar would confuse clients)."""
     url = roadmap_url_of(args.get("public_url"), args["roadmap_key"])
     seen: dict[str, Deadline] = {}
     for line in lines:
         if line.key not in seen:
-            seen[line.key] = deadline(args["roadmap_key"], args["roadmap_title"], args["lang"], url, key=line.key,
+            seen[line.key] = deadline(args["roadmap_key"], args["roadmap_title"], lang, url, key=line.key,
                                       title=line.title, stage=line.stage, due=line.due, sequence=line.sequence)
     return list(seen.values())
 

@@ -282,7 +282,7 @@ def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:
         entry = str(entry).strip()
         if entry in people:
             p = people[entry]
-            r = Recipient(p.email, p.name, p.key)
+            r = Recipient.of(p)
         elif is_email(entry):  # the one address rule (models/addresses.py)
             r = Recipient(parse_address(entry).addr_spec, "")
         else:

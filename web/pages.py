@@ -196,7 +196,8 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     tasks it waits for (``blockers``) and the tasks that wait for it (``dependents``); its
     latest changes, and those of the link's person, newest first (``history``, as
     ``history_line`` says them); the ``person`` the link is for (None for the office),
-    whether they are ``away``, and the ``people`` they may name as a delegate."""
+    whether they are ``away``, and the ``people`` they may name as a delegate; the page's ``lang``:
+    the person's own language, else the roadmap's."""
     cal = roadmap_calendar(roadmap)
     expected = roadmap_forecast(session, roadmap.id, as_of, cal, upstream(session, roadmap, task.key)).get(task.key)
     late, _, rag = task_rag(task, expected.finish if expected else None, as_of, cal, Policy.of(roadmap).remind_window)
@@ -218,12 +219,13 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
     if person is not None:
         changes += history(session, roadmap.id, "person", person.key)[-5:][::-1]
     names = {p.key: p.name for p in people.values()}
+    lang = reader_language(roadmap, person)
     candidates = sorted((p for p in people.values() if not p.archived and p.key != person_key), key=lambda p: p.name)
     return dict(
         roadmap=roadmap, task=task, as_of=as_of, stage_title=stage or task.stage, owner=people.get(task.owner),
         person=person, days_late=late, rag=rag, expected=expected.finish if expected else None,
         blockers=blockers, dependents=dependents,
-        history=[history_line(c, roadmap.language, names) for c in changes],
+        history=[history_line(c, lang, names) for c in changes], lang=lang,
         people=candidates, away=bool(person is not None and is_away(person, as_of)),
     )
 
@@ -234,18 +236,27 @@ def task_page(session: Session, roadmap: Roadmap, task: Task, person_key: str, a
 def risk_page(session: Session, roadmap: Roadmap, risk: Risk, person_key: str, as_of: dt.date) -> dict[str, Any]:
     """The ``page`` of templates/web/risk.html.j2: the ``roadmap``, the ``risk`` and ``as_of``;
     its ``owner`` (a Person, or None), the ``person`` the link is for (None for the office),
-    the titles of the tasks it threatens (``tasks``) and its latest changes, newest first (``history``)."""
+    the titles of the tasks it threatens (``tasks``), its latest changes, newest first
+    (``history``), and the page's ``lang`` (``reader_language``)."""
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
     keys = list(risk.tasks or [])
     titles = dict(session.execute(select(Task.key, Task.title).where(
         Task.roadmap_id == roadmap.id, Task.archived.is_(False), Task.key.in_(keys))).all()) if keys else {}
     names = {p.key: p.name for p in people.values()}
     changes = history(session, roadmap.id, "risk", risk.key)[-20:][::-1]
+    person = people.get(person_key)
+    lang = reader_language(roadmap, person)
     return dict(
-        roadmap=roadmap, risk=risk, as_of=as_of, owner=people.get(risk.owner), person=people.get(person_key),
+        roadmap=roadmap, risk=risk, as_of=as_of, owner=people.get(risk.owner), person=person,
         tasks=[titles[k] for k in keys if k in titles],
-        history=[history_line(c, roadmap.language, names) for c in changes],
+        history=[history_line(c, lang, names) for c in changes], lang=lang,
     )
+
+
+def reader_language(roadmap: Roadmap, person: Person | None) -> str:
+    """The language of a page opened from a person's link: theirs (``people[].language``), else
+    the roadmap's (also for the office)."""
+    return (person.language if person is not None else None) or roadmap.language
 
 
 # The history table's words: a change's field, where it came from, a yes/no value.

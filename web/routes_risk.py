@@ -61,13 +61,14 @@ def show_risk(web: WebContext, session: Db, access: RiskAccess, nonce: str, *, s
               error: Exception | None = None, focus: str | None = None, saved: str | None = None,
               form: dict[str, str] | None = None) -> HTMLResponse:
     roadmap, risk = access.roadmap, access.risk
-    lang = roadmap.language
+    page = risk_page(session, roadmap, risk, access.person_key, web.today(roadmap))
+    lang = page["lang"]  # the reader's language, else the roadmap's
     message: str | None = None
     if isinstance(error, FormError):
         message = say(lang, error.message, **error.params)
     elif error is not None:  # a check of update_risk's own, in its words
         message = say(lang, N_("Not saved: %(detail)s"), detail=str(error))
-    return render("risk", status, page=risk_page(session, roadmap, risk, access.person_key, web.today(roadmap)),
+    return render("risk", status, page=page,
                   token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=message,
                   focus=focus if focus in RISK_ACTIONS else None, saved=saved if saved in RISK_ACTIONS else None,
                   form=form or {}, lang=lang, post_url=risk_url(roadmap.key, risk.key))

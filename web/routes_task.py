@@ -92,13 +92,14 @@ def show_task(web: WebContext, session: Db, access: TaskAccess, nonce: str, *, s
               error: Exception | None = None, focus: str | None = None, saved: str | None = None, moved: int = 0,
               form: dict[str, str] | None = None) -> HTMLResponse:
     roadmap, task = access.roadmap, access.task
-    lang = roadmap.language
+    page = task_page(session, roadmap, task, access.person_key, web.today(roadmap))
+    lang = page["lang"]  # the reader's language, else the roadmap's
     message: str | None = None
     if isinstance(error, FormError):
         message = say(lang, error.message, **error.params)
     elif error is not None:  # a check of update_task's own, in its words
         message = say(lang, N_("Not saved: %(detail)s"), detail=str(error))
-    return render("task", status, page=task_page(session, roadmap, task, access.person_key, web.today(roadmap)),
+    return render("task", status, page=page,
                   token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=message,
                   focus=focus if focus in ACTIONS else None, saved=saved if saved in ACTIONS else None,
                   moved=moved, form=form or {}, lang=lang, post_url=task_url(roadmap.key, task.key))
