@@ -152,6 +152,7 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
         "kind": digest.kind,
         # A task can be both overdue and moved in one digest; count it once.
         "task_count": len({line.key for line in lines}),
+        "kickoff_count": digest.kickoff,
         "sections": [(r, [ln for ln in lines if ln.reason == r])
                      for r in SECTIONS if any(ln.reason == r for ln in lines)],
         "delegated": sorted({(ln.delegated_from, ln.away_until) for ln in lines if ln.delegated_from},
@@ -196,7 +197,8 @@ def render_escalation_digest(
         groups.append((group, entries, roles.pop() if len(roles) == 1 else None))
     context: dict[str, Any] = {
         "digest": digest, "as_of": digest.as_of, "groups": groups,
-        "task_count": len({e.key for e in digest.items if e.subject_kind == "task"}),
+        "task_count": len({e.key for e in digest.items if e.subject_kind == "task" and e.trigger != "checkin"}),
+        "checkin_count": len({e.key for e in digest.items if e.trigger == "checkin"}),
         "risk_count": len({e.key for e in digest.items if e.subject_kind == "risk"}),
     }
     if key and public_url:
