@@ -49,7 +49,7 @@ from tasks.mail_message import Attachment, OutgoingMessage
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 ICS_CANCEL_CONTENT_TYPE = "text/calendar; method=CANCEL; charset=utf-8"
 # Digest sections in the order the mail shows them: the most urgent first.
-SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
+SECTIONS = ("overdue", "escalation", "due_today", "before", "checkin", "start", "kickoff", "moved")
 
 
 class MailArgs(TypedDict):
