@@ -134,3 +134,28 @@ def test_remind_on_start_adds_a_line_on_the_start_day_only_when_asked(db_url, sm
     nothing = [ln for d in plan_reminders(db_url, None, CAL.add(LONG_START, 1)).todo for ln in d.lines
                if ln.key == "long" and ln.reason == "start"]
     assert nothing == []
+
+
+def test_an_upgraded_database_sends_no_kickoffs_to_owners_who_already_got_reminders(url, smtp_env):
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import alembic_config, forget_schema_check, get_engine, upgrade
+
+    engine = get_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    with engine.begin() as conn:  # what the code before kick-offs recorded: a reminder to alice, no entries
+        roadmap_id = conn.execute(text("SELECT id FROM roadmaps")).scalar_one()
+        day = date(2014, 10, 20)
+        conn.execute(text(
+            "INSERT INTO outbox (roadmap_id, kind, dedup_key, recipient, as_of, subject, message_id, status, "
+            "permanent, attempts, created_at) VALUES (:r, 'reminder', 'small:x', 'Alice@example.org', :d, 's', "
+            "'<1@example.org>', 'sent', false, 1, :d)"), dict(r=roadmap_id, d=day))
+    forget_schema_check(url)
+    upgrade(url)
+    plan = plan_reminders(url, None, date(2014, 10, 30))
+    kickoffs = {(d.recipient.email, ln.key) for d in plan.todo for ln in d.lines if ln.reason == "kickoff"}
+    assert kickoffs == {("bob@example.org", "c"), ("bob@example.org", "d")}  # alice had reminders; bob had none
