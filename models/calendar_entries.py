@@ -49,11 +49,14 @@ def holders(tasks: Iterable[Any], directory: Directory, as_of: date) -> dict[str
     return out
 
 
-def unheld(tasks: Iterable[Any], entries: list[CalendarEntry], directory: Directory) -> set[str]:
+def unheld(tasks: Iterable[Any], entries: list[CalendarEntry], directory: Directory,
+           today: set[int] | frozenset[int] = frozenset()) -> set[str]:
     """The keys of the open tasks their owner's calendar holds no live entry of: new to the
     owner (a first import, a new task, a reassignment; models/notify.py kick-off lines). An
-    entry withdrawn earlier does not count: the task left that calendar and comes back new."""
-    live = {(e.email, e.task_key) for e in entries if not e.cancelled}
+    entry withdrawn earlier does not count: the task left that calendar and comes back new.
+    Nor does one a message of the same day left (``today``: their outbox ids): a re-run that
+    day plans the same digests, already recorded, so it counts them instead of forgetting them."""
+    live = {(e.email, e.task_key) for e in entries if not e.cancelled and e.outbox_id not in today}
     out = set()
     for task in tasks:
         person = directory.people.get(task.owner)

@@ -125,8 +125,10 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         ]
         directory = load_directory(session, roadmap)
         entries = load_entries(session, roadmap.id)
+        sent_today = set(session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.as_of == day)))
         digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages,
-                               new=unheld(tasks, entries, directory))
+                               new=unheld(tasks, entries, directory, sent_today))
         args = _render_args(roadmap, settings)
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
         # Calendar entries no longer true go into their holder's digest, or a calendar update.
