@@ -10,7 +10,8 @@ someone else) is withdrawn in the holder's mail of that run: added to their dige
 get one, else in a "calendar update" of its own, at most one a day (dedup key
 ``calendar:<address>:<day>``). A withdrawal is a METHOD:CANCEL .ics with the same UID and a
 SEQUENCE one above the last sent; a task later sent again to that calendar goes out above the
-cancel's (``next_sequence``), so the client takes it back.
+cancel's (``next_sequence``), so the client takes it back. An open task its owner's calendar
+holds no live entry of is new to them (``unheld``): their next digest kicks it off.
 
 The feed (``/calendar/<token>.ics``, web/routes_calendar.py) lists the person's own open
 tasks with the same UIDs as the mail, so a calendar that has both shows each task once.
@@ -45,6 +46,22 @@ def holders(tasks: Iterable[Any], directory: Directory, as_of: date) -> dict[str
     for task in tasks:
         reader, _ = directory.reader(task.owner, as_of)
         out[task.key] = {task.owner} | ({reader.key} if reader is not None and reader.key else set())
+    return out
+
+
+def unheld(tasks: Iterable[Any], entries: list[CalendarEntry], directory: Directory,
+           today: set[int] | frozenset[int] = frozenset()) -> set[str]:
+    """The keys of the open tasks their owner's calendar holds no live entry of: new to the
+    owner (a first import, a new task, a reassignment; models/notify.py kick-off lines). An
+    entry withdrawn earlier does not count: the task left that calendar and comes back new.
+    Nor does one a message of the same day left (``today``: their outbox ids): a re-run that
+    day plans the same digests, already recorded, so it counts them instead of forgetting them."""
+    live = {(e.email, e.task_key) for e in entries if not e.cancelled and e.outbox_id not in today}
+    out = set()
+    for task in tasks:
+        person = directory.people.get(task.owner)
+        if person is not None and (person.email.lower(), task.key) not in live:
+            out.add(task.key)
     return out
 
 

@@ -12,6 +12,15 @@ Rules (policy keys of the roadmap file):
 - a task is mentioned when it is due in exactly
   one of `remind_before` business days, due today (`remind_on_due`), or overdue on the
   first business day after its due date and then every `overdue_every` business days;
+- kick-off: the first reminder run after someone becomes the owner of a task (the roadmap's
+  first import, a new task, a reassignment) lists it in their digest, in a "your tasks" section,
+  with its entry in the digest's .ics, when it is not mentioned for another reason. A task is
+  new to its owner while their calendar holds no live entry of it (models/calendar_entries.py
+  ``unheld``): the digest's .ics records one, so it is listed once. So the first run after an
+  import sends each owner one digest listing all their open tasks, and a reassignment adds
+  the task to its new owner's next digest. An owner who is away gets it when back;
+- check-ins and start-day notices of long tasks (models/checkins.py): a line in the owner's
+  digest; a check-in left unanswered goes to the owner's manager as an escalation item;
 - level 1 escalation at `escalate_after[0]` business days late (owner's manager and the
   contacts of the task's partners), level 2 at `escalate_after[1]` (the project office);
 - a risk is escalated (owner, partner's contact, project office) when its score reaches
@@ -38,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
+from models.checkins import is_checkin_day, is_start_day
 from models.delegation import acting_for
 from models.schema import Partner, Person, Risk, Roadmap, Task
 from models.spec import Policy
@@ -66,7 +76,7 @@ class TaskLine:
     title: str
     stage: str
     due: date
-    reason: str  # before | due_today | overdue | moved | escalation
+    reason: str  # before | due_today | overdue | checkin | start | kickoff | moved | escalation
     days_left: int = 0
     days_late: int = 0
     status: str = "planned"
@@ -109,6 +119,11 @@ class Digest:
         return "reminder" if any(line.reason != "moved" for line in self.lines) else "notice"
 
     @property
+    def kickoff(self) -> int:
+        """How many of the digest's tasks are new to the recipient (a kick-off digest when any)."""
+        return sum(1 for line in self.lines if line.reason == "kickoff")
+
+    @property
     def dedup_key(self) -> str:
         return f"{self.kind}:{self.recipient.email.lower()}:{self.as_of.isoformat()}"
 
@@ -122,7 +137,7 @@ class Escalation:
     key: str
     title: str
     level: int  # 1 or 2 for tasks, 0 for risks
-    trigger: str  # overdue | score | occurred | review
+    trigger: str  # overdue | checkin (tasks); score | occurred | review (risks)
     trigger_value: str  # what makes this trigger unique (due date, score, review date)
     detail: dict[str, object]
 
@@ -133,11 +148,13 @@ class Escalation:
 
 
 # The groups of an escalation digest, in the order the mail shows them: the most serious first.
-ESCALATION_GROUPS = ("task:2", "task:1", "risk:occurred", "risk:score", "risk:review")
+ESCALATION_GROUPS = ("task:2", "task:1", "task:checkin", "risk:occurred", "risk:score", "risk:review")
 
 
 def escalation_group(e: Escalation) -> str:
-    return f"task:{e.level}" if e.subject_kind == "task" else f"risk:{e.trigger}"
+    if e.subject_kind == "task":
+        return "task:checkin" if e.trigger == "checkin" else f"task:{e.level}"
+    return f"risk:{e.trigger}"
 
 
 @dataclass
@@ -236,6 +253,10 @@ def reminder_reason(task: Task, as_of: date, cal: BusinessCalendar, policy: Poli
         return _line(task, "due_today")
     if left in policy.remind_before:
         return _line(task, "before", days_left=left)
+    if is_checkin_day(task, as_of, cal, policy):
+        return _line(task, "checkin", days_left=left)
+    if is_start_day(task, as_of, cal, policy):
+        return _line(task, "start", days_left=left)
     return None
 
 
@@ -251,9 +272,11 @@ def plan_digests(
     cal: BusinessCalendar,
     moves: list[tuple[int, str, date, date]] = (),  # type: ignore[assignment]
     stage_titles: dict[str, str] | None = None,
+    new: set[str] | frozenset[str] = frozenset(),
 ) -> list[Digest]:
     """One digest per owner with something to hear about; `moves` are unnotified date changes
-    as (change id, task key, old due, new due)."""
+    as (change id, task key, old due, new due); `new` the keys of open tasks new to their owners
+    (a kick-off line each, unless mentioned for another reason; never to a delegate)."""
     if not cal.is_business_day(as_of):
         return []  # moved dates stay unnotified until the next business day's digest
     policy = Policy.of(directory.roadmap)
@@ -275,6 +298,8 @@ def plan_digests(
     for task in tasks:
         if (line := reminder_reason(task, as_of, cal, policy)) is not None:
             add(task, line)
+        elif task.key in new and task.status in OPEN and directory.reader(task.owner, as_of)[1] is None:
+            add(task, _line(task, "kickoff", days_left=max(cal.between(as_of, task.due), 0)))
     # Several moves of one task since its owner was last told make one line: from the
     # date the owner knew to the date it has now.
     first_old: dict[str, date] = {}
@@ -286,15 +311,18 @@ def plan_digests(
         moved = by_key.get(key)
         if moved is not None and moved.status in OPEN and old != moved.due:
             add(moved, _line(moved, "moved", old_due=old, change_ids=tuple(ids[key])))
-    order = {"overdue": 0, "due_today": 1, "before": 2, "moved": 3}
+    order = {"overdue": 0, "due_today": 1, "before": 2, "checkin": 3, "start": 4, "kickoff": 5, "moved": 6}
     for d in digests.values():
         d.lines.sort(key=lambda ln: (order[ln.reason], ln.due, ln.key))
     return sorted(digests.values(), key=lambda d: d.recipient.email)
 
 
 def plan_escalations(
-    tasks: list[Task], risks: list[Risk], directory: Directory, as_of: date, cal: BusinessCalendar
+    tasks: list[Task], risks: list[Risk], directory: Directory, as_of: date, cal: BusinessCalendar,
+    checkins: dict[str, date] | None = None,
 ) -> list[Escalation]:
+    """The day's escalation items; ``checkins``: per task key, its check-in day left unanswered
+    (models/checkins.py ``unanswered``), told to the owner's manager (the office without one)."""
     policy = Policy.of(directory.roadmap)
     level1, level2 = policy.escalate_after
     out: list[Escalation] = []
@@ -319,6 +347,14 @@ def plan_escalations(
                       "threshold": threshold}
             out += [Escalation(r, "task", task.key, task.title, level, "overdue", task.due.isoformat(),
                                {**detail, "role": role}) for r, role in _unique(roles)]
+        if (day := (checkins or {}).get(task.key)) is not None:
+            person = directory.people.get(task.owner)
+            manager = directory.person(person.manager if person else None)
+            recipient, role = (manager, "manager") if manager is not None else (directory.office(), "office")
+            detail = {"due": task.due, "days_late": max(late, 0), "stage": task.stage, "status": task.status,
+                      "owner": owner.name if owner else task.owner, "owner_email": owner.email if owner else "",
+                      "checkin": day, "threshold": policy.checkin_grace, "role": role}
+            out.append(Escalation(recipient, "task", task.key, task.title, 1, "checkin", day.isoformat(), detail))
     threshold = policy.risk_escalate_score
     for risk in risks:
         if risk.status == "closed":

@@ -48,7 +48,7 @@ def open_task_rows(session: Session, roadmap_id: int) -> list[Any]:
     anything in a mail, and are left out."""
     t = Task.__table__
     columns = [t.c[name] for name in
-               ("key", "title", "stage", "owner", "status", "due", "sequence", "depends_on", "partners")]
+               ("key", "title", "stage", "owner", "status", "start", "due", "sequence", "depends_on", "partners")]
     return list(session.execute(
         select(*columns)
         .where(t.c.roadmap_id == roadmap_id, t.c.archived.is_(False), t.c.status.in_(OPEN))

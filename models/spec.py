@@ -143,6 +143,11 @@ class Policy(_Strict):
     escalate_after: Annotated[list[Annotated[int, Field(ge=1, le=MAX_DURATION)]], Field(min_length=2, max_length=2)] = \
         Field(default_factory=lambda: [3, 10])
     risk_escalate_score: Annotated[int, Field(ge=1, le=25)] = 15
+    # Check-ins (models/checkins.py): every `checkin_every` business days of a task longer than
+    # that; unanswered for `checkin_grace` business days, the owner's manager is told.
+    checkin_every: Annotated[int, Field(ge=1, le=MAX_DURATION)] = 10
+    checkin_grace: Annotated[int, Field(ge=1, le=60)] = 3
+    remind_on_start: bool = False
     report_day: Weekday = "monday"
 
     @classmethod

@@ -19,13 +19,16 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from config import Settings, get_settings
-from models.calendar_entries import add_withdrawals, entry_rows, holders, load_entries
+from models.calendar import BusinessCalendar
+from models.calendar_entries import add_withdrawals, entry_rows, holders, load_entries, unheld
+from models.checkins import ANSWER_SOURCES, unanswered
 from models.db import session_scope
 from models.notify import (
     Digest,
+    Directory,
     EscalationDigest,
     digest_key,
     load_directory,
@@ -36,6 +39,7 @@ from models.notify import (
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
 from models.schema import Change, EscalationItem, OutboxMessage, Risk, Roadmap, Stage
+from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
@@ -120,12 +124,15 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
             if c.old is not None and c.new is not None  # a due move has both dates (the query asks for old)
         ]
         directory = load_directory(session, roadmap)
-        digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages)
+        entries = load_entries(session, roadmap.id)
+        sent_today = set(session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.as_of == day)))
+        digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages,
+                               new=unheld(tasks, entries, directory, sent_today))
         args = _render_args(roadmap, settings)
         recorded = already_recorded(session, roadmap.key, [d.dedup_key for d in digests])
         # Calendar entries no longer true go into their holder's digest, or a calendar update.
-        updates = add_withdrawals(digests, load_entries(session, roadmap.id), holders(tasks, directory, day),
-                                  directory, day, recorded)
+        updates = add_withdrawals(digests, entries, holders(tasks, directory, day), directory, day, recorded)
         recorded |= already_recorded(session, roadmap.key, [d.dedup_key for d in updates])
         digests += updates
         domain = _mail_domain(settings)
@@ -150,7 +157,9 @@ def plan_escalation_messages(
         tasks = open_task_rows(session, roadmap.id)
         risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
-        escalations = plan_escalations(tasks, risks, load_directory(session, roadmap), day, roadmap_calendar(roadmap))
+        directory, cal = load_directory(session, roadmap), roadmap_calendar(roadmap)
+        checkins = _unanswered_checkins(session, roadmap, tasks, directory, day, cal)
+        escalations = plan_escalations(tasks, risks, directory, day, cal, checkins)
         args = _render_args(roadmap, settings)
         sent = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations], EscalationItem.dedup_key)
         prefix = f"{roadmap.key}:"
@@ -174,6 +183,30 @@ def plan_escalation_messages(
 
     return Plan(roadmap.id, roadmap.key, day, todo=digests, already=already, render_one=render_one,
                 stream=settings.template_dir is None)
+
+
+def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], directory: Directory, day: date,
+                         cal: BusinessCalendar) -> dict[str, date]:
+    """The check-ins left unanswered by ``day`` (models/checkins.py), from the history (the
+    latest update of each task by a person) and the reminder digests recorded."""
+    policy = Policy.of(roadmap)
+    answered: dict[str, date] = {}
+    for key, at in session.execute(
+            select(Change.entity_key, func.max(Change.at)).where(
+                Change.roadmap_id == roadmap.id, Change.entity == "task", Change.source.in_(ANSWER_SOURCES))
+            .group_by(Change.entity_key)):
+        answered[key] = at.date()
+    sent = {(r.lower(), d) for r, d in session.execute(
+        select(OutboxMessage.recipient, OutboxMessage.as_of).where(
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.kind == "reminder",
+            # the earliest day a check-in still to escalate can have been sent
+            OutboxMessage.as_of >= cal.add(day, -(policy.checkin_grace + policy.checkin_every))))}
+
+    def reader_of(owner: str, on: date) -> str | None:
+        reader, _ = directory.reader(owner, on)
+        return reader.email if reader else None
+
+    return unanswered(tasks, day, cal, policy, answered, sent, reader_of)
 
 
 CHUNK = 25  # digests rendered and recorded at a time while earlier ones are being sent

@@ -50,7 +50,7 @@ from tasks.mail_message import Attachment, OutgoingMessage
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 ICS_CANCEL_CONTENT_TYPE = "text/calendar; method=CANCEL; charset=utf-8"
 # Digest sections in the order the mail shows them: the most urgent first.
-SECTIONS = ("overdue", "escalation", "due_today", "before", "moved")
+SECTIONS = ("overdue", "escalation", "due_today", "before", "checkin", "start", "kickoff", "moved")
 
 
 class MailArgs(TypedDict):
@@ -171,6 +171,7 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
         "kind": digest.kind,
         # A task can be both overdue and moved in one digest; count it once.
         "task_count": len({line.key for line in lines}),
+        "kickoff_count": digest.kickoff,
         "sections": [(r, [ln for ln in lines if ln.reason == r])
                      for r in SECTIONS if any(ln.reason == r for ln in lines)],
         "delegated": sorted({(ln.delegated_from, ln.away_until) for ln in lines if ln.delegated_from},
@@ -216,7 +217,8 @@ def render_escalation_digest(
         groups.append((group, entries, roles.pop() if len(roles) == 1 else None))
     context: dict[str, Any] = {
         "digest": digest, "as_of": digest.as_of, "groups": groups,
-        "task_count": len({e.key for e in digest.items if e.subject_kind == "task"}),
+        "task_count": len({e.key for e in digest.items if e.subject_kind == "task" and e.trigger != "checkin"}),
+        "checkin_count": len({e.key for e in digest.items if e.trigger == "checkin"}),
         "risk_count": len({e.key for e in digest.items if e.subject_kind == "risk"}),
     }
     if key and public_url:

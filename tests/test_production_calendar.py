@@ -161,7 +161,7 @@ def test_a_working_saturday_counts_in_days_late(leap_url):
 def test_reminders_go_out_on_a_working_saturday_and_not_on_the_sunday(leap_url):
     plan = plan_reminders(leap_url, None, WORKING_SATURDAY)
     (digest,) = plan.todo
-    assert {(line.key, line.reason) for line in digest.lines} == {
+    assert {(line.key, line.reason) for line in digest.lines if line.reason != "kickoff"} == {
         ("fri", "overdue"), ("short", "due_today"), ("wed", "before")}
     assert plan_reminders(leap_url, None, date(2016, 2, 21)).todo == []
 
@@ -178,7 +178,7 @@ def test_extra_days_are_stored_with_the_roadmap(db_url, tmp_path):
     assert plan_reminders(db_url, None, date(2016, 2, 24)).todo == []  # an extra day off
     (sunday,) = plan_reminders(db_url, None, date(2016, 2, 21)).todo  # an extra working day
     # "span" (18-25 February, the 24th off) is due in one business day: Thursday the 25th.
-    assert {(line.key, line.reason, line.due) for line in sunday.lines} == {
+    assert {(line.key, line.reason, line.due) for line in sunday.lines if line.reason != "kickoff"} == {
         ("fri", "overdue", date(2016, 2, 19)), ("short", "overdue", WORKING_SATURDAY),
         ("span", "before", date(2016, 2, 25))}
 
