@@ -54,8 +54,9 @@ def unheld(tasks: Iterable[Any], entries: list[CalendarEntry], directory: Direct
     """The keys of the open tasks their owner's calendar holds no live entry of: new to the
     owner (a first import, a new task, a reassignment; models/notify.py kick-off lines). An
     entry withdrawn earlier does not count: the task left that calendar and comes back new.
-    Nor does one a message of the same day left (``today``: their outbox ids): a re-run that
-    day plans the same digests, already recorded, so it counts them instead of forgetting them."""
+    Nor does one a reminder digest of the same day left (``today``: their outbox ids): a re-run
+    that day plans the same digests, already recorded, so it counts them instead of forgetting
+    them."""
     live = {(e.email, e.task_key) for e in entries if not e.cancelled and e.outbox_id not in today}
     out = set()
     for task in tasks:

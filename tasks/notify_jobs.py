@@ -125,8 +125,10 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         ]
         directory = load_directory(session, roadmap)
         entries = load_entries(session, roadmap.id)
+        # Only the day's reminder digests are planned again under the same key on a re-run; the
+        # entries a notice left today are held like any other (else a re-run kicks them off).
         sent_today = set(session.scalars(select(OutboxMessage.id).where(
-            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.as_of == day)))
+            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.as_of == day, OutboxMessage.kind == "reminder")))
         digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages,
                                new=unheld(tasks, entries, directory, sent_today))
         args = _render_args(roadmap, settings)

@@ -66,6 +66,20 @@ def test_the_first_run_after_import_sends_each_owner_one_kickoff_with_all_their_
     assert not [ln for d in later.todo for ln in d.lines if ln.reason == "kickoff"]
 
 
+def test_a_rerun_after_a_days_notice_sends_no_second_mail(db_url, small_yaml, tmp_path, smtp_env):
+    """A notice (a moved date) records the task's entry again; a re-run that day must still
+    see the task held, not kick it off in a second mail (review of issue 13)."""
+    import_file(db_url, roadmap_file(small_yaml, tmp_path))
+    remind(db_url, date(2014, 10, 28))  # the kick-offs
+    moved = ("owner: bob, partners: [vdnh], due: 2014-11-07}", "owner: bob, partners: [vdnh], due: 2014-11-20}")
+    import_file(db_url, roadmap_file(small_yaml, tmp_path, replace=moved, name="r2.yaml"))
+    first, rec, _ = remind(db_url, date(2014, 10, 29))
+    assert [(d.kind, d.recipient.email) for d in first.todo] == [("notice", "bob@example.org")] and rec.recorded == 1
+    sent = len(smtp_env.messages)
+    again, rec, _ = remind(db_url, date(2014, 10, 29))
+    assert (again.todo, rec.recorded, len(smtp_env.messages)) == ([], 0, sent)
+
+
 def test_a_reassigned_task_is_kicked_off_to_its_new_owner_at_the_next_run(db_url, small_yaml, tmp_path, smtp_env):
     import_file(db_url, roadmap_file(small_yaml, tmp_path))
     remind(db_url, date(2014, 10, 28))
