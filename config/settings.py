@@ -199,15 +199,20 @@ class Settings(BaseSettings):
     @property
     def unreachable_links(self) -> str | None:
         """Why the links in mail sent through SMTP cannot work for their readers, or None: the
-        public URL is left at its default or names this machine (loopback)."""
+        public URL is empty (the mail then carries no links), left at its default, or names
+        this machine (loopback) or no machine at all (0.0.0.0, ::)."""
         if not self.smtp_host:
             return None  # mail written to a folder: a local trial, where loopback is right
+        if not self.public_url.strip():
+            return (f"ROADMAP_PUBLIC_URL is empty: the emails sent through {self.smtp_host} carry no links; "
+                    "set it to the web app's public address")
         host = urlsplit(self.public_url).hostname or ""
         try:
-            loopback = host == "localhost" or host.endswith(".localhost") or ipaddress.ip_address(host).is_loopback
+            address = ipaddress.ip_address(host)
+            local = address.is_loopback or address.is_unspecified
         except ValueError:
-            loopback = False
-        if not loopback:
+            local = host in ("", "localhost") or host.endswith(".localhost")
+        if not local:
             return None
         return (f"ROADMAP_PUBLIC_URL is {self.public_url}, this machine: the links in the emails sent through "
                 f"{self.smtp_host} will not open for their readers; set it to the web app's public address")

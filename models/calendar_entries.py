@@ -31,7 +31,7 @@ from models.i18n import translations
 from models.ics import Deadline, build_ics, task_uid
 from models.notify import Digest, Directory, Recipient, Withdrawal
 from models.planning import open_task_rows
-from models.schema import CalendarEntry, Roadmap, Stage
+from models.schema import CalendarEntry, Person, Roadmap, Stage
 
 
 def load_entries(session: Session, roadmap_id: int) -> list[CalendarEntry]:
@@ -136,7 +136,9 @@ def feed(session: Session, roadmap: Roadmap, person: str, roadmap_url: str | Non
         if e.person == person and (e.task_key not in entries or e.sequence > entries[e.task_key].sequence):
             entries[e.task_key] = e
     tasks = [t for t in open_task_rows(session, roadmap.id) if t.owner == person]
-    deadlines = [deadline(roadmap.key, roadmap.title, roadmap.language, roadmap_url, key=t.key, title=t.title,
+    own = session.scalar(select(Person.language).where(Person.roadmap_id == roadmap.id, Person.key == person))
+    lang = own or roadmap.language  # as in the person's mail
+    deadlines = [deadline(roadmap.key, roadmap.title, lang, roadmap_url, key=t.key, title=t.title,
                           stage=stages.get(t.stage, t.stage), due=t.due,
                           sequence=next_sequence(t.sequence, entries.get(t.key)))
                  for t in tasks]

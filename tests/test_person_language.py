@@ -46,7 +46,8 @@ def test_a_person_with_their_own_language_gets_mail_in_it_and_the_others_the_roa
     assert "Hello" in alice_text and "Здравствуйте" not in alice_text
     assert "Здравствуйте" in bob.get_body(("plain",)).get_content()
     (ics,) = [a for a in alice.iter_attachments() if a.get_content_type() == "text/calendar"]
-    assert "Срок" not in ics.get_content()  # the calendar entries are in her language too
+    described = ics.get_content().replace("\r\n ", "")  # unfolded
+    assert "Roadmap: Small roadmap" in described and "Дорожная карта" not in described  # her language too
 
 
 def test_the_task_page_of_her_link_is_in_her_language(url):
@@ -55,6 +56,19 @@ def test_the_task_page_of_her_link_is_in_her_language(url):
     assert page.status_code == 200 and 'lang="en"' in page.text, page.text[:300]
     other = client.get(link("c", "bob"))
     assert other.status_code == 200 and 'lang="ru"' in other.text
+
+
+def test_her_calendar_feed_is_in_her_language_as_her_mail(url):
+    from models.notify import Recipient
+    from tasks.render_mail import calendar_link
+    from tests.test_web import BASE, KEY, path_of
+
+    client = make_client(url)
+    alice = client.get(path_of(calendar_link(KEY, BASE, "small", Recipient("alice@example.org", "Alice", "alice"))))
+    bob = client.get(path_of(calendar_link(KEY, BASE, "small", Recipient("bob@example.org", "Bob", "bob"))))
+    assert alice.status_code == bob.status_code == 200
+    assert "Roadmap: Small roadmap" in alice.text.replace("\r\n ", "") and "Дорожная карта" not in alice.text
+    assert "Дорожная карта: Small roadmap" in bob.text.replace("\r\n ", "")
 
 
 def test_an_unknown_language_is_refused_at_its_line(small_yaml, tmp_path):
