@@ -185,7 +185,7 @@ def cpu_split(db_url: str, day: date) -> tuple[int, dict[str, float]]:
     try:
         from models.db import session_scope
         from tasks.notify_jobs import plan_reminders
-        from tasks.outbox import record
+        from tasks.outbox_record import record
 
         c0 = time.process_time()
         plan = plan_reminders(db_url, None, day)

@@ -1,7 +1,7 @@
 """Calendars that stay true: which entries people's calendars hold, which to withdraw, and
 the calendar feed of one person's open tasks.
 
-Every mail .ics is recorded per address and task in ``calendar_entries`` (tasks/outbox.py
+Every mail .ics is recorded per address and task in ``calendar_entries`` (tasks/outbox_record.py
 ``record``, with the message that carried it): UID, last SEQUENCE, due date, title, and
 whether it was withdrawn. On each reminder run an entry is still true while its task is open
 and its holder is the task's owner or, while the owner is away, whoever reads the owner's

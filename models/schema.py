@@ -242,7 +242,7 @@ class CalendarEntry(Base):
     left it (migration 0008): its UID, the last SEQUENCE sent, the due date and title, and
     whether the entry was withdrawn (METHOD:CANCEL). The reminder run compares these rows with
     the open tasks to know which entries to withdraw (models/calendar_entries.py); a row is
-    written with the outbox message that carried its .ics (tasks/outbox.py record)."""
+    written with the outbox message that carried its .ics (tasks/outbox_record.py record)."""
 
     __tablename__ = "calendar_entries"
     __table_args__ = (UniqueConstraint("roadmap_id", "email", "task_key"),)

@@ -43,7 +43,8 @@ from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
-from tasks.outbox import DeliveryStats, Intent, Recording, RecordStats, already_recorded, deliver, record
+from tasks.outbox import DeliveryStats, Recording, deliver
+from tasks.outbox_record import Intent, RecordStats, already_recorded, record
 from tasks.render_mail import render_digest, render_escalation_digest
 
 log = logging.getLogger("roadmap")

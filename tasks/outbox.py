@@ -1,8 +1,7 @@
 """The outbox: record every intended message once, then claim, send and mark it.
 
-1. `record` inserts messages with their dedup key and the exact bytes to send; a second
-   recording of the same intent is skipped by the database (ON CONFLICT DO NOTHING), so
-   re-runs are no-ops and the Message-ID fixed here is the one every resend carries.
+1. `record` (tasks/outbox_record.py) inserts messages with their dedup key and the exact
+   bytes to send, once per intent, with the Message-ID every resend carries.
 2. `deliver` sends what is deliverable over `connections` SMTP connections, one thread
    each (sending waits on the network, not on the GIL). Each thread claims one message
    at a time with a conditional UPDATE whose rowcount it checks, sends it, and marks it
@@ -31,42 +30,18 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from models.addresses import parse_address
-from models.db import conflict_insert, get_engine
-from models.schema import CalendarEntry, Change, EscalationItem, OutboxContent, OutboxMessage, utcnow
-from tasks.mail import Prepared, SendError, Transport, prepare
-from tasks.mail_message import OutgoingMessage
+from models.db import get_engine
+from models.schema import OutboxContent, OutboxMessage, utcnow
+from tasks.mail import Prepared, SendError, Transport
 
 log = logging.getLogger("roadmap")
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A message to record: what it is, whom it is for, and why it is unique."""
-
-    kind: str
-    dedup_key: str
-    recipient: str
-    recipient_name: str | None
-    message: OutgoingMessage
-    change_ids: tuple[int, ...] = ()  # recorded date changes this message notifies
-    item_keys: tuple[str, ...] = ()  # escalation items it carries (their dedup keys, no roadmap prefix)
-    # calendar_entries rows its .ics files leave in the recipient's calendar (models/calendar_entries.py)
-    calendar: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass
-class RecordStats:
-    recorded: int = 0
-    duplicates: int = 0
 
 
 @dataclass
@@ -119,84 +94,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str], column: Any = None) -> set[str]:
-    """The dedup keys (without the roadmap prefix) that the outbox already holds, or with
-    ``column=EscalationItem.dedup_key`` the escalation items already sent in a digest."""
-    prefix = f"{roadmap_key}:"
-    column = OutboxMessage.dedup_key if column is None else column
-    found: set[str] = set()
-    wanted = [prefix + k for k in dedup_keys]
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        found.update(session.scalars(select(column).where(column.in_(chunk))))
-    return {k[len(prefix):] for k in found}
-
-
-def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
-    """Insert each intent once, in one batch; returns how many were new and how many were
-    already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
-
-    A message that can never be sent as it is (a bad address) is recorded as failed for
-    good, with the reason, instead of pending."""
-    if not intents:
-        return RecordStats()
-    wire: list[Prepared | SendError] = []
-    for intent in intents:
-        try:
-            wire.append(prepare(intent.message))
-        except SendError as exc:
-            wire.append(exc)
-    now = utcnow()
-    rows = [
-        dict(
-            roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
-            recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
-            subject=intent.message.subject, message_id=intent.message.message_id, created_at=now,
-            **({"status": "failed", "permanent": True, "attempts": 1, "last_error": str(w)}
-               if isinstance(w, SendError) else {"status": "pending", "permanent": False, "attempts": 0}),
-        )
-        for intent, w in zip(intents, wire, strict=True)
-    ]
-    stmt = (
-        conflict_insert(session)(OutboxMessage)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(OutboxMessage.id, OutboxMessage.dedup_key)
-    )
-    new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents, items, entries = [], [], []
-    for intent, row, w in zip(intents, rows, wire, strict=True):
-        new_id = new_ids.get(row["dedup_key"])
-        if new_id is None:
-            continue
-        msg = intent.message
-        # The bodies stay readable for whoever audits the outbox; the attachments' bytes are
-        # in ``raw`` already, so only their names are kept beside it.
-        contents.append(dict(outbox_id=new_id, body_text=msg.text, body_html=msg.html,
-                             attachments=[{"filename": a.filename, "content_type": a.content_type}
-                                          for a in msg.attachments],
-                             raw=None if isinstance(w, SendError) else w.data))
-        if intent.change_ids:
-            session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
-        items += [dict(roadmap_id=roadmap_id, dedup_key=f"{roadmap_key}:{k}", outbox_id=new_id)
-                  for k in intent.item_keys]
-        entries += [dict(row, roadmap_id=roadmap_id, outbox_id=new_id) for row in intent.calendar]
-    if contents:
-        session.execute(sa_insert(OutboxContent), contents)
-    if items:  # an item another run recorded meanwhile stays with that run's digest
-        session.execute(conflict_insert(session)(EscalationItem).on_conflict_do_nothing(index_elements=["dedup_key"]),
-                        items)
-    if entries:
-        _record_calendar_entries(session, entries)
-    return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
-
-
-def _record_calendar_entries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """What the recorded messages' .ics files leave in calendars: one row per address and
-    task, replaced by the latest message's."""
-    stmt = conflict_insert(session)(CalendarEntry)
-    changing = ("person", "uid", "sequence", "due", "summary", "cancelled", "outbox_id")
-    session.execute(stmt.on_conflict_do_update(index_elements=["roadmap_id", "email", "task_key"],
-                                               set_={c: stmt.excluded[c] for c in changing}), rows)
 
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)

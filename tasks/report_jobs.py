@@ -52,7 +52,7 @@ from tasks.gantt import render_gantt
 from tasks.mail_message import Attachment, make_message_id
 from tasks.mail_summary import MailSummary, summarise
 from tasks.notify_jobs import deliver_pending
-from tasks.outbox import Intent, RecordStats, record
+from tasks.outbox_record import Intent, RecordStats, record
 from tasks.render_mail import render_report_mail
 from tasks.report_docx import render_report
 from tasks.report_pdf import PDF_CONTENT_TYPE, convert_to_pdf, pdf_beside, require_soffice

@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 from models.db import session_scope
 from models.schema import OutboxMessage, utcnow
 from tasks.notify_jobs import plan_reminders, record_plan
-from tasks.outbox import RecordStats
 from tasks.outbox_admin import list_messages
+from tasks.outbox_record import RecordStats
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
 from tests.smtp_fixtures import Received, SmtpRecorder, point_settings_at

@@ -18,8 +18,9 @@ from models.schema import utcnow
 from tasks.mail import SendError, SmtpTransport
 from tasks.mail_message import OutgoingMessage, make_message_id
 from tasks.notify_jobs import plan_reminders, record_plan
-from tasks.outbox import DeliveryStats, Intent, Recording, claim_one, deliver, mark, record
+from tasks.outbox import DeliveryStats, Recording, claim_one, deliver, mark
 from tasks.outbox_admin import list_messages, reset_failed
+from tasks.outbox_record import Intent, record
 from tasks.roadmap_jobs import import_file
 from tests.bulk_roadmap import DAY, DAY_BEFORE, write_roadmap
 from tests.smtp_fixtures import SmtpRecorder
