@@ -7,14 +7,14 @@ a user's text goes through ``shown`` (no rich markup, no control characters)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from rich.table import Table
 from rich.text import Text
 
 from cli.common import console, shown
+from models.schema import in_zone
 from models.status import StatusFilter, planned_end, roadmap_rag
 
 if TYPE_CHECKING:
@@ -155,8 +155,7 @@ def status_wide(doc: dict[str, Any], only: StatusFilter) -> None:
 def local_time(at: datetime, timezone: str) -> str:
     """A stored timestamp (UTC; SQLite gives it back without a zone) in the roadmap's timezone,
     with the zone's abbreviation: ``2015-03-02 14:05:31 MSK``."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return in_zone(at, timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def who(change: Change) -> str:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
@@ -81,6 +80,7 @@ from models.schema import (
     Stage,
     Task,
     Workstream,
+    in_zone,
 )
 from models.spec import Policy
 from models.status import OPEN, TaskState, stage_states, task_states
@@ -288,7 +288,6 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
     counts = dict(session.execute(
         select(OutboxMessage.kind, func.count()).where(*week).group_by(OutboxMessage.kind)
     ).all())
-    zone = ZoneInfo(roadmap.timezone)  # checked when the roadmap was imported
     out = MessagesSummary(reminders_sent=counts.get("reminder", 0), notices_sent=counts.get("notice", 0))
     # One row per item escalated (a task at a level or a risk trigger, to one recipient), keyed
     # as the per-item messages were before the daily digest carried several (migration 0007):
@@ -301,12 +300,10 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         .order_by(OutboxMessage.sent_at, OutboxMessage.id, EscalationItem.id)
     )
     for r in rows:
-        sent = r.sent_at or r.created_at
-        if sent.tzinfo is None:  # SQLite returns naive UTC
-            sent = sent.replace(tzinfo=dt.UTC)
+        sent = in_zone(r.sent_at or r.created_at, roadmap.timezone)
         name = f"{r.recipient_name} <{r.recipient}>" if r.recipient_name else r.recipient
         level, key = escalation_of(r.dedup_key)
-        out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent.astimezone(zone),
+        out.escalations.append(EscalationSent(recipient=name, subject=r.subject, sent_at=sent,
                                               level=level, key=key))
     out.escalations_sent = len(out.escalations)
     _failed_waiting(session, roadmap, out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -16,6 +17,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def in_zone(at: datetime, timezone: str) -> datetime:
+    """A stored timestamp (UTC; SQLite gives it back without a zone) in ``timezone``."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(ZoneInfo(timezone))
 
 
 class Base(DeclarativeBase):

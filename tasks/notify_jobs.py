@@ -38,7 +38,7 @@ from models.notify import (
 )
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
-from models.schema import Change, EscalationItem, OutboxMessage, Risk, Roadmap, Stage
+from models.schema import Change, EscalationItem, OutboxMessage, Risk, Roadmap, Stage, in_zone
 from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
@@ -198,7 +198,7 @@ def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], direc
             select(Change.entity_key, func.max(Change.at)).where(
                 Change.roadmap_id == roadmap.id, Change.entity == "task", Change.source.in_(ANSWER_SOURCES))
             .group_by(Change.entity_key)):
-        answered[key] = at.date()
+        answered[key] = in_zone(at, roadmap.timezone).date()  # the roadmap's day, as check-in days are
     sent = {(r.lower(), d) for r, d in session.execute(
         select(OutboxMessage.recipient, OutboxMessage.as_of).where(
             OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.kind == "reminder",

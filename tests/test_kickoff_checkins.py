@@ -134,6 +134,25 @@ def test_an_answered_check_in_is_not_escalated(url, smtp_env):
     assert checkin_items(url, CAL.add(checkin, 3)) == []
 
 
+def test_an_answer_just_after_midnight_in_moscow_answers_that_days_check_in(url, smtp_env):
+    """The answer's time is stored in UTC: 00:30 in Moscow on the check-in day is 21:30 UTC the
+    day before, and still answers it (days are the roadmap's, as check-in days are)."""
+    from datetime import UTC, datetime, time
+
+    from sqlalchemy import update
+
+    from models.db import session_scope
+    from models.schema import Change
+
+    checkin = CAL.add(LONG_START, 10)
+    remind(url, checkin)
+    change_task(url, None, "long", progress=40)
+    at = datetime.combine(checkin, time(0, 30)) - timedelta(hours=3)  # Europe/Moscow is UTC+3
+    with session_scope(url) as session:
+        session.execute(update(Change).where(Change.entity_key == "long").values(at=at.replace(tzinfo=UTC)))
+    assert checkin_items(url, CAL.add(checkin, 3)) == []
+
+
 def test_a_check_in_that_was_never_sent_is_not_escalated(url):
     assert checkin_items(url, CAL.add(LONG_START, 13)) == []  # no run on the check-in day
 
