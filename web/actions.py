@@ -41,6 +41,16 @@ class FormError(UserError):
         self.message, self.params = message, params
 
 
+def error_line(lang: str, error: Exception | None) -> str | None:
+    """The error a task or risk page shows, in its language: a form's own (``FormError``), or
+    the check of the update rule that refused it (models/updates.py), in that rule's words."""
+    if isinstance(error, FormError):
+        return say(lang, error.message, **error.params)
+    if error is not None:
+        return say(lang, N_("Not saved: %(detail)s"), detail=str(error))
+    return None
+
+
 def _date(value: str | None, label: str, roadmap: Roadmap) -> dt.date:
     """The form's date, within the roadmap's window of dates (models/dates.py)."""
     try:

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from models.errors import UserError
-from web.actions import FormError
+from web.actions import error_line
 from web.deps import Db, RiskAccess, RiskLink, Web, WebContext, risk_access
 from web.pages import risk_page
 from web.rendering import render
 from web.risk_actions import RISK_ACTIONS, apply_risk_action
 from web.routes_task import actor_of, posted_form, set_csrf_cookie
-from web.security import CSRF_COOKIE, N_, csrf_for, say
+from web.security import CSRF_COOKIE, csrf_for
 
 router = APIRouter()
 
@@ -63,12 +63,7 @@ def show_risk(web: WebContext, session: Db, access: RiskAccess, nonce: str, *, s
     roadmap, risk = access.roadmap, access.risk
     page = risk_page(session, roadmap, risk, access.person_key, web.today(roadmap))
     lang = page["lang"]  # the reader's language, else the roadmap's
-    message: str | None = None
-    if isinstance(error, FormError):
-        message = say(lang, error.message, **error.params)
-    elif error is not None:  # a check of update_risk's own, in its words
-        message = say(lang, N_("Not saved: %(detail)s"), detail=str(error))
     return render("risk", status, page=page,
-                  token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=message,
+                  token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=error_line(lang, error),
                   focus=focus if focus in RISK_ACTIONS else None, saved=saved if saved in RISK_ACTIONS else None,
                   form=form or {}, lang=lang, post_url=risk_url(roadmap.key, risk.key))

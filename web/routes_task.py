@@ -21,11 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from models.errors import UserError
 from models.schema import Person, Roadmap
 from models.tokens import OFFICE
-from web.actions import ACTIONS, FormError, apply_action
+from web.actions import ACTIONS, apply_action, error_line
 from web.deps import Db, TaskAccess, TaskLink, Web, WebContext, task_access
 from web.pages import task_page
 from web.rendering import render
-from web.security import CSRF_COOKIE, N_, Refused, csrf_for, say
+from web.security import CSRF_COOKIE, N_, Refused, csrf_for
 
 router = APIRouter()
 
@@ -94,12 +94,7 @@ def show_task(web: WebContext, session: Db, access: TaskAccess, nonce: str, *, s
     roadmap, task = access.roadmap, access.task
     page = task_page(session, roadmap, task, access.person_key, web.today(roadmap))
     lang = page["lang"]  # the reader's language, else the roadmap's
-    message: str | None = None
-    if isinstance(error, FormError):
-        message = say(lang, error.message, **error.params)
-    elif error is not None:  # a check of update_task's own, in its words
-        message = say(lang, N_("Not saved: %(detail)s"), detail=str(error))
     return render("task", status, page=page,
-                  token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=message,
+                  token=access.token, csrf=csrf_for(web.secret, nonce, access.token), error=error_line(lang, error),
                   focus=focus if focus in ACTIONS else None, saved=saved if saved in ACTIONS else None,
                   moved=moved, form=form or {}, lang=lang, post_url=task_url(roadmap.key, task.key))
