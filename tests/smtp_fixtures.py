@@ -259,15 +259,20 @@ def smtp_server() -> Iterator[SmtpRecorder]:
         yield server
 
 
+def smtp_env_vars(server: SmtpRecorder) -> dict[str, str]:
+    """The settings that send to ``server``, without TLS, from roadmap@example.org: for the
+    environment of a `roadmap` process a test starts."""
+    return {"ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(server.port),
+            "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org"}
+
+
 def point_settings_at(server: SmtpRecorder, monkeypatch: pytest.MonkeyPatch) -> SmtpRecorder:
     """Make the application's settings (here and in child processes, which inherit the
-    environment) send to ``server``, without TLS, from roadmap@example.org."""
+    environment) send to ``server`` (``smtp_env_vars``)."""
     from config import reset_settings_cache
 
-    monkeypatch.setenv("ROADMAP_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("ROADMAP_SMTP_PORT", str(server.port))
-    monkeypatch.setenv("ROADMAP_SMTP_SECURITY", "none")
-    monkeypatch.setenv("ROADMAP_MAIL_FROM", "roadmap@example.org")
+    for name, value in smtp_env_vars(server).items():
+        monkeypatch.setenv(name, value)
     reset_settings_cache()
     return server
 

@@ -21,6 +21,7 @@ from models.spec import Policy
 from tasks.outbox_admin import list_messages
 from tasks.report_jobs import DOCX_CONTENT_TYPE, snapshots, write_weekly_report
 from tasks.roadmap_jobs import change_task, import_file
+from tests.smtp_fixtures import smtp_env_vars
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK46 = dt.date(2014, 11, 10)  # Monday of ISO week 46: its report is week 45's (3-9 Nov)
@@ -181,8 +182,7 @@ def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
 
 def test_cli_report_send_once_per_recipient_and_week(url, smtp_server, tmp_path):
     env = {
-        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
-        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        **smtp_env_vars(smtp_server),
         "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
     }
     out = _cli("report", "--as-of", "2014-11-10", "--send", "--db", url, env=env, cwd=tmp_path)
@@ -215,8 +215,7 @@ def test_cli_report_send_once_per_recipient_and_week(url, smtp_server, tmp_path)
 
 def test_the_report_mail_says_status_counts_and_decisions_before_the_attachment(url, smtp_server, tmp_path):
     env = {
-        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
-        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        **smtp_env_vars(smtp_server),
         "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
     }
     out = _cli("report", "--as-of", "2014-11-10", "--send", "--db", url, env=env, cwd=tmp_path)

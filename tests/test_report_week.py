@@ -22,6 +22,7 @@ from tasks.notify_jobs import deliver_pending, plan_reminders, record_plan
 from tasks.outbox_admin import list_messages
 from tasks.report_jobs import report_dedup_key, report_due, snapshots, write_weekly_report
 from tasks.roadmap_jobs import change_task, import_file
+from tests.smtp_fixtures import smtp_env_vars
 
 ROOT = Path(__file__).resolve().parent.parent
 MONDAY = dt.date(2015, 5, 18)
@@ -182,8 +183,7 @@ def test_out_with_a_pdf_name_writes_the_pdf_there_and_the_docx_beside_it(url, tm
 @needs_soffice
 def test_the_pdf_setting_attaches_both_files_to_the_weekly_mail(url, smtp_server, tmp_path):
     env = {
-        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
-        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        **smtp_env_vars(smtp_server),
         "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"), "ROADMAP_REPORT_PDF": "true",
     }
     out = cli("run", "--as-of", "2014-11-10", "--db", url, cwd=tmp_path, env=env)  # the daily cycle
@@ -202,8 +202,7 @@ def test_the_pdf_setting_attaches_both_files_to_the_weekly_mail(url, smtp_server
 @needs_soffice
 def test_the_report_mail_carries_the_pdf_its_run_wrote_without_the_setting(url, smtp_server, tmp_path):
     env = {
-        "ROADMAP_SMTP_HOST": "127.0.0.1", "ROADMAP_SMTP_PORT": str(smtp_server.port),
-        "ROADMAP_SMTP_SECURITY": "none", "ROADMAP_MAIL_FROM": "roadmap@example.org",
+        **smtp_env_vars(smtp_server),
         "ROADMAP_REPORTS_DIR": str(tmp_path / "reports"),
     }
     out = cli("report", "--as-of", "2014-11-10", "--send", "--pdf", "--db", url, cwd=tmp_path, env=env)

@@ -13,6 +13,7 @@ import pytest
 from models.notify import Digest, Escalation, Recipient, TaskLine
 from models.tokens import OFFICE, TokenError, verify_task_token
 from tasks.render_mail import render_digest, render_escalation
+from tests.smtp_fixtures import smtp_env_vars
 
 KEY = "mail-link-secret"
 BASE = "https://roadmap.example.org/"
@@ -92,9 +93,8 @@ def test_mail_through_smtp_warns_when_its_links_point_at_this_machine(db_url, sm
     from pathlib import Path
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROADMAP_")}
-    env.update(PYTHONPATH=str(Path(__file__).resolve().parent.parent), ROADMAP_SMTP_HOST="127.0.0.1",
-               ROADMAP_SMTP_PORT=str(smtp_server.port), ROADMAP_SMTP_SECURITY="none",
-               ROADMAP_MAIL_FROM="roadmap@example.org", ROADMAP_SECRET_KEY=KEY)
+    env.update(smtp_env_vars(smtp_server), PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               ROADMAP_SECRET_KEY=KEY)
     if public_url is not None:
         env["ROADMAP_PUBLIC_URL"] = public_url
     for args in (["import", str(small_yaml)], ["remind", "--as-of", "2014-11-10"]):
