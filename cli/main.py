@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli import mail_commands, report_commands, run_commands, web_commands
+from cli import mail_commands, msproject_commands, report_commands, run_commands, web_commands
 from cli.common import (
     AsOfOption,
     DbOption,
@@ -25,6 +25,7 @@ from cli.common import (
     handle_errors,
     shown,
 )
+from cli.msproject_commands import CreatePeopleOption
 from cli.run_commands import flow_db, run_flow, via_prefect
 from models.db import current_revision, get_engine, upgrade
 from models.errors import UserError
@@ -55,17 +56,24 @@ mail_commands.register(app)
 report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
+msproject_commands.register(app)
 
 @app.command()
 @handle_errors
 def validate(
-    file: Annotated[str, typer.Argument(help="Roadmap YAML file.")],
-    db: DbOption = None,  # accepted like everywhere; validating needs no database
+    file: Annotated[str, typer.Argument(help="Roadmap YAML file, or MS Project .xml/.mpp.")],
+    create_people: CreatePeopleOption = False,
+    roadmap: RoadmapOption = None,
+    db: DbOption = None,  # YAML needs no database; an MS Project file is read into its stored roadmap
 ) -> None:
-    """Check a roadmap file and print every problem with its line (the database is not used)."""
+    """Check a roadmap file and print every problem with its line (a YAML file: the database is not used)."""
+    from tasks.msproject_jobs import is_project_file, validate_project_file
     from tasks.roadmap_jobs import validate_file
 
-    loaded = validate_file(file)
+    if is_project_file(file):
+        loaded = validate_project_file(db_url(db), file, roadmap, create_people=create_people)
+    else:
+        loaded = validate_file(file)
     for w in loaded.warnings:
         err_console.print(shown(w.format(), "yellow"))
     doc = loaded.doc
@@ -77,12 +85,17 @@ def validate(
 
 @app.command("import")
 @handle_errors
-def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], prefect: PrefectOption = False,
-            db: DbOption = None) -> None:
-    """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
+def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file, or MS Project .xml/.mpp.")],
+            prefect: PrefectOption = False, create_people: CreatePeopleOption = False,
+            roadmap: RoadmapOption = None, db: DbOption = None) -> None:
+    """Import (or re-import) a roadmap file: an upsert by key, printing what changed. An MS Project
+    file updates the stages and tasks of a stored roadmap (--roadmap)."""
+    from tasks.msproject_jobs import import_project_file, is_project_file
     from tasks.roadmap_jobs import import_file
 
-    if via_prefect(prefect):
+    if is_project_file(file):
+        report = import_project_file(db_url(db), file, roadmap, create_people=create_people, actor=current_user())
+    elif via_prefect(prefect):
         report = run_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
     else:
         report = import_file(db_url(db), file, actor=current_user())
