@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 $(BIN)/roadmap: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,msproject]"
 	touch $@
 
 install: $(BIN)/roadmap
@@ -39,14 +39,14 @@ lint: install
 	$(BIN)/mypy
 
 # Debian's chromium (the browser test drives it with Playwright; never `playwright install`) and
-# LibreOffice Writer (the report's PDF test). Installed when missing and we may (root); the
-# tests that need them skip with a reason otherwise.
+# LibreOffice Writer (the report's PDF test), and a Java runtime (MPXJ, for MS Project files).
+# Installed when missing and we may (root); the tests that need them skip with a reason otherwise.
 system-deps:
-	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1; then :; \
+	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui; \
-	else echo "note: chromium or soffice missing and not root: the browser and PDF tests will skip"; fi
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui default-jre-headless; \
+	else echo "note: chromium, soffice or java missing and not root: the browser, PDF and .mpp tests will skip"; fi
 
 # After changing a message in code or templates: extract them and update the Russian catalog
 # (then translate the new entries in locale/ru/LC_MESSAGES/messages.po; tests/test_i18n.py checks).

@@ -203,14 +203,14 @@ def _hours(text: str | None) -> float | None:
 
 
 def _resources(root: Any, q: Callable[[str], str], stored: StoredRoadmap, rows: list[_Row], create_people: bool,
-               problem: Callable[..., None]) -> tuple[list[dict[str, Any]], dict[int, tuple[str, int]]]:
+               problem: Callable[..., None]) -> tuple[list[dict[str, Any]], dict[int, tuple[str | None, int]]]:
     """The roadmap's people (with new ones when ``create_people``), and each task UID's owner
     (a person key) with the line of its assignment."""
     people = [dict(p) for p in stored.document["people"]]
     by_email = {address_key(p["email"]): p["key"] for p in people}
     by_name = {p["name"].strip().casefold(): p["key"] for p in people}
     keys = {p["key"] for p in people}
-    person_of: dict[int, str] = {}
+    person_of: dict[int, str | None] = {}
     unknown: list[tuple[str, str, int]] = []
     for element in root.iterfind(f"{q('Resources')}/{q('Resource')}"):
         uid, line = _int(element.findtext(q("UID"))), element.sourceline or 1
@@ -229,8 +229,7 @@ def _resources(root: Any, q: Callable[[str], str], stored: StoredRoadmap, rows: 
             by_email[address_key(email)] = by_name[name.casefold()] = key
         if key is None:
             unknown.append((name, email, line))
-            continue
-        person_of[uid] = key
+        person_of[uid] = key  # None: unknown, reported once below for all its tasks
     if unknown:
         listed = ", ".join(f"{name!r}" + (f" <{email}>" if email else "") + f" (line {line})"
                            for name, email, line in unknown)
@@ -242,7 +241,7 @@ def _resources(root: Any, q: Callable[[str], str], stored: StoredRoadmap, rows: 
                     f"{stored.roadmap.key!r} (matched by e-mail address, then by name): {listed}; add them to the "
                     "roadmap's people, or import with --create-people")
     names = {row.uid: row.name for row in rows}
-    owner_of: dict[int, tuple[str, int]] = {}
+    owner_of: dict[int, tuple[str | None, int]] = {}
     for element in root.iterfind(f"{q('Assignments')}/{q('Assignment')}"):
         task, resource = _int(element.findtext(q("TaskUID"))), _int(element.findtext(q("ResourceUID")))
         if task is None or resource is None or resource not in person_of:
@@ -267,7 +266,8 @@ def _new_key(text: str, taken: set[str]) -> str:
     return key
 
 
-def _document(rows: list[_Row], stored: StoredRoadmap, cal: BusinessCalendar, owner_of: dict[int, tuple[str, int]],
+def _document(rows: list[_Row], stored: StoredRoadmap, cal: BusinessCalendar,
+              owner_of: dict[int, tuple[str | None, int]],
               minutes_per_day: int, problem: Callable[..., None]) -> tuple[dict[str, Any], dict[Path_, int]]:
     """The stored document with the file's stages and tasks, and the line of every path."""
     document = dict(stored.document)
