@@ -124,11 +124,11 @@ def _short(value: Any) -> str:
 MAX_FILE_BYTES = 32 << 20
 
 
-def read_roadmap_bytes(path: str | Path) -> bytes:
-    """The bytes of a roadmap file: a regular file of at most MAX_FILE_BYTES, or RoadmapInvalid."""
+def read_roadmap_bytes(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a roadmap file: a regular file of at most ``limit`` bytes, or RoadmapInvalid."""
     file = str(path)
     try:
-        return read_regular_file(path, MAX_FILE_BYTES, "roadmap files")
+        return read_regular_file(path, limit, "roadmap files")
     except FileRefused as exc:
         raise RoadmapInvalid([Problem(1, "(file)", str(exc), "error", file)]) from None
     except OSError as exc:

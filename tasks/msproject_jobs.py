@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.db import session_scope
 from models.file_paths import write_replacing
 from models.importer import ImportReport, import_roadmap
-from models.loader import LoadedRoadmap, read_roadmap_bytes
+from models.loader import MAX_FILE_BYTES, LoadedRoadmap, read_roadmap_bytes
 from models.mspdi_export import export_mspdi
 from models.mspdi_import import load_mspdi_bytes
 from models.planning import roadmap_calendar
@@ -19,6 +19,9 @@ from models.roadmaps import select_roadmap
 from models.stored_roadmap import stored_roadmap
 
 SUFFIXES = (".xml", ".mpp")  # what `validate` and `import` read as MS Project files
+# Our export of 10,000 tasks is 19 MB of MSPDI; MS Project writes more per task (and timephased
+# data): twice the YAML limit leaves room for that, while lxml's tree of it stays under ~1 GB.
+MAX_PROJECT_FILE_BYTES = 2 * MAX_FILE_BYTES
 
 
 def is_project_file(path: str | Path) -> bool:
@@ -27,7 +30,7 @@ def is_project_file(path: str | Path) -> bool:
 
 def project_xml(path: str | Path) -> bytes:
     """The MSPDI bytes of an .xml file, or of an .mpp file converted by MPXJ; both bounded in size."""
-    raw = read_roadmap_bytes(path)  # a regular file within the limit, whatever its kind
+    raw = read_roadmap_bytes(path, MAX_PROJECT_FILE_BYTES)  # a regular file within the limit, whatever its kind
     if Path(path).suffix.lower() != ".mpp":
         return raw
     from tasks.mpxj_bridge import to_mspdi  # MPXJ tells the format by the content, not the name

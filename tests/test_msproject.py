@@ -343,3 +343,14 @@ def test_the_cli_validates_imports_and_exports_ms_project_xml(tmp_path, small_ya
     assert "Traceback" not in bad.stderr
     wrong = run("export", "plan.csv", cwd=tmp_path, db=db)
     assert wrong.returncode == 2 and "write .xml" in wrong.stderr
+
+
+def test_a_project_file_over_the_size_limit_is_refused_unread(db_url, small_yaml, tmp_path):
+    from tasks.msproject_jobs import MAX_PROJECT_FILE_BYTES
+
+    import_file(db_url, small_yaml)
+    big = tmp_path / "big.xml"
+    with big.open("wb") as f:
+        f.truncate(MAX_PROJECT_FILE_BYTES + 1)  # sparse: nothing is written
+    [message] = _problems(db_url, big)
+    assert "roadmap files are limited to 64 MB" in message
