@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli import mail_commands, report_commands, run_commands, web_commands
+from cli import mail_commands, portfolio_commands, report_commands, run_commands, web_commands
 from cli.common import (
     AsOfOption,
     DbOption,
@@ -55,6 +55,7 @@ mail_commands.register(app)
 report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
+portfolio_commands.register(app)
 
 @app.command()
 @handle_errors
