@@ -17,6 +17,7 @@ from models.history import ChangeLog, history
 from models.importer import ImportReport, file_sha256, import_roadmap
 from models.loader import LoadedRoadmap, load_roadmap
 from models.planning import live_tasks, roadmap_calendar
+from models.portfolio import portfolio
 from models.roadmaps import active_roadmaps, check_day, day_of, select_roadmap, today_in
 from models.schema import Change, OutboxMessage, Person, Roadmap, Stage
 from models.spec import Policy
@@ -166,3 +167,15 @@ def entity_history(db_url: str, roadmap_key: str | None, key: str) -> tuple[str,
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         return roadmap.timezone, history(session, roadmap.id, None, key)
+
+
+def portfolio_status(db_url: str, as_of: date | None) -> dict[str, Any]:
+    """`roadmap status` over every active roadmap: the portfolio document (models/portfolio.py)."""
+    with session_scope(db_url) as session:
+        return portfolio(session, as_of)
+
+
+def holds_several(db_url: str) -> bool:
+    """Whether the database holds more than one roadmap (then `status` without --roadmap is the portfolio)."""
+    with session_scope(db_url) as session:
+        return len(session.scalars(select(Roadmap.id).limit(2)).all()) > 1

@@ -178,3 +178,58 @@ def test_with_every_roadmap_archived_the_run_says_so(db_url, tmp_path):
     assert cli("archive", "done", "--db", db_url).exit_code == 0
     result = cli("run", "--as-of", "2014-11-10", "--db", db_url)
     assert result.exit_code == 0 and "no active roadmap" in result.stdout, result.output
+
+
+# --- roadmap status over several roadmaps: the portfolio --------------------------------------------
+
+def test_status_without_roadmap_shows_one_line_per_active_roadmap_within_80_columns(db_url, tmp_path):
+    add_roadmap(db_url, tmp_path, "moscow")
+    add_roadmap(db_url, tmp_path, "nyc-programme-with-a-long-key", timezone="America/New_York", calendar="US")
+    add_roadmap(db_url, tmp_path, "done")
+    assert cli("archive", "done", "--db", db_url).exit_code == 0
+    assert cli("task", "update", "c", "--status", "done", "--on", "2014-11-05", "--roadmap", "moscow",
+               "--db", db_url).exit_code == 0
+    result = cli("status", "--as-of", "2014-11-20", "--db", db_url)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2 roadmaps as of 2014-11-20: 2 red"
+    assert lines[1].split() == ["roadmap", "RAG", "done", "late", "expected", "slip", "next", "milestone", "worst",
+                                "risk"]
+    assert [line.split()[:6] for line in lines[2:]] == [
+        ["moscow", "red", "2/6", "3", "2014-12-16", "+11"],
+        ["nyc-programme-w…", "red", "1/6", "4", "2014-12-15", "+11"]]  # its own calendar: other days
+    assert all(len(line) <= 80 for line in lines) and not any(line.startswith("done") for line in lines)
+    assert "s1 2014-11-28" in lines[2] and "16 r1 Renov" in lines[2]
+
+
+def test_status_json_of_the_portfolio_agrees_with_each_roadmaps_own_status(db_url, tmp_path):
+    import json
+
+    from models.status import planned_end, roadmap_rag
+
+    add_roadmap(db_url, tmp_path, "moscow")
+    add_roadmap(db_url, tmp_path, "nyc", timezone="America/New_York", calendar="US")
+    assert cli("risk", "update", "r1", "--status", "mitigated", "--roadmap", "nyc", "--db", db_url).exit_code == 0
+    result = cli("status", "--as-of", "2014-11-20", "--format", "json", "--db", db_url)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "roadmap-portfolio/1" and [r["key"] for r in doc["roadmaps"]] == ["moscow", "nyc"]
+    for row in doc["roadmaps"]:
+        own = json.loads(cli("status", "--as-of", "2014-11-20", "--format", "json", "--roadmap", row["key"],
+                             "--db", db_url).stdout)
+        assert (row["rag"], row["tasks"], row["done"], row["overdue"], row["expected"], row["planned"]) == (
+            roadmap_rag(own["stages"]), own["summary"]["tasks"], own["summary"]["done"], own["summary"]["overdue"],
+            own["roadmap"]["expected"], planned_end(own["tasks"]))
+        assert row["next_milestone"]["stage"] == "s1" and row["as_of"] == "2014-11-20"
+    worst = {r["key"]: r["worst_risk"] for r in doc["roadmaps"]}
+    assert worst["moscow"] == {"key": "r1", "title": "Renovation late", "status": "open", "score": 16}
+    assert worst["nyc"]["key"] == "r2"  # r1 mitigated: no longer the worst of anything
+
+
+def test_status_with_one_roadmap_is_that_roadmaps_status_and_filters_need_a_roadmap_with_several(db_url, tmp_path):
+    add_roadmap(db_url, tmp_path, "moscow")
+    result = cli("status", "--as-of", "2014-11-20", "--overdue", "--db", db_url)
+    assert result.exit_code == 0 and result.stdout.splitlines()[1] == "moscow, as of 2014-11-20: RAG red", result.output
+    add_roadmap(db_url, tmp_path, "nyc")
+    result = cli("status", "--as-of", "2014-11-20", "--overdue", "--db", db_url)
+    assert result.exit_code == 2 and "choose it with --roadmap KEY" in result.output, result.output
