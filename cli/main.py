@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli import mail_commands, msproject_commands, report_commands, run_commands, web_commands
+from cli import (
+    mail_commands,
+    msproject_commands,
+    portfolio_commands,
+    report_commands,
+    run_commands,
+    web_commands,
+)
 from cli.common import (
     AsOfOption,
     DbOption,
@@ -57,6 +64,7 @@ report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
 msproject_commands.register(app)
+portfolio_commands.register(app)
 
 @app.command()
 @handle_errors
@@ -136,15 +144,27 @@ def status(
     db: DbOption = None,
 ) -> None:
     """Per stage and per task: due date, state, RAG and the critical path; --wide adds expected
-    finish, slack and the stages' figures. Filters apply to --format json too."""
+    finish, slack and the stages' figures. Filters apply to --format json too. Without --roadmap,
+    when the database holds several roadmaps: one line per active roadmap (the portfolio)."""
     from cli import views
     from models.status import StatusFilter
-    from tasks.roadmap_jobs import roadmap_status
+    from tasks.roadmap_jobs import holds_several, portfolio_status, roadmap_status
 
     if format not in ("table", "json"):
         raise UserError(f"--format: {format!r} is not one of table, json")
     only = StatusFilter(owner=owner, stage=stage, overdue=overdue, critical=critical)
-    doc = roadmap_status(db_url(db), roadmap, parse_day(as_of), only)
+    url = db_url(db)
+    if roadmap is None and holds_several(url):
+        if only or wide:
+            raise UserError("--owner, --stage, --overdue, --critical and --wide are about one roadmap: "
+                            "choose it with --roadmap KEY (the database holds several)")
+        portfolio = portfolio_status(url, parse_day(as_of))
+        if format == "json":
+            print(json.dumps(portfolio, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
+        else:
+            views.portfolio(portfolio)
+        return
+    doc = roadmap_status(url, roadmap, parse_day(as_of), only)
     if format == "json":
         # Indenting switches json to its pure-Python encoder: only do it for a person.
         print(json.dumps(only.apply(doc), ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,25 +38,32 @@ from models.roadmaps import parse_day
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
 from tasks.outbox_admin import waiting_line
 
+if TYPE_CHECKING:
+    from tasks.daily_cycle import Cycle
+
 
 def via_prefect(flag: bool) -> bool:
     return flag or bool(os.environ.get("PREFECT_API_URL"))
 
 
-def run_flow(module: str, name: str, *, preflight: Callable[[str], None] | None = None, **params: Any) -> Any:
+def run_flow(module: str, name: str, *, preflight: Callable[[str], None] | None = None, all_roadmaps: bool = False,
+             **params: Any) -> Any:
     """Run flow `name` of flows/`module`.py through Prefect with `params`. What a user can get
     wrong is checked here first, so that it is refused in one line (exit 2) instead of as a failed
     flow run whose traceback Prefect logs: a database this code cannot use (a newer schema), an
-    unknown or ambiguous roadmap, a day outside the roadmap's window, an invalid file, and what
-    the command's own ``preflight(db_url)`` refuses."""
+    unknown or ambiguous roadmap, a day outside the roadmap's window (each active roadmap's, for
+    a run of ``all_roadmaps``), an invalid file, and what the command's own ``preflight(db_url)``
+    refuses."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from models.loader import load_roadmap
-    from tasks.roadmap_jobs import roadmap_day
+    from tasks.roadmap_jobs import active_keys, roadmap_day
 
     url = params.get("db_url") or db_url(None)
     upgrade(url)
-    if "roadmap_key" in params:
+    if all_roadmaps:
+        active_keys(url, params.get("as_of"))
+    elif "roadmap_key" in params:
         roadmap_day(url, params["roadmap_key"], params.get("as_of"))
     if "path" in params:
         load_roadmap(params["path"])
@@ -121,13 +128,74 @@ def print_day_off(url: str, roadmap_key: str | None, day: Any) -> None:
         console.print(note, markup=False)
 
 
+def print_cycle(cycle: Cycle) -> None:
+    """One roadmap's part of an every-roadmap run, printed as it ends: why it sent nothing, its
+    summary lines, and, when it failed, its failed messages or the error that stopped it."""
+    if cycle.note is not None:
+        console.print(cycle.note, markup=False)
+    for summary in cycle.summaries:
+        console.print(summary.line(), markup=False)
+        for error in summary.errors:
+            err_console.print(shown(f"  failed: {error}", style="red"))
+    if cycle.error is not None and not isinstance(cycle.error, DeliveryFailed):
+        err_console.print(shown(f"{cycle.roadmap_key}: the daily cycle failed: {cycle.why}", style="red"))
+
+
+def end_of_every_roadmap(cycles: list[Cycle]) -> None:
+    """Exit 1 naming each roadmap that failed, and why; else say what is waiting, if anything."""
+    if not cycles:
+        console.print("no active roadmap: every roadmap in the database is archived", markup=False)
+        return
+    failed = [c for c in cycles if c.error is not None]
+    summaries = [s for c in cycles for s in c.summaries]
+    if failed:
+        names = "; ".join(f"{c.roadmap_key} ({c.why})" for c in failed)
+        err_console.print(shown(f"the daily cycle failed for {len(failed)} of {len(cycles)} roadmap(s): {names}",
+                                style="bold red"))
+        if any(isinstance(c.error, DeliveryFailed) for c in failed):
+            err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
+        raise typer.Exit(1)
+    print_waiting(waiting(summaries))
+
+
+def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None:
+    """`roadmap run` without --roadmap: the cycle of every active roadmap (tasks/daily_cycle.py)."""
+    from tasks.daily_cycle import Cycle, CyclesFailed, every_roadmap
+    from tasks.roadmap_jobs import active_keys
+
+    if not via_prefect(prefect):
+        cycles = []
+        for cycle in every_roadmap(url, day):
+            print_cycle(cycle)
+            cycles.append(cycle)
+        end_of_every_roadmap(cycles)
+        return
+    keys = active_keys(url, day)  # why a roadmap sent nothing is in its flow run's log
+    try:
+        summaries = run_flow("daily_cycle", "daily_cycle", all_roadmaps=True, as_of=day, roadmap_key=None,
+                             db_url=flow_db(db))
+        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in keys]
+    except CyclesFailed as exc:
+        cycles = exc.cycles
+    for cycle in cycles:
+        print_cycle(cycle)
+    end_of_every_roadmap(cycles)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
-    def run(as_of: AsOfOption = None, prefect: PrefectOption = False, roadmap: RoadmapOption = None,
+    def run(as_of: AsOfOption = None, prefect: PrefectOption = False,
+            roadmap: Annotated[str | None, typer.Option(
+                "--roadmap", help="Only this roadmap (default: every roadmap that is not archived).",
+                show_default=False)] = None,
             db: DbOption = None) -> None:
-        """Run the daily cycle once: reminders, escalations, and the weekly report on its day."""
+        """Run the daily cycle once: reminders, escalations, and the weekly report on its day; without
+        --roadmap, for every roadmap that is not archived (each on its own day and calendar)."""
         day = parse_day(as_of)
+        if roadmap is None:
+            run_every_roadmap(db_url(db), day, prefect, db)
+            return
         print_day_off(db_url(db), roadmap, day)
         try:
             if via_prefect(prefect):

@@ -150,6 +150,48 @@ def status_wide(doc: dict[str, Any], only: StatusFilter) -> None:
     console.print(tasks)
 
 
+# --- roadmap status, portfolio -------------------------------------------------------------------
+
+def slip_text(slip: int | None) -> str:
+    """The expected finish against the planned end, in business days: ``+12``, ``0``, ``-3``."""
+    return "" if slip is None else f"{slip:+d}" if slip else "0"
+
+
+def portfolio(doc: dict[str, Any]) -> None:
+    """One line per active roadmap (models/portfolio.py): key, RAG, done/tasks, overdue, expected
+    finish and its slip against the plan, next milestone, worst risk; cut to the console's width."""
+    rows = doc["roadmaps"]
+    if not rows:
+        console.print("no active roadmap: every roadmap in the database is archived", markup=False)
+        return
+    rags = [r["rag"] for r in rows]
+    days = {r["as_of"] for r in rows}
+    when = f"as of {days.pop()}" if len(days) == 1 else "each as of today in its timezone"
+    counts = ", ".join(f"{rags.count(c)} {c}" for c in ("red", "amber", "green") if c in rags)
+    lines = [Text(f"{len(rows)} roadmaps {when}: {counts}")]
+    key_w = min(OWNER_WIDTH, max([len("roadmap"), *(len(r["key"]) for r in rows)]))
+    done = [f"{r['done']}/{r['tasks']}" for r in rows]
+    done_w = max([len("done"), *(len(d) for d in done)])
+    late_w = max([len("late"), *(len(str(r["overdue"])) for r in rows)])
+    slip_w = max([len("slip"), *(len(slip_text(r["slip"])) for r in rows)])
+    rest = _width() - key_w - 5 - done_w - late_w - 10 - slip_w - 7  # the fixed columns and the gaps
+    milestone_w = rest // 2
+    risk_w = rest - milestone_w
+    lines.append(_row([_cell("roadmap", key_w, "bold"), _cell("RAG", 5, "bold"), _cell("done", done_w, "bold", True),
+                       _cell("late", late_w, "bold", True), _cell("expected", 10, "bold"),
+                       _cell("slip", slip_w, "bold", True), _cell("next milestone", milestone_w, "bold"),
+                       _cell("worst risk", risk_w, "bold")]))
+    for r, d in zip(rows, done, strict=True):
+        m, risk = r["next_milestone"], r["worst_risk"]
+        milestone = f"{m['stage']} {m['end']} {m['title']}" if m else "-"
+        worst = f"{risk['score']} {risk['key']} {risk['title']}" if risk else "-"
+        lines.append(_row([_cell(r["key"], key_w), _cell(r["rag"], 5, _rag(r["rag"])), _cell(d, done_w, right=True),
+                           _cell(str(r["overdue"]), late_w, "red" if r["overdue"] else "", True),
+                           _cell(r["expected"] or "-", 10), _cell(slip_text(r["slip"]), slip_w, right=True),
+                           _cell(milestone, milestone_w), _cell(worst, risk_w)]))
+    _print(lines)
+
+
 # --- roadmap history ----------------------------------------------------------------------------
 
 def local_time(at: datetime, timezone: str) -> str:

@@ -1,14 +1,22 @@
-"""daily_cycle: reminders, then escalations, then the weekly report on the roadmap's report day.
+"""daily_cycle: for every active roadmap, reminders, then escalations, then the weekly report
+on the roadmap's report day.
 
 The one job a single machine needs: run it once a day (the `daily-cycle` deployment every day
-at 09:00 in the roadmap's timezone, sending on its business days only; by hand, `roadmap run`
-runs the same steps as plain calls, tasks/daily_cycle.py). After days when nothing ran it catches up without a flood:
+at 09:00, sending on each roadmap's business days only; by hand, `roadmap run` runs the same
+steps as plain calls, tasks/daily_cycle.py). Without a roadmap key it runs the cycle of every
+roadmap that is not archived, each as a child flow run of its own (`roadmap-cycle`), each on
+its own day (today in its timezone) and calendar; with one, that roadmap's alone. A roadmap
+whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
+roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
+
+One roadmap's cycle, `roadmap_cycle`: after days when nothing ran it catches up without a flood:
 reminders are computed for today only, escalations that became due in the gap go out once (each
 has its dedup key), and a missed weekly report is produced. On a day that is not a business day
-of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday) it sends
-nothing and says so in its log; the next business day catches up the same way. A step whose messages failed does
-not stop the next ones; the run fails at the end if any message failed, and warns in its log
-while failed messages of any day are waiting (tasks/outbox_failed.py).
+of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday), or for
+an archived roadmap, it sends nothing and says so in its log; the next business day catches up
+the same way. A step whose messages failed does not stop the next ones; the cycle fails at the
+end if any message failed, and warns in its log while failed messages of any day are waiting
+(tasks/outbox_failed.py).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import datetime as dt
 from prefect import flow, get_run_logger
 
 from flows.prefect_tasks import (
+    active_keys,
     database_url,
     plan_escalations,
     plan_reminders,
@@ -27,12 +36,13 @@ from flows.prefect_tasks import (
     send_and_count,
     send_report,
 )
+from tasks.daily_cycle import Cycle, end_of_cycles, failed_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
 
-@flow(name="daily-cycle", log_prints=False, persist_result=False)
-def daily_cycle(
-    as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None
+@flow(name="roadmap-cycle", flow_run_name="{roadmap_key}", log_prints=False, persist_result=False)
+def roadmap_cycle(
+    roadmap_key: str | None = None, as_of: dt.date | None = None, db_url: str | None = None
 ) -> list[MailSummary]:
     url = database_url(db_url)
     day = roadmap_day(url, roadmap_key, as_of)
@@ -48,3 +58,20 @@ def daily_cycle(
         path = render_report(url, day.roadmap_key, report_as_of)
         summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
     return end_of_run(summaries, get_run_logger())
+
+
+@flow(name="daily-cycle", log_prints=False, persist_result=False)
+def daily_cycle(
+    as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None
+) -> list[MailSummary]:
+    if roadmap_key is not None:
+        return roadmap_cycle(roadmap_key, as_of, db_url)
+    cycles = []
+    for key in active_keys(database_url(db_url), as_of):
+        # One child flow run per roadmap, in turn; its failure is kept, and the next one runs.
+        state = roadmap_cycle(key, as_of, db_url, return_state=True)
+        try:
+            cycles.append(Cycle(key, state.result()))
+        except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's run
+            cycles.append(failed_cycle(key, exc))
+    return end_of_cycles(cycles)

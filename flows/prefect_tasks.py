@@ -80,6 +80,11 @@ def roadmap_day(db_url: str, roadmap_key: str | None, as_of: dt.date | None) -> 
     return roadmap_jobs.roadmap_day(db_url, roadmap_key, as_of)
 
 
+@_task("active-roadmaps")
+def active_keys(db_url: str, as_of: dt.date | None) -> list[str]:
+    return roadmap_jobs.active_keys(db_url, as_of)
+
+
 @_task("plan-reminders")
 def plan_reminders(db_url: str, roadmap_key: str | None, as_of: dt.date | None) -> notify_jobs.Plan:
     return notify_jobs.plan_reminders(db_url, roadmap_key, as_of)

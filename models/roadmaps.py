@@ -29,6 +29,16 @@ def select_roadmap(session: Session, key: str | None) -> Roadmap:
     return roadmaps[0]
 
 
+def active_roadmaps(session: Session) -> list[Roadmap]:
+    """Every roadmap that is not archived, by key: what `roadmap run` and the portfolio status
+    go over when no --roadmap is given. An empty database is a user mistake (nothing to run);
+    a database whose roadmaps are all archived is not (an empty list)."""
+    roadmaps = list(session.scalars(select(Roadmap).order_by(Roadmap.key)))
+    if not roadmaps:
+        raise UserError("the database holds no roadmap yet: run `roadmap import FILE` first")
+    return [r for r in roadmaps if not r.archived]
+
+
 def today_in(roadmap: Roadmap) -> date:
     return datetime.now(ZoneInfo(roadmap.timezone)).date()
 

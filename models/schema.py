@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -54,6 +54,9 @@ class Roadmap(Base):
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A finished roadmap whose mail has stopped (migration 0012, `roadmap archive KEY`): left out
+    # of every-roadmap runs and views, planning no mail; who and when are in its history.
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false(), sort_order=1)
 
 
 class InRoadmap:

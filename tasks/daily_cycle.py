@@ -1,25 +1,41 @@
 """The daily cycle as plain calls (`roadmap run` without Prefect): the steps of flows/daily_cycle.py.
 
-Reminders, then escalations, then the weekly report on the roadmap's report day (or the first
-run after a missed one). On a day that is not a business day of the roadmap's calendar nothing
-is planned or sent (``RoadmapDay.day_off_note`` says so); the next business day catches up.
-A step whose messages failed does not stop the next ones; the run fails at the end (DeliveryFailed)
-if any message failed.
+For one roadmap (``roadmap_cycle``): reminders, then escalations, then the weekly report on the
+roadmap's report day (or the first run after a missed one). On a day that is not a business
+day of the roadmap's calendar, or for an archived roadmap, nothing is planned or sent
+(``RoadmapDay.day_off_note`` says so); the next business day catches up. A step whose messages
+failed does not stop the next ones; the cycle fails at the end (DeliveryFailed) if any message
+failed.
+
+For every active roadmap (``every_roadmap``, when no roadmap is named): each roadmap's cycle
+in turn, each on its own day (today in its timezone, unless a day is given) and calendar, each
+step in its own transactions. A roadmap whose cycle fails, whatever the reason, does not stop
+the others: the failure is kept, and the run ends with ``CyclesFailed`` naming every roadmap
+that failed and why.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 
-from tasks.mail_summary import MailSummary, raise_if_failed
+from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
 from tasks.notify_jobs import escalate, remind
 from tasks.report_jobs import report_due, weekly_report
-from tasks.roadmap_jobs import roadmap_day
+from tasks.roadmap_jobs import RoadmapDay, active_keys, roadmap_day
+
+log = logging.getLogger("roadmap")
 
 
 def daily_cycle(db_url: str, roadmap_key: str | None, as_of: date | None) -> list[MailSummary]:
-    day = roadmap_day(db_url, roadmap_key, as_of)
-    if day.next_working_day is not None:
+    """The cycle of one roadmap (the only one, when ``roadmap_key`` is None)."""
+    return roadmap_cycle(db_url, roadmap_day(db_url, roadmap_key, as_of))
+
+
+def roadmap_cycle(db_url: str, day: RoadmapDay) -> list[MailSummary]:
+    if day.day_off_note is not None:
         return []
     summaries = [remind(db_url, day.roadmap_key, day.as_of), escalate(db_url, day.roadmap_key, day.as_of)]
     report_as_of = report_due(db_url, day.roadmap_key, day.as_of)
@@ -28,3 +44,61 @@ def daily_cycle(db_url: str, roadmap_key: str | None, as_of: date | None) -> lis
         if summary is not None:
             summaries.append(summary)
     return raise_if_failed(summaries)
+
+
+@dataclass
+class Cycle:
+    """What one roadmap's cycle did in an every-roadmap run."""
+
+    roadmap_key: str
+    summaries: list[MailSummary] = field(default_factory=list)
+    note: str | None = None  # why it sent nothing (a day off)
+    error: Exception | None = None  # why it failed: DeliveryFailed, or anything it raised
+
+    @property
+    def why(self) -> str:
+        """The failure in one line (the first line of the error)."""
+        if self.error is None:
+            return ""
+        text = str(self.error).splitlines()[0] if str(self.error) else ""
+        return text if isinstance(self.error, DeliveryFailed) else f"{type(self.error).__name__}: {text}"
+
+
+class CyclesFailed(Exception):
+    """The end of an every-roadmap run in which some roadmaps failed: the CLI exits 1 and a
+    Prefect flow run ends Failed, naming each of them and why."""
+
+    def __init__(self, cycles: list[Cycle]):
+        self.cycles = cycles  # every roadmap's, the failed ones with their error
+        self.failed = [c for c in cycles if c.error is not None]
+        super().__init__(f"{len(self.failed)} of {len(cycles)} roadmap(s) failed: "
+                         + "; ".join(f"{c.roadmap_key}: {c.why}" for c in self.failed))
+
+    @property
+    def summaries(self) -> list[MailSummary]:
+        return [s for c in self.cycles for s in c.summaries]
+
+
+def failed_cycle(roadmap_key: str, exc: Exception) -> Cycle:
+    """A roadmap's cycle that raised: its error kept, and what it sent (when it got as far as counting)."""
+    if not isinstance(exc, DeliveryFailed):
+        log.error("%s: the daily cycle failed", roadmap_key, exc_info=exc)
+    return Cycle(roadmap_key, summaries=list(exc.summaries) if isinstance(exc, DeliveryFailed) else [], error=exc)
+
+
+def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:
+    """Each active roadmap's cycle, one after the other, yielded as it ends (so the CLI prints
+    as it goes); a failure is yielded like the rest. ``end_of_cycles`` then ends the run."""
+    for key in active_keys(db_url, as_of):
+        try:
+            day = roadmap_day(db_url, key, as_of)
+            yield Cycle(key, roadmap_cycle(db_url, day), note=day.day_off_note)
+        except Exception as exc:  # noqa: BLE001 - any failure of one roadmap must not stop the others
+            yield failed_cycle(key, exc)
+
+
+def end_of_cycles(cycles: list[Cycle]) -> list[MailSummary]:
+    """Every roadmap's summaries, or CyclesFailed when any roadmap failed."""
+    if any(c.error is not None for c in cycles):
+        raise CyclesFailed(cycles)
+    return [s for c in cycles for s in c.summaries]

@@ -112,6 +112,8 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = day_of(roadmap, as_of)
+        if roadmap.archived:  # `roadmap archive`: its mail has stopped
+            return Plan(roadmap.id, roadmap.key, day)
         tasks = open_task_rows(session, roadmap.id)
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         moves = [
@@ -157,6 +159,8 @@ def plan_escalation_messages(
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         day = day_of(roadmap, as_of)
+        if roadmap.archived:  # `roadmap archive`: its mail has stopped
+            return Plan(roadmap.id, roadmap.key, day)
         tasks = open_task_rows(session, roadmap.id)
         risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}

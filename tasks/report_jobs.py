@@ -182,11 +182,11 @@ def report_due(db_url: str, roadmap_key: str | None, as_of: dt.date) -> dt.date 
     so that it covers exactly the week it should have (``report_week``). Only the latest missed
     report is produced, never a backlog of stale ones. Nothing is due before the session, nor
     on a day that is not a business day (a report day that is a holiday is caught up the next
-    business day, as a missed one).
+    business day, as a missed one), nor for an archived roadmap.
     """
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        if not roadmap_calendar(roadmap).is_business_day(as_of):
+        if roadmap.archived or not roadmap_calendar(roadmap).is_business_day(as_of):
             return None
         weekday = WEEKDAYS.index(Policy.of(roadmap).report_day)
         last = as_of - dt.timedelta(days=(as_of.weekday() - weekday) % 7)
@@ -235,7 +235,8 @@ def record_weekly_report(
         day = report_day(roadmap, as_of)
         report = saved_report(session, roadmap.id, report_week(day))
         intents = []
-        for r in report_recipients(session, roadmap):
+        # An archived roadmap's report can still be written, but it is mailed to nobody.
+        for r in [] if roadmap.archived else report_recipients(session, roadmap):
             msg = render_report_mail(
                 r, roadmap_title=roadmap.title, short_title=roadmap.short_title,
                 roadmap_key=roadmap.key, lang=roadmap.language,

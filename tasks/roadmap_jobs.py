@@ -8,17 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from models.db import session_scope
-from models.history import history
+from models.history import ChangeLog, history
 from models.importer import ImportReport, file_sha256, import_roadmap
 from models.loader import LoadedRoadmap, load_roadmap
 from models.planning import live_tasks, roadmap_calendar
-from models.roadmaps import check_day, day_of, select_roadmap, today_in
-from models.schema import Change, Person, Roadmap, Stage
+from models.portfolio import portfolio
+from models.roadmaps import active_roadmaps, check_day, day_of, select_roadmap, today_in
+from models.schema import Change, OutboxMessage, Person, Roadmap, Stage
 from models.spec import Policy
 from models.status import StatusFilter, stage_states, status_document, task_states
 from models.updates import UpdateResult, update_risk, update_task
@@ -31,10 +32,15 @@ class RoadmapDay:
     timezone: str
     # Set when as_of is not a business day of the roadmap's calendar: the day mail waits for.
     next_working_day: date | None = None
+    archived: bool = False  # `roadmap archive KEY`: its mail has stopped
 
     @property
     def day_off_note(self) -> str | None:
-        """Why nothing is sent today, for the CLI and the flows' log; None on a business day."""
+        """Why nothing is sent today (an archived roadmap, a day off), for the CLI and the flows'
+        log; None when the day's mail goes out."""
+        if self.archived:
+            return (f"{self.roadmap_key}: archived, nothing is sent "
+                    f"(`roadmap archive {self.roadmap_key} --undo` makes it active again)")
         if self.next_working_day is None:
             return None
         return (f"{self.roadmap_key} {self.as_of}: not a working day in the roadmap's calendar, nothing is sent; "
@@ -48,7 +54,50 @@ def roadmap_day(db_url: str, roadmap_key: str | None, as_of: date | None) -> Roa
         roadmap = select_roadmap(session, roadmap_key)
         day, cal = day_of(roadmap, as_of), roadmap_calendar(roadmap)
         later = None if cal.is_business_day(day) else cal.next_business_day(day)
-        return RoadmapDay(roadmap.key, day, roadmap.timezone, later)
+        return RoadmapDay(roadmap.key, day, roadmap.timezone, later, roadmap.archived)
+
+
+def active_keys(db_url: str, as_of: date | None) -> list[str]:
+    """The keys of the roadmaps an every-roadmap run goes over (``active_roadmaps``). A day
+    given is checked against each one's window first: a mistake in it is refused (exit 2)
+    before any roadmap sends anything, not found half-way through."""
+    with session_scope(db_url) as session:
+        roadmaps = active_roadmaps(session)
+        if as_of is not None:
+            for roadmap in roadmaps:
+                check_day(roadmap, as_of, f"--as-of (roadmap {roadmap.key})")
+        return [r.key for r in roadmaps]
+
+
+@dataclass(frozen=True)
+class Archived:
+    roadmap_key: str
+    changed: bool  # False: it already was (or was not) archived
+    dismissed: int = 0  # its unsent messages set aside when it was archived
+
+
+def archive_roadmap(db_url: str, roadmap_key: str, *, actor: str, undo: bool = False) -> Archived:
+    """`roadmap archive KEY [--undo]`: stop (or resume) a roadmap's mail, recorded in its history.
+
+    Archiving also dismisses its messages still waiting to go (pending, or failed and due for
+    another try), with who and when, as `roadmap outbox dismiss` does: a run for another
+    roadmap delivers the whole outbox, and would otherwise send them after the roadmap stopped.
+    Making it active again resends none of them: the next run plans that day's mail afresh."""
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        if roadmap.archived != undo:
+            return Archived(roadmap.key, changed=False)
+        log = ChangeLog(roadmap.id, "cli", actor)
+        log.apply(roadmap, "roadmap", roadmap.key, {"archived": not undo})
+        log.flush(session)
+        dismissed = 0
+        if not undo:
+            result = session.execute(
+                update(OutboxMessage).where(OutboxMessage.roadmap_id == roadmap.id,
+                                            OutboxMessage.status.in_(("pending", "failed")))
+                .values(status="dismissed", dismissed_at=log.at, dismissed_by=actor[:200]))
+            dismissed = cast(CursorResult[Any], result).rowcount or 0
+        return Archived(roadmap.key, changed=True, dismissed=dismissed)
 
 
 def validate_file(path: str | Path) -> LoadedRoadmap:
@@ -118,3 +167,15 @@ def entity_history(db_url: str, roadmap_key: str | None, key: str) -> tuple[str,
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
         return roadmap.timezone, history(session, roadmap.id, None, key)
+
+
+def portfolio_status(db_url: str, as_of: date | None) -> dict[str, Any]:
+    """`roadmap status` over every active roadmap: the portfolio document (models/portfolio.py)."""
+    with session_scope(db_url) as session:
+        return portfolio(session, as_of)
+
+
+def holds_several(db_url: str) -> bool:
+    """Whether the database holds more than one roadmap (then `status` without --roadmap is the portfolio)."""
+    with session_scope(db_url) as session:
+        return len(session.scalars(select(Roadmap.id).limit(2)).all()) > 1

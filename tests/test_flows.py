@@ -280,3 +280,50 @@ def test_a_user_mistake_under_prefect_is_one_line_before_any_flow_run(url, args)
     lines = result.output.strip().splitlines()  # a file's problems end with a count line
     assert "Traceback" not in result.output and (len(lines) == 1 or lines[-1].endswith("nothing was changed.")), lines
     assert failed_runs() == before
+
+
+def test_the_daily_cycle_runs_a_child_flow_per_roadmap_and_fails_at_the_end_naming_the_broken_one(
+        db_url, tmp_path, smtp_env):
+    """Two roadmaps, "alpha" with a stored calendar this version no longer knows: its
+    `roadmap-cycle` child run fails, beta's still sends every message, and the parent run
+    fails at the end naming alpha and why."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    from tasks.daily_cycle import CyclesFailed
+    from tests.test_portfolio import add_roadmap, break_calendar
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    break_calendar(db_url, "alpha")
+    state = daily_cycle(as_of=date(2014, 11, 10), db_url=db_url, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(CyclesFailed) as info:
+        state.result()
+    assert [(c.roadmap_key, c.why) for c in info.value.failed] == [("alpha", "UnknownCalendar: unknown calendar 'XX'")]
+    beta = list_messages(db_url, roadmap_key="beta")
+    assert beta and {m.status for m in beta} == {"sent"} and len(smtp_env.messages) == len(beta)
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["roadmap-cycle"])),
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(
+                any_=[state.state_details.flow_run_id])))
+    assert sorted((r.name, r.state.type.value) for r in children) == [("alpha", "FAILED"), ("beta", "COMPLETED")]
+
+
+def test_roadmap_run_under_prefect_goes_over_every_roadmap_and_exits_1_naming_the_failed_one(
+        db_url, tmp_path, smtp_env):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from tests.test_portfolio import add_roadmap, break_calendar
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    break_calendar(db_url, "alpha")
+    result = CliRunner().invoke(app, ["run", "--prefect", "--as-of", "2014-11-10", "--db", db_url])
+    assert result.exit_code == 1, result.output
+    assert "the daily cycle failed for 1 of 2 roadmap(s): alpha (UnknownCalendar: unknown calendar 'XX')" \
+        in result.stderr
+    assert "beta 2014-11-10 reminders: planned" in result.stdout and "Traceback" not in result.output
+    assert {m.status for m in list_messages(db_url, roadmap_key="beta")} == {"sent"}
