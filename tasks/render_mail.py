@@ -226,11 +226,12 @@ def render_escalation_digest(
             e.key: task_links(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "task"
         }
-        # A risk's page acts on the risk: its owner's link, or the office's; a partner's contact reads only.
+        # A risk's page acts on the risk: its owner's link (their delegate's while they are away,
+        # models/delegation.may_act_on_risk), or the office's; a partner's contact reads only.
         context["risk_links"] = {
             e.key: risk_link(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "risk"
-            and escalation_role(e, args["office_email"]) in ("owner", "office")
+            and escalation_role(e, args["office_email"]) in ("owner", "delegate", "office")
         }
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
     context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
@@ -309,7 +310,8 @@ def _escalation_day(esc: Escalation) -> date:
 
 
 def escalation_role(esc: Escalation, office_email: str) -> str:
-    """Why the recipient gets the escalation: owner | manager | partner | office, or
+    """Why the recipient gets the escalation: owner | delegate (of an away risk owner) | manager |
+    partner | office, or
     manager_or_partner for a level-1 task escalation when the planner did not say
     (``detail["role"]`` wins when present)."""
     if role := esc.detail.get("role"):

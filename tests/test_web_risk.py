@@ -145,6 +145,30 @@ def test_tampered_expired_foreign_and_not_the_owners_links_get_403_and_no_data(u
     assert r.status_code == 403 and risk_row(url).status == "open"
 
 
+def set_away(url: str, key: str, until: date | None, delegate: str | None) -> None:
+    from sqlalchemy import update
+
+    from models.schema import Person
+    with session_scope(url) as s:
+        s.execute(update(Person).where(Person.key == key).values(away_until=until, delegate=delegate))
+
+
+def test_while_the_risk_owner_is_away_their_delegate_gets_the_risk_mail_with_a_link_that_acts_until_they_are_back(
+        url, smtp_env):
+    set_away(url, "bob", DAY + timedelta(days=7), "alice")
+    page_link = delivered_risk_link(url, smtp_env, "alice@example.org")
+    assert mails_to(smtp_env, "bob@example.org") == []  # like his reminders, it goes to whoever reads his mail
+    text = mails_to(smtp_env, "alice@example.org")[0]
+    assert "Вы получили это письмо вместо владельца риска, пока он отсутствует." in text
+    client = make_client(url)
+    html = client.get(page_link).text
+    r = post(client, html, "reviewed", note="Checked for Bob")
+    assert r.status_code == 303 and risk_row(url).reviewed_on == DAY
+    assert {(c.field, c.actor) for c in changes(url, "r1", "risk")} >= {("reviewed_on", "Alice <alice@example.org>")}
+    set_away(url, "bob", None, None)  # Bob is back: the link no longer acts
+    assert client.get(page_link).status_code == 403
+
+
 def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url, tmp_path):
     (tmp_path / "reports").mkdir(exist_ok=True)
     (tmp_path / "reports" / "small-2014-W46.docx").write_bytes(b"the office's report")

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from models.db import session_scope
-from models.delegation import may_update
+from models.delegation import may_act_on_risk, may_update
 from models.notify import load_directory
 from models.schema import Person, Risk, Roadmap, Task
 from models.tokens import (
-    OFFICE,
     TokenError,
     verify_office_token,
     verify_risk_token,
@@ -128,7 +127,8 @@ class RiskAccess:
 
 def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: str = "") -> RiskAccess:
     """The risk when ``token`` is a genuine, unexpired link for it issued to the project office
-    or to the person who owns the risk now (a live person); else ``Refused``."""
+    or to the person who owns the risk now (a live person), or reads the owner's mail while they
+    are away (``models.delegation.may_act_on_risk``); else ``Refused``."""
     try:
         person = verify_risk_token(web.secret, token, roadmap=roadmap_key, risk=risk_key, now=web.now())
     except TokenError as exc:
@@ -138,8 +138,7 @@ def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: s
     if risk is None or risk.archived:
         raise link_refused(N_("The risk is no longer in the roadmap."))
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-    owner = people.get(person)
-    if person != OFFICE and (person != risk.owner or owner is None or owner.archived):
+    if not may_act_on_risk(risk, person, people, web.today(roadmap)):
         raise link_refused(N_("This link was issued to someone who no longer owns this risk."))
     return RiskAccess(roadmap, risk, person, people, token)
 
