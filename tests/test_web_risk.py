@@ -191,6 +191,31 @@ def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url, tmp_path
     assert client.get(f"/roadmaps/small?token={foreign}").status_code == 403
 
 
+def test_the_weekly_report_mail_links_each_reader_to_the_read_only_view_while_they_receive_it(
+        url, smtp_env, tmp_path, monkeypatch):
+    from config import reset_settings_cache
+    from tasks.report_jobs import weekly_report
+
+    monkeypatch.setenv("ROADMAP_REPORTS_DIR", str(tmp_path / "reports"))
+    reset_settings_cache()
+    weekly_report(url, None, DAY, send=True)
+    links = {}
+    for who in ("boss@example.org", "director@example.org"):  # report_to: a person and a plain address
+        (text,) = mails_to(smtp_env, who)
+        found = re.findall(rf"({re.escape(BASE)}/roadmaps/small\?token=\S+)", text)
+        assert len(found) == 1, text
+        links[who] = path_of(found[0])
+    client = make_client(url)
+    for link in links.values():
+        view = client.get(link)
+        assert view.status_code == 200 and "Renovation late" in view.text and "report.docx" not in view.text
+    with session_scope(url) as s:
+        from models.schema import Roadmap
+        s.scalar(select(Roadmap)).report_to = ["boss"]  # the director no longer receives the report
+    assert client.get(links["director@example.org"]).status_code == 403
+    assert client.get(links["boss@example.org"]).status_code == 200
+
+
 def test_the_roadmap_link_of_an_escalation_is_signed_for_its_reader(url):
     plan = plan_escalation_messages(url, None, DAY)
     bob = next(d for d in plan.todo if d.recipient.email == "bob@example.org")

@@ -20,12 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
+from models.addresses import address_key, is_email
 from models.db import session_scope
 from models.delegation import may_act_on_risk, may_update
 from models.notify import load_directory
 from models.schema import Person, Risk, Roadmap, Task
 from models.tokens import (
+    ADDRESS_READER,
     TokenError,
+    address_reader,
     verify_office_token,
     verify_risk_token,
     verify_task_token,
@@ -145,7 +148,8 @@ def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: s
 
 def roadmap_reader(request: Request, web: Web, session: Db, roadmap_key: str, token: str = "") -> str | None:
     """Who may read the roadmap page: a person with a read-only link from their mail (their
-    key: the page then has no office actions), else the office (None, ``office_access``)."""
+    key: the page then has no office actions), or a plain address of ``report_to`` with the
+    one of the weekly report's mail, else the office (None, ``office_access``)."""
     if token:
         try:
             person = verify_view_token(web.secret, token, roadmap=roadmap_key, now=web.now())
@@ -154,6 +158,11 @@ def roadmap_reader(request: Request, web: Web, session: Db, roadmap_key: str, to
                 raise link_refused(exc.message, **exc.params) from None
         else:
             roadmap = find_roadmap(session, roadmap_key)
+            if person.startswith(ADDRESS_READER):  # a plain address of report_to: while it still is one
+                plain = {address_reader(address_key(str(a))) for a in roadmap.report_to or [] if is_email(str(a))}
+                if person not in plain:
+                    raise link_refused(N_("This link was issued to an address that no longer receives the report."))
+                return person
             reader = session.scalar(select(Person).where(Person.roadmap_id == roadmap.id, Person.key == person))
             if reader is None or reader.archived:
                 raise link_refused(N_("This link was issued to someone who is no longer in the roadmap."))
