@@ -1,23 +1,30 @@
-"""Benchmark: `roadmap remind` against a relay with real latency, vs plain smtplib.
+"""Benchmark: `roadmap remind` (or `escalate`) against a relay with real latency, vs plain smtplib.
 
-    /work/main/.venv/bin/python bench/bench_relay.py [--latency 0.02] [--connections 4]
-        [--tasks 10000] [--people 500] [--repeat 3] [--db postgresql://postgres@127.0.0.1:5432/postgres]
+    /work/main/.venv/bin/python bench/bench_relay.py [--command remind|escalate] [--first-run]
+        [--latency 0.02] [--connections 4] [--tasks 10000] [--people 500] [--repeat 3]
+        [--db postgresql://postgres@127.0.0.1:5432/postgres]
 
-Target (issue 10): (remind - idle start-up) / floor <= 1.25 (the verdict takes the median of
+Target (issue 10): (run - idle start-up) / floor <= 1.25 (the verdict takes the median of
 the rounds' ratios), with ~500 digests, a relay that
 answers each message 20 ms after its data (asyncio.sleep in handle_DATA: concurrent
 connections wait concurrently, as with a real relay) and ROADMAP_SMTP_CONNECTIONS=4.
+bench/bench_escalate.py is this benchmark with `--command escalate --first-run`.
 
 1. bench/synth.py writes a roadmap where ~20 % of the tasks need a reminder on one day
    (10,000 tasks, 500 owners: ~500 digests); it is imported once into a template database
    (SQLite, or a database on the PostgreSQL server given by --db); every timed run starts
-   from a fresh copy of it.
+   from a fresh copy of it. The template is an ordinary day's: the previous business day's
+   reminders and escalations were run on it (through the relay), as the daily cycle does.
+   Without that, the timed day is the first run after the import: every owner's digest is a
+   kick-off listing all their open tasks, each with its calendar entry (~20 a digest, 23 KiB
+   a message, 5 times the CPU of an ordinary day), and every escalation ever due goes out.
+   `--first-run` measures that one-off day instead.
 2. The relay (aiosmtpd) runs in its own process (this file with --serve) and keeps each
    message's envelope and bytes in a spool folder.
 3. Each of --repeat rounds times, as subprocesses (medians are reported):
-   (a) idle start-up: `roadmap remind` on the example roadmap on a Sunday (nothing due:
+   (a) idle start-up: `roadmap remind` (or `escalate`) on the example roadmap on a Sunday (nothing due:
        interpreter, imports, database and schema check), and `roadmap --help`;
-   (b) `roadmap remind --as-of DAY` with ROADMAP_SMTP_CONNECTIONS=--connections;
+   (b) `roadmap remind --as-of DAY` (or `escalate`) with ROADMAP_SMTP_CONNECTIONS=--connections;
    (c) the floor: the very messages (b) delivered, read back from the spool, sent by
        --connections plain smtplib connections in threads to the same relay.
 4. CPU per digest of plan, render and record, in this process with time.process_time
@@ -177,18 +184,19 @@ class Databases:
 
 # -- CPU of the work itself -----------------------------------------------------------------
 
-def cpu_split(db_url: str, day: date) -> tuple[int, dict[str, float]]:
+def cpu_split(db_url: str, day: date, command: str = "remind") -> tuple[int, dict[str, float]]:
     """(digests, CPU seconds of plan, render and record) for one day, in this process.
 
     The one place that calls the job API (tasks/notify_jobs.py): adapt it here when that API
     moves. "record" includes building each message's bytes (tasks.mail.prepare)."""
     try:
         from models.db import session_scope
-        from tasks.notify_jobs import plan_reminders
+        from tasks.notify_jobs import plan_escalation_messages, plan_reminders
         from tasks.outbox_record import record
 
+        planner = plan_escalation_messages if command == "escalate" else plan_reminders
         c0 = time.process_time()
-        plan = plan_reminders(db_url, None, day)
+        plan = planner(db_url, None, day)
         c1 = time.process_time()
         intents = plan.intents  # renders every digest
         c2 = time.process_time()
@@ -203,8 +211,20 @@ def cpu_split(db_url: str, day: date) -> tuple[int, dict[str, float]]:
 
 # -- the benchmark --------------------------------------------------------------------------
 
-def main() -> int:
+def previous_business_day(day: date) -> date:
+    from synth import CALENDAR
+
+    from models.calendar import calendar_for
+
+    return calendar_for(CALENDAR).add(day, -1)
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--command", choices=("remind", "escalate"), default="remind", help="the run to time")
+    ap.add_argument("--first-run", action="store_true",
+                    help="time the first run after the import (kick-offs, every escalation ever due), "
+                         "not an ordinary day's")
     ap.add_argument("--latency", type=float, default=0.02, help="seconds the relay takes per message")
     ap.add_argument("--connections", type=int, default=4, help="ROADMAP_SMTP_CONNECTIONS and floor connections")
     ap.add_argument("--tasks", type=int, default=10_000)
@@ -213,7 +233,7 @@ def main() -> int:
     ap.add_argument("--db", help="a PostgreSQL server URL (default: SQLite files)")
     ap.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ap.add_argument("--spool", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.serve:
         serve(args.serve, args.latency, args.spool)
         return 0
@@ -240,24 +260,30 @@ def main() -> int:
     try:
         assert relay.stdout is not None
         relay.stdout.readline()  # "listening on ..."
-        run(roadmap + ["import", str(work / "roadmap.yaml"), "--db", dbs.create("template")], env)
+        template = dbs.create("template")
+        run(roadmap + ["import", str(work / "roadmap.yaml"), "--db", template], env)
+        if not args.first_run:  # the day before, as the daily cycle runs it: owners know their tasks
+            before = previous_business_day(day).isoformat()
+            for command in ("remind", "escalate"):
+                run(roadmap + [command, "--as-of", before, "--db", template], env)
+            take_spool(spool)
         idle_db = dbs.create("idle")
         run(roadmap + ["import", str(EXAMPLE), "--db", idle_db], env)
         for i in range(args.repeat + 1):  # the first round warms up (imports, templates); first, so that
             # a moved API stops the benchmark at once
-            rounds["cpu"].append(cpu_split(dbs.create(f"cpu{i}", template="template"), day))
+            rounds["cpu"].append(cpu_split(dbs.create(f"cpu{i}", template="template"), day, args.command))
         for i in range(args.repeat):
             rounds["help"].append(run(roadmap + ["--help"], env))
-            rounds["idle"].append(run(roadmap + ["remind", "--as-of", IDLE_DAY, "--db", idle_db], env))
+            rounds["idle"].append(run(roadmap + [args.command, "--as-of", IDLE_DAY, "--db", idle_db], env))
             take_spool(spool)
             db = dbs.create(f"run{i}", template="template")
             relay_cpu = cpu_of(relay.pid)
-            rounds["remind"].append(run(roadmap + ["remind", "--as-of", day.isoformat(), "--db", db], env))
+            rounds["remind"].append(run(roadmap + [args.command, "--as-of", day.isoformat(), "--db", db], env))
             rounds["relay_remind"].append(cpu_of(relay.pid) - relay_cpu)
             messages = take_spool(spool)
             summary = [line for line in rounds["remind"][-1][3].splitlines() if "planned" in line][-1]
             if not messages or "failed 0" not in summary:
-                raise SystemExit(f"remind delivered {len(messages)} messages: {summary}")
+                raise SystemExit(f"{args.command} delivered {len(messages)} messages: {summary}")
             relay_cpu = cpu_of(relay.pid)
             rounds["floor"].append(floor(port, messages, args.connections))
             rounds["relay_floor"].append(cpu_of(relay.pid) - relay_cpu)
@@ -281,7 +307,9 @@ def print_results(args: argparse.Namespace, day: date, summary: str, messages: l
     sent, size = len(messages), sum(len(data) for _, data in messages) / len(messages)
     help_, idle, remind = (median_run(rounds[k]) for k in ("help", "idle", "remind"))
     floor_s = statistics.median(rounds["floor"])
-    print(f"roadmap: {args.tasks} tasks, {args.people} people, reminder day {day}; database "
+    what = f"`roadmap {args.command}`, " + ("the first run after the import" if args.first_run
+                                             else "an ordinary day (the day before was run)")
+    print(f"{what}; roadmap: {args.tasks} tasks, {args.people} people, reminder day {day}; database "
           f"{'PostgreSQL' if args.db else 'SQLite'}; relay latency {args.latency * 1000:.0f} ms a message; "
           f"{args.connections} connections; median of {args.repeat} rounds")
     print(f"{summary.strip()}  (mean message {size / 1024:.1f} KiB)")
@@ -289,16 +317,18 @@ def print_results(args: argparse.Namespace, day: date, summary: str, messages: l
     relay_b, relay_c = statistics.median(rounds["relay_remind"]), statistics.median(rounds["relay_floor"])
     print("| measurement | wall s | CPU s | relay CPU s |")
     print("|---|---|---|---|")
-    print(f"| (a) idle start-up: `roadmap remind` (example roadmap, a Sunday) | {idle[0]:.2f} | {idle[1]:.2f} | |")
+    print(f"| (a) idle start-up: `roadmap {args.command}` (example roadmap, a Sunday) | {idle[0]:.2f} "
+          f"| {idle[1]:.2f} | |")
     print(f"|     `roadmap --help` | {help_[0]:.2f} | {help_[1]:.2f} | |")
-    print(f"| (b) `roadmap remind`, {sent} digests, ROADMAP_SMTP_CONNECTIONS={args.connections} "
+    print(f"| (b) `roadmap {args.command}`, {sent} digests, ROADMAP_SMTP_CONNECTIONS={args.connections} "
           f"| {remind[0]:.2f} | {remind[1]:.2f} | {relay_b:.2f} |")
     print(f"| (c) floor: the same {sent} messages, {args.connections} smtplib connections (threads) "
           f"| {floor_s:.2f} | | {relay_c:.2f} |")
     print(f"(the latency alone would make the floor {sent * args.latency / args.connections:.2f} s; the rest is the "
           "relay's and the clients' CPU)")
     print("all rounds, wall s: " + "; ".join(
-        f"{k} " + ", ".join(f"{r[0] if isinstance(r, tuple) else r:.2f}" for r in rounds[k])
+        f"{args.command if k == 'remind' else k} "
+        + ", ".join(f"{r[0] if isinstance(r, tuple) else r:.2f}" for r in rounds[k])
         for k in ("remind", "idle", "help", "floor")))
     # Per round, a, b and c ran within seconds of each other: the median of the rounds' ratios
     # is steadier than the ratio of the medians on a machine whose load changes.
@@ -306,7 +336,9 @@ def print_results(args: argparse.Namespace, day: date, summary: str, messages: l
     ratio = statistics.median(ratios)
     print(f"(b - a) / c per round: {', '.join(f'{r:.2f}' for r in ratios)}; of the medians: "
           f"({remind[0]:.2f} - {idle[0]:.2f}) / {floor_s:.2f} = {(remind[0] - idle[0]) / floor_s:.2f}")
-    print(f"verdict: median of (b - a) / c = {ratio:.2f} <= 1.25: {'PASS' if ratio <= 1.25 else 'MISS'}")
+    print(f"verdict ({args.command}, {'first run' if args.first_run else 'ordinary day'}, "
+          f"{'PostgreSQL' if args.db else 'SQLite'}): median of (b - a) / c = {ratio:.2f} <= 1.25: "
+          f"{'PASS' if ratio <= 1.25 else 'MISS'}")
     digests = rounds["cpu"][-1][0]
     cpu = {part: statistics.median(split[part] for _, split in rounds["cpu"][1:])
            for part in ("plan", "render", "record")}

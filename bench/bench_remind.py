@@ -1,10 +1,14 @@
 """Benchmark: `roadmap remind` on a 10,000-task, 500-owner roadmap vs the smtplib floor.
 
-    .venv/bin/python bench/bench_remind.py [--tasks 10000] [--people 500] [--repeat 3]
+    .venv/bin/python bench/bench_remind.py [--tasks 10000] [--people 500] [--repeat 3] [--first-run]
 
 1. Generates a synthetic roadmap where about 20 % of tasks need a reminder on one day and
    imports it into a fresh SQLite database (kept as a template: every timed run starts from
-   a copy of it).
+   a copy of it). The previous business day's reminders are run on the template, as the
+   daily cycle does, so the timed day is an ordinary one (~490 digests of ~4 lines); without
+   that it would be the first run after the import, whose digests are kick-offs listing every
+   open task of their owner with its calendar entry (~20 a digest, five times the CPU):
+   `--first-run` measures that day instead.
 2. Starts a real SMTP server (aiosmtpd, tests/smtp_fixtures.py) in its own process.
 3. Times, each as a real subprocess, `--repeat` times (the median is reported):
    - start-up, two ways: `roadmap --help`, and `roadmap remind` on the example roadmap on a
@@ -14,9 +18,11 @@
    - the same `roadmap remind` again (nothing to send).
 4. The floor, `--repeat` times: the same messages (the bytes the run sent, read back from the
    outbox) sent with plain smtplib over one connection; no planning, rendering or database.
-Targets: remind <= 2 x floor + start-up (reported for both start-up measures; the verdict uses
-the idle `remind`, as `--help` imports a part of what `remind` does); the second run
-< 1 s + start-up.
+Targets: remind <= 2 x floor + start-up (the verdict uses the idle `remind`, as `--help`
+imports a part of what `remind` does; both are shown); the second run < 1 s + start-up.
+The server here answers at once and the floor uses one connection: these are CPU checks of
+the whole run against the cheapest sending there is. The relay target of the simplification
+issue (a relay with 20 ms latency, 4 connections) is bench/bench_relay.py's.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +72,7 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=10_000)
     ap.add_argument("--people", type=int, default=500)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--first-run", action="store_true", help="time the first run after the import (kick-offs)")
     args = ap.parse_args()
 
     import synth
@@ -89,6 +97,11 @@ def main() -> int:
                    ROADMAP_MAIL_FROM="bench@example.org", PYTHONPATH=str(ROOT), BENCH_CWD=str(work))
         roadmap = [sys.executable, "-m", "cli.main"]
         run(roadmap + ["import", str(yaml_path), "--db", f"sqlite:///{template}"], env)
+        if not args.first_run:  # the day before, as the daily cycle runs it: owners know their tasks
+            from bench_relay import previous_business_day
+
+            before = previous_business_day(date.fromisoformat(day)).isoformat()
+            run(roadmap + ["remind", "--as-of", before, "--db", f"sqlite:///{template}"], env)
         run(roadmap + ["import", str(EXAMPLE), "--db", idle_db], env)
         help_runs, idle_runs, remind_runs, again_runs, floors = [], [], [], [], []
         for _ in range(args.repeat):
@@ -101,7 +114,7 @@ def main() -> int:
                 shutil.copyfile(f"{template}-wal", f"{db_file}-wal")
             remind_runs.append(run(roadmap + ["remind", "--as-of", day, "--db", db], env))
             again_runs.append(run(roadmap + ["remind", "--as-of", day, "--db", db], env))
-            prebuilt = sent_bytes(db)
+            prebuilt = sent_bytes(db, date.fromisoformat(day))
             floors.append(floor(port, prebuilt))
     finally:
         server.terminate()
@@ -114,7 +127,9 @@ def main() -> int:
     again_s = median_run(again_runs)[0]
     floor_s, floor_cpu = sorted(floors)[len(floors) // 2]
     size = sum(len(d) for _, d in prebuilt) / max(len(prebuilt), 1)
-    print(f"roadmap: {args.tasks} tasks, {args.people} people, reminder day {day}; median of {args.repeat} runs")
+    what = "the first run after the import" if args.first_run else "an ordinary day (the day before was run)"
+    print(f"`roadmap remind`, {what}; roadmap: {args.tasks} tasks, {args.people} people, reminder day {day}; "
+          f"median of {args.repeat} runs")
     print(f"{summary.strip()}  (mean message {size / 1024:.1f} KiB)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| measurement | wall s | CPU s | peak RSS MiB |")
@@ -130,13 +145,13 @@ def main() -> int:
           f"{floor_cpu:.2f} | |")
     print(f"all runs, wall s: remind {fmt(remind_runs)}; floor {', '.join(f'{f:.2f}' for f, _ in floors)}; "
           f"idle remind {fmt(idle_runs)}; --help {fmt(help_runs)}")
-    for name, startup in (("idle remind", idle_s), ("--help", help_s)):
-        target = 2 * floor_s + startup
-        verdict = "PASS" if remind[0] <= target else "FAIL"
-        print(f"remind {remind[0]:.2f} s vs 2 x floor + start-up ({name}) = {target:.2f} s: {verdict}")
-    print(f"second run {again_s:.2f} s vs 1 s + start-up (idle remind) = {1 + idle_s:.2f} s: "
-          f"{'PASS' if again_s <= 1 + idle_s else 'FAIL'}")
-    print(f"(remind - idle remind) / floor = {(remind[0] - idle_s) / floor_s:.2f} (target <= 2)")
+    print(f"remind {remind[0]:.2f} s vs 2 x floor + start-up (--help) = {2 * floor_s + help_s:.2f} s")
+    first = remind[0] <= 2 * floor_s + idle_s
+    second = again_s <= 1 + idle_s
+    print(f"verdict: remind {remind[0]:.2f} s <= 2 x floor + start-up (idle remind) = {2 * floor_s + idle_s:.2f} s "
+          f"[(remind - idle) / floor = {(remind[0] - idle_s) / floor_s:.2f} <= 2]: {'PASS' if first else 'FAIL'}; "
+          f"second run {again_s:.2f} s <= 1 s + start-up = {1 + idle_s:.2f} s: {'PASS' if second else 'FAIL'}; "
+          f"overall {'PASS' if first and second else 'FAIL'}")
     return 0
 
 
@@ -144,8 +159,9 @@ def fmt(runs: list[tuple[float, float, float, str]]) -> str:
     return ", ".join(f"{r[0]:.2f}" for r in runs)
 
 
-def sent_bytes(db: str) -> list[tuple[str, bytes]]:
-    """The recipient and the very bytes of each message the run sent, as the outbox keeps them."""
+def sent_bytes(db: str, day: date) -> list[tuple[str, bytes]]:
+    """The recipient and the very bytes of each message the run of ``day`` sent, as the outbox
+    keeps them (not the previous day's, run on the template)."""
     from sqlalchemy import select
 
     from models.db import get_engine, session_scope
@@ -154,7 +170,8 @@ def sent_bytes(db: str) -> list[tuple[str, bytes]]:
     with session_scope(db) as s:
         rows = [(r, raw) for r, raw in s.execute(
             select(OutboxMessage.recipient, OutboxContent.raw)
-            .join(OutboxContent, OutboxContent.outbox_id == OutboxMessage.id).order_by(OutboxMessage.id))]
+            .join(OutboxContent, OutboxContent.outbox_id == OutboxMessage.id)
+            .where(OutboxMessage.as_of == day).order_by(OutboxMessage.id))]
     get_engine(db).dispose()  # the next run replaces the file
     return rows
 

@@ -5,12 +5,14 @@ date) gets a check-in on every ``checkin_every``-th business day after its start
 open and not yet in the "before due" reminder window (``remind_before``'s largest value): a
 line in its owner's digest asking for progress or a new forecast through the task's page.
 
-A check-in is answered by any update of the task made by a person (a ``changes`` row from the
-CLI or the web page: progress, forecast, note, status) on or after the check-in day. One left
+A check-in is answered by an update of the task made by a person (a ``changes`` row from the
+CLI or the web page of its progress, forecast or status) on or after the check-in day. One left
 unanswered for ``checkin_grace`` business days goes to the owner's manager (the project office
 when the owner has none) in their next escalation digest (models/notify.py), once per check-in.
-Only the latest check-in counts, and only one that was sent: the owner's reader got a reminder
-digest that day (a day without a run sent no check-in, so nobody is blamed for it).
+Only check-ins that were sent count (each line sent is a ``checkins`` row, with its message,
+delivered): a check-in day without a run sent nothing and blames nobody, like any reminder of a
+day without a run. Of those, the latest one sent at least ``checkin_grace`` business days before
+the as-of day counts, however long ago: escalation runs missed for weeks miss no check-in.
 
 With ``remind_on_start`` the owner's digest also mentions a task on its start day (or the
 first business day after, when it starts on a day off).
@@ -25,8 +27,10 @@ from models.calendar import BusinessCalendar
 from models.spec import Policy
 from models.status import OPEN
 
-# Updates that answer a check-in: made by a person, not by an import or the scheduler.
+# Updates that answer a check-in: made by a person, not by an import or the scheduler, of how
+# far the task is or when it will be done (a done mark closes the task: nothing to escalate).
 ANSWER_SOURCES = ("cli", "web")
+ANSWER_FIELDS = ("progress", "forecast", "status")
 
 
 def is_checkin_day(task: Any, day: date, cal: BusinessCalendar, policy: Policy) -> bool:
@@ -57,23 +61,25 @@ def is_start_day(task: Any, day: date, cal: BusinessCalendar, policy: Policy) ->
     return policy.remind_on_start and day == cal.roll_forward(task.start)
 
 
+def checkin_cutoff(as_of: date, cal: BusinessCalendar, policy: Policy) -> date:
+    """The latest day a check-in can have been sent to be left unanswered long enough by ``as_of``."""
+    return cal.add(as_of, -policy.checkin_grace)
+
+
 def unanswered(tasks: list[Any], as_of: date, cal: BusinessCalendar, policy: Policy,
-               answered: dict[str, date], sent: set[tuple[str, date]], reader_of: Any) -> dict[str, date]:
-    """Per open task key, its latest check-in left unanswered for ``checkin_grace`` business days
-    by ``as_of``. ``answered``: per task key, the day of its latest update by a person;
-    ``sent``: (lower-case address, day) of the reminder digests recorded; ``reader_of(owner,
-    day)``: the address that read the owner's digest that day."""
+               answered: dict[str, date], sent: dict[str, date]) -> dict[str, date]:
+    """Per open task key, its check-in left unanswered for ``checkin_grace`` business days by
+    ``as_of``. ``answered``: per task key, the day of its latest answer (``ANSWER_FIELDS``
+    changed by a person); ``sent``: per task key, the day of its latest check-in sent on or
+    before ``checkin_cutoff``."""
     if not cal.is_business_day(as_of):
         return {}
-    cutoff = cal.add(as_of, -policy.checkin_grace)
+    cutoff = checkin_cutoff(as_of, cal, policy)
     out: dict[str, date] = {}
     for task in tasks:
-        if task.status not in OPEN:
+        day = sent.get(task.key)
+        if task.status not in OPEN or day is None or day > cutoff:
             continue
-        day = last_checkin(task, cutoff, cal, policy)
-        if day is None or answered.get(task.key, date.min) >= day:
-            continue
-        address = reader_of(task.owner, day)
-        if address is not None and (address.lower(), day) in sent:
+        if answered.get(task.key, date.min) < day:
             out[task.key] = day
     return out

@@ -2,9 +2,9 @@
 
 A person is away while ``people.away_until`` is on or after the day and they named a
 ``people.delegate``; their reminders then go to the delegate (``acting_for``), who may also
-update their tasks through a link (``may_update``). The signed link itself is checked in
-``models/tokens.py``; these rules are checked on every request, so a link stops working
-the day its person loses the right to the task.
+update their tasks (``may_update``) and act on their risks (``may_act_on_risk``) through a
+link. The signed link itself is checked in ``models/tokens.py``; these rules are checked on
+every request, so a link stops working the day its person loses the right to the task.
 """
 
 from __future__ import annotations
@@ -31,6 +31,18 @@ def acting_for(people: dict[str, Any], key: str, as_of: date) -> str:
 
 def is_away(person: Any, as_of: date) -> bool:
     return bool(person.away_until is not None and as_of <= person.away_until and person.delegate)
+
+
+def may_act_on_risk(risk: Any, person_key: str, people: dict[str, Any], as_of: date) -> bool:
+    """Whether the named person may act on ``risk`` through its link today: its owner (a live
+    person), whoever reads the owner's mail while the owner is away (as for a task), and the
+    project office."""
+    if person_key == OFFICE:
+        return True
+    owner, person = people.get(risk.owner), people.get(person_key)
+    if owner is None or owner.archived or person is None or person.archived:
+        return False
+    return person_key in (risk.owner, acting_for(people, risk.owner, as_of))
 
 
 def may_update(task: Any, person_key: str, people: dict[str, Any], partners: dict[str, Any], as_of: date) -> bool:

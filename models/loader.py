@@ -79,19 +79,48 @@ def _check_keys(r: Reader, model: type[BaseModel], value: Any, path: Path_, kind
 
 
 def _validate(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> Any:
+    """The model of ``value``, or None with each error reported."""
+    obj, whole = _validate_item(r, model, value, path)
+    return obj if whole else None
+
+
+def _validate_item(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> tuple[Any, bool]:
+    """The model of ``value`` and True; or, with each error reported, the item with its
+    rejected keys left empty (None or []) and False, so that the checks of the whole document
+    still report the item's other mistakes (an unknown owner next to an impossible date).
+    A rejected key joins ``r.unreadable``: problems that follow there are noise."""
     value = _check_keys(r, model, value, path)
     try:
-        return model.model_validate(value)
+        return model.model_validate(value), True
     except ValidationError as exc:
+        rejected: set[str] = set()
         for err in _relevant(exc.errors(include_url=False)):
             loc = path + tuple(err["loc"])
+            if err["loc"]:
+                rejected.add(str(err["loc"][0]))
             if err["type"] == "missing":
                 r.problem(loc[:-1], f"missing required key {loc[-1]!r}")
             elif err["type"] in ("model_type", "dict_type"):
                 r.problem(loc, f"expected a mapping of keys, got {_short(err.get('input'))}")
             else:
                 r.problem(_value_path(loc), f"{err['msg']}, got {_short(err.get('input'))}")
+        return _partial(model, value, rejected, path, r), False
+
+
+def _partial(model: type[BaseModel], value: Any, rejected: set[str], path: Path_, r: Reader) -> Any:
+    """The item without its rejected keys, each other key validated as in the whole model
+    (pydantic's validate_assignment: one field, the model's own rules); None when not a mapping."""
+    if not isinstance(value, dict) or not rejected:
         return None
+    fields = model.model_fields.items()
+    empty: dict[str, Any] = {name: [] if field.default_factory is list else None for name, field in fields
+                             if name in rejected or field.is_required()}
+    obj = model.model_construct(None, **empty)  # None: the fields set are the ones passed
+    for name in model.model_fields:
+        if name in value and name not in rejected:
+            model.__pydantic_validator__.validate_assignment(obj, name, value[name])
+    r.unreadable.update(path + (name,) for name in rejected)
+    return obj
 
 
 # "Not of this type" errors of a union's other members (`date | Expr`, `int | Expr`): noise
@@ -181,6 +210,7 @@ def _check(r: Reader, data: Any) -> LoadedRoadmap:
     policy = _validate(r, spec.Policy, data.get("policy") or {}, ("policy",))
 
     items: dict[str, list[tuple[int, Any]]] = {section: [] for section in SECTIONS}
+    partial: dict[str, list[tuple[int, Any]]] = {section: [] for section in SECTIONS}  # with rejected keys
     all_keys: dict[str, set[str]] = {section: set() for section in SECTIONS}
     for section, model in SECTIONS.items():
         value = data.get(section)
@@ -198,24 +228,26 @@ def _check(r: Reader, data: Any) -> LoadedRoadmap:
                     r.problem((section, i, "key"), f"duplicate {section} key {k!r} (first at line {first_line[k]})")
                     continue
                 first_line[k] = r.line_of((section, i))
-            obj = _validate(r, model, item, (section, i))
+            obj, whole = _validate_item(r, model, item, (section, i))
             if obj is not None:
-                items[section].append((i, obj))
+                (items if whole else partial)[section].append((i, obj))
 
-    loaded = _check_document(r, meta, policy, items, all_keys)
+    loaded = _check_document(r, meta, policy, items, partial, all_keys)
     if any(p.severity == "error" for p in r.problems) or loaded is None:
         raise RoadmapInvalid(r.problems)
     loaded.warnings = sorted(r.problems)
     return loaded
 
 
-def _check_document(r, meta, policy, items, all_keys) -> LoadedRoadmap | None:
-    """Checks that need the whole document, each reporting every mistake it finds; then
-    the dates, and the loaded roadmap when nothing was an error."""
+def _check_document(r, meta, policy, items, partial, all_keys) -> LoadedRoadmap | None:
+    """Checks that need the whole document, each reporting every mistake it finds, also in
+    items with rejected keys (``partial``); then the dates of the whole items, and the loaded
+    roadmap when nothing was an error."""
     cal = _check_meta(r, meta, all_keys)
-    _check_people(r, items, all_keys)
-    _check_tasks(r, items["tasks"], all_keys)
-    _check_risks(r, items["risks"], all_keys)
+    every = {section: sorted(items[section] + partial[section], key=lambda item: item[0]) for section in SECTIONS}
+    _check_people(r, every, all_keys)
+    _check_tasks(r, every["tasks"], all_keys)
+    _check_risks(r, every["risks"], all_keys)
     if meta is None:
         return None
     # With an unknown calendar (already reported) the dates are still checked, on the
@@ -303,7 +335,9 @@ def _check_people(r: Reader, items: dict[str, list[tuple[int, Any]]], all_keys: 
     people = {p.key: (i, p) for i, p in items["people"]}
     first_with: dict[str, tuple[int, Any]] = {}
     for i, p in items["people"]:
-        if not is_email(p.email):
+        if p.email is None:  # rejected, already reported
+            pass
+        elif not is_email(p.email):
             r.problem(("people", i, "email"), f"invalid e-mail address {p.email!r}")
         elif (first := first_with.setdefault(address_key(p.email), (i, p)))[1] is not p:
             # One mailbox, two people: their mail would merge into one digest and the links in it
@@ -335,12 +369,17 @@ def _check_tasks(r: Reader, tasks: list[tuple[int, Any]], all_keys: dict[str, se
                 _ref(r, ("tasks", i, "depends_on", j), "task", dk, all_keys["tasks"])
         if t.due is not None and t.duration is not None:
             r.problem(("tasks", i, "due"), "give either 'due' or 'duration', not both")
-        elif t.due is None and t.duration is None:
+        elif t.due is None and t.duration is None and not _rejected(r, ("tasks", i), "due", "duration"):
             r.problem(("tasks", i), "missing 'due' or 'duration' (one of the two is required)")
-        if t.status == "done" and t.done_on is None:
+        if t.status == "done" and t.done_on is None and not _rejected(r, ("tasks", i), "done_on"):
             r.problem(("tasks", i, "status"), "task is done but has no 'done_on' date", "warning")
-        if t.done_on is not None and t.status != "done":
+        if t.done_on is not None and t.status not in ("done", None):  # None: rejected, already reported
             r.problem(("tasks", i, "done_on"), f"'done_on' is set but status is {t.status!r}", "warning")
+
+
+def _rejected(r: Reader, path: Path_, *names: str) -> bool:
+    """Whether one of these keys of the item at ``path`` was rejected (already reported)."""
+    return any(path + (name,) in r.unreadable for name in names)
 
 
 def _check_risks(r: Reader, risks: list[tuple[int, Any]], all_keys: dict[str, set[str]]) -> None:

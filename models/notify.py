@@ -33,8 +33,9 @@ Rules (policy keys of the roadmap file):
   new items, under the day's key with ":2" (then ":3", ...) appended;
 - away and delegate: while an owner is away (`people.away_until` on or after the day, with a
   `people.delegate`), their digest lines go to the delegate (or on down the chain when the
-  delegate is away too), marked with whose tasks they are; escalations are unaffected and
-  still go up the owner's own chain (manager, partner contacts, office).
+  delegate is away too), marked with whose tasks they are, and so does the owner's part of a
+  risk escalation (with the risk page's link); task escalations are unaffected and still go
+  up the owner's own chain (manager, partner contacts, office).
 """
 
 from __future__ import annotations
@@ -369,12 +370,17 @@ def plan_escalations(
         if not triggers:
             continue
         owner = directory.person(risk.owner)
-        recipients = _unique([(owner, ""), (directory.partner_contact(risk.partner), ""), (directory.office(), "")])
+        # The owner's part goes to whoever reads the owner's mail today, as reminders do.
+        reader, away = directory.reader(risk.owner, as_of)
+        recipients = _unique([(reader, "delegate" if away else ""), (directory.partner_contact(risk.partner), ""),
+                              (directory.office(), "")])
         detail = {"probability": risk.probability, "impact": risk.impact, "score": risk.score,
                   "mitigation": risk.mitigation or "", "review": risk.review, "status": risk.status,
                   "owner": owner.name if owner else risk.owner, "owner_key": risk.owner, "threshold": threshold}
-        out += [Escalation(r, "risk", risk.key, risk.title, 0, trigger, value, detail)
-                for trigger, value in triggers for r, _ in recipients]
+        delegated = {"role": "delegate", "away_until": away.away_until} if away else {}
+        out += [Escalation(r, "risk", risk.key, risk.title, 0, trigger, value,
+                           {**detail, **delegated} if role == "delegate" else detail)
+                for trigger, value in triggers for r, role in recipients]
     return out
 
 

@@ -246,6 +246,23 @@ class EscalationItem(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
+class CheckIn(Base):
+    """A check-in line sent (migration 0012): the task, the day of the digest that carried it,
+    the address it went to, and the outbox message. An unanswered check-in is escalated from
+    these rows (models/checkins.py ``unanswered``): only a check-in that was sent, and the
+    same whatever days the escalation runs missed."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("roadmap_id", "task_key", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column()
+    email: Mapped[str] = mapped_column(String(320))  # lower case: the reader's address that day
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+
+
 class CalendarEntry(Base):
     """What a person's calendar holds of one task, as the mail .ics files sent to one address
     left it (migration 0008): its UID, the last SEQUENCE sent, the due date and title, and

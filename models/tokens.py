@@ -1,7 +1,7 @@
 """Signed links: which roadmap, task (or risk) and person a link from an email names, and until when.
 
 Purposes: ``task`` (a task page), ``risk`` (a risk page, for its owner or the office),
-``view`` (the read-only roadmap page, for a person), ``office`` (the roadmap page and its
+``view`` (the read-only roadmap page, for a person or a report_to address), ``office`` (the roadmap page and its
 report, for the project office), ``calendar`` (a person's feed, revocable, no expiry).
 
 A token is ``<payload>.<signature>``: the payload is base64url JSON naming the roadmap,
@@ -147,8 +147,17 @@ def verify_risk_token(secret: str, token: str, *, roadmap: str, risk: str, now: 
     return _person_of(data)
 
 
+ADDRESS_READER = "mailto:"  # the person of a view token for a report_to address that is no person
+
+
+def address_reader(email: str) -> str:
+    """The reader a view token names for a plain address of ``report_to`` (no person key has a colon)."""
+    return ADDRESS_READER + email.lower()
+
+
 def sign_view_token(secret: str, roadmap: str, person: str, expires: datetime) -> str:
-    """A read-only roadmap page link (the roadmap link at the foot of a person's mail)."""
+    """A read-only roadmap page link (the roadmap link at the foot of a person's mail, and of
+    the weekly report's mail: for a plain address there, ``address_reader``)."""
     return _dump(secret, "view", {"r": roadmap, "p": person, "x": int(expires.timestamp())})
 
 

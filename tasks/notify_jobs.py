@@ -24,11 +24,10 @@ from sqlalchemy import func, select
 from config import Settings, get_settings
 from models.calendar import BusinessCalendar
 from models.calendar_entries import add_withdrawals, entry_rows, holders, load_entries, unheld
-from models.checkins import ANSWER_SOURCES, unanswered
+from models.checkins import ANSWER_FIELDS, ANSWER_SOURCES, checkin_cutoff, unanswered
 from models.db import session_scope
 from models.notify import (
     Digest,
-    Directory,
     EscalationDigest,
     digest_key,
     load_directory,
@@ -38,7 +37,7 @@ from models.notify import (
 )
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
-from models.schema import Change, EscalationItem, OutboxMessage, Risk, Roadmap, Stage, in_zone
+from models.schema import Change, CheckIn, EscalationItem, OutboxMessage, Risk, Roadmap, Stage, in_zone
 from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
@@ -146,7 +145,8 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         msg = render_digest(d, message_id=make_message_id(domain), **args)
         ids = tuple(i for line in d.lines for i in line.change_ids)
         return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids,
-                      calendar=tuple(entry_rows(d, roadmap_key=args["roadmap_key"])))
+                      calendar=tuple(entry_rows(d, roadmap_key=args["roadmap_key"])),
+                      checkins=tuple(line.key for line in d.lines if line.reason == "checkin"))
 
     return _plan(roadmap, day, digests, recorded, render_one, settings)
 
@@ -165,7 +165,7 @@ def plan_escalation_messages(
         risks = list(session.scalars(select(Risk).where(Risk.roadmap_id == roadmap.id, Risk.archived.is_(False))))
         stages = {s.key: s.title for s in session.scalars(select(Stage).where(Stage.roadmap_id == roadmap.id))}
         directory, cal = load_directory(session, roadmap), roadmap_calendar(roadmap)
-        checkins = _unanswered_checkins(session, roadmap, tasks, directory, day, cal)
+        checkins = _unanswered_checkins(session, roadmap, tasks, day, cal)
         escalations = plan_escalations(tasks, risks, directory, day, cal, checkins)
         args = _render_args(roadmap, settings)
         sent = already_recorded(session, roadmap.key, [e.dedup_key for e in escalations], EscalationItem.dedup_key)
@@ -192,28 +192,27 @@ def plan_escalation_messages(
                 stream=settings.template_dir is None)
 
 
-def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], directory: Directory, day: date,
+def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], day: date,
                          cal: BusinessCalendar) -> dict[str, date]:
-    """The check-ins left unanswered by ``day`` (models/checkins.py), from the history (the
-    latest update of each task by a person) and the reminder digests recorded."""
+    """The check-ins left unanswered by ``day`` (models/checkins.py), from the check-ins sent
+    (``checkins`` rows whose message was delivered) and the answers in the history."""
     policy = Policy.of(roadmap)
     answered: dict[str, date] = {}
     for key, at in session.execute(
             select(Change.entity_key, func.max(Change.at)).where(
-                Change.roadmap_id == roadmap.id, Change.entity == "task", Change.source.in_(ANSWER_SOURCES))
+                Change.roadmap_id == roadmap.id, Change.entity == "task", Change.source.in_(ANSWER_SOURCES),
+                Change.field.in_(ANSWER_FIELDS))
             .group_by(Change.entity_key)):
         answered[key] = in_zone(at, roadmap.timezone).date()  # the roadmap's day, as check-in days are
-    sent = {(r.lower(), d) for r, d in session.execute(
-        select(OutboxMessage.recipient, OutboxMessage.as_of).where(
-            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.kind == "reminder",
-            # the earliest day a check-in still to escalate can have been sent
-            OutboxMessage.as_of >= cal.add(day, -(policy.checkin_grace + policy.checkin_every))))}
-
-    def reader_of(owner: str, on: date) -> str | None:
-        reader, _ = directory.reader(owner, on)
-        return reader.email if reader else None
-
-    return unanswered(tasks, day, cal, policy, answered, sent, reader_of)
+    # Per task, its latest check-in sent long enough ago to be escalated today: however long
+    # ago that was, so that escalation runs missed for weeks miss no check-in.
+    sent = {key: on for key, on in session.execute(
+        select(CheckIn.task_key, func.max(CheckIn.day))
+        .join(OutboxMessage, OutboxMessage.id == CheckIn.outbox_id)
+        .where(CheckIn.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
+               CheckIn.day <= checkin_cutoff(day, cal, policy))
+        .group_by(CheckIn.task_key))}
+    return unanswered(tasks, day, cal, policy, answered, sent)
 
 
 CHUNK = 25  # digests rendered and recorded at a time while earlier ones are being sent

@@ -1,7 +1,7 @@
 """Recording in the outbox: every intended message once, with its dedup key and the exact
 bytes to send (``record``); what a message carries with it is written in the same
 transaction: the date changes it notifies, the escalation items of a digest, the calendar
-entries its .ics files leave. Sending is tasks/outbox.py's.
+entries its .ics files leave, the check-ins it asks. Sending is tasks/outbox.py's.
 
 A second recording of the same intent is skipped by the database (ON CONFLICT DO NOTHING), so
 re-runs are no-ops and the Message-ID fixed here is the one every resend carries.
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.db import conflict_insert
-from models.schema import CalendarEntry, Change, EscalationItem, OutboxContent, OutboxMessage, utcnow
+from models.schema import CalendarEntry, Change, CheckIn, EscalationItem, OutboxContent, OutboxMessage, utcnow
 from tasks.mail import Prepared, SendError, prepare
 from tasks.mail_message import OutgoingMessage
 
@@ -36,6 +36,7 @@ class Intent:
     item_keys: tuple[str, ...] = ()  # escalation items it carries (their dedup keys, no roadmap prefix)
     # calendar_entries rows its .ics files leave in the recipient's calendar (models/calendar_entries.py)
     calendar: tuple[dict[str, Any], ...] = ()
+    checkins: tuple[str, ...] = ()  # keys of the tasks whose check-in line it carries (models/checkins.py)
 
 
 @dataclass
@@ -88,7 +89,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents, items, entries = [], [], []
+    contents, items, entries, checkins = [], [], [], []
     for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
@@ -105,6 +106,8 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         items += [dict(roadmap_id=roadmap_id, dedup_key=f"{roadmap_key}:{k}", outbox_id=new_id)
                   for k in intent.item_keys]
         entries += [dict(row, roadmap_id=roadmap_id, outbox_id=new_id) for row in intent.calendar]
+        checkins += [dict(roadmap_id=roadmap_id, task_key=k, day=as_of, email=intent.recipient.lower(),
+                          outbox_id=new_id) for k in intent.checkins]
     if contents:
         session.execute(sa_insert(OutboxContent), contents)
     if items:  # an item another run recorded meanwhile stays with that run's digest
@@ -112,6 +115,9 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
                         items)
     if entries:
         _record_calendar_entries(session, entries)
+    if checkins:
+        session.execute(conflict_insert(session)(CheckIn).on_conflict_do_nothing(
+            index_elements=["roadmap_id", "task_key", "day"]), checkins)
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
 
 

@@ -44,7 +44,15 @@ from models.notify import Digest, Escalation, EscalationDigest, Recipient, TaskL
 from models.report_data import ReportContext
 from models.report_words import format_period
 from models.subjects import fit_subject, short_title
-from models.tokens import OFFICE, expiry_for, sign_calendar_token, sign_risk_token, sign_task_token, sign_view_token
+from models.tokens import (
+    OFFICE,
+    address_reader,
+    expiry_for,
+    sign_calendar_token,
+    sign_risk_token,
+    sign_task_token,
+    sign_view_token,
+)
 from tasks.mail_message import Attachment, OutgoingMessage
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -99,15 +107,21 @@ def risk_link(
 
 
 def roadmap_view_link(secret_key: Any, public_url: str | None, roadmap_key: str, recipient: Recipient,
-                      as_of: date, days: int = 30) -> str | None:
+                      as_of: date, days: int = 30, office_email: str | None = None) -> str | None:
     """The roadmap link at the foot of a mail: for a person, the read-only page signed for them
     (valid as long as a task link); for the office, the page behind its password; None
-    without a public URL."""
+    without a public URL. With ``office_email`` (the weekly report's mail), an address that is
+    neither a person nor the office (a plain address of ``report_to``) gets a read-only link too."""
     url = roadmap_url_of(public_url, roadmap_key)
     key = _signing_key(secret_key)
-    if url is None or not key or recipient.key is None:
+    if url is None or not key:
         return url
-    return f"{url}?token={sign_view_token(key, roadmap_key, recipient.key, expiry_for(as_of, days))}"
+    reader = recipient.key
+    if reader is None and office_email is not None and recipient.email.lower() != office_email.strip().lower():
+        reader = address_reader(recipient.email)
+    if reader is None:
+        return url
+    return f"{url}?token={sign_view_token(key, roadmap_key, reader, expiry_for(as_of, days))}"
 
 
 def calendar_link(secret_key: Any, public_url: str, roadmap_key: str, recipient: Recipient) -> str | None:
@@ -226,11 +240,12 @@ def render_escalation_digest(
             e.key: task_links(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "task"
         }
-        # A risk's page acts on the risk: its owner's link, or the office's; a partner's contact reads only.
+        # A risk's page acts on the risk: its owner's link (their delegate's while they are away,
+        # models/delegation.may_act_on_risk), or the office's; a partner's contact reads only.
         context["risk_links"] = {
             e.key: risk_link(key, public_url, args["roadmap_key"], e.key, digest.recipient.key, digest.as_of)
             for e in digest.items if e.subject_kind == "risk"
-            and escalation_role(e, args["office_email"]) in ("owner", "office")
+            and escalation_role(e, args["office_email"]) in ("owner", "delegate", "office")
         }
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
     context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
@@ -247,7 +262,8 @@ def render_escalation(
 
 
 def render_report_mail(
-    recipient: Recipient, *, report: ReportContext, attachments: Sequence[Attachment], **args: Unpack[MailArgs]
+    recipient: Recipient, *, report: ReportContext, attachments: Sequence[Attachment], secret_key: Any = None,
+    **args: Unpack[MailArgs]
 ) -> OutgoingMessage:
     """The weekly report's email to one recipient, the report's files attached (the DOCX first).
     The body says what matters before the attachment: the overall status, the tasks done
@@ -261,6 +277,9 @@ def render_report_mail(
         "rag": sm.rag, "tasks_done": sm.tasks_done, "tasks_total": sm.tasks_total,
         "done_this_week": sm.done_this_week, "late": sm.overdue_now, "decisions": list(sm.decisions),
         "filename": attachments[0].filename, "filenames": [a.filename for a in attachments],
+        # The read-only page signed for its reader, as in owners' mail (the office's: its password).
+        "roadmap_url": roadmap_view_link(secret_key, args.get("public_url"), args["roadmap_key"], recipient,
+                                         report.as_of, office_email=args["office_email"]),
     }
     return _compose("report", recipient, args, context, tuple(attachments))
 
@@ -309,7 +328,8 @@ def _escalation_day(esc: Escalation) -> date:
 
 
 def escalation_role(esc: Escalation, office_email: str) -> str:
-    """Why the recipient gets the escalation: owner | manager | partner | office, or
+    """Why the recipient gets the escalation: owner | delegate (of an away risk owner) | manager |
+    partner | office, or
     manager_or_partner for a level-1 task escalation when the planner did not say
     (``detail["role"]`` wins when present)."""
     if role := esc.detail.get("role"):

@@ -243,7 +243,7 @@ def record_weekly_report(
                 office_name=roadmap.office_name, office_email=roadmap.office_email,
                 sender=settings.mail_from, message_id=make_message_id(settings.mail_from_domain),
                 report=report, attachments=tuple(attachments), template_dir=settings.template_dir,
-                public_url=settings.public_url,
+                public_url=settings.public_url, secret_key=settings.secret_key,
             )
             intents.append(Intent("report", report_dedup_key(r.email, day), r.email, r.name or None, msg))
         recorded = record(session, roadmap.id, roadmap.key, day, intents)

@@ -404,3 +404,36 @@ def test_the_file_name_of_a_valid_file_reaches_the_terminal_without_control_char
     result = CliRunner().invoke(app, ["validate", str(name)])
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\ufffd[2Jx.yaml: ok:" in result.output
+
+
+def test_an_impossible_date_hides_no_other_mistake_of_its_own_task(reader):
+    text = edited("owner: bob, partners: [vdnh], due: 2014-11-07",
+                  "owner: bobb, partners: [vdnhh], due: 2014-12-32, depends_on: [zz], status: finished")
+    assert problems_of(text) == [  # and no "missing 'due' or 'duration'": the due date is there, unreadable
+        "road.yaml:31: tasks[c].depends_on[0]: unknown task 'zz'",
+        "road.yaml:31: tasks[c].due: cannot read '2014-12-32' as a date: day is out of range for month",
+        "road.yaml:31: tasks[c].owner: unknown person 'bobb' (did you mean 'bob'?)",
+        "road.yaml:31: tasks[c].partners[0]: unknown partner 'vdnhh' (did you mean 'vdnh'?)",
+        "road.yaml:31: tasks[c].status: Input should be 'planned', 'in_progress', 'done', 'blocked' or "
+        "'cancelled', got 'finished'",
+    ]
+
+
+def test_a_rejected_key_of_a_person_or_risk_hides_none_of_their_other_mistakes(reader):
+    text = (edited("{key: carol, name: Carol, email: carol@example.org, partner: vdnh}",
+                   "{key: carol, name: [Carol], email: carol@@example.org, partner: vdhn}")
+            .replace("owner: alice, probability: 2, impact: 2", "owner: alicia, probability: 9, impact: 2"))
+    assert problems_of(text) == [
+        "road.yaml:22: people[carol].email: invalid e-mail address 'carol@@example.org'",
+        "road.yaml:22: people[carol].name: Input should be a valid string, got ['Carol']",
+        "road.yaml:22: people[carol].partner: unknown partner 'vdhn' (did you mean 'vdnh'?)",
+        "road.yaml:45: risks[r2].owner: unknown person 'alicia' (did you mean 'alice'?)",
+        "road.yaml:45: risks[r2].probability: Input should be less than or equal to 5, got 9",
+    ]
+
+
+def test_a_done_task_whose_done_on_was_rejected_gets_no_warning_of_a_missing_done_on(reader):
+    with pytest.raises(RoadmapInvalid) as info:
+        load_roadmap_text(edited("done_on: 2014-11-06", "done_on: 2014-11-31"), "road.yaml")
+    assert [p.format() for p in info.value.problems] == [
+        "road.yaml:33: tasks[e].done_on: cannot read '2014-11-31' as a date: day is out of range for month"]

@@ -157,6 +157,37 @@ def test_a_check_in_that_was_never_sent_is_not_escalated(url):
     assert checkin_items(url, CAL.add(LONG_START, 13)) == []  # no run on the check-in day
 
 
+def test_a_check_in_left_unanswered_through_three_weeks_without_runs_is_escalated_at_the_next_run(url, smtp_env):
+    checkin = CAL.add(LONG_START, 10)
+    remind(url, checkin)  # then no run at all for 15 business days (past the next check-in day)
+    later = CAL.add(checkin, 15)
+    assert checkin_items(url, later) == [("boss@example.org", "long")]
+    plan, _, _ = escalate(url, later)
+    assert [e.detail["checkin"] for d in plan.todo for e in d.items if e.trigger == "checkin"] == [checkin]
+    assert checkin_items(url, CAL.add(later, 1)) == []  # once
+
+
+def test_a_digest_that_did_not_carry_the_tasks_check_in_does_not_make_it_unanswered(
+        db_url, small_yaml, tmp_path, smtp_env):
+    import_file(db_url, roadmap_file(small_yaml, tmp_path))
+    day = CAL.add(LONG_START, 12)  # not a check-in day of `long`: alice's digest kicks it off
+    remind(db_url, day)
+    # The task starts two business days later now: that day has become one of its check-in
+    # days, and alice got a digest then, but it never asked her about this task.
+    later_start = ("start: " + LONG_START.isoformat(), "start: " + CAL.add(LONG_START, 2).isoformat())
+    import_file(db_url, roadmap_file(small_yaml, tmp_path, replace=later_start, name="r2.yaml"))
+    assert checkin_items(db_url, CAL.add(day, 3)) == []
+
+
+def test_a_note_alone_does_not_answer_a_check_in_but_a_new_forecast_does(url, smtp_env):
+    checkin = CAL.add(LONG_START, 10)
+    remind(url, checkin)
+    change_task(url, None, "long", note="busy")
+    assert checkin_items(url, CAL.add(checkin, 3)) == [("boss@example.org", "long")]
+    change_task(url, None, "long", forecast=CAL.add(LONG_START, 32))
+    assert checkin_items(url, CAL.add(checkin, 3)) == []
+
+
 def test_remind_on_start_adds_a_line_on_the_start_day_only_when_asked(db_url, small_yaml, tmp_path):
     import_file(db_url, roadmap_file(small_yaml, tmp_path))
     starts = [ln.key for d in plan_reminders(db_url, None, LONG_START).todo for ln in d.lines if ln.reason == "start"]

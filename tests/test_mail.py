@@ -819,3 +819,28 @@ def test_transport_follows_the_settings(tmp_path: Path) -> None:
     blank = transport_from_settings(Settings.model_validate({"smtp_host": "mail.example.org",
                                                              "smtp_oauth2_file": " "}))
     assert isinstance(blank, SmtpTransport) and blank.oauth2_file is None
+
+
+def test_mail_built_with_header_classes_made_once_is_byte_for_byte_the_stock_registrys(monkeypatch):
+    """tasks/mail_message._Registry caches the header classes the stock registry makes anew
+    for every header: the bytes must not change (boundaries aside, which are random)."""
+    import re
+    from email.headerregistry import HeaderRegistry
+
+    from tasks import mail_message
+    from tasks.mail_message import Attachment, OutgoingMessage, message_bytes
+
+    msg = OutgoingMessage(
+        message_id="<1@example.org>", sender="Проектный офис <pmo@example.org>",
+        to=("\"Алиса Смирнова, «ОММ»\" <alice@example.org>", "bob@example.org"),
+        subject="3 задачи требуют внимания · ОММ · 2 марта " * 3, text="Здравствуйте!\n" * 40,
+        html="<p>Здравствуйте!</p>", headers=(("Reply-To", "pmo@example.org"), ("X-Roadmap", "omm")),
+        attachments=(Attachment("задачи.ics", "text/calendar; method=PUBLISH; charset=utf-8", b"BEGIN:VCALENDAR"),))
+    now = datetime(2015, 3, 2, 9, 0, tzinfo=UTC)
+
+    def normal(data: bytes) -> bytes:
+        return re.sub(rb"={15}\d+==", b"BOUNDARY", data)
+
+    cached = [normal(message_bytes(msg, now=now)) for _ in range(2)]
+    monkeypatch.setattr(mail_message, "WIRE", mail_message.WIRE.clone(header_factory=HeaderRegistry()))
+    assert cached == [normal(message_bytes(msg, now=now))] * 2

@@ -145,6 +145,30 @@ def test_tampered_expired_foreign_and_not_the_owners_links_get_403_and_no_data(u
     assert r.status_code == 403 and risk_row(url).status == "open"
 
 
+def set_away(url: str, key: str, until: date | None, delegate: str | None) -> None:
+    from sqlalchemy import update
+
+    from models.schema import Person
+    with session_scope(url) as s:
+        s.execute(update(Person).where(Person.key == key).values(away_until=until, delegate=delegate))
+
+
+def test_while_the_risk_owner_is_away_their_delegate_gets_the_risk_mail_with_a_link_that_acts_until_they_are_back(
+        url, smtp_env):
+    set_away(url, "bob", DAY + timedelta(days=7), "alice")
+    page_link = delivered_risk_link(url, smtp_env, "alice@example.org")
+    assert mails_to(smtp_env, "bob@example.org") == []  # like his reminders, it goes to whoever reads his mail
+    text = mails_to(smtp_env, "alice@example.org")[0]
+    assert "Вы получили это письмо вместо владельца риска, пока он отсутствует." in text
+    client = make_client(url)
+    html = client.get(page_link).text
+    r = post(client, html, "reviewed", note="Checked for Bob")
+    assert r.status_code == 303 and risk_row(url).reviewed_on == DAY
+    assert {(c.field, c.actor) for c in changes(url, "r1", "risk")} >= {("reviewed_on", "Alice <alice@example.org>")}
+    set_away(url, "bob", None, None)  # Bob is back: the link no longer acts
+    assert client.get(page_link).status_code == 403
+
+
 def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url, tmp_path):
     (tmp_path / "reports").mkdir(exist_ok=True)
     (tmp_path / "reports" / "small-2014-W46.docx").write_bytes(b"the office's report")
@@ -165,6 +189,31 @@ def test_the_roadmap_link_of_an_owners_mail_opens_a_read_only_view(url, tmp_path
     assert later.get(path_of(found[0])).status_code == 403  # expires like task links
     foreign = sign_view_token(KEY, "other", "alice", expiry_for(DAY))
     assert client.get(f"/roadmaps/small?token={foreign}").status_code == 403
+
+
+def test_the_weekly_report_mail_links_each_reader_to_the_read_only_view_while_they_receive_it(
+        url, smtp_env, tmp_path, monkeypatch):
+    from config import reset_settings_cache
+    from tasks.report_jobs import weekly_report
+
+    monkeypatch.setenv("ROADMAP_REPORTS_DIR", str(tmp_path / "reports"))
+    reset_settings_cache()
+    weekly_report(url, None, DAY, send=True)
+    links = {}
+    for who in ("boss@example.org", "director@example.org"):  # report_to: a person and a plain address
+        (text,) = mails_to(smtp_env, who)
+        found = re.findall(rf"({re.escape(BASE)}/roadmaps/small\?token=\S+)", text)
+        assert len(found) == 1, text
+        links[who] = path_of(found[0])
+    client = make_client(url)
+    for link in links.values():
+        view = client.get(link)
+        assert view.status_code == 200 and "Renovation late" in view.text and "report.docx" not in view.text
+    with session_scope(url) as s:
+        from models.schema import Roadmap
+        s.scalar(select(Roadmap)).report_to = ["boss"]  # the director no longer receives the report
+    assert client.get(links["director@example.org"]).status_code == 403
+    assert client.get(links["boss@example.org"]).status_code == 200
 
 
 def test_the_roadmap_link_of_an_escalation_is_signed_for_its_reader(url):

@@ -20,13 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
+from models.addresses import address_key, is_email
 from models.db import session_scope
-from models.delegation import may_update
+from models.delegation import may_act_on_risk, may_update
 from models.notify import load_directory
 from models.schema import Person, Risk, Roadmap, Task
 from models.tokens import (
-    OFFICE,
+    ADDRESS_READER,
     TokenError,
+    address_reader,
     verify_office_token,
     verify_risk_token,
     verify_task_token,
@@ -128,7 +130,8 @@ class RiskAccess:
 
 def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: str = "") -> RiskAccess:
     """The risk when ``token`` is a genuine, unexpired link for it issued to the project office
-    or to the person who owns the risk now (a live person); else ``Refused``."""
+    or to the person who owns the risk now (a live person), or reads the owner's mail while they
+    are away (``models.delegation.may_act_on_risk``); else ``Refused``."""
     try:
         person = verify_risk_token(web.secret, token, roadmap=roadmap_key, risk=risk_key, now=web.now())
     except TokenError as exc:
@@ -138,15 +141,15 @@ def risk_access(web: Web, session: Db, roadmap_key: str, risk_key: str, token: s
     if risk is None or risk.archived:
         raise link_refused(N_("The risk is no longer in the roadmap."))
     people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-    owner = people.get(person)
-    if person != OFFICE and (person != risk.owner or owner is None or owner.archived):
+    if not may_act_on_risk(risk, person, people, web.today(roadmap)):
         raise link_refused(N_("This link was issued to someone who no longer owns this risk."))
     return RiskAccess(roadmap, risk, person, people, token)
 
 
 def roadmap_reader(request: Request, web: Web, session: Db, roadmap_key: str, token: str = "") -> str | None:
     """Who may read the roadmap page: a person with a read-only link from their mail (their
-    key: the page then has no office actions), else the office (None, ``office_access``)."""
+    key: the page then has no office actions), or a plain address of ``report_to`` with the
+    one of the weekly report's mail, else the office (None, ``office_access``)."""
     if token:
         try:
             person = verify_view_token(web.secret, token, roadmap=roadmap_key, now=web.now())
@@ -155,6 +158,11 @@ def roadmap_reader(request: Request, web: Web, session: Db, roadmap_key: str, to
                 raise link_refused(exc.message, **exc.params) from None
         else:
             roadmap = find_roadmap(session, roadmap_key)
+            if person.startswith(ADDRESS_READER):  # a plain address of report_to: while it still is one
+                plain = {address_reader(address_key(str(a))) for a in roadmap.report_to or [] if is_email(str(a))}
+                if person not in plain:
+                    raise link_refused(N_("This link was issued to an address that no longer receives the report."))
+                return person
             reader = session.scalar(select(Person).where(Person.roadmap_id == roadmap.id, Person.key == person))
             if reader is None or reader.archived:
                 raise link_refused(N_("This link was issued to someone who is no longer in the roadmap."))
