@@ -20,17 +20,17 @@ Setup per size (not timed in the figures): ``python bench/synth.py --tasks N --p
 ``roadmap import`` into a fresh SQLite file, and a report for the week before, so the
 measured week has a previous snapshot to compare with, like every week but the first.
 
-Reading the ratio (figures of one run, 2 shared CPUs, in docs/report.md): the report of
-10,000 tasks takes ~1-1.5 s, 0.05-0.1x the ~19 s that python-docx's documented add_row needs
-for a bare table of 10,000 rows, because the report never tabulates every task: each section
-shows at most ROADMAP_REPORT_MAX_ROWS rows, the appendix only the cut lists (637 rows here),
-and rows go through python-docx's add_row. Against the floor of the rows it does write
-(add_table) it costs a few times more: the tables are a small part; the rest is reading and
-computing the status of all 10,000 tasks (~0.6 s, grows with tasks), the chart (~0.3-0.4 s,
-fixed: at most 20 stages and 30 tasks drawn) and the document shell (~0.1 s). The CLI adds
-the interpreter and the imports (~1.2 s, matplotlib the largest), which dominate at 1,000 tasks.
+Reading the ratio (figures of one run, 2 shared CPUs, in docs/report.md): the report never
+tabulates every task: each section shows at most ROADMAP_REPORT_MAX_ROWS rows, the appendix only
+the cut lists (~530 rows for 10,000 tasks), so it stays far below python-docx's documented
+add_row for a bare table of 10,000 rows (~19 s). Against the floor of the rows it does write it
+costs a few times more: the tables are a small part; the rest is reading and computing the
+status of every task (grows with tasks), the chart (~0.4 s, fixed: at most two pages) and the
+document shell. The CLI adds the interpreter and the imports (~0.9 s CPU: matplotlib with numpy,
+SQLAlchemy and pydantic the largest), which are half of it at 1,000 tasks. Judge the CLI by its
+CPU time and the load printed beside it: on a loaded machine its wall time doubles or worse.
 
-Run:  .venv/bin/python bench/bench_report.py [--sizes 1000 10000] [--repeat 3]
+Run:  .venv/bin/python bench/bench_report.py [--sizes 1000 10000] [--repeat 3] [--no-floor]
 Files go to bench/out/report-<N>/ (ignored by git).
 """
 
