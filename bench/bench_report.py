@@ -10,8 +10,9 @@ chart included):
    warm = the best of the following calls (the same week again: the snapshot is replaced).
    One more call is split into its phases (build / chart / docx / snapshot).
 2. ``roadmap report`` as a subprocess, as cron or a person runs it: interpreter start,
-   imports, the same work; best of ``--repeat``. Peak RSS from ``wait4``.
-3. The floor, in the same run: one python-docx table of 9 columns built and saved,
+   imports, the same work; best and median of ``--repeat`` runs, their CPU time and the load
+   average before them. Peak RSS from ``wait4``.
+3. The floor, in the same run unless ``--no-floor``: one python-docx table of 9 columns built and saved,
    (a) with as many rows as the roadmap has tasks, and (b) with as many rows as the report
    actually wrote (``<w:tr>`` in its document.xml), each filled through the documented
    ``add_row().cells`` and through ``add_table`` (tasks/docx_tables.py, what the report uses).
