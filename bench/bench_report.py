@@ -10,8 +10,9 @@ chart included):
    warm = the best of the following calls (the same week again: the snapshot is replaced).
    One more call is split into its phases (build / chart / docx / snapshot).
 2. ``roadmap report`` as a subprocess, as cron or a person runs it: interpreter start,
-   imports, the same work; best of ``--repeat``. Peak RSS from ``wait4``.
-3. The floor, in the same run: one python-docx table of 9 columns built and saved,
+   imports, the same work; best and median of ``--repeat`` runs, their CPU time and the load
+   average before them. Peak RSS from ``wait4``.
+3. The floor, in the same run unless ``--no-floor``: one python-docx table of 9 columns built and saved,
    (a) with as many rows as the roadmap has tasks, and (b) with as many rows as the report
    actually wrote (``<w:tr>`` in its document.xml), each filled through the documented
    ``add_row().cells`` and through ``add_table`` (tasks/docx_tables.py, what the report uses).
@@ -20,17 +21,17 @@ Setup per size (not timed in the figures): ``python bench/synth.py --tasks N --p
 ``roadmap import`` into a fresh SQLite file, and a report for the week before, so the
 measured week has a previous snapshot to compare with, like every week but the first.
 
-Reading the ratio (figures of one run, 2 shared CPUs, in docs/report.md): the report of
-10,000 tasks takes ~1-1.5 s, 0.05-0.1x the ~19 s that python-docx's documented add_row needs
-for a bare table of 10,000 rows, because the report never tabulates every task: each section
-shows at most ROADMAP_REPORT_MAX_ROWS rows, the appendix only the cut lists (637 rows here),
-and rows go through python-docx's add_row. Against the floor of the rows it does write
-(add_table) it costs a few times more: the tables are a small part; the rest is reading and
-computing the status of all 10,000 tasks (~0.6 s, grows with tasks), the chart (~0.3-0.4 s,
-fixed: at most 20 stages and 30 tasks drawn) and the document shell (~0.1 s). The CLI adds
-the interpreter and the imports (~1.2 s, matplotlib the largest), which dominate at 1,000 tasks.
+Reading the ratio (figures of one run, 2 shared CPUs, in docs/report.md): the report never
+tabulates every task: each section shows at most ROADMAP_REPORT_MAX_ROWS rows, the appendix only
+the cut lists (~530 rows for 10,000 tasks), so it stays far below python-docx's documented
+add_row for a bare table of 10,000 rows (~19 s). Against the floor of the rows it does write it
+costs a few times more: the tables are a small part; the rest is reading and computing the
+status of every task (grows with tasks), the chart (~0.4 s, fixed: at most two pages) and the
+document shell. The CLI adds the interpreter and the imports (~0.9 s CPU: matplotlib with numpy,
+SQLAlchemy and pydantic the largest), which are half of it at 1,000 tasks. Judge the CLI by its
+CPU time and the load printed beside it: on a loaded machine its wall time doubles or worse.
 
-Run:  .venv/bin/python bench/bench_report.py [--sizes 1000 10000] [--repeat 3]
+Run:  .venv/bin/python bench/bench_report.py [--sizes 1000 10000] [--repeat 3] [--no-floor]
 Files go to bench/out/report-<N>/ (ignored by git).
 """
 
@@ -43,6 +44,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -173,7 +175,8 @@ def _phases(url: str, day: dt.date, out_dir: Path) -> dict[str, float]:
 
 
 def run_cli(url: str, as_of: dt.date, work: Path, repeat: int) -> dict:
-    best, best_cpu, peak = float("inf"), float("inf"), 0.0
+    walls, cpus, peak = [], [], 0.0
+    load = os.getloadavg()[0]
     for _ in range(repeat):
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -187,9 +190,22 @@ def run_cli(url: str, as_of: dt.date, work: Path, repeat: int) -> dict:
         stderr = proc.stderr.read().decode() if proc.stderr else ""
         if proc.returncode:
             raise SystemExit(f"roadmap report failed ({proc.returncode}): {stderr}")
-        best, peak = min(best, elapsed), max(peak, usage.ru_maxrss / 1024)
-        best_cpu = min(best_cpu, usage.ru_utime + usage.ru_stime)
-    return {"cli_s": best, "cli_cpu_s": best_cpu, "cli_peak_rss_mib": peak}
+        walls.append(elapsed)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        peak = max(peak, usage.ru_maxrss / 1024)
+    return {"cli_s": min(walls), "cli_median_s": statistics.median(walls), "cli_cpu_s": min(cpus),
+            "cli_peak_rss_mib": peak, "cli_load": load}
+
+
+def font_cache() -> str:
+    """Where matplotlib keeps its font list, and whether it is there to be reused: without a
+    writable, lasting cache folder (MPLCONFIGDIR, docs/deployment.md) every run rebuilds it,
+    which the figures here would not show."""
+    done = subprocess.run([PY, "-c", "import matplotlib, pathlib; d = matplotlib.get_cachedir(); "
+                           "print(d, any(pathlib.Path(d).glob('fontlist-*.json')))"],
+                          check=True, capture_output=True, text=True, env=_env(OUT))
+    folder, kept = done.stdout.split()
+    return f"matplotlib font cache {folder}: " + ("kept between runs" if kept == "True" else "MISSING, rebuilt")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,6 +251,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the python-docx table floor (over a minute of CPU at 10,000 rows)")
     parser.add_argument("--child-inprocess", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--child-previous", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-floor", nargs=2, help=argparse.SUPPRESS)
@@ -251,7 +269,7 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(f"# {os.cpu_count()} CPUs, load average {load:.1f} at the start; "
-          f"best of {args.repeat} warm runs\n")
+          f"best of {args.repeat} warm runs; {font_cache()}\n")
     results = []
     for n in args.sizes:
         url, as_of, work, info = setup(n, args.people)
@@ -259,24 +277,47 @@ def main() -> None:
                    str(args.repeat))
         r.update(info, tasks=n, as_of=as_of.isoformat())
         r.update(run_cli(url, as_of, work, args.repeat))
-        for rows, tag in ((n, "tasks"), (r["rows"], "rows")):
+        for rows, tag in ((n, "tasks"), (r["rows"], "rows")) if args.floor else ():
             for method in ("add_row", "add_table"):
                 r[f"floor_{method}_{tag}_s"] = _child("--child-floor", str(rows), method)["seconds"]
         results.append(r)
 
     print(f"{'tasks':>6} {'import':>6} | {'cold s':>6} {'warm s':>6} {'build':>5} {'chart':>5} "
-          f"{'docx':>5} {'snap':>5} | {'CLI s':>5} {'CPU s':>5} {'target':>7} | {'peak RSS MiB':>12} "
-          f"{'CLI RSS':>7} {'heap':>5} | {'rows':>5} {'KiB':>4}")
+          f"{'docx':>5} {'snap':>5} | {'CLI s':>5} {'med':>5} {'CPU s':>5} {'load':>4} {'target':>7} | "
+          f"{'peak RSS MiB':>12} {'CLI RSS':>7} {'heap':>5} | {'rows':>5} {'KiB':>4}")
     for r in results:
         p = r["phases"]
         target = TARGET_S.get(r["tasks"])
         ok = "" if target is None else ("ok" if max(r["cold_s"], r["cli_s"]) < target else "OVER")
         print(f"{r['tasks']:>6} {r['db_import_s']:>6.1f} | {r['cold_s']:>6.2f} {r['warm_s']:>6.2f} "
               f"{p['build']:>5.2f} {p['chart']:>5.2f} {p['docx']:>5.2f} {p['snapshot']:>5.2f} | "
-              f"{r['cli_s']:>5.2f} {r['cli_cpu_s']:>5.2f} {('<' + str(target)) if target else '':>5} "
+              f"{r['cli_s']:>5.2f} {r['cli_median_s']:>5.2f} {r['cli_cpu_s']:>5.2f} {r['cli_load']:>4.1f} "
+              f"{('<' + str(target)) if target else '':>5} "
               f"{ok:>2} | "
               f"{r['peak_rss_mib']:>5.0f} ({r['rss_imports_mib']:>4.0f}) {r['cli_peak_rss_mib']:>7.0f} "
               f"{r['heap_peak_mib']:>5.0f} | {r['rows']:>5} {r['docx_kib']:>4.0f}")
+    if args.floor:
+        print_floor(results)
+    print(
+        "\nimport = `roadmap import` of the synthetic file (setup, not part of the report);\n"
+        "cold = first write_weekly_report in a fresh interpreter (imports excluded: "
+        f"{results[0]['py_import_s']:.1f} s); warm = best later call;\n"
+        "build/chart/docx/snap = phases of one more call; CLI = `roadmap report` wall time "
+        "(interpreter, imports, report), best and median of the runs; CPU = its user+system time "
+        "(less sensitive to the load of a shared machine); load = 1-minute load average before "
+        "the CLI runs;\n"
+        "peak RSS = the in-process child after all calls (in brackets: after imports); "
+        "heap = tracemalloc peak of one call;\n"
+        "rows = <w:tr> the report wrote (sections cut at ROADMAP_REPORT_MAX_ROWS, full lists "
+        "in the appendix).\n"
+        f"snapshots after the runs: {[r['snapshots'] for r in results]} per roadmap "
+        "(last week's + this week's, replaced in place on every regeneration)."
+    )
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    (OUT / "bench_report.json").write_text(json.dumps(results, indent=1))
+
+
+def print_floor(results: list[dict]) -> None:
     print("\nfloor: one python-docx table of 9 columns, built and saved (seconds)")
     print(f"{'tasks':>6} | {'rows=tasks':>10} {'add_row':>8} {'add_table':>9} | "
           f"{'rows=report':>11} {'add_row':>8} {'add_table':>9} | {'warm/add_row(tasks)':>19} "
@@ -287,22 +328,6 @@ def main() -> None:
               f"{r['floor_add_row_rows_s']:>8.2f} {r['floor_add_table_rows_s']:>8.2f} | "
               f"{r['warm_s'] / r['floor_add_row_tasks_s']:>19.2f} "
               f"{r['warm_s'] / r['floor_add_table_rows_s']:>21.1f}")
-    print(
-        "\nimport = `roadmap import` of the synthetic file (setup, not part of the report);\n"
-        "cold = first write_weekly_report in a fresh interpreter (imports excluded: "
-        f"{results[0]['py_import_s']:.1f} s); warm = best later call;\n"
-        "build/chart/docx/snap = phases of one more call; CLI = `roadmap report` wall time "
-        "(interpreter, imports, report), CPU = its user+system time (less sensitive to the "
-        "load of a shared machine);\n"
-        "peak RSS = the in-process child after all calls (in brackets: after imports); "
-        "heap = tracemalloc peak of one call;\n"
-        "rows = <w:tr> the report wrote (sections cut at ROADMAP_REPORT_MAX_ROWS, full lists "
-        "in the appendix).\n"
-        f"snapshots after the runs: {[r['snapshots'] for r in results]} per roadmap "
-        "(last week's + this week's, replaced in place on every regeneration)."
-    )
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
-    (OUT / "bench_report.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,6 +51,10 @@ gc.set_threshold(100_000, 50, 100)
 # of a second after a 10,000-task `remind`) only for the process to end: freeze them first.
 # atexit runs handlers last-registered first, so this one runs after every other.
 atexit.register(gc.freeze)
+# numpy (under matplotlib: the report's chart) starts OpenBLAS's thread pool when imported, a
+# thread per core, for linear algebra no command does: 0.06 s of a `roadmap report` on 2 cores,
+# more on a bigger machine. One thread, unless the environment asks for more.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Roadmap Office: keeps a strategic-session roadmap alive.")

@@ -30,6 +30,7 @@ import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -49,13 +50,12 @@ from models.roadmaps import day_of, select_roadmap
 from models.schema import Person, ReportSnapshot, Roadmap, utcnow
 from models.spec import WEEKDAYS, Policy
 from tasks.gantt import render_gantt
-from tasks.mail_message import Attachment, make_message_id
-from tasks.mail_summary import MailSummary, summarise
-from tasks.notify_jobs import deliver_pending
-from tasks.outbox_record import Intent, RecordStats, record
-from tasks.render_mail import render_report_mail
 from tasks.report_docx import render_report
 from tasks.report_pdf import PDF_CONTENT_TYPE, convert_to_pdf, pdf_beside, require_soffice
+
+if TYPE_CHECKING:
+    from tasks.mail_summary import MailSummary
+    from tasks.outbox_record import RecordStats
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -220,6 +220,12 @@ def record_weekly_report(
     the DOCX at ``path`` attached, and the PDF ``pdf`` the same run wrote (``written_pdf``);
     without ``pdf``, with ROADMAP_REPORT_PDF, the PDF beside the DOCX. The body's figures come
     from the week's snapshot, written with the DOCX."""
+    # The mail side (Jinja, yagmail and its keyring) is imported only when a report is sent:
+    # `roadmap report` without --send, most runs, starts ~0.1 s sooner.
+    from tasks.mail_message import Attachment, make_message_id
+    from tasks.outbox_record import Intent, record
+    from tasks.render_mail import render_report_mail
+
     settings = settings or get_settings()
     path = Path(path)
     attachments = [Attachment(path.name, DOCX_CONTENT_TYPE, path.read_bytes())]
@@ -268,6 +274,9 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
     path = write_weekly_report(db_url, roadmap_key, as_of, out, settings, pdf=pdf)
     if not send:
         return path, None
+    from tasks.mail_summary import summarise  # see record_weekly_report
+    from tasks.notify_jobs import deliver_pending
+
     report = record_weekly_report(db_url, roadmap_key, as_of, path, settings,
                                   pdf=written_pdf(path, out, pdf=pdf, settings=settings))
     delivered = deliver_pending(db_url).sent
