@@ -64,8 +64,8 @@ def active_keys(db_url: str, as_of: date | None) -> list[str]:
     with session_scope(db_url) as session:
         roadmaps = active_roadmaps(session)
         if as_of is not None:
-            for roadmap in roadmaps:
-                check_day(roadmap, as_of, f"--as-of (roadmap {roadmap.key})")
+            for roadmap in roadmaps:  # with several, the message names the one the day does not fit
+                check_day(roadmap, as_of, f"--as-of (roadmap {roadmap.key})" if len(roadmaps) > 1 else "--as-of")
         return [r.key for r in roadmaps]
 
 
