@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli import mail_commands, report_commands, run_commands, web_commands
+from cli import file_commands, mail_commands, report_commands, run_commands, web_commands
 from cli.common import (
     AsOfOption,
     DbOption,
@@ -55,14 +55,15 @@ mail_commands.register(app)
 report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
+file_commands.register(app)
 
 @app.command()
 @handle_errors
 def validate(
-    file: Annotated[str, typer.Argument(help="Roadmap YAML file.")],
+    file: Annotated[str, typer.Argument(help="Roadmap file: .yaml or .xlsx.")],
     db: DbOption = None,  # accepted like everywhere; validating needs no database
 ) -> None:
-    """Check a roadmap file and print every problem with its line (the database is not used)."""
+    """Check a roadmap file and print every problem with its line or cell (the database is not used)."""
     from tasks.roadmap_jobs import validate_file
 
     loaded = validate_file(file)
@@ -77,7 +78,7 @@ def validate(
 
 @app.command("import")
 @handle_errors
-def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file.")], prefect: PrefectOption = False,
+def import_(file: Annotated[str, typer.Argument(help="Roadmap file: .yaml or .xlsx.")], prefect: PrefectOption = False,
             db: DbOption = None) -> None:
     """Import (or re-import) a roadmap file: an upsert by key, printing what changed."""
     from tasks.roadmap_jobs import import_file

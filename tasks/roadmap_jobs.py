@@ -15,7 +15,8 @@ from sqlalchemy import select
 from models.db import session_scope
 from models.history import history
 from models.importer import ImportReport, file_sha256, import_roadmap
-from models.loader import LoadedRoadmap, load_roadmap
+from models.loader import LoadedRoadmap
+from models.roadmap_files import load_roadmap_file
 from models.planning import live_tasks, roadmap_calendar
 from models.roadmaps import check_day, day_of, select_roadmap, today_in
 from models.schema import Change, Person, Roadmap, Stage
@@ -52,7 +53,7 @@ def roadmap_day(db_url: str, roadmap_key: str | None, as_of: date | None) -> Roa
 
 
 def validate_file(path: str | Path) -> LoadedRoadmap:
-    return load_roadmap(path)
+    return load_roadmap_file(path)
 
 
 def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> ImportReport:
@@ -63,7 +64,7 @@ def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> I
             key = session.scalar(select(Roadmap.key).where(Roadmap.source_sha256 == digest))
         if key is not None:
             return ImportReport(key, identical=True)
-    loaded = load_roadmap(path)
+    loaded = load_roadmap_file(path)
     with session_scope(db_url) as session:
         return import_roadmap(session, loaded, actor=actor)
 

@@ -1,0 +1,92 @@
+"""Write a stored roadmap to a file, its format chosen by the file's extension, and write an
+empty workbook for a new session's roadmap.
+
+``WRITERS`` maps an extension to a writer: (document, language, computed columns) -> bytes.
+The document is models/roadmap_document.py's, the shape of the YAML file; the computed
+columns (expected finish, slack, critical, RAG, days late, from models/status.py on the
+as-of day) go where a format has room for them (the workbook's grey columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.errors import UserError
+from models.file_paths import write_replacing
+from models.i18n import rag_colour
+from models.planning import live_tasks, roadmap_calendar
+from models.roadmap_document import roadmap_document
+from models.roadmaps import day_of, select_roadmap
+from models.schema import Person
+from models.spec import Policy
+from models.status import task_states
+
+Writer = Callable[[dict[str, Any], str, dict[str, dict[str, Any]]], bytes]
+
+
+def yaml_bytes(doc: dict[str, Any], lang: str, computed: dict[str, dict[str, Any]]) -> bytes:
+    """The document as a roadmap YAML file (computed columns are not part of the format)."""
+    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    return text.encode("utf-8")
+
+
+def workbook_bytes(doc: dict[str, Any], lang: str, computed: dict[str, dict[str, Any]]) -> bytes:
+    from tasks.workbook_write import workbook_bytes as write  # XlsxWriter only for workbooks
+
+    return write(doc, lang, computed)
+
+
+WRITERS: dict[str, Writer] = {".yaml": yaml_bytes, ".yml": yaml_bytes, ".xlsx": workbook_bytes}
+
+
+def writer_for(path: str | Path) -> Writer:
+    """The writer of ``path``'s extension, or a UserError naming the ones there are."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix not in WRITERS:
+        raise UserError(f"{path}: cannot write {suffix or 'a file without an extension'}: "
+                        f"give a file name ending in {', '.join(WRITERS)}")
+    return WRITERS[suffix]
+
+
+@dataclass(frozen=True)
+class Exported:
+    roadmap_key: str
+    path: Path
+    tasks: int
+    as_of: date
+
+
+def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: date | None = None) -> Exported:
+    """Write the stored roadmap to ``path`` (replacing it atomically), format by extension."""
+    write = writer_for(path)
+    with session_scope(db_url) as session:
+        roadmap = select_roadmap(session, roadmap_key)
+        doc = roadmap_document(session, roadmap)
+        day = day_of(roadmap, as_of)
+        tasks = live_tasks(session, roadmap.id)
+        people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
+        states = task_states(tasks, people, day, roadmap_calendar(roadmap), Policy.of(roadmap).remind_window)
+        lang = roadmap.language
+        computed = {s.key: {"expected": s.expected, "slack": s.slack, "critical": s.critical,
+                            "rag": rag_colour(s.rag, lang), "days_late": s.days_late} for s in states}
+        key = roadmap.key
+    target = write_replacing(path, write(doc, lang, computed), "export")
+    return Exported(key, target, len(doc["tasks"]), day)
+
+
+def new_workbook(path: str | Path, lang: str) -> Path:
+    """An empty workbook for a new session's roadmap: every sheet and column, the policy's
+    defaults filled in."""
+    if Path(str(path)).suffix.lower() != ".xlsx":
+        raise UserError(f"{path}: a new roadmap workbook is an .xlsx file; give a name ending in .xlsx")
+    doc = {"roadmap": {"language": lang, "timezone": "Europe/Moscow", "calendar": "RU"},
+           "policy": Policy().model_dump()}
+    return write_replacing(path, workbook_bytes(doc, lang, {}), "new")
