@@ -38,15 +38,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Debian's chromium (the browser test drives it with Playwright; never `playwright install`) and
-# LibreOffice Writer (the report's PDF test). Installed when missing and we may (root); the
-# tests that need them skip with a reason otherwise.
+# Debian's chromium (the browser test drives it with Playwright; never `playwright install`),
+# LibreOffice Writer (the report's PDF test) and Calc (workbooks saved by LibreOffice,
+# tests/test_xlsx_roundtrip.py). Installed when missing and we may (root); the tests that need
+# them skip with a reason otherwise.
+CALC := /usr/lib/libreoffice/program/libsclo.so
 system-deps:
-	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1; then :; \
+	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1 && [ -e $(CALC) ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui; \
-	else echo "note: chromium or soffice missing and not root: the browser and PDF tests will skip"; fi
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui libreoffice-calc-nogui; \
+	else echo "note: chromium or LibreOffice (Writer, Calc) missing and not root: the tests that need them will skip"; fi
 
 # After changing a message in code or templates: extract them and update the Russian catalog
 # (then translate the new entries in locale/ru/LC_MESSAGES/messages.po; tests/test_i18n.py checks).

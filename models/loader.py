@@ -86,7 +86,7 @@ def _validate(r: Reader, model: type[BaseModel], value: Any, path: Path_) -> Any
         for err in _relevant(exc.errors(include_url=False)):
             loc = path + tuple(err["loc"])
             if err["type"] == "missing":
-                r.problem(loc[:-1], f"missing required key {loc[-1]!r}")
+                r.missing(loc)
             elif err["type"] in ("model_type", "dict_type"):
                 r.problem(loc, f"expected a mapping of keys, got {_short(err.get('input'))}")
             else:

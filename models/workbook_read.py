@@ -25,10 +25,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from models.i18n import LANGUAGES
 from models.loader import LoadedRoadmap, check_document, read_roadmap_bytes
 from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader, Unreadable, render_path
-from models.workbook_layout import SHEETS, Column, Sheet, choice_values, names
+from models.workbook_layout import FIELD, SHEETS, Column, Sheet, choice_values, names, word
 
 # A 10,000-task workbook unpacks to about 10 MB: the limit leaves twenty-five times that, and
 # keeps a zip bomb (a few KB that unpack to gigabytes) from being unpacked.
@@ -64,6 +65,13 @@ class CellReader(Reader):
 
     def place(self, path: Path_) -> str:
         return self._cell(path)[3]
+
+    def missing(self, path: Path_) -> None:
+        """At the empty cell itself, when the sheet has the column (it must: models/workbook_read.py)."""
+        if path in self.cells:
+            self.problem(path, "a value is required here")
+        else:
+            super().missing(path)
 
     def problem(self, path: Path_, message: str, severity: str = "error", line: int | None = None) -> None:
         if path in self.unreadable:
@@ -144,12 +152,13 @@ def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
             title = next((titles[form] for form in names(sheet, columns=False) if form in titles), None)
             if title is None:
                 expected = " or ".join(repr(f) for f in dict.fromkeys(_titles(sheet)))
-                structure.append(Problem(no, "(workbook)", f"missing sheet {expected}{did_you_mean(sheet.part, titles)}",
-                                         "error", r.file, "(workbook)"))
+                why = f"missing sheet {expected}: the workbook must have every sheet (roadmap new FILE.xlsx writes one)"
+                structure.append(Problem(no, "(sheets)", why, "error", r.file, "(workbook)"))
                 continue
             ws = wb[title]
             merged = _merged_cells(wb, title)
-            reader = _SheetReader(r, sheet, no, title, structure, merged)
+            lang = next((lang for lang in LANGUAGES if word(sheet.title, lang).casefold() == title.casefold()), "ru")
+            reader = _SheetReader(r, sheet, no, title, structure, merged, lang)
             # Columns past MAX_COLUMNS are not read: a sheet whose size says 16,384 columns
             # would otherwise give rows of that many empty cells.
             doc[sheet.part] = reader.read(ws.iter_rows(max_col=MAX_COLUMNS))
@@ -161,9 +170,7 @@ def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
 
 
 def _titles(sheet: Sheet) -> list[str]:
-    from models.workbook_layout import word
-
-    return [word(sheet.title, lang) for lang in ("ru", "en")]
+    return [word(sheet.title, lang) for lang in LANGUAGES]
 
 
 def _merged_cells(wb: Any, title: str) -> list[str]:
@@ -180,9 +187,9 @@ def _merged_cells(wb: Any, title: str) -> list[str]:
 
 class _SheetReader:
     def __init__(self, r: CellReader, sheet: Sheet, no: int, title: str, structure: list[Problem],
-                 merged: list[str]) -> None:
+                 merged: list[str], lang: str) -> None:
         self.r, self.sheet, self.no, self.title, self.structure = r, sheet, no, title, structure
-        self.merged = merged
+        self.merged, self.lang = merged, lang  # the language of the sheet's title, for its headers in messages
 
     def _structural(self, row: int, col: int, path: str, message: str) -> None:
         self.structure.append(Problem(self.no * 100_000_000 + row * 1_000 + col, path, message, "error",
@@ -223,15 +230,14 @@ class _SheetReader:
         return found
 
     def _header(self, c: Column) -> str:
-        from models.workbook_layout import word
-
-        return word(c.header, "ru")
+        return word(c.header, self.lang)
 
     def _headers(self) -> list[str]:
         return [self._header(c) for c in self.sheet.columns + self.sheet.computed]
 
     def _table(self, rows: Any) -> list[dict[str, Any]]:
-        part, items = self.sheet.part, []
+        part = self.sheet.part
+        items: list[dict[str, Any]] = []
         columns: dict[int, Column] | None = None
         for n, row in enumerate(rows, 1):
             if n > MAX_ROWS:
@@ -244,10 +250,12 @@ class _SheetReader:
             i = len(items)
             for col, cell in enumerate(row, 1):
                 column = columns.get(col)
-                if column is None or cell.value is None:
+                if column is None:
                     continue
                 path = (part, i, column.key)
-                self.r.locate(path, self.no, self.title, n, col)
+                self.r.locate(path, self.no, self.title, n, col)  # also when empty: "a value is required"
+                if cell.value is None:
+                    continue
                 value = self._value(cell, column, path)
                 if value is not None:
                     item[column.key] = value
@@ -260,7 +268,8 @@ class _SheetReader:
         return items
 
     def _fields(self, rows: Any) -> dict[str, Any]:
-        part, out = self.sheet.part, {}
+        part = self.sheet.part
+        out: dict[str, Any] = {}
         known = names(self.sheet)
         columns = {c.key: c for c in self.sheet.columns}
         seen: set[str] = set()
@@ -298,7 +307,10 @@ class _SheetReader:
         """A cell's value for the document; None for an empty one; Unreadable (with a problem
         at the cell) for a formula or a date with a time of day."""
         value = cell.value
-        if cell.data_type == "f":
+        if cell.data_type == "f" and str(value).upper() in _CONSTANTS:
+            # LibreOffice saves a true/false cell as the formula =TRUE() (Excel as a value).
+            value = _CONSTANTS[str(value).upper()]
+        elif cell.data_type == "f":
             return self._unreadable(path, f"a formula ({str(value)[:40]}) where a value is expected: "
                                     "type the value itself")
         if isinstance(value, str):
@@ -334,4 +346,5 @@ class _SheetReader:
         return Unreadable()
 
 
-_FIELD_HEADERS = frozenset(h.casefold() for h in ("field", "поле"))
+_CONSTANTS = {"=TRUE()": True, "=FALSE()": False, "=TRUE": True, "=FALSE": False}
+_FIELD_HEADERS = frozenset(word(FIELD, lang).casefold() for lang in LANGUAGES)

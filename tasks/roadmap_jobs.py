@@ -16,8 +16,8 @@ from models.db import session_scope
 from models.history import history
 from models.importer import ImportReport, file_sha256, import_roadmap
 from models.loader import LoadedRoadmap
-from models.roadmap_files import load_roadmap_file
 from models.planning import live_tasks, roadmap_calendar
+from models.roadmap_files import load_roadmap_file
 from models.roadmaps import check_day, day_of, select_roadmap, today_in
 from models.schema import Change, Person, Roadmap, Stage
 from models.spec import Policy
