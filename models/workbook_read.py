@@ -223,9 +223,10 @@ class _SheetReader:
                 if any(c.key == key for c in found.values()):
                     self._structural(1, col, key, f"column {text!r} appears twice")
                 found[col] = editable[key]
+        free = max((col for col, cell in enumerate(header, 1) if cell.value is not None), default=0) + 1
         for c in self.sheet.columns:
-            if c not in found.values():
-                self._structural(1, len(header) + 1, c.key, f"missing column {self._header(c)!r} ({c.key}): "
+            if c not in found.values():  # placed where it could go: the first free header cell
+                self._structural(1, free, c.key, f"missing column {self._header(c)!r} ({c.key}): "
                                  "every white column of the layout must be there (roadmap new FILE.xlsx writes one)")
         return found
 

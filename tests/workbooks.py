@@ -38,7 +38,7 @@ def edit(path: Path, sheet: str, key: str, header: str, value: Any, out: Path | 
     """Set one cell: the row of ``key``, the column headed ``header``; saved to ``out`` (or in place)."""
     wb = openpyxl.load_workbook(path)
     ws = wb[sheet]
-    ws.cell(row_of(ws, key), column_of(ws, header), value)
+    ws.cell(row_of(ws, key), column_of(ws, header)).value = value  # ws.cell(r, c, None) would not clear it
     wb.save(out or path)
     return out or path
 
