@@ -50,9 +50,10 @@ def _kept(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != []}
 
 
-def roadmap_document(session: Session, roadmap: Roadmap) -> dict[str, Any]:
+def roadmap_document(session: Session, roadmap: Roadmap, tasks: list[Task] | None = None) -> dict[str, Any]:
     """The plain document of ``roadmap``: roadmap, policy, partners, people, workstreams,
-    stages, tasks, risks; the live rows in their file order."""
+    stages, tasks, risks; the live rows in their file order. ``tasks``: its live tasks in
+    that order when the caller has them (models/planning.live_tasks), else they are read."""
     rules = roadmap.calendar_rules or {}
     calendar = _kept({"country": roadmap.calendar, "region": rules.get("region"),
                       "extra_days_off": [date.fromisoformat(d) for d in rules.get("extra_days_off", ())],
@@ -70,6 +71,9 @@ def roadmap_document(session: Session, roadmap: Roadmap) -> dict[str, Any]:
         "policy": Policy.of(roadmap).model_dump(),
     }
     for part, (model, keys) in PARTS.items():
+        if part == "tasks" and tasks is not None:
+            doc[part] = [_item(part, row, keys) for row in tasks]
+            continue
         rows = session.scalars(select(model).where(model.roadmap_id == roadmap.id, model.archived.is_(False))
                                .order_by(model.position, model.id))
         doc[part] = [_item(part, row, keys) for row in rows]

@@ -2,7 +2,8 @@
 
 ``roadmap validate`` and ``roadmap import`` (and the sync-roadmap flow) load every file
 through ``load_roadmap_file``: YAML (models/loader.py) and Excel workbooks
-(models/workbook_read.py). A file type that is not read is refused with what to do instead.
+(models/workbook_read.py); any other name is read as YAML. A spreadsheet type that is not
+read (.xls, .csv, .ods, ...) is refused with what to do instead.
 """
 
 from __future__ import annotations
@@ -33,22 +34,16 @@ INSTEAD: dict[str, str] = {
     ".xlsm": f"a workbook with macros: {_SAVE_XLSX}, without macros",
     ".xlsb": f"a binary Excel workbook: {_SAVE_XLSX}",
     ".ods": f"an OpenDocument spreadsheet: {_SAVE_XLSX}",
-    ".csv": "a CSV file holds one sheet, a roadmap needs several: write a workbook with `roadmap new FILE.xlsx` "
+    ".csv": "a CSV file, which holds one sheet; a roadmap needs several: write a workbook with `roadmap new FILE.xlsx` "
             "(or `roadmap export FILE.xlsx`), fill it in and import that",
-    ".json": "write the roadmap as YAML (.yaml) or as a workbook (.xlsx)",
 }
-
-
-def supported() -> str:
-    return ", ".join(READERS)
 
 
 def load_roadmap_file(path: str | Path) -> LoadedRoadmap:
     """Load and check a roadmap file of any supported type; RoadmapInvalid otherwise."""
     suffix = Path(str(path)).suffix.lower()
-    reader = READERS.get(suffix)
-    if reader is None:
-        what = INSTEAD.get(suffix, f"roadmap files are {supported()}")
-        kind = f"{suffix!r} files are not read" if suffix else "a file without an extension is not read"
-        raise RoadmapInvalid([Problem(1, "(file)", f"{kind}: {what}", "error", str(path))])
-    return reader(path)
+    if suffix in INSTEAD:
+        raise RoadmapInvalid([Problem(1, "(file)", f"{suffix!r} files are not read: this is {INSTEAD[suffix]}",
+                                      "error", str(path))])
+    # Any other name is read as YAML, as it always was (a .json file is YAML too).
+    return READERS.get(suffix, load_roadmap)(path)

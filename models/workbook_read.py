@@ -2,25 +2,20 @@
 with the loader's own checks (models/loader.py), each problem at its cell:
 ``plan.xlsx:Задачи!E12: owner: unknown person 'bobb' (did you mean 'bob'?)``.
 
-1. The file is read like a YAML file (a regular file, at most MAX_FILE_BYTES), then refused
-   before any XML is parsed when it is not a workbook: an encrypted (password-protected)
-   workbook or an old .xls (both OLE files), anything that is not a zip archive, or a zip
-   that would unpack to more than MAX_UNPACKED_BYTES.
-2. openpyxl reads it in read-only mode (streaming, bounded memory; it sees formulas, which
-   python-calamine does not: bench/bench_xlsx.py); merged cells, which read-only mode does
-   not report, are found in each sheet's XML.
-3. Each sheet of the layout (models/workbook_layout.py) must be there with every editable
+1. The file is read like a YAML file (a regular file, at most MAX_FILE_BYTES) and opened by
+   models/workbook_file.py: refused when it is no workbook to read (encrypted, an old .xls,
+   damaged, a zip bomb); its values read by python-calamine, its formulas and merged cells
+   found beside them.
+2. Each sheet of the layout (models/workbook_layout.py) must be there with every editable
    column, known by its header in any language. A row becomes an item, a cell a value:
    empty cells are left out (the defaults apply), dates stay dates, expressions text,
    lists are split, statuses read in either language. Computed columns are ignored.
-4. models/loader.check_document checks the document; CellReader places each problem.
+3. models/loader.check_document checks the document; CellReader places each problem.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,19 +24,12 @@ from models.i18n import LANGUAGES
 from models.loader import LoadedRoadmap, check_document, read_roadmap_bytes
 from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader, Unreadable, render_path
+from models.workbook_file import SheetData, column_number, open_workbook
 from models.workbook_layout import FIELD, SHEETS, Column, Sheet, choice_values, names, word
 
-# A 10,000-task workbook unpacks to about 10 MB: the limit leaves twenty-five times that, and
-# keeps a zip bomb (a few KB that unpack to gigabytes) from being unpacked.
-MAX_UNPACKED_BYTES = 256 << 20
-MAX_MEMBERS = 10_000
 MAX_ROWS = 200_000  # rows of one sheet (a 10,000-task roadmap has 10,001)
 MAX_COLUMNS = 64  # the widest sheet (tasks) has 19
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
-_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]+[0-9]+(?::[A-Z]+[0-9]+)?)"')
 _LIST_SPLIT = re.compile(r"[,;\s]+")
-SAVE_AS = "save it as an Excel workbook (.xlsx)"
 
 
 class CellReader(Reader):
@@ -49,22 +37,24 @@ class CellReader(Reader):
 
     def __init__(self, file: str) -> None:
         super().__init__(file)
-        self.cells: dict[Path_, tuple[int, int, int, str]] = {}  # path -> (sheet no., row, column, "Sheet!E12")
+        # path -> (sheet no., row, column, sheet title); the "Задачи!E12" is made when a problem needs it
+        self.cells: dict[Path_, tuple[int, int, int, str]] = {}
 
     def locate(self, path: Path_, sheet_no: int, title: str, row: int, col: int) -> None:
-        self.cells[path] = (sheet_no, row, col, f"{_quoted_title(title)}!{_letter(col)}{row}")
+        self.cells[path] = (sheet_no, row, col, title)
 
     def _cell(self, path: Path_) -> tuple[int, int, int, str]:
         while path and path not in self.cells:
             path = path[:-1]
-        return self.cells.get(path, (0, 1, 1, "A1"))
+        return self.cells.get(path, (0, 1, 1, ""))
 
     def line_of(self, path: Path_) -> int:  # orders the problems: sheet by sheet, row by row
         sheet_no, row, col, _ = self._cell(path)
         return sheet_no * 100_000_000 + row * 1_000 + col
 
     def place(self, path: Path_) -> str:
-        return self._cell(path)[3]
+        _, row, col, title = self._cell(path)
+        return f"{_quoted_title(title)}!{_letter(col)}{row}" if title else "(workbook)"
 
     def missing(self, path: Path_) -> None:
         """At the empty cell itself, when the sheet has the column (it must: models/workbook_read.py)."""
@@ -108,110 +98,58 @@ def load_workbook_file(path: str | Path) -> LoadedRoadmap:
     return check_document(r, doc)
 
 
-def _refuse(file: str, message: str, where: str = "") -> RoadmapInvalid:
-    return RoadmapInvalid([Problem(1, "(file)", message, "error", file, where)])
-
-
-def _open(file: str, data: bytes) -> Any:
-    """The openpyxl workbook, read-only; RoadmapInvalid when the bytes are no workbook to read."""
-    import openpyxl  # ~0.2 s: only for workbooks
-
-    if data.startswith(_OLE):
-        if _ENCRYPTED in data:
-            raise _refuse(file, "the workbook is protected by a password: open it, remove the password "
-                          f"(it encrypts the file) and {SAVE_AS}")
-        raise _refuse(file, f"this is an old Excel 97-2003 workbook (.xls), not .xlsx: open it and {SAVE_AS}")
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise _refuse(file, f"the file is not an Excel workbook (an .xlsx file is a zip archive): it is damaged "
-                      f"or of another kind; {SAVE_AS}")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _refuse(file, f"the workbook is damaged ({exc}); {SAVE_AS} again") from None
-    unpacked = sum(m.file_size for m in members)
-    if len(members) > MAX_MEMBERS or unpacked > MAX_UNPACKED_BYTES:
-        raise _refuse(file, f"the workbook unpacks to {unpacked / (1 << 20):,.0f} MB in {len(members):,} parts; "
-                      f"workbooks are limited to {MAX_UNPACKED_BYTES >> 20} MB and {MAX_MEMBERS:,} parts")
-    try:
-        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except Exception as exc:  # openpyxl raises what its parts raise: KeyError, ValueError, XML errors...
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise _refuse(file, f"the workbook cannot be read ({why[:200]}): it is damaged; {SAVE_AS} again") from None
-
-
 def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
     """The plain document of a workbook, every cell's place recorded in ``r``; structural
-    problems (a missing sheet or column, an unknown column, too many rows) are raised at once."""
-    wb = _open(r.file, data)
-    try:
-        titles = {title.strip().casefold(): title for title in wb.sheetnames}
-        structure: list[Problem] = []
-        doc: dict[str, Any] = {}
-        for no, sheet in enumerate(SHEETS, 1):
-            title = next((titles[form] for form in names(sheet, columns=False) if form in titles), None)
-            if title is None:
-                expected = " or ".join(repr(f) for f in dict.fromkeys(_titles(sheet)))
-                why = f"missing sheet {expected}: the workbook must have every sheet (roadmap new FILE.xlsx writes one)"
-                structure.append(Problem(no, "(sheets)", why, "error", r.file, "(workbook)"))
-                continue
-            ws = wb[title]
-            merged = _merged_cells(wb, title)
-            lang = next((lang for lang in LANGUAGES if word(sheet.title, lang).casefold() == title.casefold()), "ru")
-            reader = _SheetReader(r, sheet, no, title, structure, merged, lang)
-            # Columns past MAX_COLUMNS are not read: a sheet whose size says 16,384 columns
-            # would otherwise give rows of that many empty cells.
-            doc[sheet.part] = reader.read(ws.iter_rows(max_col=MAX_COLUMNS))
-        if structure:
-            raise RoadmapInvalid(structure)
-        return doc
-    finally:
-        wb.close()
-
-
-def _titles(sheet: Sheet) -> list[str]:
-    return [word(sheet.title, lang) for lang in LANGUAGES]
-
-
-def _merged_cells(wb: Any, title: str) -> list[str]:
-    """The merged ranges of a sheet, from its XML (read-only mode does not parse them)."""
-    ws = wb[title]
-    name = getattr(ws, "_worksheet_path", None) or getattr(ws, "worksheet_path", None)
-    archive = getattr(wb, "_archive", None)
-    if not name or archive is None:
-        return []
-    with archive.open(name) as part:
-        xml = part.read(MAX_UNPACKED_BYTES)
-    return [m.decode() for m in _MERGED.findall(xml)]
+    problems (a missing sheet or column, an unknown column, merged cells) are raised at once."""
+    wb = open_workbook(r.file, data)
+    titles = {title.strip().casefold(): title for title in wb.sheet_names}
+    structure: list[Problem] = []
+    doc: dict[str, Any] = {}
+    for no, sheet in enumerate(SHEETS, 1):
+        title = next((titles[form] for form in names(sheet, columns=False) if form in titles), None)
+        if title is None:
+            expected = " or ".join(repr(f) for f in dict.fromkeys(word(sheet.title, lang) for lang in LANGUAGES))
+            why = f"missing sheet {expected}: the workbook must have every sheet (roadmap new FILE.xlsx writes one)"
+            structure.append(Problem(no, "(sheets)", why, "error", r.file, "(workbook)"))
+            continue
+        lang = next((lang for lang in LANGUAGES if word(sheet.title, lang).casefold() == title.casefold()), "ru")
+        # Columns past MAX_COLUMNS are not read: a sheet whose size says 16,384 columns would
+        # otherwise give rows of that many empty cells.
+        data_ = wb.sheet(title, MAX_ROWS + 1, MAX_COLUMNS)
+        doc[sheet.part] = _SheetReader(r, sheet, no, data_, structure, lang).read()
+    if structure:
+        raise RoadmapInvalid(structure)
+    return doc
 
 
 class _SheetReader:
-    def __init__(self, r: CellReader, sheet: Sheet, no: int, title: str, structure: list[Problem],
-                 merged: list[str], lang: str) -> None:
-        self.r, self.sheet, self.no, self.title, self.structure = r, sheet, no, title, structure
-        self.merged, self.lang = merged, lang  # the language of the sheet's title, for its headers in messages
+    def __init__(self, r: CellReader, sheet: Sheet, no: int, data: SheetData, structure: list[Problem],
+                 lang: str) -> None:
+        self.r, self.sheet, self.no, self.title, self.structure = r, sheet, no, data.name, structure
+        self.data, self.lang = data, lang  # lang: of the sheet's title, for its headers in messages
 
     def _structural(self, row: int, col: int, path: str, message: str) -> None:
         self.structure.append(Problem(self.no * 100_000_000 + row * 1_000 + col, path, message, "error",
                                       self.r.file, f"{_quoted_title(self.title)}!{_letter(col)}{row}"))
 
-    def read(self, rows: Any) -> Any:
-        for ref in self.merged:
-            first = ref.split(":")[0]
-            m = re.match(r"([A-Z]+)([0-9]+)", first)
+    def read(self) -> Any:
+        for ref in self.data.merged:
+            m = re.match(r"([A-Z]+)([0-9]+)", ref)
             assert m is not None
-            col = sum((ord(ch) - 64) * 26 ** i for i, ch in enumerate(reversed(m.group(1))))
-            self._structural(int(m.group(2)), col, "(workbook)",
+            self._structural(int(m.group(2)), column_number(m.group(1)), "(workbook)",
                              f"merged cells {ref}: unmerge them and give each value its own cell")
+        if len(self.data.rows) > MAX_ROWS:
+            self._structural(MAX_ROWS + 1, 1, "(workbook)", f"more than {MAX_ROWS:,} rows; a roadmap sheet has fewer")
+        rows = self.data.rows[:MAX_ROWS]
         return self._fields(rows) if self.sheet.fields else self._table(rows)
 
-    def _columns(self, header: tuple[Any, ...]) -> dict[int, Column]:
+    def _columns(self, header: list[Any]) -> dict[int, Column]:
         """Column number -> editable column, from the header row; problems for the rest."""
         known = names(self.sheet)
         editable = {c.key: c for c in self.sheet.columns}
         found: dict[int, Column] = {}
         for col, cell in enumerate(header, 1):
-            text = str(cell.value).strip() if cell.value is not None else ""
+            text = str(cell).strip()
             if not text:
                 continue
             key = known.get(text.casefold())
@@ -223,7 +161,7 @@ class _SheetReader:
                 if any(c.key == key for c in found.values()):
                     self._structural(1, col, key, f"column {text!r} appears twice")
                 found[col] = editable[key]
-        free = max((col for col, cell in enumerate(header, 1) if cell.value is not None), default=0) + 1
+        free = max((col for col, cell in enumerate(header, 1) if str(cell).strip()), default=0) + 1
         for c in self.sheet.columns:
             if c not in found.values():  # placed where it could go: the first free header cell
                 self._structural(1, free, c.key, f"missing column {self._header(c)!r} ({c.key}): "
@@ -236,14 +174,11 @@ class _SheetReader:
     def _headers(self) -> list[str]:
         return [self._header(c) for c in self.sheet.columns + self.sheet.computed]
 
-    def _table(self, rows: Any) -> list[dict[str, Any]]:
+    def _table(self, rows: list[list[Any]]) -> list[dict[str, Any]]:
         part = self.sheet.part
         items: list[dict[str, Any]] = []
         columns: dict[int, Column] | None = None
         for n, row in enumerate(rows, 1):
-            if n > MAX_ROWS:
-                self._structural(n, 1, "(workbook)", f"more than {MAX_ROWS:,} rows; a roadmap sheet has fewer")
-                break
             if columns is None:
                 columns = self._columns(row)
                 continue
@@ -255,9 +190,10 @@ class _SheetReader:
                     continue
                 path = (part, i, column.key)
                 self.r.locate(path, self.no, self.title, n, col)  # also when empty: "a value is required"
-                if cell.value is None:
+                formula = self.data.formulas.get((n, col))  # a formula without a result reads as ""
+                if (cell == "" or cell is None) and formula is None:
                     continue
-                value = self._value(cell, column, path)
+                value = self._value(cell, formula, column, path)
                 if value is not None:
                     item[column.key] = value
             if item:
@@ -268,7 +204,7 @@ class _SheetReader:
         self.r.locate((part,), self.no, self.title, 1, 1)
         return items
 
-    def _fields(self, rows: Any) -> dict[str, Any]:
+    def _fields(self, rows: list[list[Any]]) -> dict[str, Any]:
         part = self.sheet.part
         out: dict[str, Any] = {}
         known = names(self.sheet)
@@ -276,9 +212,9 @@ class _SheetReader:
         seen: set[str] = set()
         self.r.locate((part,), self.no, self.title, 1, 1)
         for n, row in enumerate(rows, 1):
-            if n > MAX_ROWS or len(row) < 1 or row[0].value is None:
+            label = str(row[0]).strip() if row else ""
+            if not label:
                 continue
-            label = str(row[0].value).strip()
             key = known.get(label.casefold())
             if n == 1 and label.casefold() in _FIELD_HEADERS:
                 continue
@@ -286,14 +222,15 @@ class _SheetReader:
                 self._structural(n, 1, "(field)", f"unknown field {label!r}{did_you_mean(label, self._headers())}")
                 continue
             seen.add(key)
-            cell = row[1] if len(row) > 1 else None
+            cell = row[1] if len(row) > 1 else ""
             path = (part, *key.split("."))
             for depth in range(2, len(path) + 1):  # a mapping ("session") is at its first field's row
                 if depth == len(path) or path[:depth] not in self.r.cells:
                     self.r.locate(path[:depth], self.no, self.title, n, 2)
-            if cell is None or cell.value is None:
+            formula = self.data.formulas.get((n, 2))
+            if (cell == "" or cell is None) and formula is None:
                 continue
-            value = self._value(cell, columns[key], path)
+            value = self._value(cell, formula, columns[key], path)
             if value is not None:
                 node = out
                 for step in path[1:-1]:
@@ -304,16 +241,17 @@ class _SheetReader:
                 self._structural(1, 1, c.key, f"missing field {self._header(c)!r} ({c.key}) in column A")
         return out
 
-    def _value(self, cell: Any, column: Column, path: Path_) -> Any:
+    def _value(self, value: Any, formula: str | None, column: Column, path: Path_) -> Any:
         """A cell's value for the document; None for an empty one; Unreadable (with a problem
-        at the cell) for a formula or a date with a time of day."""
-        value = cell.value
-        if cell.data_type == "f" and str(value).upper() in _CONSTANTS:
+        at the cell) for a formula, a date with a time of day or a time."""
+        if formula is not None and formula.upper() in _CONSTANTS:
             # LibreOffice saves a true/false cell as the formula =TRUE() (Excel as a value).
-            value = _CONSTANTS[str(value).upper()]
-        elif cell.data_type == "f":
-            return self._unreadable(path, f"a formula ({str(value)[:40]}) where a value is expected: "
+            value = _CONSTANTS[formula.upper()]
+        elif formula is not None:
+            return self._unreadable(path, f"a formula ({formula[:40]}) where a value is expected: "
                                     "type the value itself")
+        if not isinstance(value, str | int | float | date):  # a time of day, a duration, an error
+            return self._unreadable(path, f"cannot read {str(value)[:40]!r} here: type a plain value")
         if isinstance(value, str):
             value = value.strip()
             if not value:

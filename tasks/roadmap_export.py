@@ -69,9 +69,9 @@ def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: d
     write = writer_for(path)
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        doc = roadmap_document(session, roadmap)
-        day = day_of(roadmap, as_of)
         tasks = live_tasks(session, roadmap.id)
+        doc = roadmap_document(session, roadmap, tasks)
+        day = day_of(roadmap, as_of)
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
         states = task_states(tasks, people, day, roadmap_calendar(roadmap), Policy.of(roadmap).remind_window)
         lang = roadmap.language

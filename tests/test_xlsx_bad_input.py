@@ -17,7 +17,7 @@ from models.db import session_scope
 from models.problems import RoadmapInvalid
 from models.roadmap_files import load_roadmap_file
 from models.schema import Roadmap
-from models.workbook_read import MAX_UNPACKED_BYTES
+from models.workbook_file import MAX_UNPACKED_BYTES
 from tasks.roadmap_jobs import import_file
 from tests.test_cli import run
 from tests.workbooks import column_of, edit, row_of, small_workbook
@@ -119,10 +119,9 @@ def test_an_english_workbook_is_read_as_well(small_yaml, tmp_path):
 
 @pytest.mark.parametrize(("name", "advice"), [
     ("plan.xls", "save it as an Excel workbook (.xlsx)"),
-    ("plan.csv", "a CSV file holds one sheet"),
+    ("plan.csv", "a CSV file, which holds one sheet"),
     ("plan.ods", "save it as an Excel workbook (.xlsx)"),
     ("plan.xlsm", "without macros"),
-    ("plan.txt", "roadmap files are .yaml, .yml, .xlsx"),
 ])
 def test_a_file_type_that_is_not_read_says_what_to_do_instead(tmp_path, name, advice):
     path = tmp_path / name
@@ -195,7 +194,7 @@ def test_validate_of_a_csv_file_exits_2_saying_what_to_do(tmp_path):
     path = tmp_path / "plan.csv"
     path.write_text("key,title\n")
     out = run("validate", str(path), cwd=tmp_path)
-    assert out.returncode == 2 and "a CSV file holds one sheet" in out.stderr
+    assert out.returncode == 2 and "a CSV file, which holds one sheet" in out.stderr
 
 
 def test_row_and_column_helpers_find_the_cells(plan):  # what the edits above rely on

@@ -83,3 +83,19 @@ def test_one_cell_edited_then_saved_by_libreoffice_is_exactly_that_change(db_url
     edit(path, "Задачи", "d", "Ответственный", "alice")
     report = import_file(db_url, saved_by_libreoffice(path, tmp_path))
     assert report.changed == [("task", "d", "owner", "bob", "alice")]
+
+
+@needs_calc
+def test_a_formula_libreoffice_computed_is_still_refused_at_its_cell(small_yaml, tmp_path):
+    import pytest
+
+    from models.problems import RoadmapInvalid
+    from models.roadmap_files import load_roadmap_file
+    from tests.workbooks import small_workbook
+
+    plan = edit(small_workbook(small_yaml, tmp_path / "plan.xlsx"), "Риски", "r1", "Влияние", "=2+2")
+    saved = saved_by_libreoffice(plan, tmp_path)  # now with its result, 4, stored beside the formula
+    with pytest.raises(RoadmapInvalid) as caught:
+        load_roadmap_file(saved)
+    assert [p.format() for p in caught.value.problems] == [
+        f"{saved}:Риски!F2: impact: a formula (=2+2) where a value is expected: type the value itself"]
