@@ -24,9 +24,10 @@ from xml.etree import ElementTree
 
 from models.problems import Problem, RoadmapInvalid
 
-# A 10,000-task workbook unpacks to about 10 MB: the limit leaves twenty-five times that, and
-# keeps a zip bomb (a few KB that unpack to gigabytes) from being unpacked.
-MAX_UNPACKED_BYTES = 256 << 20
+# A 10,000-task workbook unpacks to 6.3 MB: the limit leaves ten times that, and keeps a zip
+# bomb (a few KB that unpack to gigabytes) from being unpacked, and calamine, which holds a
+# sheet's cells in memory, within a few hundred MB.
+MAX_UNPACKED_BYTES = 64 << 20
 MAX_MEMBERS = 10_000
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
@@ -66,12 +67,22 @@ class Workbook:
         self._parts = _sheet_parts(self._archive)
 
     def sheet(self, name: str, max_rows: int, max_columns: int) -> SheetData:
-        """The values of sheet ``name`` (at most ``max_rows`` rows of ``max_columns`` columns),
-        its formulas and merged ranges."""
+        """The values of sheet ``name``, its formulas and merged ranges; WorkbookRefused when its
+        used area is more than ``max_rows`` rows or ``max_columns`` columns."""
         try:
             ws = self._calamine.get_sheet_by_name(name)
-            rows = [row[:max_columns] for row in ws.to_python(skip_empty_area=False, nrows=max_rows)]
+            last_row, last_col = ws.end or (0, 0)
+            if last_row >= max_rows or last_col >= max_columns:
+                # Rows are as wide as the sheet's used area: one stray cell in column XFD would make
+                # every row 16,384 cells.
+                corner = _ref((last_row, last_col))
+                raise refused(self.file, f"sheet {name!r} is used as far as column {corner.rstrip('0123456789')}, "
+                              f"row {last_row + 1:,}: a roadmap sheet has at most {max_columns} columns and "
+                              f"{max_rows:,} rows; delete what lies beyond")
+            rows = ws.to_python(skip_empty_area=False)
             merged = [f"{_ref(a)}:{_ref(b)}" for a, b in (ws.merged_cell_ranges or [])]
+        except WorkbookRefused:
+            raise
         except Exception as exc:  # calamine's errors are its own types, one per part it reads
             raise refused(self.file, f"sheet {name!r} cannot be read ({_why(exc)}): the workbook is damaged; "
                           f"{SAVE_AS} again") from None

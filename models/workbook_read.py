@@ -27,7 +27,7 @@ from models.roadmap_yaml import Path_, Reader, Unreadable, render_path
 from models.workbook_file import SheetData, column_number, open_workbook
 from models.workbook_layout import FIELD, SHEETS, Column, Sheet, choice_values, names, word
 
-MAX_ROWS = 200_000  # rows of one sheet (a 10,000-task roadmap has 10,001)
+MAX_ROWS = 100_000  # rows of one sheet (a 10,000-task roadmap has 10,001)
 MAX_COLUMNS = 64  # the widest sheet (tasks) has 19
 _LIST_SPLIT = re.compile(r"[,;\s]+")
 
@@ -113,9 +113,7 @@ def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
             structure.append(Problem(no, "(sheets)", why, "error", r.file, "(workbook)"))
             continue
         lang = next((lang for lang in LANGUAGES if word(sheet.title, lang).casefold() == title.casefold()), "ru")
-        # Columns past MAX_COLUMNS are not read: a sheet whose size says 16,384 columns would
-        # otherwise give rows of that many empty cells.
-        data_ = wb.sheet(title, MAX_ROWS + 1, MAX_COLUMNS)
+        data_ = wb.sheet(title, MAX_ROWS, MAX_COLUMNS)
         doc[sheet.part] = _SheetReader(r, sheet, no, data_, structure, lang).read()
     if structure:
         raise RoadmapInvalid(structure)
@@ -138,9 +136,7 @@ class _SheetReader:
             assert m is not None
             self._structural(int(m.group(2)), column_number(m.group(1)), "(workbook)",
                              f"merged cells {ref}: unmerge them and give each value its own cell")
-        if len(self.data.rows) > MAX_ROWS:
-            self._structural(MAX_ROWS + 1, 1, "(workbook)", f"more than {MAX_ROWS:,} rows; a roadmap sheet has fewer")
-        rows = self.data.rows[:MAX_ROWS]
+        rows = self.data.rows
         return self._fields(rows) if self.sheet.fields else self._table(rows)
 
     def _columns(self, header: list[Any]) -> dict[int, Column]:

@@ -170,7 +170,16 @@ def test_a_workbook_that_would_unpack_to_too_much_is_refused_unread(tmp_path):
             part.write(chunk)
     assert path.stat().st_size < 1 << 20
     [line] = problems(path)
-    assert "unpacks to 257 MB" in line and "limited to 256 MB" in line
+    limit = MAX_UNPACKED_BYTES >> 20
+    assert f"unpacks to {limit + 1} MB" in line and f"limited to {limit} MB" in line
+
+
+def test_a_stray_cell_far_to_the_right_is_refused_before_the_rows_are_built(plan):
+    wb = openpyxl.load_workbook(plan)
+    wb["Задачи"]["XFD3"] = "x"
+    wb.save(plan)
+    [line] = problems(plan)
+    assert "sheet 'Задачи' is used as far as column XFD, row 7: a roadmap sheet has at most 64 columns" in line
 
 
 def test_nothing_is_imported_from_a_workbook_with_a_problem(db_url, plan):
