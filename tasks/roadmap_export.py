@@ -1,16 +1,16 @@
 """Write a stored roadmap to a file, its format chosen by the file's extension, and write an
 empty workbook for a new session's roadmap.
 
-``WRITERS`` maps an extension to a writer: (document, language, computed columns) -> bytes.
-The document is models/roadmap_document.py's, the shape of the YAML file; the computed
-columns (expected finish, slack, critical, RAG, days late, from models/status.py on the
-as-of day) go where a format has room for them (the workbook's grey columns).
+``WRITERS`` maps an extension to a writer: ExportData -> bytes. Its document is
+models/roadmap_document.py's, the shape of the YAML file; beside it the computed columns
+(expected finish, slack, critical, RAG, days late, from models/status.py on the as-of day)
+and the live plan go where a format has room for them (the workbook's grey columns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from models.calendar import BusinessCalendar
 from models.db import session_scope
 from models.errors import UserError
 from models.file_paths import write_replacing
@@ -29,21 +30,37 @@ from models.schema import Person
 from models.spec import Policy
 from models.status import task_states
 
-Writer = Callable[[dict[str, Any], str, dict[str, dict[str, Any]]], bytes]
+
+@dataclass(frozen=True)
+class ExportData:
+    """What a writer gets: the file's document, the roadmap's language and calendar, and per
+    task key its live plan and forecast on ``as_of`` (for formats with room for them: the
+    workbook's grey columns; a project plan's scheduled and baseline dates)."""
+
+    doc: dict[str, Any]
+    lang: str
+    as_of: date | None = None
+    calendar: BusinessCalendar | None = None
+    computed: dict[str, dict[str, Any]] = field(default_factory=dict)  # expected, slack, critical, rag, days_late
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # start, due, baseline_start, baseline_due
 
 
-def yaml_bytes(doc: dict[str, Any], lang: str, computed: dict[str, dict[str, Any]]) -> bytes:
+Writer = Callable[[ExportData], bytes]
+
+
+def yaml_bytes(data: ExportData) -> bytes:
     """The document as a roadmap YAML file (computed columns are not part of the format)."""
-    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
+    text = yaml.safe_dump(data.doc, allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
     return text.encode("utf-8")
 
 
-def workbook_bytes(doc: dict[str, Any], lang: str, computed: dict[str, dict[str, Any]]) -> bytes:
+def workbook_bytes(data: ExportData) -> bytes:
     from tasks.workbook_write import workbook_bytes as write  # XlsxWriter only for workbooks
 
-    return write(doc, lang, computed)
+    return write(data.doc, data.lang, data.computed)
 
 
+# Extension -> writer; another format plugs in here (and its reader in models/roadmap_files.py).
 WRITERS: dict[str, Writer] = {".yaml": yaml_bytes, ".yml": yaml_bytes, ".xlsx": workbook_bytes}
 
 
@@ -73,12 +90,16 @@ def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: d
         doc = roadmap_document(session, roadmap, tasks)
         day = day_of(roadmap, as_of)
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
-        states = task_states(tasks, people, day, roadmap_calendar(roadmap), Policy.of(roadmap).remind_window)
+        cal = roadmap_calendar(roadmap)
+        states = task_states(tasks, people, day, cal, Policy.of(roadmap).remind_window)
         lang = roadmap.language
         computed = {s.key: {"expected": s.expected, "slack": s.slack, "critical": s.critical,
                             "rag": rag_colour(s.rag, lang), "days_late": s.days_late} for s in states}
+        plans = {t.key: {"start": t.start, "due": t.due, "baseline_start": t.baseline_start,
+                         "baseline_due": t.baseline_due} for t in tasks}
+        data = ExportData(doc, lang, day, cal, computed, plans)
         key = roadmap.key
-    target = write_replacing(path, write(doc, lang, computed), "export")
+    target = write_replacing(path, write(data), "export")
     return Exported(key, target, len(doc["tasks"]), day)
 
 
@@ -89,4 +110,4 @@ def new_workbook(path: str | Path, lang: str) -> Path:
         raise UserError(f"{path}: a new roadmap workbook is an .xlsx file; give a name ending in .xlsx")
     doc = {"roadmap": {"language": lang, "timezone": "Europe/Moscow", "calendar": "RU"},
            "policy": Policy().model_dump()}
-    return write_replacing(path, workbook_bytes(doc, lang, {}), "new")
+    return write_replacing(path, workbook_bytes(ExportData(doc, lang)), "new")

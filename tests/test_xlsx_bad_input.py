@@ -210,3 +210,9 @@ def test_row_and_column_helpers_find_the_cells(plan):  # what the edits above re
     ws = openpyxl.load_workbook(plan)["Задачи"]
     assert (row_of(ws, "d"), column_of(ws, "Ответственный")) == (5, 5)
     assert ws.cell(5, 8).value == "task.b + 1w" and ws.cell(4, 8).value.date() == date(2014, 11, 7)
+
+
+def test_a_duplicate_key_names_the_cell_of_the_first(plan):
+    edit(plan, "Задачи", "b", "Код", "a")
+    found = problems(plan)
+    assert f"{plan}:Задачи!A3: key: duplicate tasks key 'a' (first at Задачи!A2)" in found
