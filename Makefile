@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_prefect.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/bench_xlsx.py
 
 clean:
 	rm -rf var .pytest_cache .hypothesis
