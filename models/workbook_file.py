@@ -103,14 +103,17 @@ class Workbook:
         return found
 
 
-def _ref(corner: tuple[int, int]) -> str:
-    row, col = corner
+def cell_name(row: int, col: int) -> str:
+    """ "E12" for row 12, column 5 (both from 1)."""
     letters = ""
-    col += 1
     while col:
         col, rem = divmod(col - 1, 26)
         letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"
+    return f"{letters}{row}"
+
+
+def _ref(corner: tuple[int, int]) -> str:  # calamine's corners count from 0
+    return cell_name(corner[0] + 1, corner[1] + 1)
 
 
 def _why(exc: Exception) -> str:

@@ -24,7 +24,7 @@ from models.i18n import LANGUAGES
 from models.loader import LoadedRoadmap, check_document, read_roadmap_bytes
 from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader, Unreadable, render_path
-from models.workbook_file import SheetData, column_number, open_workbook
+from models.workbook_file import SheetData, cell_name, column_number, open_workbook
 from models.workbook_layout import FIELD, SHEETS, Column, Sheet, choice_values, names, word
 
 MAX_ROWS = 100_000  # rows of one sheet (a 10,000-task roadmap has 10,001)
@@ -48,16 +48,15 @@ class CellReader(Reader):
             path = path[:-1]
         return self.cells.get(path, (0, 1, 1, ""))
 
-    def line_of(self, path: Path_) -> int:  # orders the problems: sheet by sheet, row by row
-        sheet_no, row, col, _ = self._cell(path)
-        return sheet_no * 100_000_000 + row * 1_000 + col
+    def line_of(self, path: Path_) -> int:
+        return _order(*self._cell(path)[:3])
 
     def place(self, path: Path_) -> str:
         _, row, col, title = self._cell(path)
-        return f"{_quoted_title(title)}!{_letter(col)}{row}" if title else "(workbook)"
+        return f"{_quoted_title(title)}!{cell_name(row, col)}" if title else "(workbook)"
 
     def missing(self, path: Path_) -> None:
-        """At the empty cell itself, when the sheet has the column (it must: models/workbook_read.py)."""
+        """At the empty cell itself: every cell of a row's columns is located, empty or not."""
         if path in self.cells:
             self.problem(path, "a value is required here")
         else:
@@ -81,12 +80,9 @@ def _quoted_title(title: str) -> str:
     return title if re.fullmatch(r"\w+", title) else "'" + title.replace("'", "''") + "'"
 
 
-def _letter(col: int) -> str:
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
+def _order(sheet_no: int, row: int, col: int) -> int:
+    """A problem's ``line``: problems are listed sheet by sheet, row by row."""
+    return sheet_no * 100_000_000 + row * 1_000 + col
 
 
 def load_workbook_file(path: str | Path) -> LoadedRoadmap:
@@ -127,8 +123,8 @@ class _SheetReader:
         self.data, self.lang = data, lang  # lang: of the sheet's title, for its headers in messages
 
     def _structural(self, row: int, col: int, path: str, message: str) -> None:
-        self.structure.append(Problem(self.no * 100_000_000 + row * 1_000 + col, path, message, "error",
-                                      self.r.file, f"{_quoted_title(self.title)}!{_letter(col)}{row}"))
+        self.structure.append(Problem(_order(self.no, row, col), path, message, "error", self.r.file,
+                                      f"{_quoted_title(self.title)}!{cell_name(row, col)}"))
 
     def read(self) -> Any:
         for ref in self.data.merged:
