@@ -38,15 +38,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Debian's chromium (the browser test drives it with Playwright; never `playwright install`) and
-# LibreOffice Writer (the report's PDF test), and a Java runtime (MPXJ, for MS Project files).
-# Installed when missing and we may (root); the tests that need them skip with a reason otherwise.
+# Debian's chromium (the browser test drives it with Playwright; never `playwright install`),
+# LibreOffice Writer (the report's PDF test) and Calc (workbooks saved by LibreOffice,
+# tests/test_xlsx_roundtrip.py), and a Java runtime (MPXJ, for MS Project files). Installed when
+# missing and we may (root); the tests that need them skip with a reason otherwise.
+CALC := /usr/lib/libreoffice/program/libsclo.so
 system-deps:
-	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then :; \
+	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1 && [ -e $(CALC) ] && command -v java >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui default-jre-headless; \
-	else echo "note: chromium, soffice or java missing and not root: the browser, PDF and .mpp tests will skip"; fi
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui libreoffice-calc-nogui default-jre-headless; \
+	else echo "note: chromium, LibreOffice (Writer, Calc) or java missing and not root: the tests that need them will skip"; fi
 
 # After changing a message in code or templates: extract them and update the Russian catalog
 # (then translate the new entries in locale/ru/LC_MESSAGES/messages.po; tests/test_i18n.py checks).
@@ -60,6 +62,7 @@ bench: install
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_prefect.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/bench_xlsx.py
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli import (
+    file_commands,
     mail_commands,
-    msproject_commands,
     portfolio_commands,
     report_commands,
     run_commands,
@@ -68,18 +68,19 @@ mail_commands.register(app)
 report_commands.register(app)
 web_commands.register(app)
 run_commands.register(app)
-msproject_commands.register(app)
 portfolio_commands.register(app)
+file_commands.register(app)
 
 @app.command()
 @handle_errors
 def validate(
-    file: Annotated[str, typer.Argument(help="Roadmap YAML file, or MS Project .xml/.mpp.")],
+    file: Annotated[str, typer.Argument(help="Roadmap file: .yaml, .xlsx, or MS Project .xml/.mpp.")],
     create_people: CreatePeopleOption = False,
     roadmap: RoadmapOption = None,
-    db: DbOption = None,  # YAML needs no database; an MS Project file is read into its stored roadmap
+    db: DbOption = None,  # YAML and .xlsx need no database; an MS Project file is read into its stored roadmap
 ) -> None:
-    """Check a roadmap file and print every problem with its line (a YAML file: the database is not used)."""
+    """Check a roadmap file and print every problem with its line or cell (a YAML or Excel file: the
+    database is not used)."""
     from tasks.msproject_jobs import is_project_file, validate_project_file
     from tasks.roadmap_jobs import validate_file
 
@@ -98,7 +99,7 @@ def validate(
 
 @app.command("import")
 @handle_errors
-def import_(file: Annotated[str, typer.Argument(help="Roadmap YAML file, or MS Project .xml/.mpp.")],
+def import_(file: Annotated[str, typer.Argument(help="Roadmap file: .yaml, .xlsx, or MS Project .xml/.mpp.")],
             prefect: PrefectOption = False, create_people: CreatePeopleOption = False,
             roadmap: RoadmapOption = None, db: DbOption = None) -> None:
     """Import (or re-import) a roadmap file: an upsert by key, printing what changed. An MS Project

@@ -56,7 +56,7 @@ def run_flow(module: str, name: str, *, preflight: Callable[[str], None] | None 
     refuses."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from models.loader import load_roadmap
+    from models.roadmap_files import load_roadmap_file
     from tasks.roadmap_jobs import active_keys, roadmap_day
 
     url = params.get("db_url") or db_url(None)
@@ -66,7 +66,7 @@ def run_flow(module: str, name: str, *, preflight: Callable[[str], None] | None 
     elif "roadmap_key" in params:
         roadmap_day(url, params["roadmap_key"], params.get("as_of"))
     if "path" in params:
-        load_roadmap(params["path"])
+        load_roadmap_file(params["path"])
     if preflight is not None:
         preflight(url)
 

@@ -99,7 +99,7 @@ def _validate_item(r: Reader, model: type[BaseModel], value: Any, path: Path_) -
             if err["loc"]:
                 rejected.add(str(err["loc"][0]))
             if err["type"] == "missing":
-                r.problem(loc[:-1], f"missing required key {loc[-1]!r}")
+                r.missing(loc)
             elif err["type"] in ("model_type", "dict_type"):
                 r.problem(loc, f"expected a mapping of keys, got {_short(err.get('input'))}")
             else:
@@ -195,6 +195,12 @@ def load_roadmap_text(text: str, file: str = "<roadmap>") -> LoadedRoadmap:
 # -- the whole document ----------------------------------------------------------
 
 
+def check_document(r: Reader, data: Any) -> LoadedRoadmap:
+    """Check a plain document (the YAML file's, or a workbook's: models/workbook_read.py) with
+    ``r`` placing each problem; the loaded roadmap, or RoadmapInvalid with every problem."""
+    return _check(r, data)
+
+
 def _check(r: Reader, data: Any) -> LoadedRoadmap:
     r.data = data
     if not isinstance(data, dict):
@@ -219,15 +225,15 @@ def _check(r: Reader, data: Any) -> LoadedRoadmap:
         if not isinstance(value, list):
             r.problem((section,), f"expected a list of {section}, got {_short(value)}")
             continue
-        first_line: dict[str, int] = {}
+        first_at: dict[str, str] = {}
         for i, item in enumerate(value):
             if isinstance(item, dict) and isinstance(item.get("key"), str):
                 k = item["key"]
                 all_keys[section].add(k)  # so a broken item does not cascade into "unknown key"
-                if k in first_line:
-                    r.problem((section, i, "key"), f"duplicate {section} key {k!r} (first at line {first_line[k]})")
+                if k in first_at:
+                    r.problem((section, i, "key"), f"duplicate {section} key {k!r} (first at {first_at[k]})")
                     continue
-                first_line[k] = r.line_of((section, i))
+                first_at[k] = r.place((section, i))
             obj, whole = _validate_item(r, model, item, (section, i))
             if obj is not None:
                 (items if whole else partial)[section].append((i, obj))
@@ -314,17 +320,17 @@ def _check_calendar(r: Reader, meta: Any) -> BusinessCalendar | None:
                 else f": the holidays package knows no regions of {country}")
         r.problem(where + ("region",), f"unknown region {rules.region!r} of {country}{hint}")
         ok = False
-    off_at: dict[date, int] = {}  # extra day off -> its line
+    off_at: dict[date, str] = {}  # extra day off -> where it is
     for name in ("extra_days_off", "extra_working_days"):
         for j, day in enumerate(getattr(rules, name)):
             why = outside_window(day, meta.session.date)
             if why is None and name == "extra_working_days" and day in off_at:
-                why = f"{day} is also an extra day off (line {off_at[day]}): a day is either off or working"
+                why = f"{day} is also an extra day off ({off_at[day]}): a day is either off or working"
             if why is not None:
                 r.problem(where + (name, j), why)
                 ok = False
             elif name == "extra_days_off":
-                off_at.setdefault(day, r.line_of(where + (name, j)))
+                off_at.setdefault(day, r.place(where + (name, j)))
     if not ok:
         return None
     return calendar_for(country, rules.region, frozenset(rules.extra_days_off), frozenset(rules.extra_working_days))
@@ -344,7 +350,7 @@ def _check_people(r: Reader, items: dict[str, list[tuple[int, Any]]], all_keys: 
             # would be refused for the second one.
             j, q = first
             r.problem(("people", i, "email"), f"e-mail address {p.email!r} of {p.key!r} is already {q.key!r}'s "
-                      f"({q.email!r}, line {r.line_of(('people', j, 'email'))}); addresses are compared ignoring case")
+                      f"({q.email!r}, {r.place(('people', j, 'email'))}); addresses are compared ignoring case")
         _ref(r, ("people", i, "partner"), "partner", p.partner, all_keys["partners"])
         _ref(r, ("people", i, "manager"), "person", p.manager, all_keys["people"])
     manager_of = {k: p.manager for k, (_, p) in people.items() if p.manager}

@@ -1,4 +1,7 @@
-"""Problems found in a roadmap file, each pointing at a file, a line and a key path."""
+"""Problems found in a roadmap file, each pointing at a file, a place and a key path.
+
+The place is a line in a YAML file (``plan.yaml:12``) and a cell in a workbook
+(``plan.xlsx:Задачи!E12``, ``where``); ``line`` then only orders the problems."""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ class Problem:
     message: str
     severity: str = "error"  # error | warning
     file: str = field(default="", compare=False)
+    where: str = field(default="", compare=False)  # a workbook's cell, "Задачи!E12"; a YAML file's: ""
 
     def format(self) -> str:
         prefix = "" if self.severity == "error" else "warning: "
-        return f"{self.file}:{self.line}: {self.path}: {prefix}{self.message}"
+        return f"{self.file}:{self.where or self.line}: {self.path}: {prefix}{self.message}"
 
 
 class RoadmapInvalid(Exception):

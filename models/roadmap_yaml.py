@@ -101,6 +101,14 @@ class Reader:
             Problem(line or self.line_of(path), render_path(path, self.data), message, severity, self.file)
         )
 
+    def missing(self, path: Path_) -> None:
+        """A required key left out: a problem at the mapping that lacks it."""
+        self.problem(path[:-1], f"missing required key {path[-1]!r}")
+
+    def place(self, path: Path_) -> str:
+        """Where ``path`` is, for a message that points at another value ("first at line 12")."""
+        return f"line {self.line_of(path)}"
+
     def line_of(self, path: Path_) -> int:
         while path and path not in self.lines:
             path = path[:-1]

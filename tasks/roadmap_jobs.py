@@ -15,9 +15,10 @@ from sqlalchemy import CursorResult, select, update
 from models.db import session_scope
 from models.history import ChangeLog, history
 from models.importer import ImportReport, file_sha256, import_roadmap
-from models.loader import LoadedRoadmap, load_roadmap
+from models.loader import LoadedRoadmap
 from models.planning import live_tasks, roadmap_calendar
 from models.portfolio import portfolio
+from models.roadmap_files import load_roadmap_file
 from models.roadmaps import active_roadmaps, check_day, day_of, select_roadmap, today_in
 from models.schema import Change, OutboxMessage, Person, Roadmap, Stage
 from models.spec import Policy
@@ -101,7 +102,7 @@ def archive_roadmap(db_url: str, roadmap_key: str, *, actor: str, undo: bool = F
 
 
 def validate_file(path: str | Path) -> LoadedRoadmap:
-    return load_roadmap(path)
+    return load_roadmap_file(path)
 
 
 def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> ImportReport:
@@ -112,7 +113,7 @@ def import_file(db_url: str, path: str | Path, *, actor: str | None = None) -> I
             key = session.scalar(select(Roadmap.key).where(Roadmap.source_sha256 == digest))
         if key is not None:
             return ImportReport(key, identical=True)
-    loaded = load_roadmap(path)
+    loaded = load_roadmap_file(path)
     with session_scope(db_url) as session:
         return import_roadmap(session, loaded, actor=actor)
 
