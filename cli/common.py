@@ -41,6 +41,9 @@ AsOfOption = Annotated[
     typer.Option("--as-of", help="The day to evaluate (YYYY-MM-DD); default today in the roadmap's timezone.",
                  show_default=False),
 ]
+CreatePeopleOption = Annotated[
+    bool, typer.Option("--create-people", help="MS Project files: resources that are not people of the roadmap "
+                       "become people (they need a name and an e-mail address).")]
 PrefectOption = Annotated[
     bool, typer.Option("--prefect", help="Run through Prefect (recorded in the configured Prefect API).")
 ]

@@ -24,6 +24,7 @@ from cli import (
 )
 from cli.common import (
     AsOfOption,
+    CreatePeopleOption,
     DbOption,
     PrefectOption,
     RoadmapOption,
@@ -33,7 +34,6 @@ from cli.common import (
     handle_errors,
     shown,
 )
-from cli.msproject_commands import CreatePeopleOption
 from cli.run_commands import flow_db, run_flow, via_prefect
 from models.db import current_revision, get_engine, upgrade
 from models.errors import UserError
