@@ -18,7 +18,6 @@ from typing import Any
 
 import holidays as holidays_lib
 from lxml import etree
-from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
 from models.mspdi_fields import (
@@ -37,10 +36,8 @@ from models.mspdi_fields import (
     task_progress,
     task_uid,
 )
-from models.planning import roadmap_calendar
-from models.roadmaps import select_roadmap
+from models.roadmap_document import StoredRoadmap
 from models.schema import Stage, Task
-from models.stored_roadmap import StoredRoadmap, stored_roadmap
 
 
 def stage_dates(stage: Stage, cal: BusinessCalendar) -> DatesView:
@@ -58,13 +55,8 @@ def baseline_dates(task: Task, cal: BusinessCalendar) -> DatesView:
     return DatesView(start, task.baseline_due, cal.count(start, task.baseline_due))
 
 
-def export_mspdi(session: Session, roadmap_key: str | None, as_of: date | None = None) -> bytes:
-    """The roadmap as MSPDI XML bytes (UTF-8); ``as_of`` is the project's status date."""
-    stored = stored_roadmap(session, select_roadmap(session, roadmap_key))
-    return mspdi_bytes(stored, roadmap_calendar(stored.roadmap), as_of)
-
-
 def mspdi_bytes(stored: StoredRoadmap, cal: BusinessCalendar, as_of: date | None) -> bytes:
+    """The roadmap as MSPDI XML bytes (UTF-8); ``as_of`` is the project's status date."""
     roadmap = stored.roadmap
     views = {t.key: task_dates(t, cal) for t in stored.tasks}
     starts = [roadmap.session_date, *(s.start for s in stored.stages), *(v.start for v in views.values())]

@@ -41,8 +41,8 @@ from models.mspdi_fields import (
     task_progress,
 )
 from models.problems import Problem, RoadmapInvalid
+from models.roadmap_document import StoredRoadmap, file_item
 from models.roadmap_yaml import Path_, Reader
-from models.stored_roadmap import StoredRoadmap, task_item
 
 _DURATION = re.compile(r"^PT(\d+(?:\.\d+)?)H(\d+(?:\.\d+)?)M(\d+(?:\.\d+)?)S$")
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
@@ -94,8 +94,9 @@ def load_mspdi_bytes(raw: bytes, file: str, stored: StoredRoadmap, cal: Business
         raise RoadmapInvalid(problems)
     rows = [row for element in tasks_element.iterchildren(q("Task"))
             if (row := _read_task(element, q, problem)) is not None]
-    people, owner_of = _resources(root, q, stored, rows, create_people, problem)
-    document, lines = _document(rows, stored, cal, owner_of, minutes_per_day, problem)
+    base = stored.document(state="file")  # what the project file's rows are compared with
+    people, owner_of = _resources(root, q, stored.roadmap.key, base["people"], rows, create_people, problem)
+    document, lines = _document(rows, stored, base, cal, owner_of, minutes_per_day, problem)
     if any(p.severity == "error" for p in problems):
         raise RoadmapInvalid(problems)
     document["people"] = people
@@ -202,11 +203,12 @@ def _hours(text: str | None) -> float | None:
     return float(match[1]) + float(match[2]) / 60 + float(match[3]) / 3600 if match else None
 
 
-def _resources(root: Any, q: Callable[[str], str], stored: StoredRoadmap, rows: list[_Row], create_people: bool,
-               problem: Callable[..., None]) -> tuple[list[dict[str, Any]], dict[int, tuple[str | None, int]]]:
+def _resources(root: Any, q: Callable[[str], str], roadmap_key: str, known: list[dict[str, Any]], rows: list[_Row],
+               create_people: bool, problem: Callable[..., None],
+               ) -> tuple[list[dict[str, Any]], dict[int, tuple[str | None, int]]]:
     """The roadmap's people (with new ones when ``create_people``), and each task UID's owner
     (a person key) with the line of its assignment."""
-    people = [dict(p) for p in stored.document["people"]]
+    people = [dict(p) for p in known]
     by_email = {address_key(p["email"]): p["key"] for p in people}
     by_name = {p["name"].strip().casefold(): p["key"] for p in people}
     keys = {p["key"] for p in people}
@@ -238,7 +240,7 @@ def _resources(root: Any, q: Callable[[str], str], stored: StoredRoadmap, rows: 
                     "a name and an e-mail address (the resource's Email Address field)")
         else:
             problem(unknown[0][2], "Resources", f"{len(unknown)} resource(s) are not people of roadmap "
-                    f"{stored.roadmap.key!r} (matched by e-mail address, then by name): {listed}; add them to the "
+                    f"{roadmap_key!r} (matched by e-mail address, then by name): {listed}; add them to the "
                     "roadmap's people, or import with --create-people")
     names = {row.uid: row.name for row in rows}
     owner_of: dict[int, tuple[str | None, int]] = {}
@@ -266,17 +268,17 @@ def _new_key(text: str, taken: set[str]) -> str:
     return key
 
 
-def _document(rows: list[_Row], stored: StoredRoadmap, cal: BusinessCalendar,
+def _document(rows: list[_Row], stored: StoredRoadmap, base_document: dict[str, Any], cal: BusinessCalendar,
               owner_of: dict[int, tuple[str | None, int]],
               minutes_per_day: int, problem: Callable[..., None]) -> tuple[dict[str, Any], dict[Path_, int]]:
     """The stored document with the file's stages and tasks, and the line of every path."""
-    document = dict(stored.document)
+    document = dict(base_document)
     lines: dict[Path_, int] = {}
     stages: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     stage_rows = {s.key: s for s in stored.stages}
     task_rows = {t.key: t for t in stored.tasks}
-    base_stages = {s["key"]: s for s in stored.document["stages"]}
+    base_stages = {s["key"]: s for s in base_document["stages"]}
     stage_of_uid: dict[int, str] = {}
     key_of_uid: dict[int, str] = {}
     current: str | None = None
@@ -367,9 +369,9 @@ def _task_dates(row: _Row, cal: BusinessCalendar, minutes_per_day: int, stored: 
     follows its links (as in MS Project), an unlinked one is pinned to its start and finish."""
     out: dict[str, Any] = {}
     view = _dates(row, cal, minutes_per_day)
-    base = task_item(stored) if stored is not None else None
+    base = file_item("tasks", stored, state="file") if stored is not None else None
     if base is not None and view == task_dates(stored, cal):
-        out.update(start=base["start"], due=base["due"], duration=base["duration"])
+        out.update(start=base.get("start"), due=base.get("due"), duration=base.get("duration"))
     elif view is not None:
         milestone = row.values.get("Milestone") == 1 or view.days == 0
         if linked and not milestone:
@@ -380,7 +382,7 @@ def _task_dates(row: _Row, cal: BusinessCalendar, minutes_per_day: int, stored: 
     progress = ProgressView(percent, row.values.get("ActualFinish") if percent >= 100 else None,
                             row.values.get("status") or "")
     if base is not None and progress == task_progress(stored.status, stored.progress, stored.done_on):
-        out.update(status=base["status"], done_on=base["done_on"], progress=base["progress"])
+        out.update(status=base["status"], done_on=base.get("done_on"), progress=base.get("progress"))
     else:
         out.update(progress_fields(progress, view.finish if view else date.today()))
     return out

@@ -1,4 +1,5 @@
-"""MS Project files (docs/msproject.md): export a stored roadmap as MSPDI XML, and read .xml
+"""MS Project files (docs/msproject.md): export a stored roadmap as MSPDI XML (through
+tasks/roadmap_export.py's writers, as `roadmap export x.xml` does), and read .xml
 (MSPDI) or .mpp (through MPXJ) files into the roadmap they update. Each job is one transaction."""
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
-from models.file_paths import write_replacing
+from models.errors import UserError
 from models.importer import ImportReport, import_roadmap
 from models.loader import MAX_FILE_BYTES, LoadedRoadmap, read_roadmap_bytes
-from models.mspdi_export import export_mspdi
 from models.mspdi_import import load_mspdi_bytes
 from models.planning import roadmap_calendar
+from models.roadmap_document import stored_roadmap
 from models.roadmaps import select_roadmap
-from models.stored_roadmap import stored_roadmap
 
 SUFFIXES = (".xml", ".mpp")  # what `validate` and `import` read as MS Project files
 # Our export of 10,000 tasks is 19 MB of MSPDI; MS Project writes more per task (and timephased
@@ -60,6 +60,9 @@ def import_project_file(db_url: str, path: str | Path, roadmap_key: str | None, 
 
 
 def export_project_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: date | None = None) -> Path:
-    with session_scope(db_url) as session:
-        data = export_mspdi(session, roadmap_key, as_of)
-    return write_replacing(path, data, "export")
+    """The roadmap as MSPDI XML at ``path`` (an .xml file), written as ``roadmap export`` writes it."""
+    from tasks.roadmap_export import export_file
+
+    if Path(path).suffix.lower() != ".xml":
+        raise UserError(f"{path}: an MS Project file to write is an .xml file; give a name ending in .xml")
+    return export_file(db_url, roadmap_key, path, as_of).path

@@ -4,7 +4,8 @@ empty workbook for a new session's roadmap.
 ``WRITERS`` maps an extension to a writer: ExportData -> bytes. Its document is
 models/roadmap_document.py's, the shape of the YAML file; beside it the computed columns
 (expected finish, slack, critical, RAG, days late, from models/status.py on the as-of day)
-and the live plan go where a format has room for them (the workbook's grey columns).
+and the live plan go where a format has room for them (the workbook's grey columns), and the
+stored rows for a format that needs more than the file says (MS Project: UIDs, scheduled dates).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from models.errors import UserError
 from models.file_paths import write_replacing
 from models.i18n import rag_colour
 from models.planning import live_tasks, roadmap_calendar
-from models.roadmap_document import roadmap_document
+from models.roadmap_document import StoredRoadmap, stored_roadmap
 from models.roadmaps import day_of, select_roadmap
 from models.schema import Person
 from models.spec import Policy
@@ -34,8 +35,10 @@ from models.status import task_states
 @dataclass(frozen=True)
 class ExportData:
     """What a writer gets: the file's document, the roadmap's language and calendar, and per
-    task key its live plan and forecast on ``as_of`` (for formats with room for them: the
-    workbook's grey columns; a project plan's scheduled and baseline dates)."""
+    task key its live plan and forecast (for formats with room for them: the workbook's grey
+    columns; a project plan's scheduled and baseline dates). ``as_of``: the day asked for
+    (None: none was; the forecast is then of the roadmap's today), a project plan's status date.
+    ``stored``: the rows the document was made from, read while the export's session is open."""
 
     doc: dict[str, Any]
     lang: str
@@ -43,6 +46,7 @@ class ExportData:
     calendar: BusinessCalendar | None = None
     computed: dict[str, dict[str, Any]] = field(default_factory=dict)  # expected, slack, critical, rag, days_late
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # start, due, baseline_start, baseline_due
+    stored: StoredRoadmap | None = None
 
 
 Writer = Callable[[ExportData], bytes]
@@ -60,24 +64,26 @@ def workbook_bytes(data: ExportData) -> bytes:
     return write(data.doc, data.lang, data.computed)
 
 
+def project_bytes(data: ExportData) -> bytes:
+    """MS Project XML: the stored rows (tasks, summary tasks, calendar and baseline), not the document."""
+    from models.mspdi_export import mspdi_bytes  # lxml only for project files
+
+    if data.stored is None or data.calendar is None:
+        raise ValueError("an MS Project file is written from the stored roadmap and its calendar")
+    return mspdi_bytes(data.stored, data.calendar, data.as_of)
+
+
 # Extension -> writer; another format plugs in here (and its reader in models/roadmap_files.py).
-WRITERS: dict[str, Writer] = {".yaml": yaml_bytes, ".yml": yaml_bytes, ".xlsx": workbook_bytes}
+WRITERS: dict[str, Writer] = {".yaml": yaml_bytes, ".yml": yaml_bytes, ".xlsx": workbook_bytes,
+                              ".xml": project_bytes}
 
 
-# MS Project XML is written from the stored roadmap by tasks/msproject_jobs.py (its tasks,
-# summary tasks, calendar and baseline), not from the file's document.
-PROJECT_SUFFIX = ".xml"
-
-
-def writer_for(path: str | Path) -> Writer | None:
-    """The writer of ``path``'s extension (None: MS Project XML), or a UserError naming the
-    ones there are."""
+def writer_for(path: str | Path) -> Writer:
+    """The writer of ``path``'s extension, or a UserError naming the ones there are."""
     suffix = Path(str(path)).suffix.lower()
-    if suffix == PROJECT_SUFFIX:
-        return None
     if suffix not in WRITERS:
         raise UserError(f"{path}: cannot write {suffix or 'a file without an extension'}: "
-                        f"give a file name ending in {', '.join([*WRITERS, PROJECT_SUFFIX])}")
+                        f"give a file name ending in {', '.join(WRITERS)}")
     return WRITERS[suffix]
 
 
@@ -94,17 +100,9 @@ def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: d
     write = writer_for(path)
     with session_scope(db_url) as session:
         roadmap = select_roadmap(session, roadmap_key)
-        tasks = live_tasks(session, roadmap.id)
-        if write is None:  # MS Project XML: from the stored roadmap, in a session of its own
-            key, count, day = roadmap.key, len(tasks), day_of(roadmap, as_of)
-    if write is None:
-        from tasks.msproject_jobs import export_project_file  # lxml only for project files
-
-        return Exported(key, export_project_file(db_url, key, path, as_of), count, day)
-    with session_scope(db_url) as session:
-        roadmap = select_roadmap(session, roadmap_key)
-        tasks = live_tasks(session, roadmap.id)
-        doc = roadmap_document(session, roadmap, tasks)
+        stored = stored_roadmap(session, roadmap, live_tasks(session, roadmap.id))
+        tasks = stored.tasks
+        doc = stored.document()
         day = day_of(roadmap, as_of)
         people = {p.key: p for p in session.scalars(select(Person).where(Person.roadmap_id == roadmap.id))}
         cal = roadmap_calendar(roadmap)
@@ -114,9 +112,9 @@ def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: d
                             "rag": rag_colour(s.rag, lang), "days_late": s.days_late} for s in states}
         plans = {t.key: {"start": t.start, "due": t.due, "baseline_start": t.baseline_start,
                          "baseline_due": t.baseline_due} for t in tasks}
-        data = ExportData(doc, lang, day, cal, computed, plans)
+        content = write(ExportData(doc, lang, as_of, cal, computed, plans, stored))  # the rows need the session
         key = roadmap.key
-    target = write_replacing(path, write(data), "export")
+    target = write_replacing(path, content, "export")
     return Exported(key, target, len(doc["tasks"]), day)
 
 

@@ -342,7 +342,7 @@ def test_the_cli_validates_imports_and_exports_ms_project_xml(tmp_path, small_ya
     assert bad.returncode == 2 and "junk.xml:1: (xml): not a valid XML file" in bad.stderr
     assert "Traceback" not in bad.stderr
     wrong = run("export", "plan.csv", cwd=tmp_path, db=db)
-    assert wrong.returncode == 2 and "write .xml" in wrong.stderr
+    assert wrong.returncode == 2 and "cannot write .csv" in wrong.stderr and ".xml" in wrong.stderr
 
 
 def test_a_project_file_over_the_size_limit_is_refused_unread(db_url, small_yaml, tmp_path):
