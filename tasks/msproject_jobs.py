@@ -1,16 +1,14 @@
-"""MS Project files (docs/msproject.md): export a stored roadmap as MSPDI XML (through
-tasks/roadmap_export.py's writers, as `roadmap export x.xml` does), and read .xml
-(MSPDI) or .mpp (through MPXJ) files into the roadmap they update. Each job is one transaction."""
+"""MS Project files (docs/msproject.md): read .xml (MSPDI) or .mpp (through MPXJ) files into the
+roadmap they update; each job is one transaction. They are written by tasks/roadmap_export.py
+(``WRITERS``), as every format is."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
-from models.errors import UserError
 from models.importer import ImportReport, import_roadmap
 from models.loader import MAX_FILE_BYTES, LoadedRoadmap, read_roadmap_bytes
 from models.mspdi_import import load_mspdi_bytes
@@ -58,11 +56,3 @@ def import_project_file(db_url: str, path: str | Path, roadmap_key: str | None, 
         loaded = load_mspdi(session, path, roadmap_key, create_people=create_people)
         return import_roadmap(session, loaded, actor=actor)
 
-
-def export_project_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: date | None = None) -> Path:
-    """The roadmap as MSPDI XML at ``path`` (an .xml file), written as ``roadmap export`` writes it."""
-    from tasks.roadmap_export import export_file
-
-    if Path(path).suffix.lower() != ".xml":
-        raise UserError(f"{path}: an MS Project file to write is an .xml file; give a name ending in .xml")
-    return export_file(db_url, roadmap_key, path, as_of).path
