@@ -222,3 +222,73 @@ def test_serve_runs_a_scheduled_daily_cycle(app_env):
     assert [s["active"] for s in json.loads(spec.stdout)["schedules"]] == [True]
     assert list_messages(env["ROADMAP_DATABASE_URL"])  # today's cycle recorded (and sent) something
     _no_duplicates(smtp, env["ROADMAP_DATABASE_URL"])
+
+
+KEYS = ["small", "north", "south", "east", "west"]
+
+
+def _child_runs(api: str, parents: list[str]) -> list[dict]:
+    body = {"flows": {"name": {"any_": ["roadmap-cycle"]}},
+            "flow_runs": {"parent_flow_run_id": {"any_": parents}}}
+    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+
+
+def _slot_held(api: str, run: dict) -> tuple[datetime, datetime]:
+    """When a roadmap-cycle run held its roadmap's slot, near enough: from its first task run
+    after `roadmap-day` (the one task before the slot is taken) to the end of its last one."""
+    body = {"flow_runs": {"id": {"any_": [run["id"]]}}}
+    tasks = httpx.post(f"{api}/task_runs/filter", json=body, timeout=10).json()
+    held = [t for t in tasks if t["name"].split("-")[:2] != ["roadmap", "day"]]
+    return (min(datetime.fromisoformat(t["start_time"]) for t in held),
+            max(datetime.fromisoformat(t["end_time"]) for t in held))
+
+
+def test_the_daily_cycle_shares_the_roadmaps_between_two_workers_one_run_per_roadmap_at_a_time(app_env):
+    """Five roadmaps, two workers on the pool, and the daily-cycle deployment fired twice at
+    once (a doubled schedule): each run starts one roadmap-cycle run per roadmap; both workers
+    take some; a roadmap's two runs never hold its slot at the same time; every roadmap's mail
+    arrives once. A later daily cycle of the same day sends nothing new."""
+    from tests.test_portfolio import add_roadmap, domains
+
+    env, smtp, procs, url, tmp, api = app_env
+    for key in KEYS[1:]:
+        add_roadmap(url, tmp, key)
+    deploy = _run([str(BIN / "roadmap"), "deploy"], env)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    # --limit 2: a worker runs at most two flow runs at once (a daily-cycle run waiting for its
+    # children is one of them), so that one worker does not take every run it finds.
+    workers = [Proc(f"worker-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "roadmap-office",
+                                    "--type", "process", "--name", f"worker-{i}", "--limit", "2"], env, tmp)
+               for i in (1, 2)]
+    procs.extend(workers)
+
+    def daily_cycles(n: int) -> list[str]:
+        args = [str(BIN / "prefect"), "deployment", "run", "daily-cycle/daily-cycle", "--param", "as_of=2014-11-10",
+                "--watch", "--watch-timeout", str(int(DEADLINE))]
+        runs = [subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True) for _ in range(n)]
+        outs = [p.communicate(timeout=DEADLINE + 30)[0] for p in runs]
+        assert all(p.returncode == 0 and "Completed" in o for p, o in zip(runs, outs, strict=True)), \
+            outs + [w.output() for w in workers]
+        return [line.split("UUID:")[1].strip() for o in outs for line in o.splitlines() if "UUID:" in line]
+
+    parents = daily_cycles(2)
+    assert len(parents) == 2
+    children = _child_runs(api, parents)
+    assert sorted(r["name"] for r in children) == sorted(KEYS * 2)
+    assert {r["state_type"] for r in children} == {"COMPLETED"}
+    for key in KEYS:
+        first, second = sorted(_slot_held(api, r) for r in children if r["name"] == key)
+        assert first[1] <= second[0], (key, first, second)
+    took = {w.name: sum(r["id"] in w.log.read_text(errors="replace") for r in children) for w in workers}
+    assert all(took.values()), took
+
+    assert domains(smtp) == {"example.org": 8, **{f"{k}.example.org": 8 for k in KEYS[1:]}}
+    _no_duplicates(smtp, url)
+    limits = httpx.post(f"{api}/v2/concurrency_limits/filter", json={}, timeout=10).json()
+    assert {(c["name"], c["limit"], c["active_slots"]) for c in limits} == {(f"roadmap-{k}", 1, 0) for k in KEYS}
+
+    sent = len(smtp.messages)
+    daily_cycles(1)
+    assert len(smtp.messages) == sent
+    _no_duplicates(smtp, url)
