@@ -5,13 +5,17 @@ The one job a single machine needs: run it once a day (the `daily-cycle` deploym
 at 09:00, sending on each roadmap's business days only; by hand, `roadmap run` runs the same
 steps as plain calls, tasks/daily_cycle.py). Without a roadmap key it runs the cycle of every
 roadmap that is not archived, each as a child flow run of its own (`roadmap-cycle`), each on
-its own day (today in its timezone) and calendar; with one, that roadmap's alone. A roadmap
+its own day (today in its timezone) and calendar; with one, that roadmap's alone. Deployed
+(`cycle_deployment` set), the children are runs of the roadmap-cycle deployment that the
+pool's workers share (flows/fan_out.py); otherwise they run in turn in this process. A roadmap
 whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
 roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
 
-One roadmap's cycle, `roadmap_cycle`: after days when nothing ran it catches up without a flood:
-reminders are computed for today only, escalations that became due in the gap go out once (each
-has its dedup key), and a missed weekly report is produced. On a day that is not a business day
+One roadmap's cycle, `roadmap_cycle`, holds the roadmap's one-slot concurrency limit while it
+plans and sends, so two runs of one roadmap never overlap (flows/fan_out.py). After days when
+nothing ran it catches up without a flood: reminders are computed for today only, escalations
+that became due in the gap go out once (each has its dedup key), and a missed weekly report is
+produced. On a day that is not a business day
 of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday), or for
 an archived roadmap, it sends nothing and says so in its log; the next business day catches up
 the same way. A step whose messages failed does not stop the next ones; the cycle fails at the
