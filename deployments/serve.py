@@ -105,6 +105,9 @@ def serve_all(db_url: str | None = None, roadmap_key: str | None = None, timezon
                              Interval(dt.timedelta(seconds=every), slug="test-interval")]
         accepted = set(flow.parameters.properties)  # sync-roadmap takes no roadmap_key
         parameters = {**(dep.get("parameters") or {}), **{k: v for k, v in params.items() if k in accepted}}
+        # One machine: the daily cycle runs its roadmaps in turn in its own process; a run per
+        # roadmap would start a Python process per roadmap for nothing (docs/deployment.md).
+        parameters.pop("cycle_deployment", None)
         deployments.append(flow.to_deployment(
             name=served_name(dep["name"]), schedules=schedules, parameters=parameters, tags=dep.get("tags"),
             description=dep.get("description"),

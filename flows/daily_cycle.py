@@ -5,13 +5,17 @@ The one job a single machine needs: run it once a day (the `daily-cycle` deploym
 at 09:00, sending on each roadmap's business days only; by hand, `roadmap run` runs the same
 steps as plain calls, tasks/daily_cycle.py). Without a roadmap key it runs the cycle of every
 roadmap that is not archived, each as a child flow run of its own (`roadmap-cycle`), each on
-its own day (today in its timezone) and calendar; with one, that roadmap's alone. A roadmap
+its own day (today in its timezone) and calendar; with one, that roadmap's alone. Deployed
+(`cycle_deployment` set), the children are runs of the roadmap-cycle deployment that the
+pool's workers share (flows/fan_out.py); otherwise they run in turn in this process. A roadmap
 whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
 roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
 
-One roadmap's cycle, `roadmap_cycle`: after days when nothing ran it catches up without a flood:
-reminders are computed for today only, escalations that became due in the gap go out once (each
-has its dedup key), and a missed weekly report is produced. On a day that is not a business day
+One roadmap's cycle, `roadmap_cycle`, holds the roadmap's one-slot concurrency limit while it
+plans and sends, so two runs of one roadmap never overlap (flows/fan_out.py). After days when
+nothing ran it catches up without a flood: reminders are computed for today only, escalations
+that became due in the gap go out once (each has its dedup key), and a missed weekly report is
+produced. On a day that is not a business day
 of the roadmap's calendar (a public holiday, a weekend that is not a working Saturday), or for
 an archived roadmap, it sends nothing and says so in its log; the next business day catches up
 the same way. A step whose messages failed does not stop the next ones; the cycle fails at the
@@ -25,6 +29,7 @@ import datetime as dt
 
 from prefect import flow, get_run_logger
 
+from flows.fan_out import one_run_per_roadmap, start_cycles, wait_for_cycles
 from flows.prefect_tasks import (
     active_keys,
     database_url,
@@ -49,26 +54,33 @@ def roadmap_cycle(
     if day.day_off_note is not None:
         get_run_logger().info(day.day_off_note)
         return []
-    summaries = [
-        send_and_count("reminders", url, plan_reminders(url, day.roadmap_key, day.as_of)),
-        send_and_count("escalations", url, plan_escalations(url, day.roadmap_key, day.as_of)),
-    ]
-    report_as_of = report_due(url, day.roadmap_key, day.as_of)
-    if report_as_of is not None:
-        path = render_report(url, day.roadmap_key, report_as_of)
-        summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
+    with one_run_per_roadmap(day.roadmap_key):
+        summaries = [
+            send_and_count("reminders", url, plan_reminders(url, day.roadmap_key, day.as_of)),
+            send_and_count("escalations", url, plan_escalations(url, day.roadmap_key, day.as_of)),
+        ]
+        report_as_of = report_due(url, day.roadmap_key, day.as_of)
+        if report_as_of is not None:
+            path = render_report(url, day.roadmap_key, report_as_of)
+            summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
     return end_of_run(summaries, get_run_logger())
 
 
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
 def daily_cycle(
-    as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None
+    as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None,
+    cycle_deployment: str | None = None,
 ) -> list[MailSummary]:
     if roadmap_key is not None:
         return roadmap_cycle(roadmap_key, as_of, db_url)
+    keys = active_keys(database_url(db_url), as_of)
+    if cycle_deployment:
+        # Deployed: one run of the roadmap-cycle deployment per roadmap, for any worker to take.
+        return end_of_cycles(wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url)))
     cycles = []
-    for key in active_keys(database_url(db_url), as_of):
-        # One child flow run per roadmap, in turn; its failure is kept, and the next one runs.
+    for key in keys:
+        # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
+        # its failure is kept, and the next one runs.
         state = roadmap_cycle(key, as_of, db_url, return_state=True)
         try:
             cycles.append(Cycle(key, state.result()))

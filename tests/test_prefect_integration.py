@@ -220,5 +220,97 @@ def test_serve_runs_a_scheduled_daily_cycle(app_env):
     spec = _run([str(BIN / "prefect"), "deployment", "inspect", "daily-cycle/daily-cycle-served", "--output", "json"],
                 env)
     assert [s["active"] for s in json.loads(spec.stdout)["schedules"]] == [True]
+    # One machine: the served daily cycle runs its roadmaps in its own process, not one run each.
+    assert "cycle_deployment" not in json.loads(spec.stdout)["parameters"]
     assert list_messages(env["ROADMAP_DATABASE_URL"])  # today's cycle recorded (and sent) something
     _no_duplicates(smtp, env["ROADMAP_DATABASE_URL"])
+
+
+
+KEYS = ["small", "north", "south", "east"]
+
+
+def _child_runs(api: str, parent: str) -> list[dict]:
+    body = {"flows": {"name": {"any_": ["roadmap-cycle"]}},
+            "flow_runs": {"parent_flow_run_id": {"any_": [parent]}}}
+    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+
+
+def _state(api: str, flow_run_id: str) -> str:
+    return httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()["state_type"]
+
+
+def _wait_for(api: str, flow_run_id: str, states: set[str], why: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while _state(api, flow_run_id) not in states:
+        if time.monotonic() > deadline:
+            pytest.fail(f"flow run {flow_run_id}: {why}")
+        time.sleep(0.5)
+
+
+def test_the_daily_cycle_shares_the_roadmaps_between_two_workers_one_run_per_roadmap_at_a_time(app_env):
+    """Four roadmaps, two workers on the pool: the daily-cycle deployment starts one
+    roadmap-cycle run per roadmap, both workers take some, every roadmap's mail arrives once.
+    A roadmap's run waits while another holds its slot (as the second of a doubled schedule
+    would), then sends. A second daily cycle of the same day sends nothing new, and fails at the
+    end naming the roadmap whose run failed."""
+    from tests.test_portfolio import add_roadmap, break_calendar, domains
+
+    env, smtp, procs, url, tmp, api = app_env
+    # The server is the module's: a served cycle stopped mid-run by the serve test may still hold
+    # roadmap-small's slot until its lease runs out (5 minutes). Start from no limits.
+    for limit in httpx.post(f"{api}/v2/concurrency_limits/filter", json={}, timeout=10).json():
+        httpx.delete(f"{api}/v2/concurrency_limits/{limit['id']}", timeout=10).raise_for_status()
+    for key in KEYS[1:]:
+        add_roadmap(url, tmp, key)
+    deploy = _run([str(BIN / "roadmap"), "deploy"], env)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    # --limit 2: a worker runs at most two flow runs at once (a daily-cycle run waiting for its
+    # children is one of them), so that one worker does not take every run it finds.
+    workers = [Proc(f"worker-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "roadmap-office",
+                                    "--type", "process", "--name", f"worker-{i}", "--limit", "2"], env, tmp)
+               for i in (1, 2)]
+    procs.extend(workers)
+
+    def deployment_run(name: str, *params: str, watch: bool = True, ends: str = "Completed") -> str:
+        args = [str(BIN / "prefect"), "deployment", "run", name, *(a for p in params for a in ("--param", p))]
+        if watch:
+            args += ["--watch", "--watch-timeout", str(int(DEADLINE))]
+        run = _run(args, env, timeout=DEADLINE + 30)
+        assert (not watch or f"'{ends}'" in run.stdout + run.stderr) and "Timeout" not in run.stderr, \
+            [run.stdout, run.stderr] + [w.output() for w in workers]
+        return next(line.split("UUID:")[1].strip() for line in run.stdout.splitlines() if "UUID:" in line)
+
+    parent = deployment_run("daily-cycle/daily-cycle", "as_of=2014-11-10")
+    children = _child_runs(api, parent)
+    assert sorted((r["name"], r["state_type"]) for r in children) == sorted((k, "COMPLETED") for k in KEYS)
+    took = {w.name: sum(r["id"] in w.log.read_text(errors="replace") for r in children) for w in workers}
+    assert all(took.values()), took
+    assert domains(smtp) == {"example.org": 8, **{f"{k}.example.org": 8 for k in KEYS[1:]}}
+    _no_duplicates(smtp, url)
+    limits = httpx.post(f"{api}/v2/concurrency_limits/filter", json={}, timeout=10).json()
+    assert {(c["name"], c["limit"], c["active_slots"]) for c in limits} == {(f"roadmap-{k}", 1, 0) for k in KEYS}
+
+    # Another run holds small's slot: small's next cycle starts, waits, sends nothing; then runs.
+    held = httpx.post(f"{api}/v2/concurrency_limits/increment-with-lease", timeout=10, json={
+        "names": ["roadmap-small"], "slots": 1, "mode": "concurrency", "lease_duration": 120}).json()["lease_id"]
+    sent = len(smtp.messages)
+    waiting = deployment_run("roadmap-cycle/roadmap-cycle", "roadmap_key=small", "as_of=2014-11-11", watch=False)
+    _wait_for(api, waiting, {"RUNNING"}, "a worker did not start it")
+    time.sleep(8)
+    assert _state(api, waiting) == "RUNNING" and len(smtp.messages) == sent
+    httpx.post(f"{api}/v2/concurrency_limits/decrement-with-lease", json={"lease_id": held}, timeout=10)
+    _wait_for(api, waiting, {"COMPLETED"}, "it did not complete once the slot was free")
+    assert len(smtp.messages) > sent
+    _no_duplicates(smtp, url)
+
+    # The same day again, with north's stored calendar broken: nothing new is sent, and the daily
+    # cycle fails at the end naming north and why.
+    break_calendar(url, "north")
+    sent = len(smtp.messages)
+    again = deployment_run("daily-cycle/daily-cycle", "as_of=2014-11-10", ends="Failed")
+    assert len(smtp.messages) == sent
+    _no_duplicates(smtp, url)
+    message = httpx.get(f"{api}/flow_runs/{again}", timeout=10).json()["state"]["message"]
+    assert "CyclesFailed: 1 of 4 roadmap(s) failed: north: CycleRunFailed: Failed: UnknownCalendar: " \
+           "unknown calendar 'XX'" in message, message
