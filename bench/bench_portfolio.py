@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from synth import write  # noqa: E402
+from synth import generate, write  # noqa: E402
 
 ROADMAP = str(Path(sys.executable).with_name("roadmap"))
 OUT = ROOT / "var" / "bench" / "portfolio"
@@ -163,7 +163,7 @@ def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = T
     url = copy or fresh_db(kind, n)
     try:
         if copy:
-            as_of, import_s = str(write(OUT / "yaml" / "rm001.yaml", tasks, people, seed=1, key="rm001")["as_of"]), 0.0
+            as_of, import_s = str(generate(tasks, people, seed=1, with_meta=True)[1]["as_of"]), 0.0
         else:
             as_of, import_s = setup(url, n, tasks, people)
             if keep and kind == "postgres":
