@@ -1,7 +1,7 @@
 """Many roadmaps in one database: the portfolio status and the daily cycle of every roadmap.
 
     .venv/bin/python bench/bench_portfolio.py [--roadmaps 20 200] [--tasks 250] [--people 10]
-        [--db postgres|sqlite] [--repeat 3] [--no-run]
+        [--db postgres|sqlite] [--repeat 3] [--no-run] [--keep-template]
 
 For each N: N synthetic roadmaps (bench/synth.py, keys rm001.., N x TASKS tasks, N x PEOPLE
 people) imported into a fresh database (PostgreSQL at ROADMAP_BENCH_POSTGRES_URL, default the
@@ -10,11 +10,22 @@ local server, a database of its own; or SQLite in var/bench/), then, each as a s
 
 - `roadmap status --format json` (the portfolio; target: <= 2 s for 200 x 250 on PostgreSQL),
   best of --repeat;
-- `roadmap run --as-of DAY` over every roadmap: plan, render, record, with the mail written
-  as .eml files to a folder (no SMTP), once on the fresh database (target: <= 60 s for
-  200 x 250 on one worker).
+- `roadmap run` over every roadmap: plan, render, record, with the mail written as .eml files
+  to a folder (no SMTP), on two days in a row of the fresh database (target: <= 60 s for
+  200 x 250 on one worker):
+  * ``report_day``: the synthetic roadmaps' as-of day, Monday 2 June 2025, their report day.
+    Each roadmap writes its weekly DOCX report (with its Gantt chart) and mails it, and, being
+    the first run, sends every owner the calendar entries of all their open tasks;
+  * ``next_day``: Tuesday 3 June 2025, an ordinary day: reminders and escalations only, as on
+    four days of five.
 
-Prints one JSON line per N. The machine may be shared: report `uptime` with the figures.
+With --keep-template (PostgreSQL) the imported roadmaps are kept as a template database
+(roadmap_bench_portfolio_tpl_N_TASKS_PEOPLE) and each later measurement starts from a copy of it
+(CREATE DATABASE ... TEMPLATE), so before/after figures need the import only once; drop it with
+`DROP DATABASE` when done.
+
+Prints one JSON line per N (figures: docs/cli.md, "Many roadmaps: figures"). The machine may
+be shared: report `uptime` with the figures; the CPU seconds move less with the load than the wall.
 """
 
 from __future__ import annotations
@@ -27,17 +38,59 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from synth import write  # noqa: E402
+from synth import generate, write  # noqa: E402
 
 ROADMAP = str(Path(sys.executable).with_name("roadmap"))
 OUT = ROOT / "var" / "bench" / "portfolio"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def template_name(n: int, tasks: int, people: int) -> str:
+    return f"roadmap_bench_portfolio_tpl_{n}_{tasks}_{people}"
+
+
+def admin_engine():  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    return create_engine(os.environ.get("ROADMAP_BENCH_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT")
+
+
+def from_template(n: int, tasks: int, people: int) -> str | None:
+    """A copy of the kept template database for these sizes, or None when there is none."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    tpl, engine = template_name(n, tasks, people), admin_engine()
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": tpl}).first() is None:
+            engine.dispose()
+            return None
+        name = f"roadmap_bench_portfolio_{n}_{uuid.uuid4().hex[:6]}"
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"'))
+    engine.dispose()
+    return make_url(os.environ.get("ROADMAP_BENCH_POSTGRES_URL", DEFAULT_PG)).set(database=name).render_as_string(
+        hide_password=False)
+
+
+def keep_as_template(url: str, n: int, tasks: int, people: int) -> None:
+    """The freshly imported database copied as the template of these sizes (nothing sent yet)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from models.db import get_engine
+
+    get_engine(url).dispose()
+    engine = admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{template_name(n, tasks, people)}" TEMPLATE "{make_url(url).database}"'))
+    engine.dispose()
 
 
 def fresh_db(kind: str, n: int) -> str:
@@ -90,8 +143,9 @@ def setup(url: str, n: int, tasks: int, people: int) -> tuple[str, float]:
     return as_of, time.perf_counter() - t0
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, stdout) of one `roadmap` process, via wait4."""
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of one `roadmap` process, via wait4.
+    On a shared machine the CPU seconds (user + system) move less than the wall time."""
     stdout = OUT / "stdout.txt"
     with stdout.open("wb") as sink:
         t0 = time.perf_counter()
@@ -102,13 +156,19 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, st
     if code:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"roadmap {' '.join(args)} failed ({code}): {err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, stdout.read_text()
+    return elapsed, usage.ru_maxrss / 1024, stdout.read_text(), usage.ru_utime + usage.ru_stime
 
 
-def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = True) -> dict:
-    url = fresh_db(kind, n)
+def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = True, keep: bool = False) -> dict:
+    copy = from_template(n, tasks, people) if kind == "postgres" and keep else None
+    url = copy or fresh_db(kind, n)
     try:
-        as_of, import_s = setup(url, n, tasks, people)
+        if copy:
+            as_of, import_s = str(generate(tasks, people, seed=1, with_meta=True)[1]["as_of"]), 0.0
+        else:
+            as_of, import_s = setup(url, n, tasks, people)
+            if keep and kind == "postgres":
+                keep_as_template(url, n, tasks, people)
         mail = OUT / f"mail-{n}"
         shutil.rmtree(mail, ignore_errors=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROADMAP_")}
@@ -118,13 +178,22 @@ def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = T
                   for _ in range(repeat)]
         doc = json.loads(status[0][2])
         assert len(doc["roadmaps"]) == n
-        run_s, run_rss, _ = run_measured(["run", "--as-of", as_of, "--db", url], env) if run else (0.0, 0.0, "")
+        days = {}
+        if run:
+            from models.calendar import calendar_for
+
+            next_day = calendar_for("RU").next_business_day(date.fromisoformat(as_of)).isoformat()
+            for name, day in (("report_day", as_of), ("next_day", next_day)):
+                before = len(list(mail.glob("*.eml")))
+                wall, rss, _, cpu = run_measured(["run", "--as-of", day, "--db", url], env)
+                days[name] = {"day": day, "s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mib": round(rss),
+                              "messages": len(list(mail.glob("*.eml"))) - before}
         return {
             "roadmaps": n, "tasks_each": tasks, "people_each": people, "db": kind, "import_s": round(import_s, 1),
             "status_json_s": round(min(s[0] for s in status), 2),
+            "status_json_cpu_s": round(min(s[3] for s in status), 2),
             "status_json_peak_rss_mib": round(max(s[1] for s in status)),
-            "run_s": round(run_s, 1), "run_peak_rss_mib": round(run_rss),
-            "messages": len(list(mail.glob("*.eml"))),
+            "run": days,
             "load_average": os.getloadavg(),
         }
     finally:
@@ -139,10 +208,13 @@ def main() -> None:
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-run", action="store_true", help="only the portfolio status (the run takes minutes)")
+    ap.add_argument("--keep-template", action="store_true",
+                    help="PostgreSQL: keep the imported roadmaps as a template database and start from a copy")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for n in a.roadmaps:
-        print(json.dumps(bench(n, a.db, a.tasks, a.people, a.repeat, run=not a.no_run)), flush=True)
+        row = bench(n, a.db, a.tasks, a.people, a.repeat, run=not a.no_run, keep=a.keep_template)
+        print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

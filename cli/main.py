@@ -153,6 +153,7 @@ def status(
     finish, slack and the stages' figures. Filters apply to --format json too. Without --roadmap,
     when the database holds several roadmaps: one line per active roadmap (the portfolio)."""
     from cli import views
+    from models.portfolio import failed_rows
     from models.status import StatusFilter
     from tasks.roadmap_jobs import holds_several, portfolio_status, roadmap_status
 
@@ -169,6 +170,11 @@ def status(
             print(json.dumps(portfolio, ensure_ascii=False, indent=1 if sys.stdout.isatty() else None))
         else:
             views.portfolio(portfolio)
+        if failed := failed_rows(portfolio):  # the others are shown; as `roadmap run` ends
+            names = "; ".join(f"{r['key']} ({r['error']})" for r in failed)
+            err_console.print(shown(f"the status failed for {len(failed)} of {len(portfolio['roadmaps'])} "
+                                    f"roadmap(s): {names}", style="bold red"))
+            raise typer.Exit(1)
         return
     doc = roadmap_status(url, roadmap, parse_day(as_of), only)
     if format == "json":

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from cli.common import console, shown
 from models.schema import in_zone
-from models.status import StatusFilter, planned_end, roadmap_rag
+from models.status import StatusFilter, roadmap_rag
 
 if TYPE_CHECKING:
     from models.schema import Change, OutboxMessage
@@ -72,8 +72,8 @@ def task_state(task: dict[str, Any]) -> str:
 
 def status_header(doc: dict[str, Any], shown_doc: dict[str, Any], only: StatusFilter) -> list[Text]:
     meta, summary = doc["roadmap"], doc["summary"]
-    rag = roadmap_rag(doc["stages"])
-    expected, planned = meta["expected"] or "-", planned_end(doc["tasks"]) or "-"
+    rag = roadmap_rag(s["rag"] for s in doc["stages"])
+    expected, planned = meta["expected"] or "-", meta["planned"] or "-"
     lines = [
         _cell(meta["title"], _width(), "bold"),
         Text.assemble(shown(f"{meta['key']}, as of {meta['as_of']}: RAG "), (rag, _rag(rag))),
@@ -164,15 +164,15 @@ def portfolio(doc: dict[str, Any]) -> None:
     if not rows:
         console.print("no active roadmap: every roadmap in the database is archived", markup=False)
         return
-    rags = [r["rag"] for r in rows]
+    rags = [r["rag"] or "error" for r in rows]
     days = {r["as_of"] for r in rows}
     when = f"as of {days.pop()}" if len(days) == 1 else "each as of today in its timezone"
-    counts = ", ".join(f"{rags.count(c)} {c}" for c in ("red", "amber", "green") if c in rags)
+    counts = ", ".join(f"{rags.count(c)} {c}" for c in ("red", "amber", "green", "error") if c in rags)
     lines = [Text(f"{len(rows)} roadmaps {when}: {counts}")]
     key_w = min(OWNER_WIDTH, max([len("roadmap"), *(len(r["key"]) for r in rows)]))
-    done = [f"{r['done']}/{r['tasks']}" for r in rows]
+    done = [f"{r['done']}/{r['tasks']}" if r["error"] is None else "" for r in rows]
     done_w = max([len("done"), *(len(d) for d in done)])
-    late_w = max([len("late"), *(len(str(r["overdue"])) for r in rows)])
+    late_w = max([len("late"), *(len(str(r["overdue"])) for r in rows if r["error"] is None)])
     slip_w = max([len("slip"), *(len(slip_text(r["slip"])) for r in rows)])
     rest = _width() - key_w - 5 - done_w - late_w - 10 - slip_w - 7  # the fixed columns and the gaps
     milestone_w = rest // 2
@@ -182,6 +182,10 @@ def portfolio(doc: dict[str, Any]) -> None:
                        _cell("slip", slip_w, "bold", True), _cell("next milestone", milestone_w, "bold"),
                        _cell("worst risk", risk_w, "bold")]))
     for r, d in zip(rows, done, strict=True):
+        if r["error"] is not None:  # its status could not be computed: why, across the figures
+            lines.append(_row([_cell(r["key"], key_w), _cell("error", 5, "bold red"),
+                               _cell(r["error"], _width() - key_w - 7, "red")]))
+            continue
         m, risk = r["next_milestone"], r["worst_risk"]
         milestone = f"{m['stage']} {m['end']} {m['title']}" if m else "-"
         worst = f"{risk['score']} {risk['key']} {risk['title']}" if risk else "-"

@@ -143,9 +143,8 @@ class BusinessCalendar:
         return self._at(self._index(start) + max(duration, 1) - 1)
 
     def between(self, a: date, b: date) -> int:
-        """Business days in (a, b]: how late a task due on a is on b (negative when early)."""
-        if b < a:
-            return -self.between(b, a)
+        """Business days in (a, b]: how late a task due on a is on b (negative when early:
+        minus the business days in (b, a], the same difference of positions)."""
         self._cover(a)
         self._cover(b)
         return bisect.bisect_right(self._days, b) - bisect.bisect_right(self._days, a)
@@ -161,7 +160,10 @@ class BusinessCalendar:
         """Business days in [start, end], inclusive of both ends."""
         if end < start:
             return 0
-        return self.between(start - timedelta(days=1), end)
+        self._cover(start)
+        self._cover(end)
+        # (the business days up to end) - (those before start): between(start - 1 day, end)
+        return bisect.bisect_right(self._days, end) - bisect.bisect_left(self._days, start)
 
 
 @lru_cache(maxsize=16)

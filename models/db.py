@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -81,16 +82,18 @@ def check_url(url: str) -> URL:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    # JSON columns (a task's depends_on, ...) read with orjson: 50,000 tasks' lists took a
+    # fifth of the portfolio status with the standard library's json.loads.
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         # Every transaction is a writer transaction (BEGIN IMMEDIATE): SQLite then has a
         # single writer at a time, waiting up to busy_timeout, instead of failing when a
         # reader later tries to write. This is what makes outbox claims exclusive here.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
 def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:

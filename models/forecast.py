@@ -63,6 +63,15 @@ class Plan(Protocol):
     def forecast(self) -> date | None: ...
 
 
+class Due(Protocol):
+    """What the planned end reads of a task (a Task, a row, a TaskState)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def due(self) -> date: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
     """One task's forecast: expected start and finish, slack (business days) and whether it
@@ -81,6 +90,13 @@ COLUMNS = ("key", "stage", "status", "start", "due", "duration", "depends_on", "
 def forward_pass(tasks: Sequence[Plan], as_of: date, cal: BusinessCalendar) -> dict[str, Expected]:
     """The expected start, finish, slack and criticality of every live task that is not
     cancelled, by key (module docstring: the rules)."""
+    return _backward(*_forward(tasks, as_of, cal), cal)
+
+
+def _forward(tasks: Sequence[Plan], as_of: date, cal: BusinessCalendar
+             ) -> tuple[list[str], dict[str, list[str]], dict[str, Plan], dict[str, date], dict[str, date]]:
+    """The forward pass alone: (topological order, live dependencies, live tasks, expected
+    starts, expected finishes), the tasks that are not cancelled by key."""
     live = {t.key: t for t in tasks if t.status != "cancelled"}
     deps = {k: [d for d in t.depends_on if d in live] for k, t in live.items()}
     order = topological_order(live, deps)
@@ -105,7 +121,13 @@ def forward_pass(tasks: Sequence[Plan], as_of: date, cal: BusinessCalendar) -> d
             bounds.append(as_of)
         finish[key] = max(bounds)
         start[key] = min(begin, finish[key])
-    return _backward(order, deps, live, start, finish, cal)
+    return order, deps, live, start, finish
+
+
+def planned_end(tasks: Iterable[Due]) -> date | None:
+    """The roadmap's planned end: the last due date of a task that is not cancelled (slack is
+    counted against it; the status and the portfolio show it beside the expected finish)."""
+    return max((t.due for t in tasks if t.status != "cancelled"), default=None)
 
 
 def _backward(
@@ -124,7 +146,9 @@ def _backward(
     fin = dict(zip(keys, cal.positions([finish[k] for k in keys]), strict=True))
     # Position of the business day before the start, so length = fin - before (>= 1).
     before = dict(zip(keys, cal.positions([cal.add(start[k], -1) for k in keys]), strict=True))
-    end = max(cal.positions([live[k].due for k in keys]))
+    planned = planned_end(live.values())
+    assert planned is not None  # there are live tasks
+    end = cal.positions([planned])[0]
     latest = dict.fromkeys(keys, end)
     for key in reversed(keys):
         # Its dependencies must finish by the business day before its latest start.
@@ -143,9 +167,9 @@ def _backward(
 
 
 def expected_finish(tasks: Sequence[Plan], as_of: date, cal: BusinessCalendar) -> dict[str, date]:
-    """Expected finish of every live task that is not cancelled, by key (for the report and
-    the Gantt chart)."""
-    return {k: e.finish for k, e in forward_pass(tasks, as_of, cal).items()}
+    """Expected finish of every live task that is not cancelled, by key (for the report, the
+    Gantt chart and the portfolio): the forward pass without the slack of the backward one."""
+    return _forward(tasks, as_of, cal)[4]
 
 
 def stage_expected(tasks: Iterable[Plan], finishes: Mapping[str, date]) -> dict[str, date]:

@@ -7,12 +7,19 @@ pass of models/forecast.py) against the planned end and the slip between them in
 the next milestone (the end of the next stage still open; stages are the roadmap's milestones),
 and the worst risk (the highest score of the risks still open or occurred).
 
+A roadmap whose row cannot be computed (a stored state this version cannot use, such as a
+calendar the holidays package dropped) does not stop the others: its row carries ``error``
+(the others' is null) and the command exits 1 at the end naming it, as `roadmap run` does.
+
 Everything is read in a handful of queries for all roadmaps at once, columns only, so the
-portfolio of 200 roadmaps costs a few queries, not a few per roadmap.
+portfolio of 200 roadmaps costs a few queries, not a few per roadmap; and a task's state is
+reduced to what the row reads (``task_marks``, by the rules of ``task_states``) after the
+forward pass without the backward one (slack and the critical path are not shown).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -21,33 +28,40 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.calendar import BusinessCalendar
-from models.forecast import roadmap_expected
+from models.errors import error_line
+from models.forecast import COLUMNS, expected_finish, planned_end, roadmap_expected
 from models.planning import roadmap_calendar
 from models.roadmaps import active_roadmaps, day_of
 from models.schema import Risk, Roadmap, Stage, Task
 from models.spec import Policy
-from models.status import RAG_ORDER, StageState, stage_states, task_states
+from models.status import StageState, roadmap_rag, stage_states, task_counts, task_marks
+
+log = logging.getLogger("roadmap")
 
 SCHEMA = "roadmap-portfolio/1"
 LIVE_RISK = ("open", "occurred")  # a mitigated or closed risk is no longer the worst of anything
-# What task_states and stage_states read of a task.
-TASK_COLUMNS = ("key", "title", "stage", "workstream", "owner", "start", "due", "duration", "forecast", "status",
-                "progress", "done_on", "depends_on")
+# What the forward pass, task_marks and stage_states read of a task.
+TASK_COLUMNS = (*COLUMNS, "progress")
+# The row of a roadmap that failed: the same keys, null, and its error.
+EMPTY_ROW = dict.fromkeys(("rag", "tasks", "done", "overdue", "expected", "planned", "slip", "next_milestone",
+                           "worst_risk"))
 
 
 def _by_roadmap(session: Session, query: Any, ids: list[int]) -> dict[int, list[Any]]:
     """The rows of ``query`` (its first column the roadmap id) grouped by roadmap, in order."""
     out: dict[int, list[Any]] = defaultdict(list)
     for start in range(0, len(ids), 500):
-        for row in session.execute(query.where(query.selected_columns[0].in_(ids[start:start + 500]))):
+        for row in session.execute(query.where(query.selected_columns[0].in_(ids[start:start + 500]))).all():
             out[row[0]].append(row)
     return out
 
 
 def portfolio(session: Session, as_of: date | None) -> dict[str, Any]:
     """The portfolio document (``SCHEMA``): a row per active roadmap, by key; each on ``as_of``
-    or today in its own timezone."""
+    or today in its own timezone. A day outside a roadmap's window is refused (UserError)
+    before anything is computed."""
     roadmaps = active_roadmaps(session)
+    days = {r.id: day_of(r, as_of) for r in roadmaps}
     ids = [r.id for r in roadmaps]
     t, s, k = Task.__table__.c, Stage.__table__.c, Risk.__table__.c
     tasks = _by_roadmap(session, select(t.roadmap_id, *(t[name] for name in TASK_COLUMNS))
@@ -57,31 +71,44 @@ def portfolio(session: Session, as_of: date | None) -> dict[str, Any]:
     risks = _by_roadmap(session, select(k.roadmap_id, k.key, k.title, k.probability, k.impact, k.status)
                         .where(k.archived.is_(False), k.status.in_(LIVE_RISK)).order_by(k.roadmap_id, k.position),
                         ids)
-    return {"schema": SCHEMA, "roadmaps": [
-        roadmap_row(r, day_of(r, as_of), roadmap_calendar(r), tasks[r.id], stages[r.id], risks[r.id])
-        for r in roadmaps]}
+    rows = []
+    for r in roadmaps:
+        try:
+            row = roadmap_row(r, days[r.id], roadmap_calendar(r), tasks.pop(r.id, []), stages.pop(r.id, []),
+                              risks.pop(r.id, []))
+        except Exception as exc:  # noqa: BLE001 - one roadmap's stored state must not hide the others
+            log.debug("%s: its portfolio row failed", r.key, exc_info=exc)
+            row = {"key": r.key, "title": r.title, "as_of": days[r.id].isoformat(), **EMPTY_ROW,
+                   "error": error_line(exc)}
+        rows.append(row)
+    return {"schema": SCHEMA, "roadmaps": rows}
+
+
+def failed_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of roadmaps whose status could not be computed."""
+    return [row for row in doc["roadmaps"] if row.get("error")]
 
 
 def roadmap_row(roadmap: Roadmap, day: date, cal: BusinessCalendar, tasks: list[Any], stages: list[Any],
                 risks: list[Any]) -> dict[str, Any]:
     """One roadmap's portfolio row from its live tasks, stages and open risks."""
-    states = task_states(tasks, {}, day, cal, Policy.of(roadmap).remind_window)
-    rolled = stage_states(stages, tasks, states, cal, day)
+    marks = task_marks(tasks, day, cal, Policy.of(roadmap).remind_window, expected_finish(tasks, day, cal))
+    rolled = stage_states(stages, tasks, marks, cal, day)
     expected = roadmap_expected({st.key: st.expected for st in rolled if st.expected})
-    planned = max((x.due for x in tasks if x.status != "cancelled"), default=None)
+    planned = planned_end(tasks)
+    counts = task_counts(marks)
     worst = max(risks, key=lambda r: r.probability * r.impact, default=None)  # the first of equals
     return {
         "key": roadmap.key, "title": roadmap.title, "as_of": day.isoformat(),
-        "rag": max((st.rag for st in rolled), key=RAG_ORDER.index, default="green"),
-        "tasks": sum(1 for x in states if x.status != "cancelled"),
-        "done": sum(1 for x in states if x.status == "done"),
-        "overdue": sum(1 for x in states if x.days_late > 0),
+        "rag": roadmap_rag(st.rag for st in rolled),
+        "tasks": counts["tasks"], "done": counts["done"], "overdue": counts["overdue"],
         "expected": expected.isoformat() if expected else None,
         "planned": planned.isoformat() if planned else None,
         "slip": slip(expected, planned, cal),
         "next_milestone": next_milestone(rolled, day),
         "worst_risk": None if worst is None else {"key": worst.key, "title": worst.title, "status": worst.status,
                                                   "score": worst.probability * worst.impact},
+        "error": None,
     }
 
 

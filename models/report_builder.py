@@ -126,9 +126,9 @@ def build_report(
     stages = list(session.scalars(select(Stage).filter_by(**live).order_by(Stage.position)))
     risks = list(session.scalars(select(Risk).filter_by(**live).order_by(Risk.position)))
     # The rows stand in for Tasks (same attribute names, see report_tasks); a Row's columns
-    # have no static types, hence the arg-type ignores.
+    # have no static types, hence the arg-type ignore.
     states = task_states(tasks, people, as_of, cal, policy.remind_window)  # type: ignore[arg-type]
-    stage_rows_state = stage_states(stages, tasks, states, cal, as_of)  # type: ignore[arg-type]
+    stage_rows_state = stage_states(stages, tasks, states, cal, as_of)
 
     def person_name(key: str | None) -> str:
         p = people.get(key or "")

@@ -11,18 +11,19 @@ is amber. Slack and the critical path come from the same forward pass.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from models.calendar import BusinessCalendar
 from models.errors import UserError
-from models.forecast import OPEN, Expected, forward_pass, roadmap_expected
+from models.forecast import OPEN, Expected, forward_pass, planned_end, roadmap_expected
 from models.problems import did_you_mean
-from models.schema import Person, Roadmap, Stage, Task
+from models.schema import Person, Roadmap, Task
 
-__all__ = ["OPEN", "StageState", "StatusFilter", "TaskState", "planned_end", "roadmap_rag", "stage_states",
-           "status_document", "task_rag", "task_states"]
+__all__ = ["OPEN", "StageState", "StatusFilter", "TaskMark", "TaskState", "planned_end", "roadmap_rag",
+           "stage_states", "status_document", "task_counts", "task_marks", "task_rag", "task_states"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,34 @@ class StageState:
     tasks: int
     done: int
     overdue: int
+    rag: str
+
+
+class Marked(Protocol):
+    """What the counts and a stage's roll-up read of a task's state: a TaskState, or the
+    lighter TaskMark of the portfolio."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> int: ...
+    @property
+    def expected(self) -> date | None: ...
+    @property
+    def days_late(self) -> int: ...
+    @property
+    def rag(self) -> str: ...
+
+
+class TaskMark(NamedTuple):
+    """A task's state reduced to what the counts and the stage roll-up read (``task_marks``):
+    the portfolio's, a fraction of the cost of a TaskState for each of 50,000 tasks."""
+
+    status: str
+    progress: int
+    expected: date | None
+    days_late: int
+    days_left: int
     rag: str
 
 
@@ -116,13 +145,37 @@ def task_states(
     return out
 
 
+def task_marks(tasks: Sequence[Any], as_of: date, cal: BusinessCalendar, window: int,
+               finishes: Mapping[str, date]) -> list[TaskMark]:
+    """Each task's status, progress, expected finish (``finishes``: models/forecast.py
+    ``expected_finish``), lateness and RAG on `as_of`, by the rules of ``task_states``."""
+    out = []
+    for t in tasks:
+        expected = finishes.get(t.key)
+        out.append(TaskMark(t.status, task_progress(t), expected, *task_rag(t, expected, as_of, cal, window)))
+    return out
+
+
+def task_counts(states: Iterable[Marked]) -> dict[str, int]:
+    """The roadmap's counts (the status JSON's ``summary``, the portfolio's): tasks that are
+    not cancelled, done, overdue (at least one business day late), red and amber."""
+    counts = dict.fromkeys(("tasks", "done", "overdue", "red", "amber"), 0)
+    for s in states:
+        counts["tasks"] += s.status != "cancelled"
+        counts["done"] += s.status == "done"
+        counts["overdue"] += s.days_late > 0
+        counts["red"] += s.rag == "red"
+        counts["amber"] += s.rag == "amber"
+    return counts
+
+
 def stage_states(
-    stages: list[Stage], tasks: list[Task], states: list[TaskState], cal: BusinessCalendar, as_of: date
+    stages: Sequence[Any], tasks: Sequence[Any], states: Sequence[Marked], cal: BusinessCalendar, as_of: date
 ) -> list[StageState]:
     """Per stage: progress weighted by duration, expected end (the latest expected finish
     of its tasks, `states[i].expected`) and RAG (red when a task is red or the expected end
     is after the stage's end)."""
-    by_stage: dict[str, list[tuple[Task, TaskState]]] = defaultdict(list)
+    by_stage: dict[str, list[tuple[Any, Marked]]] = defaultdict(list)
     for t, s in zip(tasks, states, strict=True):
         if t.status != "cancelled":
             by_stage[t.stage].append((t, s))
@@ -162,15 +215,9 @@ def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tas
     return {
         "schema": "roadmap-status/1",
         "roadmap": {"key": roadmap.key, "title": roadmap.title, "as_of": as_of.isoformat(),
-                    "expected": _iso(roadmap_expected({s.key: s.expected for s in stages if s.expected}))},
-        "summary": {
-            "tasks": sum(1 for t in tasks if t.status != "cancelled"),
-            "done": sum(1 for t in tasks if t.status == "done"),
-            "overdue": sum(1 for t in tasks if t.days_late > 0),
-            "red": sum(1 for t in tasks if t.rag == "red"),
-            "amber": sum(1 for t in tasks if t.rag == "amber"),
-            "critical": sum(1 for t in tasks if t.critical),
-        },
+                    "expected": _iso(roadmap_expected({s.key: s.expected for s in stages if s.expected})),
+                    "planned": _iso(planned_end(tasks))},
+        "summary": {**task_counts(tasks), "critical": sum(1 for t in tasks if t.critical)},
         "stages": [_row(s) for s in stages],
         "tasks": [_row(t) for t in tasks],
     }
@@ -179,15 +226,9 @@ def status_document(roadmap: Roadmap, as_of: date, stages: list[StageState], tas
 RAG_ORDER = ("grey", "green", "amber", "red")
 
 
-def roadmap_rag(stages: list[dict[str, Any]]) -> str:
+def roadmap_rag(stage_rags: Iterable[str]) -> str:
     """The roadmap's colour: the worst of its stages' (green when it has none)."""
-    return max((s["rag"] for s in stages), key=RAG_ORDER.index, default="green")
-
-
-def planned_end(tasks: list[dict[str, Any]]) -> str | None:
-    """The roadmap's planned end as its status document gives it: the last due date of a task
-    that is not cancelled (ISO dates compare as strings)."""
-    return max((t["due"] for t in tasks if t["status"] != "cancelled"), default=None)
+    return max(stage_rags, key=RAG_ORDER.index, default="green")
 
 
 @dataclass(frozen=True)

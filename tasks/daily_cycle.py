@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from models.errors import error_line
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
 from tasks.notify_jobs import escalate, remind
 from tasks.report_jobs import report_due, weekly_report
@@ -60,8 +61,9 @@ class Cycle:
         """The failure in one line (the first line of the error)."""
         if self.error is None:
             return ""
-        text = str(self.error).splitlines()[0] if str(self.error) else ""
-        return text if isinstance(self.error, DeliveryFailed) else f"{type(self.error).__name__}: {text}"
+        if isinstance(self.error, DeliveryFailed):
+            return str(self.error).splitlines()[0] if str(self.error) else ""
+        return error_line(self.error)
 
 
 class CyclesFailed(Exception):

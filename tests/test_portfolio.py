@@ -205,7 +205,7 @@ def test_status_without_roadmap_shows_one_line_per_active_roadmap_within_80_colu
 def test_status_json_of_the_portfolio_agrees_with_each_roadmaps_own_status(db_url, tmp_path):
     import json
 
-    from models.status import planned_end, roadmap_rag
+    from models.status import roadmap_rag
 
     add_roadmap(db_url, tmp_path, "moscow")
     add_roadmap(db_url, tmp_path, "nyc", timezone="America/New_York", calendar="US")
@@ -218,8 +218,9 @@ def test_status_json_of_the_portfolio_agrees_with_each_roadmaps_own_status(db_ur
         own = json.loads(cli("status", "--as-of", "2014-11-20", "--format", "json", "--roadmap", row["key"],
                              "--db", db_url).stdout)
         assert (row["rag"], row["tasks"], row["done"], row["overdue"], row["expected"], row["planned"]) == (
-            roadmap_rag(own["stages"]), own["summary"]["tasks"], own["summary"]["done"], own["summary"]["overdue"],
-            own["roadmap"]["expected"], planned_end(own["tasks"]))
+            roadmap_rag(s["rag"] for s in own["stages"]), own["summary"]["tasks"], own["summary"]["done"],
+            own["summary"]["overdue"], own["roadmap"]["expected"], own["roadmap"]["planned"])
+        assert row["error"] is None
         assert row["next_milestone"]["stage"] == "s1" and row["as_of"] == "2014-11-20"
     worst = {r["key"]: r["worst_risk"] for r in doc["roadmaps"]}
     assert worst["moscow"] == {"key": "r1", "title": "Renovation late", "status": "open", "score": 16}
@@ -233,3 +234,28 @@ def test_status_with_one_roadmap_is_that_roadmaps_status_and_filters_need_a_road
     add_roadmap(db_url, tmp_path, "nyc")
     result = cli("status", "--as-of", "2014-11-20", "--overdue", "--db", db_url)
     assert result.exit_code == 2 and "choose it with --roadmap KEY" in result.output, result.output
+
+
+def test_a_roadmap_whose_status_fails_is_an_error_row_and_the_status_exits_1_naming_it(db_url, tmp_path):
+    """As `roadmap run`: the other roadmaps are shown (table and JSON), the broken one's row says
+    why, and the command ends with exit 1 naming it, without a traceback."""
+    import json
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    break_calendar(db_url, "alpha")
+    result = cli("status", "--as-of", "2014-11-20", "--db", db_url)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2 roadmaps as of 2014-11-20: 1 red, 1 error"
+    assert lines[2].split()[:2] == ["alpha", "error"] and "UnknownCalendar: unknown calendar 'XX'" in lines[2]
+    assert lines[3].split()[:3] == ["beta", "red", "1/6"]
+    assert ("the status failed for 1 of 2 roadmap(s): alpha (UnknownCalendar: unknown calendar 'XX')"
+            in result.stderr), result.output
+    assert "Traceback" not in result.output
+
+    result = cli("status", "--as-of", "2014-11-20", "--format", "json", "--db", db_url)
+    assert result.exit_code == 1 and "alpha (UnknownCalendar" in result.stderr, result.output
+    rows = {r["key"]: r for r in json.loads(result.stdout)["roadmaps"]}
+    assert rows["alpha"]["error"] == "UnknownCalendar: unknown calendar 'XX'" and rows["alpha"]["rag"] is None
+    assert rows["beta"]["error"] is None and rows["beta"]["rag"] == "red"

@@ -104,7 +104,7 @@ def roadmap_page(session: Session, roadmap: Roadmap, as_of: dt.date, reports_dir
                    e.finish if e else None)
 
     rows = [row(t) for t in tasks]
-    stage_rows = stage_states(stages, tasks, rows, cal, as_of)  # type: ignore[arg-type]
+    stage_rows = stage_states(stages, tasks, rows, cal, as_of)
     horizon = as_of + dt.timedelta(days=UPCOMING_DAYS - 1)
     overdue = sorted((r for r in rows if r.status in OPEN and r.days_late > 0), key=lambda r: (-r.days_late, r.key))
     upcoming = sorted((r for r in rows if r.status in OPEN and as_of <= r.due <= horizon), key=lambda r: (r.due, r.key))
