@@ -168,6 +168,7 @@ def test_a_roadmap_with_a_broken_stored_calendar_does_not_stop_the_others(db_url
 
 def test_a_day_outside_one_roadmaps_window_is_refused_before_anything_is_sent(db_url, tmp_path, smtp_env):
     add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
     result = cli("run", "--as-of", "2099-01-01", "--db", db_url)
     assert result.exit_code == 2 and "--as-of (roadmap alpha)" in result.output, result.output
     assert list_messages(db_url) == [] and smtp_env.messages == []
