@@ -25,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from models.addresses import address_key
+from models.addresses import InvalidAddress, address_key
 from models.calendar import BusinessCalendar
 from models.loader import LoadedRoadmap, _check
 from models.mspdi_export import stage_dates, task_dates
@@ -132,7 +132,16 @@ def parse_xml(raw: bytes, file: str) -> Any:
 def _int(text: str | None) -> int | None:
     try:
         return int(float(text)) if text not in (None, "") else None
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf / 1e400
+        return None
+
+
+def _address(email: str) -> str | None:
+    """The matching key of a resource's e-mail address; None when it has none or it is not
+    one a person could have (``alice@corp``): then it is matched by name only."""
+    try:
+        return address_key(email) if email else None
+    except InvalidAddress:
         return None
 
 
@@ -222,13 +231,14 @@ def _resources(root: Any, q: Callable[[str], str], roadmap_key: str, known: list
             continue
         name = (element.findtext(q("Name")) or "").strip()
         email = (element.findtext(q("EmailAddress")) or "").strip()
-        key = by_email.get(address_key(email)) if email else None
+        address = _address(email)
+        key = by_email.get(address) if address else None
         key = key or by_name.get(name.casefold())
-        if key is None and create_people and name and email:
+        if key is None and create_people and name and address:
             key = _new_key(email.split("@")[0] or name, keys)
             people.append({"key": key, "name": name, "email": email})
             keys.add(key)
-            by_email[address_key(email)] = by_name[name.casefold()] = key
+            by_email[address] = by_name[name.casefold()] = key
         if key is None:
             unknown.append((name, email, line))
         person_of[uid] = key  # None: unknown, reported once below for all its tasks
@@ -237,7 +247,7 @@ def _resources(root: Any, q: Callable[[str], str], roadmap_key: str, known: list
                            for name, email, line in unknown)
         if create_people:
             problem(unknown[0][2], "Resources", f"resources that cannot become people: {listed}: a person needs "
-                    "a name and an e-mail address (the resource's Email Address field)")
+                    "a name and a valid e-mail address (the resource's Email Address field)")
         else:
             problem(unknown[0][2], "Resources", f"{len(unknown)} resource(s) are not people of roadmap "
                     f"{roadmap_key!r} (matched by e-mail address, then by name): {listed}; add them to the "

@@ -263,6 +263,28 @@ def test_create_people_needs_an_email_address(exported, db_url, tmp_path):
 # -- bad input ------------------------------------------------------------------------
 
 
+def test_a_resource_address_no_person_could_have_is_matched_by_name_or_listed_not_a_traceback(
+        exported, db_url, tmp_path):
+    tree = _tree(exported)
+    for resource in tree.getroot().iter(f"{q}Resource"):
+        if resource.findtext(f"{q}Name") == "Bob":
+            resource.find(f"{q}EmailAddress").text = "bob@corp"  # an internal address: matched by name
+    _add_resource(tree, 9003, "Mallory", "mallory@corp", "a")
+    with pytest.raises(RoadmapInvalid) as caught:
+        import_project_file(db_url, _save(tree, tmp_path / "corp.xml"), "small", create_people=True)
+    [error] = caught.value.errors
+    assert "'Mallory' <mallory@corp>" in error.message and "valid e-mail address" in error.message
+
+
+@pytest.mark.parametrize("uid", ["inf", "1e400", "nan"])
+def test_a_uid_that_is_no_integer_is_a_problem_not_a_traceback(exported, db_url, tmp_path, uid):
+    tree = _tree(exported)
+    _task(tree, "a").find(f"{q}UID").text = uid
+    messages = _problems(db_url, _save(tree, tmp_path / "uid.xml"))
+    assert messages and all(m.startswith(str(tmp_path / "uid.xml")) for m in messages)
+
+
+
 def _problems(db_url, path: Path) -> list[str]:
     with pytest.raises(RoadmapInvalid) as caught:
         validate_project_file(db_url, path, "small")
