@@ -39,11 +39,12 @@ def export(
 def new(
     file: Annotated[str, typer.Argument(help="The workbook to write (.xlsx).")],
     language: Annotated[str, typer.Option("--language", help="ru or en: headers and sheet names.")] = "ru",
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
 ) -> None:
     """Write an empty roadmap workbook for a new session: every sheet, column and dropdown."""
     from tasks.roadmap_export import new_workbook
 
     if language not in ("ru", "en"):
         raise UserError(f"--language: {language!r} is not one of ru, en")
-    path = new_workbook(file, language)
+    path = new_workbook(file, language, force=force)
     console.print(shown(f"{path}: an empty roadmap workbook; fill it in, then: roadmap validate {path}"))

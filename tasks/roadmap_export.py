@@ -118,11 +118,14 @@ def export_file(db_url: str, roadmap_key: str | None, path: str | Path, as_of: d
     return Exported(key, target, len(doc["tasks"]), day)
 
 
-def new_workbook(path: str | Path, lang: str) -> Path:
+def new_workbook(path: str | Path, lang: str, *, force: bool = False) -> Path:
     """An empty workbook for a new session's roadmap: every sheet and column, the policy's
-    defaults filled in."""
+    defaults filled in. An existing file is kept unless ``force``: it may be a filled-in one."""
     if Path(str(path)).suffix.lower() != ".xlsx":
         raise UserError(f"{path}: a new roadmap workbook is an .xlsx file; give a name ending in .xlsx")
+    if Path(str(path)).exists() and not force:
+        raise UserError(f"{path}: the file exists and is kept; give another name, or --force to replace it "
+                        "with an empty workbook")
     doc = {"roadmap": {"language": lang, "timezone": "Europe/Moscow", "calendar": "RU"},
            "policy": Policy().model_dump()}
     return write_replacing(path, workbook_bytes(ExportData(doc, lang)), "new")

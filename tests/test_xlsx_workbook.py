@@ -94,6 +94,16 @@ def test_new_writes_an_empty_workbook_that_validate_reads_cell_by_cell(tmp_path)
     assert "plan.xlsx:'Дорожная карта'!B2: roadmap.key: a value is required here" in check.stderr
 
 
+def test_new_keeps_an_existing_file_unless_forced(tmp_path):
+    filled = tmp_path / "plan.xlsx"
+    filled.write_bytes(b"a filled-in workbook")
+    again = run("new", "plan.xlsx", cwd=tmp_path)
+    assert again.returncode == 2 and "exists and is kept" in again.stderr and "Traceback" not in again.stderr
+    assert filled.read_bytes() == b"a filled-in workbook"
+    assert run("new", "plan.xlsx", "--force", cwd=tmp_path).returncode == 0
+    assert openpyxl.load_workbook(filled).sheetnames == RUSSIAN_SHEETS
+
+
 def test_new_and_export_refuse_what_they_cannot_write_with_exit_2(tmp_path, small_yaml):
     assert "ending in .xlsx" in run("new", "plan.ods", cwd=tmp_path).stderr
     assert run("new", "plan.xlsx", "--language", "de", cwd=tmp_path).returncode == 2
