@@ -23,8 +23,11 @@ def select_roadmap(session: Session, key: str | None) -> Roadmap:
     roadmaps = list(session.scalars(select(Roadmap).order_by(Roadmap.key)))
     if not roadmaps:
         raise UserError("the database holds no roadmap yet: run `roadmap import FILE` first")
+    active = [r for r in roadmaps if not r.archived]
+    if len(roadmaps) > 1 and len(active) == 1:
+        return active[0]  # the others are archived: the one still running needs no --roadmap
     if len(roadmaps) > 1:
-        keys = ", ".join(r.key for r in roadmaps)
+        keys = ", ".join(r.key for r in active or roadmaps)
         raise UserError(f"the database holds several roadmaps ({keys}): choose one with --roadmap KEY")
     return roadmaps[0]
 

@@ -174,6 +174,17 @@ def test_a_day_outside_one_roadmaps_window_is_refused_before_anything_is_sent(db
     assert list_messages(db_url) == [] and smtp_env.messages == []
 
 
+def test_once_all_but_one_roadmap_are_archived_single_roadmap_commands_need_no_key(db_url, tmp_path, smtp_env):
+    add_roadmap(db_url, tmp_path, "live")
+    add_roadmap(db_url, tmp_path, "done")
+    refused = cli("remind", "--as-of", "2014-11-10", "--db", db_url)
+    assert refused.exit_code == 2 and "several roadmaps (done, live)" in refused.output, refused.output
+    assert cli("archive", "done", "--db", db_url).exit_code == 0
+    result = cli("remind", "--as-of", "2014-11-10", "--db", db_url)
+    assert result.exit_code == 0, result.output
+    assert list_messages(db_url, roadmap_key="live") and list_messages(db_url, roadmap_key="done") == []
+
+
 def test_with_every_roadmap_archived_the_run_says_so(db_url, tmp_path):
     add_roadmap(db_url, tmp_path, "done")
     assert cli("archive", "done", "--db", db_url).exit_code == 0
