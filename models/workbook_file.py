@@ -34,6 +34,9 @@ _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 SAVE_AS = "save it as an Excel workbook (.xlsx)"
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+# A cell of type "e": an error value (#N/A, #REF!...), which calamine reads as an empty cell.
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s(?=[^>]*\bt="e")[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"[^>]*>'
+                         rb'\s*(?:<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>)?')
 _FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.DOTALL)
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
@@ -54,7 +57,7 @@ def column_number(letters: str) -> int:
 class SheetData:
     name: str
     rows: list[list[Any]]  # from A1: row 1 is rows[0]; "" for an empty cell
-    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, column) from 1 -> "=A1+1"
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) from 1 -> "=A1+1"; an error: "#N/A"
     merged: list[str] = field(default_factory=list)  # "B2:C2"
 
 
@@ -100,6 +103,10 @@ class Workbook:
             where = (int(cell.group(2)), column_number(cell.group(1).decode())) if cell else (1, 1)
             text = _FORMULA_TEXT.match(xml, match.start())
             found[where] = "=" + ((text.group(1) or b"").decode("utf-8", "replace") if text else "")
+        for cell in _ERROR_CELL.finditer(xml):  # an error typed or pasted as a value, not a formula's
+            where = (int(cell.group(2)), column_number(cell.group(1).decode()))
+            if where not in found:
+                found[where] = (cell.group(3) or b"#ERROR").decode("utf-8", "replace")  # "#N/A": no "=" first
         return found
 
 

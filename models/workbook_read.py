@@ -236,6 +236,9 @@ class _SheetReader:
     def _value(self, value: Any, formula: str | None, column: Column, path: Path_) -> Any:
         """A cell's value for the document; None for an empty one; Unreadable (with a problem
         at the cell) for a formula, a date with a time of day or a time."""
+        if formula is not None and not formula.startswith("="):  # an error value: models/workbook_file.py
+            return self._unreadable(path, f"an error value ({formula[:20]}) where a value is expected: "
+                                    "type the value itself")
         if formula is not None and formula.upper() in _CONSTANTS:
             # LibreOffice saves a true/false cell as the formula =TRUE() (Excel as a value).
             value = _CONSTANTS[formula.upper()]

@@ -77,6 +77,12 @@ def test_a_formula_where_a_value_is_expected_is_refused(plan):
                               "type the value itself"]
 
 
+def test_an_error_value_pasted_as_a_value_is_refused_not_read_as_empty(plan):
+    edit(plan, "Риски", "r1", "Влияние", "#N/A")  # openpyxl stores it as an error cell (t="e"), as Excel does
+    assert problems(plan) == [f"{plan}:Риски!F2: impact: an error value (#N/A) where a value is expected: "
+                              "type the value itself"]
+
+
 def test_merged_cells_are_refused(plan):
     wb = openpyxl.load_workbook(plan)
     wb["Задачи"].merge_cells("B2:C2")
