@@ -201,7 +201,7 @@ class _SheetReader:
         out: dict[str, Any] = {}
         known = names(self.sheet)
         columns = {c.key: c for c in self.sheet.columns}
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # field -> its row
         self.r.locate((part,), self.no, self.title, 1, 1)
         for n, row in enumerate(rows, 1):
             label = str(row[0]).strip() if row else ""
@@ -213,7 +213,10 @@ class _SheetReader:
             if key is None:
                 self._structural(n, 1, "(field)", f"unknown field {label!r}{did_you_mean(label, self._headers())}")
                 continue
-            seen.add(key)
+            if key in seen:  # the last one would silently win, e.g. a second key: another roadmap
+                self._structural(n, 1, key, f"field {label!r} appears twice (rows {seen[key]} and {n}): keep one")
+                continue
+            seen[key] = n
             cell = row[1] if len(row) > 1 else ""
             path = (part, *key.split("."))
             for depth in range(2, len(path) + 1):  # a mapping ("session") is at its first field's row

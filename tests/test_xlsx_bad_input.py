@@ -99,6 +99,16 @@ def test_a_missing_sheet_is_named(plan):
     assert line.startswith(f"{plan}:(workbook): (sheets): missing sheet 'Риски' or 'Risks'")
 
 
+def test_a_field_given_twice_on_the_roadmap_sheet_is_refused_at_its_second_row(plan):
+    wb = openpyxl.load_workbook(plan)
+    ws = wb["Дорожная карта"]
+    row = ws.max_row + 1
+    ws.cell(row, 1).value, ws.cell(row, 2).value = "Код", "other-key"  # would create another roadmap
+    wb.save(plan)
+    [line] = problems(plan)
+    assert line.startswith(f"{plan}:'Дорожная карта'!A{row}: ") and "appears twice (rows 2 and" in line
+
+
 def test_a_missing_column_is_named_in_the_sheets_language(plan):
     wb = openpyxl.load_workbook(plan)
     ws = wb["Задачи"]
