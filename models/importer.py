@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from models import spec
 from models.calendar import stored_rules
 from models.history import ChangeLog
+from models.loader import SECTIONS as SPEC_MODELS
 from models.loader import LoadedRoadmap, read_roadmap_bytes
 from models.planning import Moved, reschedule
 from models.problems import Problem, RoadmapInvalid
@@ -101,6 +102,21 @@ SECTIONS = (
 )
 
 
+def exported_state(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a written file holds of each risk's and task's live fields, keyed "section:key", as
+    ``import_roadmap`` compares them (a field left out of the document: the format's default).
+    A workbook keeps it on a hidden sheet, so that importing it again applies only the cells
+    someone changed, not the live updates made since it was written."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in SECTIONS:
+        model = SPEC_MODELS[entry.section]
+        for item in doc.get(entry.section) or []:
+            state = {name: item.get(name, model.model_fields[name].default) for name in entry.state}
+            if state:
+                out[f"{entry.section}:{item['key']}"] = _json_state(state)
+    return out
+
+
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(read_roadmap_bytes(path)).hexdigest()  # bounded like the loader's reading
 
@@ -156,12 +172,18 @@ def import_roadmap(session: Session, loaded: LoadedRoadmap, *, actor: str | None
             if row.position != position:
                 row.position = position
             _apply(row, values, log, report, entity, item.key)
-            if isinstance(row, Risk | Task) and (in_file := _json_state(state)) != row.file_state:
-                # The file's own value changed: it wins over live updates for those fields.
-                previous = row.file_state or {}
+            if isinstance(row, Risk | Task):
+                # The file's own value changed (since the last import, or since `roadmap export`
+                # wrote it): it wins over live updates for those fields.
+                in_file = _json_state(state)
+                previous = loaded.exported_state.get(f"{section}:{item.key}", row.file_state or {})
                 changed_in_file = {k: state[k] for k in state if in_file[k] != previous.get(k)}
-                _apply(row, changed_in_file, log, report, entity, item.key)
-                row.file_state = in_file
+                if changed_in_file:
+                    _apply(row, changed_in_file, log, report, entity, item.key)
+                if not loaded.exported_state and in_file != row.file_state:
+                    row.file_state = in_file
+                elif changed_in_file:  # an export: only what was changed in it is now the file's value
+                    row.file_state = {**(row.file_state or {}), **{k: in_file[k] for k in changed_in_file}}
         if new_rows:
             # render_nulls keeps every row's column set the same, so the rows go out in
             # a few executemany batches instead of one INSERT per distinct set of keys.

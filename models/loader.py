@@ -57,6 +57,8 @@ class LoadedRoadmap:
     task_exprs: dict[str, tuple[DateExpr | None, DateExpr | None, int | None]]
     schedule: Schedule
     warnings: list[Problem] = field(default_factory=list)
+    # A workbook `roadmap export` wrote: its live fields as written (models/importer.exported_state)
+    exported_state: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # -- shape, section by section ----------------------------------------------------

@@ -204,6 +204,8 @@ POLICY = Sheet("policy", pgettext("workbook", "Policy"), (
 
 SHEETS: tuple[Sheet, ...] = (ROADMAP, PARTNERS, PEOPLE, WORKSTREAMS, STAGES, TASKS, RISKS, POLICY)
 INSTRUCTIONS = pgettext("workbook", "Instructions")
+# A very hidden sheet of an exported workbook: its live fields as written (models/importer.exported_state).
+EXPORTED_SHEET = "_exported"
 FIELD, VALUE = pgettext("workbook", "Field"), pgettext("workbook", "Value")  # the headers of a fields sheet
 INSTRUCTION_HEADERS = (
     pgettext("workbook", "Sheet"),

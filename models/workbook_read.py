@@ -15,6 +15,8 @@ with the loader's own checks (models/loader.py), each problem at its cell:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -24,8 +26,8 @@ from models.i18n import LANGUAGES
 from models.loader import LoadedRoadmap, check_document, read_roadmap_bytes
 from models.problems import Problem, RoadmapInvalid, did_you_mean
 from models.roadmap_yaml import Path_, Reader, Unreadable, render_path
-from models.workbook_file import SheetData, cell_name, column_number, open_workbook
-from models.workbook_layout import FIELD, SHEETS, Column, Sheet, choice_values, names, word
+from models.workbook_file import SheetData, Workbook, cell_name, column_number, open_workbook
+from models.workbook_layout import EXPORTED_SHEET, FIELD, SHEETS, Column, Sheet, choice_values, names, word
 
 MAX_ROWS = 100_000  # rows of one sheet (a 10,000-task roadmap has 10,001)
 MAX_COLUMNS = 64  # the widest sheet (tasks) has 19
@@ -90,12 +92,15 @@ def load_workbook_file(path: str | Path) -> LoadedRoadmap:
     file = str(path)
     data = read_roadmap_bytes(path)
     r = CellReader(file)
-    doc = read_workbook(r, data)
-    return check_document(r, doc)
+    doc, exported = read_workbook(r, data)
+    loaded = check_document(r, doc)
+    loaded.exported_state = exported
+    return loaded
 
 
-def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
-    """The plain document of a workbook, every cell's place recorded in ``r``; structural
+def read_workbook(r: CellReader, data: bytes) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The plain document of a workbook, every cell's place recorded in ``r``, and the live
+    fields as `roadmap export` wrote them (its hidden sheet; empty without one); structural
     problems (a missing sheet or column, an unknown column, merged cells) are raised at once."""
     wb = open_workbook(r.file, data)
     titles = {title.strip().casefold(): title for title in wb.sheet_names}
@@ -113,7 +118,22 @@ def read_workbook(r: CellReader, data: bytes) -> dict[str, Any]:
         doc[sheet.part] = _SheetReader(r, sheet, no, data_, structure, lang).read()
     if structure:
         raise RoadmapInvalid(structure)
-    return doc
+    return doc, _exported(wb)
+
+
+def _exported(wb: Workbook) -> dict[str, dict[str, Any]]:
+    """The hidden sheet's rows (models/importer.exported_state); a row that is not what the export
+    wrote is left out: that item's fields then compare with the last import, as for any file."""
+    if EXPORTED_SHEET not in wb.sheet_names:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for row in wb.sheet(EXPORTED_SHEET, MAX_ROWS, MAX_COLUMNS).rows:
+        if len(row) >= 2 and isinstance(row[0], str) and isinstance(row[1], str):
+            with contextlib.suppress(ValueError):
+                values = json.loads(row[1])
+                if isinstance(values, dict):
+                    out[row[0]] = values
+    return out
 
 
 class _SheetReader:

@@ -11,6 +11,7 @@ XlsxWriter writes a 10,000-task workbook in about a second (bench/bench_xlsx.py)
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +19,9 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from models.importer import exported_state
 from models.workbook_layout import (
+    EXPORTED_SHEET,
     FIELD,
     INSTRUCTION_HEADERS,
     INSTRUCTION_NOTES,
@@ -77,6 +80,9 @@ def workbook_bytes(doc: dict[str, Any], lang: str, computed: dict[str, dict[str,
         else:
             _table(ws, sheet, doc.get(sheet.part) or [], lang, fmt, computed or {}, titles, rows)
     _instructions(wb.add_worksheet(word(INSTRUCTIONS, lang)), lang, fmt, titles)
+    state = exported_state(doc)  # what an export holds of the live fields (none in a new workbook)
+    if state:
+        _exported(wb.add_worksheet(EXPORTED_SHEET), state)
     wb.close()
     return out.getvalue()
 
@@ -152,6 +158,14 @@ def _fields(ws: Worksheet, sheet: Sheet, values: dict[str, Any], lang: str, fmt:
         if column.kind == "choice":
             ws.data_validation(r, 1, r, 1, {"validate": "list", "ignore_blank": True,
                                             "source": [choice_word(column, v, lang) for v in column.choices]})
+
+
+def _exported(ws: Worksheet, state: dict[str, dict[str, Any]]) -> None:
+    """The very hidden sheet an import compares the live fields with (models/importer.exported_state)."""
+    ws.very_hidden()
+    for row, (key, values) in enumerate(state.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, json.dumps(values, ensure_ascii=False, sort_keys=True))
 
 
 def _instructions(ws: Worksheet, lang: str, fmt: _Formats, titles: dict[str, str]) -> None:

@@ -4,12 +4,14 @@ imports the same. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from models.db import session_scope
 from models.schema import Task
 from tasks.roadmap_export import export_file
-from tasks.roadmap_jobs import import_file
+from tasks.roadmap_jobs import change_task, import_file
 from tests.workbooks import edit, needs_calc, saved_by_libreoffice
 
 
@@ -36,6 +38,31 @@ def test_editing_one_cell_imports_exactly_that_change(db_url, small_yaml, tmp_pa
     report = import_file(db_url, path)
     assert report.changed == [("task", "c", "title", "Agreement", "Agreement signed")]
     assert not report.added and not report.archived and not report.moved
+
+
+def test_updates_made_after_the_export_survive_importing_it_with_one_cell_edited(db_url, small_yaml, tmp_path):
+    """The office exports on Monday, owners mark tasks done during the week, and the
+    workbook edited meanwhile comes back on Friday: only the edited cells change."""
+    import_file(db_url, small_yaml)
+    change_task(db_url, None, "b", status="in_progress", progress=30, on=date(2014, 11, 3))
+    path = export_file(db_url, None, tmp_path / "plan.xlsx").path
+    change_task(db_url, None, "b", status="done", on=date(2014, 11, 5))
+    change_task(db_url, None, "d", progress=50, on=date(2014, 11, 5))
+    edit(path, "Задачи", "c", "Название", "Agreement signed")
+    edit(path, "Задачи", "a", "Статус", "в работе")  # a status changed in the workbook still wins
+    report = import_file(db_url, path)
+    assert sorted(report.changed) == [("task", "a", "status", "planned", "in_progress"),
+                                      ("task", "c", "title", "Agreement", "Agreement signed")]
+    with session_scope(db_url) as session:
+        live = {t.key: (t.status, t.progress) for t in session.scalars(select(Task))}
+    assert live["b"][0] == "done" and live["d"][1] == 50
+    # Going back to the YAML file takes back the workbook's edits, never the live updates.
+    again = import_file(db_url, small_yaml)
+    assert sorted(again.changed) == [("task", "a", "status", "in_progress", "planned"),
+                                     ("task", "c", "title", "Agreement signed", "Agreement")]
+    with session_scope(db_url) as session:
+        live = {t.key: (t.status, t.progress) for t in session.scalars(select(Task))}
+    assert live["b"][0] == "done" and live["d"][1] == 50
 
 
 def test_a_status_chosen_from_the_dropdown_in_russian_is_the_status(db_url, small_yaml, tmp_path):

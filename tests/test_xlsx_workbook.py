@@ -27,7 +27,11 @@ def exported(small_yaml, tmp_path):
 
 
 def test_one_sheet_per_part_in_the_roadmaps_language_and_instructions_last(exported):
-    assert exported.sheetnames == RUSSIAN_SHEETS
+    visible = [ws.title for ws in exported.worksheets if ws.sheet_state == "visible"]
+    assert visible == RUSSIAN_SHEETS
+    # and, out of sight, what the export held of the live fields (docs/excel.md)
+    assert exported.sheetnames == [*RUSSIAN_SHEETS, "_exported"]
+    assert exported["_exported"].sheet_state == "veryHidden"
 
 
 def test_headers_are_frozen_and_columns_have_widths(exported):
