@@ -32,6 +32,7 @@ from models.mspdi_fields import (
     WORKING_TIMES,
     DatesView,
     duration_text,
+    exported_text,
     stage_uid,
     task_progress,
     task_uid,
@@ -162,7 +163,7 @@ def _task(tasks: Any, add: _Adder, *, uid: int, row: int, name: str, outline: st
     custom = {"key": key}
     if task is not None:
         custom.update(workstream=task.workstream or "", partners=PARTNER_SEPARATOR.join(task.partners),
-                      status=task.status)
+                      status=task.status, exported=exported_text(dates, progress) if progress else "")
     for field_name, value in custom.items():
         if value:
             attribute = etree.SubElement(element, "ExtendedAttribute")

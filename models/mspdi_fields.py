@@ -34,6 +34,7 @@ CUSTOM_FIELDS = {
     "workstream": (188743734, "Text2", "Workstream"),
     "partners": (188743737, "Text3", "Partners"),
     "status": (188743740, "Text4", "Roadmap status"),
+    "exported": (188743743, "Text5", "Roadmap export"),  # the task as written: exported_text
 }
 FIELD_OF_ID = {field_id: name for name, (field_id, _, _) in CUSTOM_FIELDS.items()}
 PARTNER_SEPARATOR = ", "
@@ -65,6 +66,23 @@ class ProgressView:
     percent: int
     actual_finish: date | None
     status: str
+
+
+def exported_text(dates: DatesView, progress: ProgressView) -> str:
+    """What an export wrote of a task's dates and progress, kept in the file (Text5): an import
+    takes from the file only what was changed since, not the live updates made meanwhile."""
+    done = progress.actual_finish.isoformat() if progress.actual_finish else "-"
+    return f"{dates.start} {dates.finish} {dates.days} {progress.percent} {done} {progress.status}"
+
+
+def exported_views(text: str | None) -> tuple[DatesView, ProgressView] | None:
+    """The views ``exported_text`` wrote; None for anything else (edited by hand: ignored)."""
+    try:
+        start, finish, days, percent, done, status = (text or "").split()
+        return (DatesView(date.fromisoformat(start), date.fromisoformat(finish), int(days)),
+                ProgressView(int(percent), None if done == "-" else date.fromisoformat(done), status))
+    except ValueError:
+        return None
 
 
 def task_progress(status: str, progress: int | None, done_on: date | None) -> ProgressView:

@@ -37,6 +37,7 @@ from models.mspdi_fields import (
     PARTNER_SEPARATOR,
     DatesView,
     ProgressView,
+    exported_views,
     progress_fields,
     task_progress,
 )
@@ -380,7 +381,9 @@ def _task_dates(row: _Row, cal: BusinessCalendar, minutes_per_day: int, stored: 
     out: dict[str, Any] = {}
     view = _dates(row, cal, minutes_per_day)
     base = file_item("tasks", stored, state="file") if stored is not None else None
-    if base is not None and view == task_dates(stored, cal):
+    # Unchanged means as the export wrote it (Text5), else as the roadmap stands now.
+    written = exported_views(row.values.get("exported")) if stored is not None else None
+    if base is not None and view == (written[0] if written else task_dates(stored, cal)):
         out.update(start=base.get("start"), due=base.get("due"), duration=base.get("duration"))
     elif view is not None:
         milestone = row.values.get("Milestone") == 1 or view.days == 0
@@ -391,7 +394,8 @@ def _task_dates(row: _Row, cal: BusinessCalendar, minutes_per_day: int, stored: 
     percent = row.values.get("PercentComplete") or 0
     progress = ProgressView(percent, row.values.get("ActualFinish") if percent >= 100 else None,
                             row.values.get("status") or "")
-    if base is not None and progress == task_progress(stored.status, stored.progress, stored.done_on):
+    if base is not None and progress == (written[1] if written else
+                                         task_progress(stored.status, stored.progress, stored.done_on)):
         out.update(status=base["status"], done_on=base.get("done_on"), progress=base.get("progress"))
     else:
         out.update(progress_fields(progress, view.finish if view else date.today()))

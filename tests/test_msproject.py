@@ -132,6 +132,20 @@ def test_live_updates_exported_then_imported_change_nothing(exported, db_url, tm
     assert report.unchanged, (report.added, report.changed, report.archived, report.moved)
 
 
+def test_updates_made_after_the_export_survive_importing_it_with_one_name_edited(exported, db_url, tmp_path):
+    """Exported on Monday, tasks updated live during the week, the file edited in MS Project
+    meanwhile: importing it changes what was edited in it, and none of the live updates."""
+    change_task(db_url, "small", "b", status="in_progress", progress=40)
+    change_task(db_url, "small", "c", status="done", on=date(2014, 11, 6))
+    tree = _tree(exported)
+    _task(tree, "a").find(f"{q}Name").text = "Site survey"
+    report = import_project_file(db_url, _save(tree, tmp_path / "edited.xml"), "small")
+    assert report.changed == [("task", "a", "title", "Survey", "Site survey")], report.changed
+    with session_scope(db_url) as s:
+        live = {t.key: (t.status, t.progress, t.duration) for t in s.scalars(select(Task))}
+    assert live["b"][:2] == ("in_progress", 40) and live["c"][0] == "done"
+
+
 def test_a_finish_moved_in_the_file_changes_that_task_only(exported, db_url, tmp_path):
     tree = _tree(exported)
     _task(tree, "c").find(f"{q}Finish").text = "2014-11-14T17:00:00"
