@@ -87,6 +87,7 @@ def validate(
     if is_project_file(file):
         loaded = validate_project_file(db_url(db), file, roadmap, create_people=create_people)
     else:
+        _roadmap_file_options(create_people, roadmap)
         loaded = validate_file(file)
     for w in loaded.warnings:
         err_console.print(shown(w.format(), "yellow"))
@@ -95,6 +96,15 @@ def validate(
         f"{file}: ok: {len(doc.stages)} stages, {len(doc.tasks)} tasks, {len(doc.risks)} risks, "
         f"{len(doc.people)} people, {len(doc.partners)} partners; {len(loaded.warnings)} warning(s)"
     ))
+
+
+def _roadmap_file_options(create_people: bool, roadmap: str | None) -> None:
+    """A YAML file or workbook names its own roadmap and people: the MS Project options are
+    refused rather than silently ignored."""
+    if create_people or roadmap:
+        option = "--create-people" if create_people else "--roadmap"
+        raise UserError(f"{option} is for MS Project files (.xml, .mpp); a roadmap file names its own "
+                        "roadmap (its key) and people")
 
 
 @app.command("import")
@@ -109,10 +119,12 @@ def import_(file: Annotated[str, typer.Argument(help="Roadmap file: .yaml, .xlsx
 
     if is_project_file(file):
         report = import_project_file(db_url(db), file, roadmap, create_people=create_people, actor=current_user())
-    elif via_prefect(prefect):
-        report = run_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
     else:
-        report = import_file(db_url(db), file, actor=current_user())
+        _roadmap_file_options(create_people, roadmap)
+        if via_prefect(prefect):
+            report = run_flow("sync_roadmap", "sync_roadmap", path=file, db_url=flow_db(db))
+        else:
+            report = import_file(db_url(db), file, actor=current_user())
     for w in report.warnings:
         err_console.print(shown(w.format(), "yellow"))
     if report.unchanged:

@@ -380,6 +380,9 @@ def test_the_cli_validates_imports_and_exports_ms_project_xml(tmp_path, small_ya
     assert "Traceback" not in bad.stderr
     wrong = run("export", "plan.csv", cwd=tmp_path, db=db)
     assert wrong.returncode == 2 and "cannot write .csv" in wrong.stderr and ".xml" in wrong.stderr
+    for option in (["--create-people"], ["--roadmap", "other"]):  # refused for a roadmap file, not ignored
+        ignored = run("import", str(small_yaml), *option, cwd=tmp_path, db=db)
+        assert ignored.returncode == 2 and f"{option[0]} is for MS Project files" in ignored.stderr
 
 
 def test_a_project_file_over_the_size_limit_is_refused_unread(db_url, small_yaml, tmp_path):
