@@ -46,8 +46,8 @@ CALC := /usr/lib/libreoffice/program/libsclo.so
 system-deps:
 	@if [ -x /usr/bin/chromium ] && command -v soffice >/dev/null 2>&1 && [ -e $(CALC) ] && command -v java >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium libreoffice-writer-nogui libreoffice-calc-nogui default-jre-headless; \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q chromium libreoffice-writer-nogui libreoffice-calc-nogui default-jre-headless; \
 	else echo "note: chromium, LibreOffice (Writer, Calc) or java missing and not root: the tests that need them will skip"; fi
 
 # After changing a message in code or templates: extract them and update the Russian catalog
