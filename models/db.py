@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -191,11 +191,35 @@ def upgrade(url: str) -> None:
         check_schema_known(current)
         from alembic import command
 
-        cfg = alembic_config(url)
-        with engine.begin() as conn:
+        with migration_connection(engine) as conn:
+            cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     _UP_TO_DATE.add(url)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for Alembic to migrate with.
+
+    On SQLite, foreign keys are off while it migrates: changing a column there rebuilds the
+    table (batch mode: copy, drop, rename), and dropping a table that others refer to with ON
+    DELETE CASCADE would delete their rows (0014 rebuilds the outbox, which message contents,
+    escalation items, calendar entries and check-ins refer to). The pragma only takes effect
+    outside a transaction, so it is set on the driver's connection before the transaction
+    begins; the keys are checked before the commit, and turned back on after."""
+    with engine.connect() as conn:
+        sqlite = is_sqlite(engine)
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows whose foreign keys point nowhere")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def forget_schema_check(url: str) -> None:

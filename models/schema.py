@@ -210,7 +210,8 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_status", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
+    # None: a message of the whole office (the portfolio report; a digest across roadmaps)
+    roadmap_id: Mapped[int | None] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # reminder | notice | calendar | escalation | report
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     recipient: Mapped[str] = mapped_column(String(320))

@@ -169,7 +169,7 @@ def test_migration_0007_keeps_the_escalations_sent_one_by_one_before_it(url, smt
     from alembic import command
     from sqlalchemy import text
 
-    from models.db import alembic_config, forget_schema_check, get_engine, upgrade
+    from models.db import alembic_config, forget_schema_check, get_engine, migration_connection, upgrade
 
     day = date(2014, 11, 10)
     plan = plan_escalation_messages(url, None, day)
@@ -177,7 +177,7 @@ def test_migration_0007_keeps_the_escalations_sent_one_by_one_before_it(url, smt
     assert len(items) > 1
     engine = get_engine(url)
     cfg = alembic_config(url)
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0006")
     with engine.begin() as conn:  # what 0006 code recorded: one message per item, keyed by the item
@@ -192,3 +192,37 @@ def test_migration_0007_keeps_the_escalations_sent_one_by_one_before_it(url, smt
     assert plan_escalation_messages(url, None, day).todo == []  # every item was sent before the upgrade
     later = plan_escalation_messages(url, None, date(2014, 11, 11))
     assert later.todo and not {e.dedup_key for d in later.todo for e in d.items} & {k for _, k in items}
+
+
+def test_migration_0014_rebuilds_the_outbox_without_losing_what_refers_to_it(url):
+    """0014 rebuilds the outbox table on SQLite (batch mode): the rows that refer to it with ON
+    DELETE CASCADE (contents, escalation items) survive both ways, and after it a message of
+    the whole office (no roadmap) can be recorded."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import alembic_config, forget_schema_check, get_engine, migration_connection, upgrade
+
+    record_plan(url, plan_escalation_messages(url, None, date(2014, 12, 15)))
+    engine = get_engine(url)
+    tables = ("outbox", "outbox_content", "escalation_items")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+    before = counts()
+    assert all(before.values())
+    cfg = alembic_config(url)
+    with migration_connection(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    assert counts() == before
+    forget_schema_check(url)
+    upgrade(url)
+    assert counts() == before
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO outbox (roadmap_id, kind, dedup_key, recipient, as_of, subject, message_id, status, "
+            "permanent, attempts, created_at) VALUES (NULL, 'report', 'portfolio:x', 'a@example.org', :d, 's', "
+            "'<m@example.org>', 'pending', false, 0, :d)"), dict(d=date(2014, 12, 15)))

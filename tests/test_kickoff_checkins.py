@@ -204,11 +204,11 @@ def test_an_upgraded_database_sends_no_kickoffs_to_owners_who_already_got_remind
     from alembic import command
     from sqlalchemy import text
 
-    from models.db import alembic_config, forget_schema_check, get_engine, upgrade
+    from models.db import alembic_config, forget_schema_check, get_engine, migration_connection, upgrade
 
     engine = get_engine(url)
     cfg = alembic_config(url)
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0010")
     with engine.begin() as conn:  # what the code before kick-offs recorded: a reminder to alice, no entries
