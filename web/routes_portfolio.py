@@ -49,7 +49,7 @@ def portfolio_page(session: Session, web: WebContext) -> dict[str, Any]:
     of errors), the day of the rows when they share one (``as_of``, else None), how many
     roadmaps are ``archived`` (not listed), whether there is any roadmap at all (``stored``),
     and the page's ``lang``."""
-    stored = dict(session.execute(select(Roadmap.archived, func.count()).group_by(Roadmap.archived)).tuples().all())
+    stored = dict(session.execute(select(Roadmap.archived, func.count()).group_by(Roadmap.archived)).all())
     rows = portfolio(session, None, today=web.today)["roadmaps"] if stored else []
     for row in rows:
         row["url"] = f"/roadmaps/{quote(row['key'], safe='')}"
