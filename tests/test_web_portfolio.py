@@ -83,13 +83,16 @@ def test_the_page_lists_every_active_roadmap_with_the_portfolios_figures(url):
         assert cells[7].startswith(str(row["worst_risk"]["score"]))
         assert f'<a href="/roadmaps/{key}">' in r.text
     assert "1 архивная дорожная карта не показана." in r.text
-    assert '<html lang="ru">' in r.text and "Портфель" in r.text
+    assert '<html lang="ru">' in r.text and "<h1>Портфель</h1>" in r.text
+    assert "на 10 ноября 2014 г." in r.text  # the app's clock: 12:00 in Moscow, 04:00 in New York
 
 
 def test_each_link_opens_the_roadmap_page_with_the_same_password(url):
     client = make_client(url)
     html = client.get("/portfolio", auth=OFFICE).text
-    for path in re.findall(r'<a href="(/roadmaps/[^"]+)">', html):
+    links = re.findall(r'<a href="([^"]+)">', html)
+    assert links == ["/roadmaps/moscow", "/roadmaps/nyc"]
+    for path in links:
         assert client.get(path, auth=OFFICE).status_code == 200
 
 
@@ -153,8 +156,15 @@ def test_the_page_is_in_english_when_the_roadmaps_do_not_share_a_language(url, t
     assert '<html lang="en">' in html and "<h1>Portfolio</h1>" in html and "1 archived roadmap is not listed." in html
 
 
-def test_with_every_roadmap_archived_or_none_stored_the_page_says_so(url, db_url):
+def test_with_every_roadmap_archived_the_page_says_so(url):
     archive(url, "moscow")
     archive(url, "nyc")
     html = make_client(url).get("/portfolio", auth=OFFICE).text
-    assert "<table>" not in html and "3 архивные дорожные карты не показаны." in html
+    assert "<table>" not in html and "Активных дорожных карт нет: все в архиве." in html
+    assert "3 архивные дорожные карты не показаны." in html
+
+
+def test_with_no_roadmap_stored_the_page_says_so(db_url, monkeypatch):
+    web_env(monkeypatch)
+    r = make_client(db_url).get("/portfolio", auth=OFFICE)
+    assert r.status_code == 200 and "No roadmap yet." in r.text and "<table>" not in r.text
