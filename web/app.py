@@ -27,7 +27,7 @@ Security, in the order a request meets it:
 4. Every page, a refusal too, is in the roadmap's language (gettext, ``models/i18n.py``): a
    refusal (``web.security.Refused``, raised by any route or dependency) carries English
    message ids, said in the language of the roadmap the URL names (English for a key that
-   names no roadmap).
+   names no roadmap). The portfolio is in the language its roadmaps share, else English.
 5. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
    and pages are neither cached nor framed, and send no Referer (the URL holds a token):
    these headers go on every response, Starlette's own 404, 405, 422 and 500 too
