@@ -71,6 +71,8 @@ def table_rows(html: str) -> dict[str, list[str]]:
 def test_the_page_lists_every_active_roadmap_with_the_portfolios_figures(url):
     r = make_client(url).get("/portfolio", auth=OFFICE)
     assert r.status_code == 200, r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")  # as every page
+    assert r.headers["cache-control"] == "no-store" and r.headers["referrer-policy"] == "no-referrer"
     rows, expected = table_rows(r.text), expected_rows(url)
     assert list(rows) == list(expected) == ["moscow", "nyc"]  # done is archived
     assert expected["moscow"]["done"] != expected["nyc"]["done"]  # the rows are told apart
