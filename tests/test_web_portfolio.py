@@ -98,6 +98,14 @@ def test_each_link_opens_the_roadmap_page_with_the_same_password(url):
         assert client.get(path, auth=OFFICE).status_code == 200
 
 
+def test_the_roadmap_page_leads_back_to_the_portfolio_only_for_the_password(url):
+    client = make_client(url)
+    assert '<a href="/portfolio">Портфель</a>' in client.get("/roadmaps/moscow", auth=OFFICE).text
+    office_link = sign_office_token(KEY, "moscow", expiry_for(DAY))  # it would not open the portfolio
+    html = client.get(f"/roadmaps/moscow?token={office_link}").text
+    assert "<h1>Small roadmap</h1>" in html and "/portfolio" not in html
+
+
 def test_without_the_office_password_the_page_is_refused_and_shows_no_roadmap(url):
     client = make_client(url)
     office_link = sign_office_token(KEY, "moscow", expiry_for(DAY))
