@@ -148,7 +148,7 @@ def test_send_mails_each_address_once_per_week_with_the_docx(db_url, tmp_path, s
     assert "47" in mail["Subject"] and "2014" in mail["Subject"]
     text = mail.get_body(("plain",)).get_content()
     assert "Дорожных карт: 2; красных: 2, жёлтых: 0, зелёных: 0." in text, text
-    assert "alpha" in text and "beta" in text  # the worst roadmaps, named
+    assert "\n- alpha «" in text and "\n- beta «" in text  # the worst roadmaps, a line each
     (attachment,) = list(mail.iter_attachments())
     assert attachment.get_filename() == "portfolio-2014-W47.docx"
     assert attachment.get_content() == report_path(tmp_path).read_bytes()
