@@ -4,6 +4,7 @@ office's report day. Real SQLite and PostgreSQL, a real SMTP server, the DOCX re
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections import Counter
@@ -181,6 +182,10 @@ def test_office_messages_in_the_outbox_commands(db_url, tmp_path, smtp_env, monk
     assert listing.exit_code == 0, listing.output
     assert BOSS in listing.stdout and "deputy@office.example" in listing.stdout  # cut to the width
     assert cli("outbox", "--roadmap", "alpha", "--status", "failed", "--db", db_url).stdout.count("office.example") == 0
+    by_kind = cli("outbox", "--kind", "portfolio", "--format", "json", "--db", db_url)
+    assert by_kind.exit_code == 0, by_kind.output
+    assert sorted(m["dedup_key"] for m in json.loads(by_kind.stdout)) == [
+        "portfolio-report:boss@office.example.org:2014-W47", "portfolio-report:deputy@office.example.org:2014-W47"]
     assert cli("archive", "alpha", "--db", db_url).exit_code == 0
     assert {m.status for m in list_messages(db_url, kind="portfolio")} == {"failed"}
 
