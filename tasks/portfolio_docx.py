@@ -44,7 +44,7 @@ def render_portfolio(report: PortfolioReport, out_path: Path, *, reference_docx:
     period = format_period(week.start, week.end, lang, word=True)
 
     start_page(doc, landscape=True, first=True)
-    doc.add_heading(_("Roadmap portfolio"), level=0)
+    _heading(doc, _("Roadmap portfolio"), 0)
     _para(doc, _("Portfolio status report"), bold=True)
     _para(doc, _("Reporting period: week {week} of {year}, {period}").format(
         week=week.iso_week, year=week.iso_year, period=period))
@@ -54,9 +54,9 @@ def render_portfolio(report: PortfolioReport, out_path: Path, *, reference_docx:
     counts = report.counts()
     _para(doc, _("Roadmaps: {total}; red: {red}, amber: {amber}, green: {green}, failed: {error}. "
                  "Tasks late now: {late}.").format(total=len(report.rows), **counts), bold=True)
-    doc.add_heading(_("Summary"), level=1)
+    _heading(doc, _("Summary"), 1)
     _summary_table(doc, report)
-    doc.add_heading(_("Heat map: open risks of every roadmap, probability × impact"), level=1)
+    _heading(doc, _("Heat map: open risks of every roadmap, probability × impact"), 1)
     add_heatmap(doc, report.heatmap, _("Probability ↓ / Impact →"), text_width_twips(doc.sections[-1]) // 3)
 
     start_page(doc, landscape=False)
@@ -69,6 +69,14 @@ def render_portfolio(report: PortfolioReport, out_path: Path, *, reference_docx:
     set_properties(doc, title=f"{_('Roadmap portfolio')} — {week.label}", subject=_("Portfolio status report"),
                    identifier="portfolio", lang=lang, generated_at=report.generated_at)
     return save_docx(doc, Path(out_path), report.generated_at)
+
+
+def _heading(doc: DocumentObject, text: str, level: int) -> None:
+    """``doc.add_heading`` without its style lookup (2.9 ms a heading in python-docx: 800 of them
+    for 200 roadmaps): the style's id is set on the paragraph directly."""
+    paragraph = doc.add_paragraph()
+    paragraph._p.get_or_add_pPr().style = doc.styles["Title" if level == 0 else f"Heading {level}"].style_id
+    paragraph.add_run(text)
 
 
 def _para(doc: DocumentObject, text: str, *, bold: bool = False, italic: bool = False) -> None:
@@ -126,7 +134,7 @@ def _roadmap_page(doc: DocumentObject, page: RoadmapPage, lang: str) -> None:
     """At most a page: the figures, the late tasks (the worst LATE_SHOWN), the decisions, the worst risks."""
     _ = translations(lang).gettext
     row = page.row
-    doc.add_heading(f"{row['key']} — {row['title']}", level=1)
+    _heading(doc, f"{row['key']} — {row['title']}", 1)
     width = text_width_twips(doc.sections[-1])
     if page.error:
         _para(doc, _("The status of this roadmap could not be computed: {error}").format(error=page.error), bold=True)
@@ -142,7 +150,7 @@ def _roadmap_page(doc: DocumentObject, page: RoadmapPage, lang: str) -> None:
         [_("Next milestone"), _milestone(row, lang)],
     ]
     add_table(doc, (2, 5), facts, None, width)
-    doc.add_heading(_("Late tasks"), level=2)
+    _heading(doc, _("Late tasks"), 2)
     if not page.late:
         _para(doc, _("No tasks are overdue."))
     else:
@@ -155,12 +163,12 @@ def _roadmap_page(doc: DocumentObject, page: RoadmapPage, lang: str) -> None:
                   [_("Key"), _("Title"), _("Owner"), _("Due"), _("Late, business days"), _("CP")], width)
         if page.late_count > len(page.late):
             _para(doc, _("… and {n} more.").format(n=page.late_count - len(page.late)), italic=True)
-    doc.add_heading(_("Decisions needed"), level=2)
+    _heading(doc, _("Decisions needed"), 2)
     if not page.decisions:
         _para(doc, _("No decisions are needed this week."))
     for n, sentence in enumerate(page.decisions, 1):  # numbered by hand: a Word list would count on
         doc.add_paragraph(f"{n}. {sentence}")          # from the previous roadmap's page
-    doc.add_heading(_("Worst risks"), level=2)
+    _heading(doc, _("Worst risks"), 2)
     if not page.risks:
         _para(doc, _("No open risks."))
         return
