@@ -35,13 +35,14 @@ from flows.prefect_tasks import (
     database_url,
     plan_escalations,
     plan_reminders,
+    portfolio_report,
     render_report,
     report_due,
     roadmap_day,
     send_and_count,
     send_report,
 )
-from tasks.daily_cycle import Cycle, end_of_cycles, failed_cycle
+from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
 
@@ -73,17 +74,25 @@ def daily_cycle(
 ) -> list[MailSummary]:
     if roadmap_key is not None:
         return roadmap_cycle(roadmap_key, as_of, db_url)
-    keys = active_keys(database_url(db_url), as_of)
+    url = database_url(db_url)
+    keys = active_keys(url, as_of)
     if cycle_deployment:
         # Deployed: one run of the roadmap-cycle deployment per roadmap, for any worker to take.
-        return end_of_cycles(wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url)))
-    cycles = []
-    for key in keys:
-        # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
-        # its failure is kept, and the next one runs.
-        state = roadmap_cycle(key, as_of, db_url, return_state=True)
+        cycles = wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url))
+    else:
+        cycles = []
+        for key in keys:
+            # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
+            # its failure is kept, and the next one runs.
+            state = roadmap_cycle(key, as_of, db_url, return_state=True)
+            try:
+                cycles.append(Cycle(key, state.result()))
+            except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's run
+                cycles.append(failed_cycle(key, exc))
+    if keys:  # then the office's own report, on its day (tasks/portfolio_jobs.py portfolio_due)
         try:
-            cycles.append(Cycle(key, state.result()))
-        except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's run
-            cycles.append(failed_cycle(key, exc))
+            if (summary := portfolio_report(url, as_of)) is not None:
+                cycles.append(Cycle(PORTFOLIO, end_of_run([summary], get_run_logger())))
+        except Exception as exc:  # noqa: BLE001 - named at the end, as a roadmap's failure
+            cycles.append(failed_cycle(PORTFOLIO, exc))
     return end_of_cycles(cycles)

@@ -11,7 +11,9 @@ For every active roadmap (``every_roadmap``, when no roadmap is named): each roa
 in turn, each on its own day (today in its timezone, unless a day is given) and calendar, each
 step in its own transactions. A roadmap whose cycle fails, whatever the reason, does not stop
 the others: the failure is kept, and the run ends with ``CyclesFailed`` naming every roadmap
-that failed and why.
+that failed and why. Last, on the office's report day (or the first run after a missed one),
+the portfolio report is written and mailed (``portfolio_step``), its failure named like a
+roadmap's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from datetime import date
 from models.errors import error_line
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
 from tasks.notify_jobs import escalate, remind
+from tasks.portfolio_jobs import LABEL as PORTFOLIO  # the portfolio step's name among the roadmaps'
+from tasks.portfolio_jobs import send_due_portfolio
 from tasks.report_jobs import report_due, weekly_report
 from tasks.roadmap_jobs import RoadmapDay, active_keys, roadmap_day
 
@@ -90,13 +94,28 @@ def failed_cycle(roadmap_key: str, exc: Exception) -> Cycle:
 
 def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:
     """Each active roadmap's cycle, one after the other, yielded as it ends (so the CLI prints
-    as it goes); a failure is yielded like the rest. ``end_of_cycles`` then ends the run."""
-    for key in active_keys(db_url, as_of):
+    as it goes); a failure is yielded like the rest. Then, when it is due, the portfolio report
+    (``portfolio_step``). ``end_of_cycles`` then ends the run."""
+    keys = active_keys(db_url, as_of)
+    for key in keys:
         try:
             day = roadmap_day(db_url, key, as_of)
             yield Cycle(key, roadmap_cycle(db_url, day), note=day.day_off_note)
         except Exception as exc:  # noqa: BLE001 - any failure of one roadmap must not stop the others
             yield failed_cycle(key, exc)
+    if keys:
+        if (cycle := portfolio_step(db_url, as_of)) is not None:
+            yield cycle
+
+
+def portfolio_step(db_url: str, as_of: date | None) -> Cycle | None:
+    """The portfolio report and its mail (tasks/portfolio_jobs.py) when due, as a cycle of its
+    own named PORTFOLIO; None when not due (no ROADMAP_PORTFOLIO_REPORT_TO, or already sent)."""
+    try:
+        summary = send_due_portfolio(db_url, as_of)
+        return None if summary is None else Cycle(PORTFOLIO, raise_if_failed([summary]))
+    except Exception as exc:  # noqa: BLE001 - as a roadmap's: named at the end of the run
+        return failed_cycle(PORTFOLIO, exc)
 
 
 def end_of_cycles(cycles: list[Cycle]) -> list[MailSummary]:

@@ -58,9 +58,13 @@ def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str], 
     return {k[len(prefix):] for k in found}
 
 
-def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, intents: list[Intent]) -> RecordStats:
+def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as_of: date,
+           intents: list[Intent]) -> RecordStats:
     """Insert each intent once, in one batch; returns how many were new and how many were
     already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
+
+    A message of the whole office (the portfolio report) has no roadmap: ``roadmap_id`` and
+    ``roadmap_key`` None, its dedup key without a roadmap prefix (migration 0014).
 
     A message that can never be sent as it is (a bad address) is recorded as failed for
     good, with the reason, instead of pending."""
@@ -73,9 +77,10 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
         except SendError as exc:
             wire.append(exc)
     now = utcnow()
+    prefix = f"{roadmap_key}:" if roadmap_key is not None else ""
     rows = [
         dict(
-            roadmap_id=roadmap_id, kind=intent.kind, dedup_key=f"{roadmap_key}:{intent.dedup_key}",
+            roadmap_id=roadmap_id, kind=intent.kind, dedup_key=prefix + intent.dedup_key,
             recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
             subject=intent.message.subject, message_id=intent.message.message_id, created_at=now,
             **({"status": "failed", "permanent": True, "attempts": 1, "last_error": str(w)}
@@ -103,7 +108,7 @@ def record(session: Session, roadmap_id: int, roadmap_key: str, as_of: date, int
                              raw=None if isinstance(w, SendError) else w.data))
         if intent.change_ids:
             session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
-        items += [dict(roadmap_id=roadmap_id, dedup_key=f"{roadmap_key}:{k}", outbox_id=new_id)
+        items += [dict(roadmap_id=roadmap_id, dedup_key=prefix + k, outbox_id=new_id)
                   for k in intent.item_keys]
         entries += [dict(row, roadmap_id=roadmap_id, outbox_id=new_id) for row in intent.calendar]
         checkins += [dict(roadmap_id=roadmap_id, task_key=k, day=as_of, email=intent.recipient.lower(),

@@ -327,3 +327,29 @@ def test_roadmap_run_under_prefect_goes_over_every_roadmap_and_exits_1_naming_th
         in result.stderr
     assert "beta 2014-11-10 reminders: planned" in result.stdout and "Traceback" not in result.output
     assert {m.status for m in list_messages(db_url, roadmap_key="beta")} == {"sent"}
+
+
+def test_the_daily_cycle_flow_sends_the_portfolio_report_on_its_day_once(db_url, tmp_path, smtp_env, monkeypatch):
+    """After the roadmaps' child runs, a `portfolio-report` task: on Monday (the default day)
+    the report goes to each address of ROADMAP_PORTFOLIO_REPORT_TO, of no roadmap; the next
+    day's run sends it no more."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from config import reset_settings_cache
+    from tests.test_portfolio import add_roadmap
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    monkeypatch.setenv("ROADMAP_PORTFOLIO_REPORT_TO", "boss@office.example.org")
+    reset_settings_cache()
+    result = CliRunner().invoke(app, ["run", "--prefect", "--as-of", "2014-11-10", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "portfolio-report 2014-11-10 portfolio: planned 1, recorded 1" in result.stdout
+    (row,) = list_messages(db_url, kind="portfolio")
+    assert (row.roadmap_id, row.dedup_key, row.status) == (
+        None, "portfolio-report:boss@office.example.org:2014-W45", "sent")
+    summaries = daily_cycle(as_of=date(2014, 11, 11), db_url=db_url)
+    assert summaries and all(s.roadmap_key != "portfolio-report" for s in summaries)
+    assert len(list_messages(db_url, kind="portfolio")) == 1
+    assert [m["To"].addresses[0].addr_spec for m in smtp_env.messages].count("boss@office.example.org") == 1
