@@ -74,10 +74,10 @@ class CyclesFailed(Exception):
     """The end of an every-roadmap run in which some roadmaps failed: the CLI exits 1 and a
     Prefect flow run ends Failed, naming each of them and why."""
 
-    def __init__(self, cycles: list[Cycle]):
-        self.cycles = cycles  # every roadmap's, the failed ones with their error
+    def __init__(self, cycles: list[Cycle], unit: str = "roadmap(s)"):
+        self.cycles = cycles  # every roadmap's (or batch's: unit), the failed ones with their error
         self.failed = [c for c in cycles if c.error is not None]
-        super().__init__(f"{len(self.failed)} of {len(cycles)} roadmap(s) failed: "
+        super().__init__(f"{len(self.failed)} of {len(cycles)} {unit} failed: "
                          + "; ".join(f"{c.roadmap_key}: {c.why}" for c in self.failed))
 
     @property
@@ -118,8 +118,8 @@ def portfolio_step(db_url: str, as_of: date | None) -> Cycle | None:
         return failed_cycle(PORTFOLIO, exc)
 
 
-def end_of_cycles(cycles: list[Cycle]) -> list[MailSummary]:
-    """Every roadmap's summaries, or CyclesFailed when any roadmap failed."""
+def end_of_cycles(cycles: list[Cycle], unit: str = "roadmap(s)") -> list[MailSummary]:
+    """Every roadmap's summaries, or CyclesFailed when any roadmap (or batch of them) failed."""
     if any(c.error is not None for c in cycles):
-        raise CyclesFailed(cycles)
+        raise CyclesFailed(cycles, unit)
     return [s for c in cycles for s in c.summaries]
