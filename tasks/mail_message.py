@@ -34,7 +34,7 @@ class _WirePolicy(EmailPolicy):
     objects of the same text (``_Registry``), and a header object never changes."""
 
     fold_cache: dict[int, tuple[str, bytes]] | None = None
-    FOLD_CACHE_MAX = 4096
+    FOLD_CACHE_MAX = 256
 
     def clone(self, **kw: Any) -> _WirePolicy:
         # The generator clones the policy for every part with the same settings: the clone
@@ -102,7 +102,7 @@ class _Registry(HeaderRegistry):
     A header object is never changed once made (the email package replaces a header rather than
     edit it), so messages can share one (bench/bench_relay.py's in-process split)."""
 
-    PARSED_MAX = 4096  # distinct (name, text) kept; past that the cache starts again
+    PARSED_MAX = 256  # distinct headers kept (a digest has ~15 that recur); past that it starts again
 
     def __init__(self) -> None:
         super().__init__()
