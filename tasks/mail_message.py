@@ -13,9 +13,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.headerregistry import Address, AddressHeader, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import Address, AddressHeader, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
+from typing import Any
 
 from models.addresses import InvalidAddress, parse_address, sanitise
 
@@ -27,9 +28,33 @@ class _WirePolicy(EmailPolicy):
     A non-ASCII subject (or other free-text header) is folded by email.header instead: the
     policy's own folder leaves the space between two encoded words unencoded, and readers
     drop it ("длинная тема" arrives as "длиннаятема"): CPython gh-144156, fixed upstream but
-    not in the Python 3.11 we run."""
+    not in the Python 3.11 we run.
+
+    With ``fold_cache`` (a dict), a header object is folded once: messages share the header
+    objects of the same text (``_Registry``), and a header object never changes."""
+
+    fold_cache: dict[int, tuple[str, bytes]] | None = None
+    FOLD_CACHE_MAX = 256
+
+    def clone(self, **kw: Any) -> _WirePolicy:
+        # The generator clones the policy for every part with the same settings: the clone
+        # shares the cache. A clone that changes a setting starts without one.
+        if "fold_cache" not in kw and any(getattr(self, k) != v for k, v in kw.items()):
+            kw["fold_cache"] = None
+        return super().clone(**kw)
 
     def fold_binary(self, name: str, value: str) -> bytes:
+        cache = self.fold_cache
+        if cache is None or not hasattr(value, "name") or name != value.name:
+            return self._fold_binary(name, value)
+        # Keyed by identity, the object kept with its bytes: an id is not reused while cached.
+        if (hit := cache.get(id(value))) is None:
+            if len(cache) >= self.FOLD_CACHE_MAX:
+                cache.clear()
+            hit = cache[id(value)] = (value, self._fold_binary(name, value))
+        return hit[1]
+
+    def _fold_binary(self, name: str, value: str) -> bytes:
         if isinstance(value, AddressHeader) and all(g.display_name is None for g in value.groups):
             return _fold_mailboxes(name, value.addresses, self.linesep).encode("ascii")
         if not isinstance(value, UnstructuredHeader) or value.isascii():
@@ -70,13 +95,19 @@ def _display_name(name: str, indent: int, linesep: str) -> str:
 
 
 class _Registry(HeaderRegistry):
-    """The standard header registry, each header's class made once: the stock one builds a new
-    class (``type(...)``) for every header it parses, a tenth of the CPU of building a digest
-    (bench/bench_relay.py's in-process split)."""
+    """The standard header registry, each header's class made once, and each header given as
+    text parsed once: the stock one builds a new class (``type(...)``) for every header it
+    parses, and every message re-parses the same MIME headers (``Content-Type: text/plain;
+    charset="utf-8"``, ``MIME-Version: 1.0``, the attachment's ``Content-Disposition``...).
+    A header object is never changed once made (the email package replaces a header rather than
+    edit it), so messages can share one (bench/bench_relay.py's in-process split)."""
+
+    PARSED_MAX = 256  # distinct headers kept (a digest has ~15 that recur); past that it starts again
 
     def __init__(self) -> None:
         super().__init__()
         self._classes: dict[str, type] = {}
+        self._parsed: dict[tuple[Any, ...], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type:
         key = name.lower()
@@ -84,8 +115,21 @@ class _Registry(HeaderRegistry):
             cls = self._classes[key] = super().__getitem__(name)
         return cls
 
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if type(value) is str:
+            key: tuple[Any, ...] = (name, value)
+        elif type(value) is Address:  # From, Reply-To (tasks/mail_message.build_mime)
+            key = (name, None, value.display_name, value.username, value.domain)
+        else:  # a datetime, a list of addresses: made each time
+            return super().__call__(name, value)
+        if (header := self._parsed.get(key)) is None:
+            if len(self._parsed) >= self.PARSED_MAX:
+                self._parsed.clear()
+            header = self._parsed[key] = super().__call__(name, value)
+        return header
 
-WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit", header_factory=_Registry())
+
+WIRE = _WirePolicy(linesep="\r\n", cte_type="7bit", header_factory=_Registry()).clone(fold_cache={})
 _MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 # Headers build_mime sets itself; letting extra headers repeat them would make two.

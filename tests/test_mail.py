@@ -821,10 +821,13 @@ def test_transport_follows_the_settings(tmp_path: Path) -> None:
     assert isinstance(blank, SmtpTransport) and blank.oauth2_file is None
 
 
-def test_mail_built_with_header_classes_made_once_is_byte_for_byte_the_stock_registrys(monkeypatch):
-    """tasks/mail_message._Registry caches the header classes the stock registry makes anew
-    for every header: the bytes must not change (boundaries aside, which are random)."""
+def test_mail_built_with_shared_header_objects_is_byte_for_byte_the_stock_registrys(monkeypatch):
+    """tasks/mail_message._Registry makes each header class once and parses each header text (or
+    address) once, and WIRE folds each header object once; the messages built one after the
+    other share them: the bytes must be those of the stock registry and an uncached policy
+    (boundaries aside, which are random)."""
     import re
+    from dataclasses import replace
     from email.headerregistry import HeaderRegistry
 
     from tasks import mail_message
@@ -836,11 +839,22 @@ def test_mail_built_with_header_classes_made_once_is_byte_for_byte_the_stock_reg
         subject="3 задачи требуют внимания · ОММ · 2 марта " * 3, text="Здравствуйте!\n" * 40,
         html="<p>Здравствуйте!</p>", headers=(("Reply-To", "pmo@example.org"), ("X-Roadmap", "omm")),
         attachments=(Attachment("задачи.ics", "text/calendar; method=PUBLISH; charset=utf-8", b"BEGIN:VCALENDAR"),))
+    others = [
+        replace(msg, message_id="<2@example.org>", sender="Office <pmo@example.org>", to=("carol@example.org",),
+                subject="Short", text="Hello\n", html=None, headers=(("Reply-To", "Desk <desk@example.org>"),)),
+        replace(msg, message_id="<3@example.org>", to=("Bob <bob@example.org>",), text="Hi\n" * 3,
+                attachments=(Attachment("a.ics", "text/calendar; method=CANCEL; charset=utf-8", b"x"),)),
+        replace(msg, message_id="<4@example.org>", sender="Office <pmo@example.org>", to=("Bob <bob@example.org>",),
+                subject="3 задачи требуют внимания · ОММ · 2 марта"),
+    ]
     now = datetime(2015, 3, 2, 9, 0, tzinfo=UTC)
 
     def normal(data: bytes) -> bytes:
         return re.sub(rb"={15}\d+==", b"BOUNDARY", data)
 
-    cached = [normal(message_bytes(msg, now=now)) for _ in range(2)]
-    monkeypatch.setattr(mail_message, "WIRE", mail_message.WIRE.clone(header_factory=HeaderRegistry()))
-    assert cached == [normal(message_bytes(msg, now=now))] * 2
+    cached = [normal(message_bytes(m, now=now)) for m in [msg, *others, msg, *others]]
+    assert mail_message.WIRE.fold_cache, "the header objects were folded once and kept"
+    stock = mail_message.WIRE.clone(header_factory=HeaderRegistry())
+    assert stock.fold_cache is None  # a clone that changes a setting does not share the cache
+    monkeypatch.setattr(mail_message, "WIRE", stock)
+    assert cached == [normal(message_bytes(m, now=now)) for m in [msg, *others, msg, *others]]
