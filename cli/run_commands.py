@@ -150,7 +150,8 @@ def end_of_every_roadmap(cycles: list[Cycle]) -> None:
     summaries = [s for c in cycles for s in c.summaries]
     if failed:
         names = "; ".join(f"{c.roadmap_key} ({c.why})" for c in failed)
-        err_console.print(shown(f"the daily cycle failed for {len(failed)} of {len(cycles)} roadmap(s): {names}",
+        total = sum(c.roadmaps for c in cycles)  # the digests across roadmaps are no roadmap
+        err_console.print(shown(f"the daily cycle failed for {len(failed)} of {total} roadmap(s): {names}",
                                 style="bold red"))
         if any(isinstance(c.error, DeliveryFailed) for c in failed):
             err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")

@@ -11,6 +11,12 @@ pool's workers share (flows/fan_out.py); otherwise they run in turn in this proc
 whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
 roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
 
+People across roadmaps: before it starts the roadmaps' runs, this flow sends the digests across
+roadmaps itself (the `shared-digests` task, tasks/daily_cycle.shared_cycle): the children run
+each in its own process and cannot merge. A person several roadmaps write to that day gets one
+reminder digest and one escalation digest, and each child then finds its share of them already
+recorded and sends only the rest.
+
 One roadmap's cycle, `roadmap_cycle`, holds the roadmap's one-slot concurrency limit while it
 plans and sends, so two runs of one roadmap never overlap (flows/fan_out.py). After days when
 nothing ran it catches up without a flood: reminders are computed for today only, escalations
@@ -27,7 +33,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
 
 from flows.fan_out import one_run_per_roadmap, start_cycles, wait_for_cycles
 from flows.prefect_tasks import (
@@ -41,7 +48,7 @@ from flows.prefect_tasks import (
     send_and_count,
     send_report,
 )
-from tasks.daily_cycle import Cycle, end_of_cycles, failed_cycle
+from tasks.daily_cycle import Cycle, end_of_cycles, failed_cycle, shared_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
 
@@ -66,6 +73,13 @@ def roadmap_cycle(
     return end_of_run(summaries, get_run_logger())
 
 
+@task(name="shared-digests", cache_policy=NONE, persist_result=False)
+def shared_digests(url: str, keys: list[str], as_of: dt.date | None) -> list[Cycle]:
+    """The digests across roadmaps (none with fewer than two roadmaps), its failure kept."""
+    shared = shared_cycle(url, keys, as_of)
+    return [shared] if shared is not None else []
+
+
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
 def daily_cycle(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None,
@@ -73,11 +87,12 @@ def daily_cycle(
 ) -> list[MailSummary]:
     if roadmap_key is not None:
         return roadmap_cycle(roadmap_key, as_of, db_url)
-    keys = active_keys(database_url(db_url), as_of)
+    url = database_url(db_url)
+    keys = active_keys(url, as_of)
+    cycles = shared_digests(url, keys, as_of)  # before the children, which then skip those shares
     if cycle_deployment:
         # Deployed: one run of the roadmap-cycle deployment per roadmap, for any worker to take.
-        return end_of_cycles(wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url)))
-    cycles = []
+        return end_of_cycles(cycles + wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url)))
     for key in keys:
         # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
         # its failure is kept, and the next one runs.
