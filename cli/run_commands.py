@@ -163,6 +163,7 @@ def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None
     """`roadmap run` without --roadmap: the cycle of every active roadmap (tasks/daily_cycle.py)."""
     from tasks.daily_cycle import Cycle, CyclesFailed, every_roadmap
     from tasks.roadmap_jobs import active_keys
+    from tasks.shared_digests import SHARED
 
     if not via_prefect(prefect):
         cycles = []
@@ -175,7 +176,8 @@ def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None
     try:
         summaries = run_flow("daily_cycle", "daily_cycle", all_roadmaps=True, as_of=day, roadmap_key=None,
                              db_url=flow_db(db))
-        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in keys]
+        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in [SHARED, *keys]]
+        cycles = cycles if cycles[0].summaries else cycles[1:]  # the digests across roadmaps, when sent
     except CyclesFailed as exc:
         cycles = exc.cycles
     for cycle in cycles:

@@ -162,6 +162,23 @@ def test_after_one_roadmap_ran_alone_the_shared_digest_holds_only_the_others(db_
     assert len(smtp_env.messages) == count
 
 
+def test_the_daily_cycle_flow_sends_the_shared_digests_before_the_roadmaps_runs(db_url, tmp_path, smtp_env):
+    """Under Prefect each roadmap's cycle is a run of its own: the parent sends the shared digests
+    first (task shared-digests), and each roadmap's run then skips what they carried."""
+    from flows.daily_cycle import daily_cycle, roadmap_cycle
+
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    summaries = daily_cycle(as_of=date(2014, 11, 12), db_url=db_url)
+    assert [s.kind for s in summaries if s.roadmap_key == "(shared)"] == ["reminders", "escalations"]
+    assert [m["Subject"] for m in to(smtp_env, "alice@example.org")] == [
+        "Ваши задачи: 6 · 2 дорожные карты · 12 ноября"]
+    assert len(to(smtp_env, "boss@example.org", "Эскалация")) == 1 and len(to(smtp_env, "pmo@example.org")) == 1
+    count = len(smtp_env.messages)
+    roadmap_cycle("two", date(2014, 11, 12), db_url)
+    assert len(smtp_env.messages) == count
+
+
 def _digest(email: str, day: date, key: str = "a") -> Digest:
     return Digest(Recipient(email, "X"), day, [TaskLine(key, "T", "S", day, "due_today")])
 
