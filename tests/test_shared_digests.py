@@ -143,6 +143,27 @@ def test_the_next_day_a_shared_digest_is_no_kick_off_again(db_url, tmp_path, smt
         assert {(e.roadmap_id, e.task_key) for e in entries} == {(r, k) for r in (1, 2) for k in "abf"}
 
 
+def test_each_roadmaps_weekly_report_counts_its_share_of_the_shared_digests(db_url, tmp_path, smtp_env):
+    """Roadmap two's report of the week: Alice's shared digest is one of its reminders sent (with
+    Bob's own), and its escalations are its own items only, not roadmap one's in the same mails."""
+    from datetime import UTC, datetime
+
+    from models.report_builder import build_report
+    from models.schema import EscalationItem, Roadmap
+
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    run(db_url, "run")
+    with session_scope(db_url) as session:
+        two = session.scalars(select(Roadmap).where(Roadmap.key == "two")).one()
+        ctx, _ = build_report(session, two, date(2014, 11, 17), generated_at=datetime.now(UTC), max_rows=1000)
+        items = session.scalars(select(EscalationItem.dedup_key).where(EscalationItem.roadmap_id == two.id)).all()
+    assert ctx.messages.reminders_sent == 2
+    assert ctx.messages.escalations_sent == len(items) > 0
+    assert {e.recipient for e in ctx.messages.escalations} >= {"Boss <boss@example.org>",
+                                                              "Project office <pmo@example.org>"}
+
+
 def test_after_one_roadmap_ran_alone_the_shared_digest_holds_only_the_others(db_url, tmp_path, smtp_env):
     for key in ("one", "two", "three"):
         add_roadmap(db_url, tmp_path, key)
