@@ -25,6 +25,7 @@ from models.db import session_scope
 from models.notify import Digest, EscalationDigest, Recipient, TaskLine
 from models.schema import CalendarEntry, OutboxMessage, OutboxPart
 from models.shared_people import share_out
+from tasks.outbox_admin import list_messages
 from tasks.roadmap_jobs import import_file
 
 SMALL = Path(__file__).resolve().parent / "data" / "small.yaml"
@@ -117,6 +118,12 @@ def test_a_person_in_two_roadmaps_gets_one_digest_of_each_kind_a_day_grouped_by_
         assert parts == sorted(f"{k}:{kind}:{a}:2014-11-12" for k in ("one", "two")
                                for kind, a in (("reminder", "alice@example.org"), ("escalation", "boss@example.org"),
                                                ("escalation", "pmo@example.org")))
+
+    # `roadmap outbox --roadmap KEY` lists them with the roadmap's own.
+    listed = {(m.recipient, m.kind) for m in list_messages(db_url, roadmap_key="two")}
+    assert {("alice@example.org", "reminder"), ("boss@example.org", "escalation"),
+            ("bob@two.example.org", "reminder")} <= listed
+    assert not any(r.endswith("@one.example.org") for r, _ in listed)
 
     # A re-run the same day, and then each roadmap's run alone, send nothing more.
     count = len(smtp_env.messages)
