@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from models.errors import error_line
-from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
+from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
 from tasks.notify_jobs import escalate, remind
 from tasks.report_jobs import report_due, weekly_report
 from tasks.roadmap_jobs import RoadmapDay, active_keys, roadmap_day
@@ -104,10 +104,17 @@ def shared_cycle(db_url: str, keys: list[str], as_of: date | None) -> Cycle | No
     two roadmaps); a failure is kept in the Cycle, as a roadmap's is."""
     if len(keys) < 2:
         return None
-    try:
-        return Cycle(SHARED, raise_if_failed([send_shared(db_url, keys, as_of, kind) for kind in KINDS]))
-    except Exception as exc:  # noqa: BLE001 - the roadmaps' own cycles still send their digests
-        return failed_cycle(SHARED, exc)
+    summaries: list[MailSummary] = []
+    error: Exception | None = None
+    for kind in KINDS:  # a failure of one kind does not stop the other
+        try:
+            summaries.append(send_shared(db_url, keys, as_of, kind))
+        except Exception as exc:  # noqa: BLE001 - the roadmaps' own cycles still send their digests
+            log.error("%s %s: the digests across roadmaps failed", SHARED, kind, exc_info=exc)
+            error = error or exc
+    if error is None and any(s.failed for s in summaries):
+        error = DeliveryFailed([s for s in summaries if s.failed], waiting(summaries))
+    return Cycle(SHARED, summaries, error=error)
 
 
 def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:

@@ -150,6 +150,26 @@ def test_the_next_day_a_shared_digest_is_no_kick_off_again(db_url, tmp_path, smt
         assert {(e.roadmap_id, e.task_key) for e in entries} == {(r, k) for r in (1, 2) for k in "abf"}
 
 
+def test_when_the_shared_digests_fail_each_roadmap_still_sends_its_own(db_url, tmp_path, smtp_env, monkeypatch):
+    """A user's shared reminder template that uses a name the renderer does not pass: the shared
+    reminders record nothing, each roadmap's cycle sends Alice its own digest, the shared
+    escalations still go out, and the run exits 1 naming the shared step and why."""
+    folder = tmp_path / "templates" / "mail"
+    folder.mkdir(parents=True)
+    (folder / "shared_reminder.txt.j2").write_text("{{ no_such_name }}\n")
+    monkeypatch.setenv("ROADMAP_TEMPLATE_DIR", str(folder.parent))
+    reset_settings_cache()
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    result = cli("run", "--as-of", DAY, "--db", db_url)
+    assert result.exit_code == 1, result.output
+    assert "the daily cycle failed for 1 of 2 roadmap(s): (shared) (" in result.stderr
+    assert "shared_reminder.txt.j2" in result.stderr
+    assert sorted(m["Subject"] for m in to(smtp_env, "alice@example.org")) == [
+        "Ваши задачи: 3 · Roadmap one · 12 ноября", "Ваши задачи: 3 · Roadmap two · 12 ноября"]
+    assert len(to(smtp_env, "boss@example.org", "Эскалация")) == 1  # the shared escalations still went out
+
+
 def test_each_roadmaps_weekly_report_counts_its_share_of_the_shared_digests(db_url, tmp_path, smtp_env):
     """Roadmap two's report of the week: Alice's shared digest is one of its reminders sent (with
     Bob's own), and its escalations are its own items only, not roadmap one's in the same mails."""
