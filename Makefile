@@ -32,6 +32,7 @@ demo: install
 
 # The whole test suite, on SQLite and on PostgreSQL (ROADMAP_TEST_POSTGRES_URL, default the local server).
 test: install system-deps lint
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m pytest
 
 lint: install

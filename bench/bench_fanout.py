@@ -1,7 +1,7 @@
 """Benchmark: what the Prefect fan-out adds per roadmap, and the speed-up of a second worker.
 
     .venv/bin/python bench/bench_fanout.py [--roadmaps 12] [--tasks 250] [--people 10]
-        [--workers 1 2] [--limit 2] [--query-seconds 1]
+        [--workers 1 2] [--limit 2] [--query-seconds 1] [--batch-size N]
 
 N synthetic roadmaps (bench/synth.py, keys rm001..) are imported once into a PostgreSQL
 database (ROADMAP_BENCH_POSTGRES_URL, default the local server); every measurement starts from
@@ -11,8 +11,9 @@ SMTP), as bench/bench_portfolio.py does. Then the daily cycle of every roadmap, 
 - plain: `roadmap run --as-of DAY` (one process, the roadmaps in turn, no Prefect);
 - fan-out with W workers: a Prefect server (its own PostgreSQL database), `roadmap deploy`,
   W `prefect worker start --type process --limit L` processes, then one run of the
-  `daily-cycle` deployment, timed from its creation to its end: it starts one `roadmap-cycle`
-  run per roadmap, which the workers take (each in a process of its own), and waits for them.
+  `daily-cycle` deployment, timed from its creation to its end: it starts one `roadmap-cycles`
+  run per batch of roadmaps (--batch-size, default the deployment's), which the workers take
+  (each in a process of its own), and waits for them.
 
 Prints one JSON line per mode and a summary: the seconds the fan-out adds per roadmap over the
 plain run ((fan-out - plain) / N; target <= 0.5 s) and the speed-up of W workers over one.
@@ -102,7 +103,8 @@ def plain(url: str, day: str, env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
-def fan_out(api: str, url: str, day: str, env: dict[str, str], workers: int, limit: int, logs: Path) -> dict:
+def fan_out(api: str, url: str, day: str, env: dict[str, str], workers: int, limit: int, logs: Path,
+            batch_size: int | None) -> dict:
     import httpx
 
     env = {**env, "ROADMAP_DATABASE_URL": url}
@@ -116,9 +118,10 @@ def fan_out(api: str, url: str, day: str, env: dict[str, str], workers: int, lim
 
         wait_until(online, "workers online")
         deployment = httpx.get(f"{api}/deployments/name/daily-cycle/daily-cycle", timeout=10).json()
+        parameters = {"as_of": day, **({"batch_size": batch_size} if batch_size else {})}
         t0 = time.perf_counter()
         run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", timeout=10,
-                         json={"parameters": {"as_of": day}}).json()
+                         json={"parameters": parameters}).json()
 
         def ended() -> bool:
             return httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]["type"] in (
@@ -144,6 +147,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--limit", type=int, default=2, help="flow runs at once per worker (the daily-cycle run is one)")
     ap.add_argument("--query-seconds", type=float, default=1.0)
+    ap.add_argument("--batch-size", type=int, default=None, help="roadmaps per roadmap-cycles run "
+                    "(default: the daily-cycle deployment's, 20; 1 is a run per roadmap)")
     a = ap.parse_args()
     import httpx
 
@@ -196,7 +201,7 @@ def main() -> int:
         rows = {"plain": {"seconds": plain(fresh(), day, env)}}
         print(json.dumps({"mode": "plain", **rows["plain"], "load_average": os.getloadavg()}), flush=True)
         for w in a.workers:
-            rows[w] = fan_out(api, fresh(), day, env, w, a.limit, work)
+            rows[w] = fan_out(api, fresh(), day, env, w, a.limit, work, a.batch_size)
             print(json.dumps({"mode": f"fan-out, {w} worker(s), --limit {a.limit}", **rows[w],
                               "load_average": os.getloadavg()}), flush=True)
         n, base_s = a.roadmaps, rows["plain"]["seconds"]

@@ -1,7 +1,7 @@
 """Many roadmaps in one database: the portfolio status and the daily cycle of every roadmap.
 
     .venv/bin/python bench/bench_portfolio.py [--roadmaps 20 200] [--tasks 250] [--people 10]
-        [--db postgres|sqlite] [--repeat 3] [--no-run] [--keep-template]
+        [--db postgres|sqlite] [--repeat 3] [--no-run] [--keep-template] [--portfolio-report]
 
 For each N: N synthetic roadmaps (bench/synth.py, keys rm001.., N x TASKS tasks, N x PEOPLE
 people) imported into a fresh database (PostgreSQL at ROADMAP_BENCH_POSTGRES_URL, default the
@@ -10,6 +10,8 @@ local server, a database of its own; or SQLite in var/bench/), then, each as a s
 
 - `roadmap status --format json` (the portfolio; target: <= 2 s for 200 x 250 on PostgreSQL),
   best of --repeat;
+- with --portfolio-report, `roadmap report --portfolio` (one DOCX of every roadmap: the summary
+  table, the risk heat map, a page per roadmap; no Gantt chart), best of --repeat;
 - `roadmap run` over every roadmap: plan, render, record, with the mail written as .eml files
   to a folder (no SMTP), on two days in a row of the fresh database (target: <= 60 s for
   200 x 250 on one worker):
@@ -159,7 +161,8 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, st
     return elapsed, usage.ru_maxrss / 1024, stdout.read_text(), usage.ru_utime + usage.ru_stime
 
 
-def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = True, keep: bool = False) -> dict:
+def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = True, keep: bool = False,
+          portfolio_report: bool = False) -> dict:
     copy = from_template(n, tasks, people) if kind == "postgres" and keep else None
     url = copy or fresh_db(kind, n)
     try:
@@ -178,6 +181,12 @@ def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = T
                   for _ in range(repeat)]
         doc = json.loads(status[0][2])
         assert len(doc["roadmaps"]) == n
+        report: dict = {}
+        if portfolio_report:
+            runs = [run_measured(["report", "--portfolio", "--as-of", as_of, "--db", url], env) for _ in range(repeat)]
+            path = Path(runs[0][2].strip())
+            report = {"s": round(min(r[0] for r in runs), 2), "cpu_s": round(min(r[3] for r in runs), 2),
+                      "peak_rss_mib": round(max(r[1] for r in runs)), "docx_kib": round(path.stat().st_size / 1024)}
         days = {}
         if run:
             from models.calendar import calendar_for
@@ -193,6 +202,7 @@ def bench(n: int, kind: str, tasks: int, people: int, repeat: int, run: bool = T
             "status_json_s": round(min(s[0] for s in status), 2),
             "status_json_cpu_s": round(min(s[3] for s in status), 2),
             "status_json_peak_rss_mib": round(max(s[1] for s in status)),
+            "portfolio_report": report,
             "run": days,
             "load_average": os.getloadavg(),
         }
@@ -210,10 +220,12 @@ def main() -> None:
     ap.add_argument("--no-run", action="store_true", help="only the portfolio status (the run takes minutes)")
     ap.add_argument("--keep-template", action="store_true",
                     help="PostgreSQL: keep the imported roadmaps as a template database and start from a copy")
+    ap.add_argument("--portfolio-report", action="store_true", help="also time `roadmap report --portfolio`")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for n in a.roadmaps:
-        row = bench(n, a.db, a.tasks, a.people, a.repeat, run=not a.no_run, keep=a.keep_template)
+        row = bench(n, a.db, a.tasks, a.people, a.repeat, run=not a.no_run, keep=a.keep_template,
+                    portfolio_report=a.portfolio_report)
         print(json.dumps(row), flush=True)
 
 

@@ -19,6 +19,13 @@ as-of day, so about the share of tasks synth makes overdue are overdue.
 
 Run:  .venv/bin/python bench/bench_web.py [--tasks 10000] [--repeat 15] [--keep DIR]
           [--db URL (an already imported database; skips synth and import)]
+
+With --portfolio N it measures the portfolio page instead (GET /portfolio with basic auth: every
+active roadmap's row, models/portfolio.py), on N synthetic roadmaps of --tasks-each tasks and
+--people-each people (bench/bench_portfolio.py's): on a copy of its PostgreSQL template database
+(roadmap_bench_portfolio_tpl_N_TASKS_PEOPLE; made first when missing, as its --keep-template
+does) dropped afterwards, or on --db URL (such roadmaps already imported, e.g. a SQLite file).
+The app's clock is their as-of day, Monday 2 June 2025.
 The machine has 2 cores shared with whatever else runs: the load average is printed.
 """
 
@@ -74,11 +81,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--keep", type=Path, help="folder for the YAML and the database (default a temp dir)")
     parser.add_argument("--db", help="an already imported database URL")
+    parser.add_argument("--portfolio", type=int, metavar="N", help="the portfolio page of N roadmaps instead")
+    parser.add_argument("--tasks-each", type=int, default=250, help="with --portfolio")
+    parser.add_argument("--people-each", type=int, default=10, help="with --portfolio")
     args = parser.parse_args()
 
     os.environ["ROADMAP_SECRET_KEY"] = SECRET
     os.environ["ROADMAP_WEB_PASSWORD"] = PASSWORD
     os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "prefect"))
+    if args.portfolio:
+        return portfolio_page(args)
     url = args.db
     work = args.keep or (Path(tempfile.mkdtemp(prefix="bench-web-")) if url is None else None)
     if url is None:
@@ -176,6 +188,52 @@ def main() -> int:
     show("update_task", *timed(core, args.repeat), None)
     print(f"load average after {os.getloadavg()[0]:.2f}" + (f"; files in {work}" if work else ""))
     return 0 if ok else 1
+
+
+def portfolio_page(args: argparse.Namespace) -> int:
+    """GET /portfolio over --portfolio N roadmaps (see the module's docstring)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_portfolio as bp
+    from fastapi.testclient import TestClient
+    from synth import generate
+
+    from config import Settings, reset_settings_cache
+    from web.app import create_app
+
+    n, tasks, people = args.portfolio, args.tasks_each, args.people_each
+    url, copy = args.db, None
+    if url is None:
+        copy = bp.from_template(n, tasks, people)
+        if copy is None:  # no template yet: import once and keep it, as bench_portfolio --keep-template
+            fresh = bp.fresh_db("postgres", n)
+            t = time.perf_counter()
+            bp.setup(fresh, n, tasks, people)
+            print(f"imported {n} roadmaps x {tasks} tasks in {time.perf_counter() - t:.1f} s")
+            bp.keep_as_template(fresh, n, tasks, people)
+            bp.drop_db(fresh)
+            copy = bp.from_template(n, tasks, people)
+        url = copy
+    try:
+        as_of = generate(tasks, people, seed=1, with_meta=True)[1]["as_of"]
+        now = datetime.combine(as_of, dtime(9), tzinfo=UTC)
+        reset_settings_cache()
+        client = TestClient(create_app(url, Settings(), clock=lambda: now), base_url="http://127.0.0.1:8000")
+        rows = 0
+
+        def page() -> None:
+            nonlocal rows
+            r = client.get("/portfolio", auth=("office", PASSWORD))
+            assert r.status_code == 200, r.status_code
+            rows = r.text.count('<a href="/roadmaps/')
+
+        print(f"{n} roadmaps x {tasks} tasks on {url.split(':')[0]}, as of {as_of}; "
+              f"load average {os.getloadavg()[0]:.2f}")
+        show("portfolio page", *timed(page, args.repeat), None)
+        print(f"{rows} roadmap rows; load average after {os.getloadavg()[0]:.2f}")
+        return 0
+    finally:
+        if copy:
+            bp.drop_db(copy)
 
 
 def _as_of_from_file(path: str | None) -> date | None:

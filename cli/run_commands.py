@@ -161,7 +161,7 @@ def end_of_every_roadmap(cycles: list[Cycle]) -> None:
 
 def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None:
     """`roadmap run` without --roadmap: the cycle of every active roadmap (tasks/daily_cycle.py)."""
-    from tasks.daily_cycle import Cycle, CyclesFailed, every_roadmap
+    from tasks.daily_cycle import PORTFOLIO, Cycle, CyclesFailed, every_roadmap
     from tasks.roadmap_jobs import active_keys
     from tasks.shared_digests import SHARED
 
@@ -176,8 +176,9 @@ def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None
     try:
         summaries = run_flow("daily_cycle", "daily_cycle", all_roadmaps=True, as_of=day, roadmap_key=None,
                              db_url=flow_db(db))
-        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in [SHARED, *keys]]
-        cycles = cycles if cycles[0].summaries else cycles[1:]  # the digests across roadmaps, when sent
+        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in [SHARED, *keys, PORTFOLIO]]
+        # the digests across roadmaps and the portfolio report: only when they were sent
+        cycles = [c for c in cycles if c.roadmap_key not in (SHARED, PORTFOLIO) or c.summaries]
     except CyclesFailed as exc:
         cycles = exc.cycles
     for cycle in cycles:

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.common import console, shown
+from models.portfolio import slip_text
 from models.schema import in_zone
 from models.status import StatusFilter, roadmap_rag
 
@@ -151,11 +152,6 @@ def status_wide(doc: dict[str, Any], only: StatusFilter) -> None:
 
 
 # --- roadmap status, portfolio -------------------------------------------------------------------
-
-def slip_text(slip: int | None) -> str:
-    """The expected finish against the planned end, in business days: ``+12``, ``0``, ``-3``."""
-    return "" if slip is None else f"{slip:+d}" if slip else "0"
-
 
 def portfolio(doc: dict[str, Any]) -> None:
     """One line per active roadmap (models/portfolio.py): key, RAG, done/tasks, overdue, expected

@@ -27,6 +27,7 @@ from models.addresses import parse_address
 from models.db import DEFAULT_DATABASE_URL
 from models.errors import UserError
 from models.file_paths import FileRefused, read_regular_file
+from models.spec import Weekday
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -152,6 +153,14 @@ class Settings(BaseSettings):
     report_max_rows: int = Field(default=25, ge=1, le=1_000)
     report_pdf: bool = Field(default=False, description=(
         "Write a PDF of every report beside its DOCX (LibreOffice) and attach both to the weekly email."))
+    portfolio_report_to: str = Field(default="", description=(
+        "Who gets the portfolio report (`roadmap report --portfolio --send`, and `roadmap run` without "
+        "--roadmap on the report day): comma-separated addresses; empty: nobody."))
+    portfolio_report_day: Weekday = Field(default="monday", description=(
+        "The weekday `roadmap run` (every roadmap) sends the portfolio report on; a missed one is "
+        "sent by the next run within the week."))
+    office_language: Literal["ru", "en"] = Field(default="ru", description=(
+        "The language of the office's own documents: the portfolio report and its mail."))
 
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
@@ -195,6 +204,27 @@ class Settings(BaseSettings):
     def _deliverable_sender(cls, value: str) -> str:
         parse_address(value)  # raises InvalidAddress, a ValueError, naming the value
         return value
+
+    @field_validator("portfolio_report_to")
+    @classmethod
+    def _address_list(cls, value: str) -> str:
+        """Each entry one deliverable address (models/addresses.py), checked when the settings are
+        read: a typo is refused before anything is written or sent."""
+        for entry in value.split(","):
+            if entry.strip():
+                parse_address(entry.strip())  # raises InvalidAddress, a ValueError, naming the entry
+        return value
+
+    @property
+    def portfolio_recipients(self) -> list[tuple[str, str]]:
+        """(address, display name) of each ``portfolio_report_to`` entry, each address once
+        (compared in lower case), in order."""
+        seen: dict[str, tuple[str, str]] = {}
+        for entry in self.portfolio_report_to.split(","):
+            if entry.strip():
+                address = parse_address(entry.strip())
+                seen.setdefault(address.addr_spec.lower(), (address.addr_spec, address.display_name))
+        return list(seen.values())
 
     @property
     def unreachable_links(self) -> str | None:

@@ -4,10 +4,11 @@ on the roadmap's report day.
 The one job a single machine needs: run it once a day (the `daily-cycle` deployment every day
 at 09:00, sending on each roadmap's business days only; by hand, `roadmap run` runs the same
 steps as plain calls, tasks/daily_cycle.py). Without a roadmap key it runs the cycle of every
-roadmap that is not archived, each as a child flow run of its own (`roadmap-cycle`), each on
-its own day (today in its timezone) and calendar; with one, that roadmap's alone. Deployed
-(`cycle_deployment` set), the children are runs of the roadmap-cycle deployment that the
-pool's workers share (flows/fan_out.py); otherwise they run in turn in this process. A roadmap
+roadmap that is not archived, each on its own day (today in its timezone) and calendar; with
+one, that roadmap's alone. Deployed (`cycle_deployment` set), the children are runs of the
+roadmap-cycles deployment, one per batch of up to `batch_size` roadmaps, that the pool's
+workers share (flows/fan_out.py); otherwise each roadmap is a child flow run of its own
+(`roadmap-cycle`), in turn in this process. A roadmap
 whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
 roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
 
@@ -35,20 +36,22 @@ import datetime as dt
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
 
-from flows.fan_out import one_run_per_roadmap, start_cycles, wait_for_cycles
+from flows.fan_out import BATCH_SIZE, batch_label, batches, one_run_per_roadmap, start_cycles, wait_for_cycles
 from flows.prefect_tasks import (
     active_keys,
     database_url,
     plan_escalations,
     plan_reminders,
+    portfolio_report,
     render_report,
     report_due,
     roadmap_day,
     send_and_count,
     send_report,
 )
-from tasks.daily_cycle import Cycle, end_of_cycles, failed_cycle, shared_cycle
+from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle, shared_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
 
@@ -56,7 +59,31 @@ from tasks.mail_summary import MailSummary, end_of_run
 def roadmap_cycle(
     roadmap_key: str | None = None, as_of: dt.date | None = None, db_url: str | None = None
 ) -> list[MailSummary]:
+    return end_of_run(cycle_steps(database_url(db_url), roadmap_key, as_of), get_run_logger())
+
+
+def batch_name() -> str:
+    return batch_label(flow_run.parameters["roadmap_keys"])
+
+
+@flow(name="roadmap-cycles", flow_run_name=batch_name, log_prints=False, persist_result=False)
+def roadmap_cycles(
+    roadmap_keys: list[str], as_of: dt.date | None = None, db_url: str | None = None
+) -> list[MailSummary]:
+    """A batch of roadmaps (flows/fan_out.py): each one's cycle in turn in this run, its tasks
+    and its slot as in roadmap-cycle, without a flow run (and a process) of its own."""
     url = database_url(db_url)
+    cycles = []
+    for key in roadmap_keys:
+        try:
+            cycles.append(Cycle(key, end_of_run(cycle_steps(url, key, as_of), get_run_logger())))
+        except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's cycle
+            cycles.append(failed_cycle(key, exc))
+    return end_of_cycles(cycles)
+
+
+def cycle_steps(url: str, roadmap_key: str | None, as_of: dt.date | None) -> list[MailSummary]:
+    """One roadmap's steps, holding its slot; nothing on its day off."""
     day = roadmap_day(url, roadmap_key, as_of)
     if day.day_off_note is not None:
         get_run_logger().info(day.day_off_note)
@@ -70,7 +97,7 @@ def roadmap_cycle(
         if report_as_of is not None:
             path = render_report(url, day.roadmap_key, report_as_of)
             summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
-    return end_of_run(summaries, get_run_logger())
+    return summaries
 
 
 @task(name="shared-digests", cache_policy=NONE, persist_result=False)
@@ -83,7 +110,7 @@ def shared_digests(url: str, keys: list[str], as_of: dt.date | None) -> list[Cyc
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
 def daily_cycle(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None,
-    cycle_deployment: str | None = None,
+    cycle_deployment: str | None = None, batch_size: int = BATCH_SIZE,
 ) -> list[MailSummary]:
     if roadmap_key is not None:
         return roadmap_cycle(roadmap_key, as_of, db_url)
@@ -91,14 +118,24 @@ def daily_cycle(
     keys = active_keys(url, as_of)
     cycles = shared_digests(url, keys, as_of)  # before the children, which then skip those shares
     if cycle_deployment:
-        # Deployed: one run of the roadmap-cycle deployment per roadmap, for any worker to take.
-        return end_of_cycles(cycles + wait_for_cycles(start_cycles(cycle_deployment, keys, as_of, db_url)))
-    for key in keys:
-        # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
-        # its failure is kept, and the next one runs.
-        state = roadmap_cycle(key, as_of, db_url, return_state=True)
+        # Deployed: one run of the roadmap-cycles deployment per batch of roadmaps, for any
+        # worker to take.
+        unit = "batch run(s)"
+        cycles += wait_for_cycles(start_cycles(cycle_deployment, batches(keys, batch_size), as_of, db_url))
+    else:
+        unit = "roadmap(s)"
+        for key in keys:
+            # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
+            # its failure is kept, and the next one runs.
+            state = roadmap_cycle(key, as_of, db_url, return_state=True)
+            try:
+                cycles.append(Cycle(key, state.result()))
+            except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's run
+                cycles.append(failed_cycle(key, exc))
+    if keys:  # then the office's own report, on its day (tasks/portfolio_jobs.py portfolio_due)
         try:
-            cycles.append(Cycle(key, state.result()))
-        except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's run
-            cycles.append(failed_cycle(key, exc))
-    return end_of_cycles(cycles)
+            if (summary := portfolio_report(url, as_of)) is not None:
+                cycles.append(Cycle(PORTFOLIO, end_of_run([summary], get_run_logger())))
+        except Exception as exc:  # noqa: BLE001 - named at the end, as a roadmap's failure
+            cycles.append(failed_cycle(PORTFOLIO, exc))
+    return end_of_cycles(cycles, unit)

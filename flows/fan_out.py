@@ -1,17 +1,22 @@
-"""Spreading the daily cycle over workers: one `roadmap-cycle` deployment run per roadmap, and
-at most one run of a roadmap's cycle at a time.
+"""Spreading the daily cycle over workers: one `roadmap-cycles` deployment run per batch of
+roadmaps, and at most one run of a roadmap's cycle at a time.
 
-- `start_cycles` creates one flow run of the `roadmap-cycle` deployment per roadmap
-  (`run_deployment`, linked to the calling daily-cycle run as its children, named after the
-  roadmap), all at once, without waiting: any worker polling the work pool takes the next one,
-  so several workers on several machines share the roadmaps. `wait_for_cycles` then polls their
-  states (one API call per poll for all of them) until each has ended, or the deadline.
+- `batches` cuts the roadmaps into batches of at most ``batch_size`` (the daily cycle's
+  parameter, default BATCH_SIZE), of nearly equal sizes. Every deployment run is a new Python
+  process on a worker (Prefect and the app imported, 4-12 s on this machine), so a run per
+  roadmap cost more than the roadmap's cycle itself; a batch pays it once for all its roadmaps.
+- `start_cycles` creates one flow run of the `roadmap-cycles` deployment per batch
+  (`run_deployment`, linked to the calling daily-cycle run as its children, named after its
+  first and last roadmaps), all at once, without waiting: any worker polling the work pool
+  takes the next one, so several workers on several machines share the batches.
+  `wait_for_cycles` then polls their states (one API call per poll for all of them) until each
+  has ended, or the deadline.
 - `one_run_per_roadmap` holds the roadmap's global concurrency limit, `roadmap-<key>` with one
-  slot (created on first use), for the whole of a roadmap's cycle. Two runs of the same
-  roadmap (a schedule fired twice, PrefectHQ/prefect#17508, #18894; a manual run during the
-  scheduled one) then run one after the other, and the second finds everything already recorded
-  and sent (the outbox's dedup keys). The slot is a lease the running flow renews: a worker
-  that dies frees it when the lease runs out (5 minutes).
+  slot (created on first use), for the whole of a roadmap's cycle, in a batch or alone. Two runs
+  of the same roadmap (a schedule fired twice, PrefectHQ/prefect#17508, #18894; a manual run
+  during the scheduled one) then run one after the other, and the second finds everything
+  already recorded and sent (the outbox's dedup keys). The slot is a lease the running flow
+  renews: a worker that dies frees it when the lease runs out (5 minutes).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ SLOT_WAIT_SECONDS = 3600.0  # a roadmap's cycle waits this long for its other ru
 CYCLES_DEADLINE_SECONDS = 6 * 3600.0  # the daily cycle waits this long for every roadmap's run
 POLL_SECONDS = 2.0  # how often the daily cycle looks at its children's states
 PAGE = 200  # flow runs read per API call
+BATCH_SIZE = 20  # roadmaps per roadmap-cycles run (docs/deployment.md: what a run costs)
 
 
 class CycleRunFailed(Exception):
@@ -63,22 +69,43 @@ def one_run_per_roadmap(roadmap_key: str) -> Iterator[None]:
         yield
 
 
+def batches(keys: list[str], batch_size: int) -> list[list[str]]:
+    """``keys`` in order, cut into the fewest batches of at most ``batch_size``, of nearly equal sizes."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    count = -(-len(keys) // batch_size)
+    size, extra = divmod(len(keys), count) if count else (0, 0)
+    out, start = [], 0
+    for n in range(count):
+        end = start + size + (n < extra)
+        out.append(keys[start:end])
+        start = end
+    return out
+
+
+def batch_label(keys: list[str]) -> str:
+    """How a batch is named: its run, and its line when it failed."""
+    return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]} ({len(keys)})"
+
+
 @dataclass(frozen=True)
 class CycleRun:
-    roadmap_key: str
+    roadmap_key: str  # the batch's label (batch_label)
     flow_run_id: UUID
 
 
-def start_cycles(deployment: str, keys: list[str], as_of: dt.date | None, db_url: str | None) -> list[CycleRun]:
-    """One run of `deployment` per roadmap, scheduled now, not waited for (timeout=0)."""
+def start_cycles(deployment: str, batches: list[list[str]], as_of: dt.date | None,
+                 db_url: str | None) -> list[CycleRun]:
+    """One run of `deployment` per batch of roadmaps, scheduled now, not waited for (timeout=0)."""
     runs = []
-    for key in keys:
-        parameters = {"roadmap_key": key, "as_of": as_of, "db_url": db_url}
+    for keys in batches:
+        parameters = {"roadmap_keys": keys, "as_of": as_of, "db_url": db_url}
         run = run_deployment(deployment, parameters={k: v for k, v in parameters.items() if v is not None},
-                             flow_run_name=key, timeout=0)
+                             flow_run_name=batch_label(keys), timeout=0)
         assert isinstance(run, FlowRun)  # called from a sync flow: not the async variant
-        runs.append(CycleRun(key, run.id))
-    get_run_logger().info("started %d roadmap-cycle run(s) of %s", len(runs), deployment)
+        runs.append(CycleRun(batch_label(keys), run.id))
+    get_run_logger().info("started %d run(s) of %s for %d roadmap(s)", len(runs), deployment,
+                          sum(map(len, batches)))
     return runs
 
 

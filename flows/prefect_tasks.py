@@ -121,6 +121,14 @@ def report_due(db_url: str, roadmap_key: str, as_of: dt.date) -> dt.date | None:
     return report_jobs.report_due(db_url, roadmap_key, as_of)
 
 
+@_task("portfolio-report")
+def portfolio_report(db_url: str, as_of: dt.date | None) -> MailSummary | None:
+    """The portfolio report and its mail when due (tasks/portfolio_jobs.py); None when not."""
+    from tasks.portfolio_jobs import send_due_portfolio
+
+    return send_due_portfolio(db_url, as_of)
+
+
 @_task("render-report")
 def render_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, out: str | None = None,
                   pdf: bool = False) -> Path:

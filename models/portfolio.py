@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -56,12 +57,13 @@ def _by_roadmap(session: Session, query: Any, ids: list[int]) -> dict[int, list[
     return out
 
 
-def portfolio(session: Session, as_of: date | None) -> dict[str, Any]:
+def portfolio(session: Session, as_of: date | None,
+              today: Callable[[Roadmap], date] | None = None) -> dict[str, Any]:
     """The portfolio document (``SCHEMA``): a row per active roadmap, by key; each on ``as_of``
-    or today in its own timezone. A day outside a roadmap's window is refused (UserError)
-    before anything is computed."""
+    or today in its own timezone (``today``: the day of a roadmap by another clock, the web
+    app's). A day outside a roadmap's window is refused (UserError) before anything is computed."""
     roadmaps = active_roadmaps(session)
-    days = {r.id: day_of(r, as_of) for r in roadmaps}
+    days = {r.id: today(r) if today is not None and as_of is None else day_of(r, as_of) for r in roadmaps}
     ids = [r.id for r in roadmaps]
     t, s, k = Task.__table__.c, Stage.__table__.c, Risk.__table__.c
     tasks = _by_roadmap(session, select(t.roadmap_id, *(t[name] for name in TASK_COLUMNS))
@@ -117,6 +119,11 @@ def slip(expected: date | None, planned: date | None, cal: BusinessCalendar) -> 
     if expected is None or planned is None:
         return None
     return cal.between(planned, expected)
+
+
+def slip_text(slip: int | None) -> str:
+    """A slip as the CLI and the web page write it: ``+12``, ``0``, ``-3`` business days; "" for none."""
+    return "" if slip is None else f"{slip:+d}" if slip else "0"
 
 
 def next_milestone(stages: list[StageState], day: date) -> dict[str, Any] | None:

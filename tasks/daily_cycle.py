@@ -10,13 +10,15 @@ failed.
 For every active roadmap (``every_roadmap``, when no roadmap is named): first, with two or more
 active roadmaps, the digests across roadmaps (``shared_cycle``, tasks/shared_digests.py): a
 person several roadmaps write to on the same day gets one reminder digest and one escalation
-digest holding each roadmap's; then each roadmap's cycle in turn, which finds those shares
-already recorded and sends the rest. The shared step is yielded as a cycle of its own, labelled
+digest holding each roadmap's. The shared step is yielded as a cycle of its own, labelled
 ``(shared)``; when it fails, the roadmaps' cycles still run and send each roadmap's digests
-apart. Then each roadmap's cycle in turn, each on its own day (today in its timezone, unless a
-day is given) and calendar, each step in its own transactions. A roadmap whose cycle fails,
-whatever the reason, does not stop the others: the failure is kept, and the run ends with
-``CyclesFailed`` naming every roadmap that failed and why.
+apart. Then each roadmap's cycle in turn, which finds those shares already recorded and sends
+the rest, each on its own day (today in its timezone, unless a day is given) and calendar, each
+step in its own transactions. A roadmap whose cycle fails, whatever the reason, does not stop
+the others: the failure is kept, and the run ends with ``CyclesFailed`` naming every roadmap
+that failed and why. Last, on the office's report day (or the first run after a missed one),
+the portfolio report is written and mailed (``portfolio_step``), its failure named like a
+roadmap's.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from datetime import date
 from models.errors import error_line
 from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
 from tasks.notify_jobs import escalate, remind
+from tasks.portfolio_jobs import LABEL as PORTFOLIO  # the portfolio step's name among the roadmaps'
+from tasks.portfolio_jobs import send_due_portfolio
 from tasks.report_jobs import report_due, weekly_report
 from tasks.roadmap_jobs import RoadmapDay, active_keys, roadmap_day
 from tasks.shared_digests import KINDS, SHARED, send_shared
@@ -81,10 +85,10 @@ class CyclesFailed(Exception):
     """The end of an every-roadmap run in which some roadmaps failed: the CLI exits 1 and a
     Prefect flow run ends Failed, naming each of them and why."""
 
-    def __init__(self, cycles: list[Cycle]):
-        self.cycles = cycles  # every roadmap's, the failed ones with their error
+    def __init__(self, cycles: list[Cycle], unit: str = "roadmap(s)"):
+        self.cycles = cycles  # every roadmap's (or batch's: unit), the failed ones with their error
         self.failed = [c for c in cycles if c.error is not None]
-        super().__init__(f"{len(self.failed)} of {sum(c.roadmaps for c in cycles)} roadmap(s) failed: "
+        super().__init__(f"{len(self.failed)} of {sum(c.roadmaps for c in cycles)} {unit} failed: "
                          + "; ".join(f"{c.roadmap_key}: {c.why}" for c in self.failed))
 
     @property
@@ -120,7 +124,8 @@ def shared_cycle(db_url: str, keys: list[str], as_of: date | None) -> Cycle | No
 def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:
     """Each active roadmap's cycle, one after the other, yielded as it ends (so the CLI prints
     as it goes), after the digests across roadmaps (``shared_cycle``); a failure is yielded like
-    the rest. ``end_of_cycles`` then ends the run."""
+    the rest. Then, when it is due, the portfolio report (``portfolio_step``). ``end_of_cycles``
+    then ends the run."""
     keys = active_keys(db_url, as_of)
     if (shared := shared_cycle(db_url, keys, as_of)) is not None:
         yield shared
@@ -130,10 +135,23 @@ def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:
             yield Cycle(key, roadmap_cycle(db_url, day), note=day.day_off_note)
         except Exception as exc:  # noqa: BLE001 - any failure of one roadmap must not stop the others
             yield failed_cycle(key, exc)
+    if keys:
+        if (cycle := portfolio_step(db_url, as_of)) is not None:
+            yield cycle
 
 
-def end_of_cycles(cycles: list[Cycle]) -> list[MailSummary]:
-    """Every roadmap's summaries, or CyclesFailed when any roadmap failed."""
+def portfolio_step(db_url: str, as_of: date | None) -> Cycle | None:
+    """The portfolio report and its mail (tasks/portfolio_jobs.py) when due, as a cycle of its
+    own named PORTFOLIO; None when not due (no ROADMAP_PORTFOLIO_REPORT_TO, or already sent)."""
+    try:
+        summary = send_due_portfolio(db_url, as_of)
+        return None if summary is None else Cycle(PORTFOLIO, raise_if_failed([summary]))
+    except Exception as exc:  # noqa: BLE001 - as a roadmap's: named at the end of the run
+        return failed_cycle(PORTFOLIO, exc)
+
+
+def end_of_cycles(cycles: list[Cycle], unit: str = "roadmap(s)") -> list[MailSummary]:
+    """Every roadmap's summaries, or CyclesFailed when any roadmap (or batch of them) failed."""
     if any(c.error is not None for c in cycles):
-        raise CyclesFailed(cycles)
+        raise CyclesFailed(cycles, unit)
     return [s for c in cycles for s in c.summaries]

@@ -84,14 +84,14 @@ def end_of_run(summaries: list[MailSummary], logger: logging.Logger | logging.Lo
 
 
 def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys: list[str], *,
-              recorded: int = 0, delivered: int = 0, prefixed: bool = True) -> MailSummary:
+              recorded: int = 0, delivered: int = 0, office: bool = False) -> MailSummary:
     """The fate of the messages of these dedup keys (without the roadmap prefix), logged.
     ``recorded`` and ``delivered``: how many of them this run recorded, and how many it sent.
-    ``prefixed=False``: messages of the whole office, whose keys have no roadmap prefix
-    (``roadmap_key`` then only labels the summary)."""
+    ``office``: messages of the whole office, whose keys have no roadmap prefix; ``roadmap_key``
+    is then only the summary's label."""
     summary = MailSummary(kind, roadmap_key, as_of, planned=len(dedup_keys), recorded=recorded,
                           duplicates=len(dedup_keys) - recorded, delivered_by_run=delivered)
-    wanted = [f"{roadmap_key}:{k}" if prefixed else k for k in dedup_keys]
+    wanted = list(dedup_keys) if office else [f"{roadmap_key}:{k}" for k in dedup_keys]
     with session_scope(db_url, migrate=False) as session:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]

@@ -93,8 +93,10 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
            intents: list[Intent]) -> RecordStats:
     """Insert each intent once, in one batch; returns how many were new and how many were
     already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
-    Without a roadmap (None, None): messages of the whole office, keys without prefix, each
-    carrying its roadmaps' ``parts``.
+
+    A message of the whole office (the portfolio report, a digest across roadmaps) has no
+    roadmap: ``roadmap_id`` and ``roadmap_key`` None, its dedup key without a roadmap prefix
+    (migration 0014); a digest across roadmaps carries its roadmaps' shares (``parts``).
 
     A message that can never be sent as it is (a bad address) is recorded as failed for
     good, with the reason, instead of pending."""
@@ -107,10 +109,10 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
         except SendError as exc:
             wire.append(exc)
     now = utcnow()
+    prefix = f"{roadmap_key}:" if roadmap_key is not None else ""
     rows = [
         dict(
-            roadmap_id=roadmap_id, kind=intent.kind,
-            dedup_key=intent.dedup_key if roadmap_key is None else f"{roadmap_key}:{intent.dedup_key}",
+            roadmap_id=roadmap_id, kind=intent.kind, dedup_key=prefix + intent.dedup_key,
             recipient=intent.recipient, recipient_name=intent.recipient_name, as_of=as_of,
             subject=intent.message.subject, message_id=intent.message.message_id, created_at=now,
             **({"status": "failed", "permanent": True, "attempts": 1, "last_error": str(w)}

@@ -32,12 +32,11 @@ from models.report_rules import risk_zone
 from models.report_words import chart_caption, format_day, format_period, plural, rag_word, status_word
 from tasks.docx_package import missing_styles, open_base, save_docx, set_properties
 from tasks.docx_pages import EMU_PER_TWIP, header_and_footer, start_page, text_height_emu, text_width_twips
-from tasks.docx_tables import HEADER_FILL, Cell, GroupRow, Row, add_table, first_rows
+from tasks.docx_tables import RAG_FILLS, Cell, GroupRow, Row, add_heatmap, add_table, first_rows
 
 WORST_SHOWN = 5  # tasks under "most serious escalations"; recipients shown: twice that
 PARTNER_TASKS = 3  # open tasks listed per partner
 RISKS_SHOWN = 6  # open risks in the body, the highest scores first
-RAG_FILLS = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
 
 __all__ = ["ReportRenderError", "missing_styles", "render_report"]
 
@@ -271,20 +270,13 @@ class _Writer:
         _ = self._
         self.heading(_("Risk register"))
         self.heading(_("Heat map: probability × impact"), level=2)
-        grid = self.ctx.heatmap
-        rows: list[Row] = [  # probability 5 on top, impact 1 to 5 from the left
-            [Cell(str(p), HEADER_FILL, True)]
-            + [Cell(str(n or ""), RAG_FILLS[risk_zone(p * i)], bool(n)) for i, n in enumerate(grid[p - 1], 1)]
-            for p in range(5, 0, -1)
-        ]
-        header = [_("Probability ↓ / Impact →"), "1", "2", "3", "4", "5"]
-        add_table(self.doc, (3, 1, 1, 1, 1, 1), rows, header, self.usable_twips() // 2)
+        add_heatmap(self.doc, self.ctx.heatmap, _("Probability ↓ / Impact →"), self.usable_twips() // 2)
         self.heading(_("Open risks"), level=2)
         open_risks = sorted((r for r in self.ctx.risks if r.is_open), key=lambda r: (-r.score, -r.impact, r.key))
         if not open_risks:
             self.para(_("No open risks."))
             return
-        rows = [
+        rows: list[Row] = [
             [r.key, r.title, r.owner or _("unassigned"),
              Cell(f"{r.score} = {r.probability} × {r.impact}", RAG_FILLS[risk_zone(r.score)], True),
              r.mitigation, self.day(r.review_date), risk_status(r.status, self.lang)]

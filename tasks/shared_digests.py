@@ -108,4 +108,4 @@ def send_shared(db_url: str, keys: Sequence[str], as_of: date | None, kind: str,
             recorded += record(session, None, None, day, batch).recorded
     delivered = deliver_pending(db_url, settings).sent if intents else 0
     return summarise(kind, db_url, SHARED, plan.as_of or as_of or date.today(),
-                     [i.dedup_key for i in intents], recorded=recorded, delivered=delivered, prefixed=False)
+                     [i.dedup_key for i in intents], recorded=recorded, delivered=delivered, office=True)

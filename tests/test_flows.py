@@ -311,6 +311,49 @@ def test_the_daily_cycle_runs_a_child_flow_per_roadmap_and_fails_at_the_end_nami
     assert sorted((r.name, r.state.type.value) for r in children) == [("alpha", "FAILED"), ("beta", "COMPLETED")]
 
 
+def test_a_batch_run_goes_over_its_roadmaps_in_one_flow_run_and_fails_at_the_end_naming_the_broken_one(
+        db_url, tmp_path, smtp_env):
+    """The deployed daily cycle's child (`roadmap-cycles`): alpha's stored calendar is broken,
+    beta after it still sends every message, no flow run is made per roadmap, and the batch
+    fails naming alpha."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    from flows.daily_cycle import roadmap_cycles
+    from tasks.daily_cycle import CyclesFailed
+    from tests.test_portfolio import add_roadmap, break_calendar
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    break_calendar(db_url, "alpha")
+
+    def run_names() -> list[str]:  # the harness's server is shared by the module's tests
+        with get_client(sync_client=True) as client:
+            return [r.name for r in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(
+                any_=["roadmap-cycles", "roadmap-cycle"])))]
+
+    before = run_names()
+    state = roadmap_cycles(["alpha", "beta"], as_of=date(2014, 11, 10), db_url=db_url, return_state=True)
+    with pytest.raises(CyclesFailed, match=r"^1 of 2 roadmap\(s\) failed: alpha: UnknownCalendar"):
+        state.result()
+    beta = list_messages(db_url, roadmap_key="beta")
+    assert beta and {m.status for m in beta} == {"sent"} and len(smtp_env.messages) == len(beta)
+    new_runs = list(run_names())
+    for name in before:
+        new_runs.remove(name)
+    assert new_runs == ["alpha..beta (2)"]
+
+
+def test_batches_cut_the_roadmaps_in_order_into_the_fewest_runs_of_nearly_equal_sizes():
+    from flows.fan_out import batches
+
+    keys = [f"r{n:02}" for n in range(45)]
+    cut = batches(keys, 20)
+    assert [len(b) for b in cut] == [15, 15, 15] and [k for b in cut for k in b] == keys
+    assert batches(keys[:4], 1) == [[k] for k in keys[:4]]
+    assert batches(keys[:3], 20) == [keys[:3]] and batches([], 20) == []
+
+
 def test_roadmap_run_under_prefect_goes_over_every_roadmap_and_exits_1_naming_the_failed_one(
         db_url, tmp_path, smtp_env):
     from typer.testing import CliRunner
@@ -327,3 +370,29 @@ def test_roadmap_run_under_prefect_goes_over_every_roadmap_and_exits_1_naming_th
         in result.stderr
     assert "beta 2014-11-10 reminders: planned" in result.stdout and "Traceback" not in result.output
     assert {m.status for m in list_messages(db_url, roadmap_key="beta")} == {"sent"}
+
+
+def test_the_daily_cycle_flow_sends_the_portfolio_report_on_its_day_once(db_url, tmp_path, smtp_env, monkeypatch):
+    """After the roadmaps' child runs, a `portfolio-report` task: on Monday (the default day)
+    the report goes to each address of ROADMAP_PORTFOLIO_REPORT_TO, of no roadmap; the next
+    day's run sends it no more."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from config import reset_settings_cache
+    from tests.test_portfolio import add_roadmap
+
+    add_roadmap(db_url, tmp_path, "alpha")
+    add_roadmap(db_url, tmp_path, "beta")
+    monkeypatch.setenv("ROADMAP_PORTFOLIO_REPORT_TO", "boss@office.example.org")
+    reset_settings_cache()
+    result = CliRunner().invoke(app, ["run", "--prefect", "--as-of", "2014-11-10", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "portfolio-report 2014-11-10 portfolio: planned 1, recorded 1" in result.stdout
+    (row,) = list_messages(db_url, kind="portfolio")
+    assert (row.roadmap_id, row.dedup_key, row.status) == (
+        None, "portfolio-report:boss@office.example.org:2014-W45", "sent")
+    summaries = daily_cycle(as_of=date(2014, 11, 11), db_url=db_url)
+    assert summaries and all(s.roadmap_key != "portfolio-report" for s in summaries)
+    assert len(list_messages(db_url, kind="portfolio")) == 1
+    assert [m["To"].addresses[0].addr_spec for m in smtp_env.messages].count("boss@office.example.org") == 1

@@ -231,7 +231,7 @@ KEYS = ["small", "north", "south", "east"]
 
 
 def _child_runs(api: str, parent: str) -> list[dict]:
-    body = {"flows": {"name": {"any_": ["roadmap-cycle"]}},
+    body = {"flows": {"name": {"any_": ["roadmap-cycles"]}},
             "flow_runs": {"parent_flow_run_id": {"any_": [parent]}}}
     return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
 
@@ -249,8 +249,8 @@ def _wait_for(api: str, flow_run_id: str, states: set[str], why: str) -> None:
 
 
 def test_the_daily_cycle_shares_the_roadmaps_between_two_workers_one_run_per_roadmap_at_a_time(app_env):
-    """Four roadmaps, two workers on the pool: the daily-cycle deployment starts one
-    roadmap-cycle run per roadmap, both workers take some, every roadmap's mail arrives once.
+    """Four roadmaps, two workers on the pool: the daily-cycle deployment with batch_size=1 starts
+    one roadmap-cycles run per roadmap, both workers take some, every roadmap's mail arrives once.
     A roadmap's run waits while another holds its slot (as the second of a doubled schedule
     would), then sends. A second daily cycle of the same day sends nothing new, and fails at the
     end naming the roadmap whose run failed."""
@@ -281,7 +281,7 @@ def test_the_daily_cycle_shares_the_roadmaps_between_two_workers_one_run_per_roa
             [run.stdout, run.stderr] + [w.output() for w in workers]
         return next(line.split("UUID:")[1].strip() for line in run.stdout.splitlines() if "UUID:" in line)
 
-    parent = deployment_run("daily-cycle/daily-cycle", "as_of=2014-11-10")
+    parent = deployment_run("daily-cycle/daily-cycle", "as_of=2014-11-10", "batch_size=1")
     children = _child_runs(api, parent)
     assert sorted((r["name"], r["state_type"]) for r in children) == sorted((k, "COMPLETED") for k in KEYS)
     took = {w.name: sum(r["id"] in w.log.read_text(errors="replace") for r in children) for w in workers}
@@ -304,13 +304,13 @@ def test_the_daily_cycle_shares_the_roadmaps_between_two_workers_one_run_per_roa
     assert len(smtp.messages) > sent
     _no_duplicates(smtp, url)
 
-    # The same day again, with north's stored calendar broken: nothing new is sent, and the daily
-    # cycle fails at the end naming north and why.
+    # The same day again, in one batch (the default batch size), with north's stored calendar
+    # broken: nothing new is sent, and the daily cycle fails at the end naming north and why.
     break_calendar(url, "north")
     sent = len(smtp.messages)
     again = deployment_run("daily-cycle/daily-cycle", "as_of=2014-11-10", ends="Failed")
     assert len(smtp.messages) == sent
     _no_duplicates(smtp, url)
     message = httpx.get(f"{api}/flow_runs/{again}", timeout=10).json()["state"]["message"]
-    assert "CyclesFailed: 1 of 4 roadmap(s) failed: north: CycleRunFailed: Failed: UnknownCalendar: " \
-           "unknown calendar 'XX'" in message, message
+    assert "CyclesFailed: 1 of 1 batch run(s) failed: east..south (4): CycleRunFailed: Failed: CyclesFailed: " \
+           "1 of 4 roadmap(s) failed: north: UnknownCalendar: unknown calendar 'XX'" in message, message

@@ -133,3 +133,32 @@ def test_mark_done_from_a_reminder_in_a_real_browser(db_url, small_yaml, smtp_se
     assert all("Survey" not in i.message.text for i in plan.intents)
     assert (ARTIFACTS / f"task-page-{tag}.png").stat().st_size > 0
 
+
+
+def test_the_portfolio_page_leads_to_each_roadmap_page_with_the_one_password(db_url, small_yaml, monkeypatch,
+                                                                            browser, request):
+    """The office signs in once (the password in the address, as a browser's prompt would
+    take it) and follows a line of the portfolio to its roadmap page: the browser resends the
+    password there (one realm), no second prompt."""
+    from web.app import create_app
+
+    for name, value in {"SECRET_KEY": KEY, "WEB_PASSWORD": PASSWORD}.items():
+        monkeypatch.setenv(f"ROADMAP_{name}", value)
+    reset_settings_cache()
+    import_file(db_url, small_yaml)
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with Server(create_app(db_url, Settings(), clock=lambda: NOW), port):
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        refused = page.request.get(f"http://127.0.0.1:{port}/portfolio")  # no password: nothing shown
+        assert refused.status == 401 and "Small roadmap" not in refused.text()
+        page.goto(f"http://office:{PASSWORD}@127.0.0.1:{port}/")  # leads to /portfolio
+        assert page.url.endswith("/portfolio") and page.locator("h1").inner_text() == "Портфель"
+        page.screenshot(path=str(ARTIFACTS / f"portfolio-page-{request.node.callspec.id}.png"), full_page=True)
+        with page.expect_navigation():
+            page.get_by_role("link", name="Small roadmap").click()
+        assert page.url.endswith(f"127.0.0.1:{port}/roadmaps/small")
+        assert "Small roadmap" in page.locator("h1").inner_text()
+        # Typed without the password, the roadmap page opens too: the browser keeps it for the site.
+        assert page.goto(f"http://127.0.0.1:{port}/roadmaps/small").status == 200
+        assert "Small roadmap" in page.locator("h1").inner_text()

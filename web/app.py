@@ -9,6 +9,7 @@ Routes (``web/routes_task.py``, ``web/routes_roadmap.py``):
   GET  /roadmaps/{roadmap}[?token=O|V]                          the roadmap page (office; V: a person, read only)
   GET  /roadmaps/{roadmap}/report.docx[?token=O]                the latest weekly report
   GET  /calendar/{token}.ics                                    a person's calendar feed (signed, revocable)
+  GET  /portfolio  (and / leads there)                          every active roadmap, a row each (office password)
   GET  /healthz                                                 "ok"
 
 Security, in the order a request meets it:
@@ -21,11 +22,12 @@ Security, in the order a request meets it:
 3. Roadmap page: HTTP basic auth with ROADMAP_WEB_PASSWORD, or a signed office link
    (``roadmap web-link``); without either, 401. The roadmap link in a person's mail carries
    a read-only token (``view``): the same page without the report download.
-   Risk pages: as task pages, for the risk's current owner or the office only.
+   Risk pages: as task pages, for the risk's current owner or the office only. The portfolio
+   shows every roadmap: basic auth only (no office link opens it), 401 without (``web/routes_portfolio.py``).
 4. Every page, a refusal too, is in the roadmap's language (gettext, ``models/i18n.py``): a
    refusal (``web.security.Refused``, raised by any route or dependency) carries English
    message ids, said in the language of the roadmap the URL names (English for a key that
-   names no roadmap).
+   names no roadmap). The portfolio is in the language its roadmaps share, else English.
 5. Every page is autoescaped Jinja; a Content-Security-Policy forbids scripts outright,
    and pages are neither cached nor framed, and send no Referer (the URL holds a token):
    these headers go on every response, Starlette's own 404, 405, 422 and 500 too
@@ -51,7 +53,7 @@ from starlette.types import ASGIApp, Scope
 
 from config import Settings
 from models.db import upgrade
-from web import routes_calendar, routes_risk, routes_roadmap, routes_task
+from web import routes_calendar, routes_portfolio, routes_risk, routes_roadmap, routes_task
 from web.deps import WebContext
 from web.middleware import BodyLimit, SecurityHeaders
 from web.rendering import render
@@ -90,6 +92,7 @@ def create_app(
     app.include_router(routes_risk.router)
     app.include_router(routes_roadmap.router)
     app.include_router(routes_calendar.router)
+    app.include_router(routes_portfolio.router)
     app.add_exception_handler(Refused, refused_page)  # type: ignore[arg-type]
 
     @app.get("/healthz", response_class=PlainTextResponse)

@@ -181,6 +181,19 @@ def office_access(request: Request, web: Web, roadmap_key: str, token: str = "")
         except TokenError as exc:
             raise link_refused(exc.message, **exc.params) from None
         return
+    office_password(request, web, f"roadmap page {roadmap_key!r}")
+
+
+def portfolio_access(request: Request, web: Web) -> None:
+    """The portfolio shows every roadmap: the office password only, as the roadmap page takes it
+    (an office link opens one roadmap, never this page)."""
+    office_password(request, web, "portfolio page", link=False)
+
+
+def office_password(request: Request, web: Web, page: str, *, link: bool = True) -> None:
+    """Basic auth with ROADMAP_WEB_PASSWORD (any user name), wrong passwords throttled; without
+    a password set, every request gets 401. ``page`` names the page in the log line of a wrong
+    password; ``link``: the refusal may point to an office link, which opens that page too."""
     password = web.settings.web_password.get_secret_value() if web.settings.web_password is not None else ""
     user, given = basic_password(request.headers.get("authorization", ""))
     if password and given is not None:
@@ -188,19 +201,22 @@ def office_access(request: Request, web: Web, roadmap_key: str, token: str = "")
         wait = web.throttle.wait(client)
         if wait:
             raise Refused(429, N_("Too many attempts"), N_(
-                "Too many wrong passwords. Try again in %(minutes)s min, or open the office link."),
+                "Too many wrong passwords. Try again in %(minutes)s min, or open the office link.") if link
+                else N_("Too many wrong passwords. Try again in %(minutes)s min."),
                 headers={"Retry-After": str(wait)}, minutes=-(-wait // 60))
         if same_password(given, password):
             return
         failures = web.throttle.failed(client)
-        log.warning("roadmap page %r: wrong password from %s (user name %r), %d of %d allowed in %d s",
-                    roadmap_key, client, user[:100], failures, web.settings.web_sign_in_failures_per_client,
+        log.warning("%s: wrong password from %s (user name %r), %d of %d allowed in %d s",
+                    page, client, user[:100], failures, web.settings.web_sign_in_failures_per_client,
                     web.throttle.window)
     raise Refused(401, N_("Sign in"), N_("This page is for the project office: sign in with the office password, "
-                                         "or open the office link."))
+                                         "or open the office link.") if link
+                  else N_("This page is for the project office: sign in with the office password."))
 
 
 TaskLink = Annotated[TaskAccess, Depends(task_access)]
 RiskLink = Annotated[RiskAccess, Depends(risk_access)]
 Reader = Annotated[str | None, Depends(roadmap_reader)]
 Office = Depends(office_access)
+OfficePassword = Depends(portfolio_access)

@@ -30,7 +30,8 @@ def get_roadmap(web: Web, session: Db, roadmap_key: str, reader: Reader, token: 
     page = roadmap_page(session, roadmap, web.today(roadmap), web.settings.reports_dir)
     suffix = f"?{urlencode({'token': token})}" if token else ""
     report_url = None if reader else f"/roadmaps/{quote(roadmap.key, safe='')}/report.docx{suffix}"
-    return render("roadmap", page=page, lang=roadmap.language, report_url=report_url)
+    portfolio_url = "/portfolio" if reader is None and not token else None  # signed in with the password
+    return render("roadmap", page=page, lang=roadmap.language, report_url=report_url, portfolio_url=portfolio_url)
 
 
 @router.get("/roadmaps/{roadmap_key}/report.docx", dependencies=[Office])
