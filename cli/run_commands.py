@@ -150,7 +150,8 @@ def end_of_every_roadmap(cycles: list[Cycle]) -> None:
     summaries = [s for c in cycles for s in c.summaries]
     if failed:
         names = "; ".join(f"{c.roadmap_key} ({c.why})" for c in failed)
-        err_console.print(shown(f"the daily cycle failed for {len(failed)} of {len(cycles)} roadmap(s): {names}",
+        total = sum(c.roadmaps for c in cycles)  # the digests across roadmaps are no roadmap
+        err_console.print(shown(f"the daily cycle failed for {len(failed)} of {total} roadmap(s): {names}",
                                 style="bold red"))
         if any(isinstance(c.error, DeliveryFailed) for c in failed):
             err_console.print("`roadmap outbox --status failed` lists the failed messages", style="red")
@@ -162,6 +163,7 @@ def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None
     """`roadmap run` without --roadmap: the cycle of every active roadmap (tasks/daily_cycle.py)."""
     from tasks.daily_cycle import PORTFOLIO, Cycle, CyclesFailed, every_roadmap
     from tasks.roadmap_jobs import active_keys
+    from tasks.shared_digests import SHARED
 
     if not via_prefect(prefect):
         cycles = []
@@ -174,8 +176,9 @@ def run_every_roadmap(url: str, day: Any, prefect: bool, db: str | None) -> None
     try:
         summaries = run_flow("daily_cycle", "daily_cycle", all_roadmaps=True, as_of=day, roadmap_key=None,
                              db_url=flow_db(db))
-        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in [*keys, PORTFOLIO]]
-        cycles = [c for c in cycles if c.roadmap_key != PORTFOLIO or c.summaries]  # sent only when due
+        cycles = [Cycle(key, [s for s in summaries if s.roadmap_key == key]) for key in [SHARED, *keys, PORTFOLIO]]
+        # the digests across roadmaps and the portfolio report: only when they were sent
+        cycles = [c for c in cycles if c.roadmap_key not in (SHARED, PORTFOLIO) or c.summaries]
     except CyclesFailed as exc:
         cycles = exc.cycles
     for cycle in cycles:

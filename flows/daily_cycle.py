@@ -12,6 +12,12 @@ workers share (flows/fan_out.py); otherwise each roadmap is a child flow run of 
 whose cycle fails does not stop the others: the run goes on and fails at the end, naming each
 roadmap that failed and why (tasks.daily_cycle.CyclesFailed).
 
+People across roadmaps: before it starts the roadmaps' runs, this flow sends the digests across
+roadmaps itself (the `shared-digests` task, tasks/daily_cycle.shared_cycle): the children run
+each in its own process and cannot merge. A person several roadmaps write to that day gets one
+reminder digest and one escalation digest, and each child then finds its share of them already
+recorded and sends only the rest.
+
 One roadmap's cycle, `roadmap_cycle`, holds the roadmap's one-slot concurrency limit while it
 plans and sends, so two runs of one roadmap never overlap (flows/fan_out.py). After days when
 nothing ran it catches up without a flood: reminders are computed for today only, escalations
@@ -28,7 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from flows.fan_out import BATCH_SIZE, batch_label, batches, one_run_per_roadmap, start_cycles, wait_for_cycles
@@ -44,7 +51,7 @@ from flows.prefect_tasks import (
     send_and_count,
     send_report,
 )
-from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle
+from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle, shared_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
 
@@ -93,6 +100,13 @@ def cycle_steps(url: str, roadmap_key: str | None, as_of: dt.date | None) -> lis
     return summaries
 
 
+@task(name="shared-digests", cache_policy=NONE, persist_result=False)
+def shared_digests(url: str, keys: list[str], as_of: dt.date | None) -> list[Cycle]:
+    """The digests across roadmaps (none with fewer than two roadmaps), its failure kept."""
+    shared = shared_cycle(url, keys, as_of)
+    return [shared] if shared is not None else []
+
+
 @flow(name="daily-cycle", log_prints=False, persist_result=False)
 def daily_cycle(
     as_of: dt.date | None = None, roadmap_key: str | None = None, db_url: str | None = None,
@@ -102,14 +116,14 @@ def daily_cycle(
         return roadmap_cycle(roadmap_key, as_of, db_url)
     url = database_url(db_url)
     keys = active_keys(url, as_of)
+    cycles = shared_digests(url, keys, as_of)  # before the children, which then skip those shares
     if cycle_deployment:
         # Deployed: one run of the roadmap-cycles deployment per batch of roadmaps, for any
         # worker to take.
         unit = "batch run(s)"
-        cycles = wait_for_cycles(start_cycles(cycle_deployment, batches(keys, batch_size), as_of, db_url))
+        cycles += wait_for_cycles(start_cycles(cycle_deployment, batches(keys, batch_size), as_of, db_url))
     else:
         unit = "roadmap(s)"
-        cycles = []
         for key in keys:
             # In this process (`roadmap run --prefect`): one child flow run per roadmap, in turn;
             # its failure is kept, and the next one runs.

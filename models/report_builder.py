@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.gantt_rows import flatten, stage_groups
@@ -72,6 +72,7 @@ from models.schema import (
     Change,
     EscalationItem,
     OutboxMessage,
+    OutboxPart,
     Partner,
     Person,
     ReportSnapshot,
@@ -281,8 +282,11 @@ def _gantt(stages: list[Stage], stage_rows, pairs, baselines) -> list[GanttBar]:
 def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end: dt.date) -> MessagesSummary:
     """Counts per kind in SQL, and the escalations' few columns: a large roadmap sends
     thousands of reminders a week, whose bodies need not be read."""
+    # The roadmap's own messages, and the digests across roadmaps that carried its share.
+    ours = or_(OutboxMessage.roadmap_id == roadmap.id,
+               OutboxMessage.id.in_(select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap.id)))
     week = (
-        OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.status == "sent",
+        ours, OutboxMessage.status == "sent",
         OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= week_end,
     )
     counts = dict(session.execute(
@@ -296,7 +300,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
         select(OutboxMessage.recipient, OutboxMessage.recipient_name, OutboxMessage.subject,
                OutboxMessage.sent_at, OutboxMessage.created_at, EscalationItem.dedup_key)
         .join(EscalationItem, EscalationItem.outbox_id == OutboxMessage.id)
-        .where(*week, OutboxMessage.kind == "escalation")
+        .where(*week, OutboxMessage.kind == "escalation", EscalationItem.roadmap_id == roadmap.id)
         .order_by(OutboxMessage.sent_at, OutboxMessage.id, EscalationItem.id)
     )
     for r in rows:

@@ -247,6 +247,20 @@ class EscalationItem(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
 
+class OutboxPart(Base):
+    """One roadmap's share of a message of the whole office (migration 0015): a digest across
+    roadmaps (tasks/shared_digests.py) carries the digest each of its roadmaps would have sent on
+    its own, and this row holds that digest's dedup key, with the roadmap prefix, so the
+    roadmap's own run finds it already recorded (tasks/outbox_record.py ``already_recorded``)."""
+
+    __tablename__ = "outbox_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+
+
 class CheckIn(Base):
     """A check-in line sent (migration 0012): the task, the day of the digest that carried it,
     the address it went to, and the outbox message. An unanswered check-in is escalated from

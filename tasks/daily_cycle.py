@@ -7,8 +7,13 @@ day of the roadmap's calendar, or for an archived roadmap, nothing is planned or
 failed does not stop the next ones; the cycle fails at the end (DeliveryFailed) if any message
 failed.
 
-For every active roadmap (``every_roadmap``, when no roadmap is named): each roadmap's cycle
-in turn, each on its own day (today in its timezone, unless a day is given) and calendar, each
+For every active roadmap (``every_roadmap``, when no roadmap is named): first, with two or more
+active roadmaps, the digests across roadmaps (``shared_cycle``, tasks/shared_digests.py): a
+person several roadmaps write to on the same day gets one reminder digest and one escalation
+digest holding each roadmap's. The shared step is yielded as a cycle of its own, labelled
+``(shared)``; when it fails, the roadmaps' cycles still run and send each roadmap's digests
+apart. Then each roadmap's cycle in turn, which finds those shares already recorded and sends
+the rest, each on its own day (today in its timezone, unless a day is given) and calendar, each
 step in its own transactions. A roadmap whose cycle fails, whatever the reason, does not stop
 the others: the failure is kept, and the run ends with ``CyclesFailed`` naming every roadmap
 that failed and why. Last, on the office's report day (or the first run after a missed one),
@@ -24,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from models.errors import error_line
-from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed
+from tasks.mail_summary import DeliveryFailed, MailSummary, raise_if_failed, waiting
 from tasks.notify_jobs import escalate, remind
 from tasks.portfolio_jobs import LABEL as PORTFOLIO  # the portfolio step's name among the roadmaps'
 from tasks.portfolio_jobs import send_due_portfolio
 from tasks.report_jobs import report_due, weekly_report
 from tasks.roadmap_jobs import RoadmapDay, active_keys, roadmap_day
+from tasks.shared_digests import KINDS, SHARED, send_shared
 
 log = logging.getLogger("roadmap")
 
@@ -61,6 +67,11 @@ class Cycle:
     error: Exception | None = None  # why it failed: DeliveryFailed, or anything it raised
 
     @property
+    def roadmaps(self) -> int:
+        """1 for a roadmap's cycle, 0 for the digests across roadmaps (counted apart in "N of M")."""
+        return 0 if self.roadmap_key == SHARED else 1
+
+    @property
     def why(self) -> str:
         """The failure in one line (the first line of the error)."""
         if self.error is None:
@@ -77,7 +88,7 @@ class CyclesFailed(Exception):
     def __init__(self, cycles: list[Cycle], unit: str = "roadmap(s)"):
         self.cycles = cycles  # every roadmap's (or batch's: unit), the failed ones with their error
         self.failed = [c for c in cycles if c.error is not None]
-        super().__init__(f"{len(self.failed)} of {len(cycles)} {unit} failed: "
+        super().__init__(f"{len(self.failed)} of {sum(c.roadmaps for c in cycles)} {unit} failed: "
                          + "; ".join(f"{c.roadmap_key}: {c.why}" for c in self.failed))
 
     @property
@@ -92,11 +103,32 @@ def failed_cycle(roadmap_key: str, exc: Exception) -> Cycle:
     return Cycle(roadmap_key, summaries=list(exc.summaries) if isinstance(exc, DeliveryFailed) else [], error=exc)
 
 
+def shared_cycle(db_url: str, keys: list[str], as_of: date | None) -> Cycle | None:
+    """The digests across roadmaps of the day, reminders then escalations (None with fewer than
+    two roadmaps); a failure is kept in the Cycle, as a roadmap's is."""
+    if len(keys) < 2:
+        return None
+    summaries: list[MailSummary] = []
+    error: Exception | None = None
+    for kind in KINDS:  # a failure of one kind does not stop the other
+        try:
+            summaries.append(send_shared(db_url, keys, as_of, kind))
+        except Exception as exc:  # noqa: BLE001 - the roadmaps' own cycles still send their digests
+            log.error("%s %s: the digests across roadmaps failed", SHARED, kind, exc_info=exc)
+            error = error or exc
+    if error is None and any(s.failed for s in summaries):
+        error = DeliveryFailed([s for s in summaries if s.failed], waiting(summaries))
+    return Cycle(SHARED, summaries, error=error)
+
+
 def every_roadmap(db_url: str, as_of: date | None) -> Iterator[Cycle]:
     """Each active roadmap's cycle, one after the other, yielded as it ends (so the CLI prints
-    as it goes); a failure is yielded like the rest. Then, when it is due, the portfolio report
-    (``portfolio_step``). ``end_of_cycles`` then ends the run."""
+    as it goes), after the digests across roadmaps (``shared_cycle``); a failure is yielded like
+    the rest. Then, when it is due, the portfolio report (``portfolio_step``). ``end_of_cycles``
+    then ends the run."""
     keys = active_keys(db_url, as_of)
+    if (shared := shared_cycle(db_url, keys, as_of)) is not None:
+        yield shared
     for key in keys:
         try:
             day = roadmap_day(db_url, key, as_of)

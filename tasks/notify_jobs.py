@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from config import Settings, get_settings
 from models.calendar import BusinessCalendar
@@ -37,7 +37,7 @@ from models.notify import (
 )
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
-from models.schema import Change, CheckIn, EscalationItem, OutboxMessage, Risk, Roadmap, Stage, in_zone
+from models.schema import Change, CheckIn, EscalationItem, OutboxMessage, OutboxPart, Risk, Roadmap, Stage, in_zone
 from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
@@ -68,6 +68,9 @@ class Plan:
     # False with a user's template folder: everything is rendered before anything is sent,
     # so that a mistake in a template met half-way through sends nothing.
     stream: bool = True
+    # The roadmap's rendering arguments (``_render_args``): a digest across roadmaps
+    # (tasks/shared_digests.py) renders each roadmap's part with them.
+    args: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def render(self, items: Iterable[Any]) -> list[Intent]:
         assert self.render_one is not None or not self.todo
@@ -97,12 +100,20 @@ def _render_args(roadmap: Roadmap, settings: Settings) -> dict:
 
 
 def _plan(roadmap: Roadmap, day: date, items: list[Any], recorded: set[str],
-          render_one: Callable[[Any], Intent], settings: Settings) -> Plan:
+          render_one: Callable[[Any], Intent], settings: Settings, args: dict[str, Any]) -> Plan:
     """The plan of ``items``; those already recorded (a re-run the same day, where recording
     would be a no-op) are only counted."""
     return Plan(roadmap.id, roadmap.key, day, todo=[i for i in items if i.dedup_key not in recorded],
                 already=[i.dedup_key for i in items if i.dedup_key in recorded], render_one=render_one,
-                stream=settings.template_dir is None)
+                stream=settings.template_dir is None, args=args)
+
+
+def reminder_share(d: Digest, roadmap_key: str) -> dict[str, Any]:
+    """What a digest carries, kept under its roadmap when recorded (tasks/outbox_record.py):
+    the date changes it notifies, the calendar entries its .ics files leave, its check-ins."""
+    return dict(change_ids=tuple(i for line in d.lines for i in line.change_ids),
+                calendar=tuple(entry_rows(d, roadmap_key=roadmap_key)),
+                checkins=tuple(line.key for line in d.lines if line.reason == "checkin"))
 
 
 def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, settings: Settings | None = None) -> Plan:
@@ -129,8 +140,11 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         entries = load_entries(session, roadmap.id)
         # Only the day's reminder digests are planned again under the same key on a re-run; the
         # entries a notice left today are held like any other (else a re-run kicks them off).
+        # A digest across roadmaps that carried this roadmap's part counts as the roadmap's own.
         sent_today = set(session.scalars(select(OutboxMessage.id).where(
-            OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.as_of == day, OutboxMessage.kind == "reminder")))
+            or_(OutboxMessage.roadmap_id == roadmap.id,
+                OutboxMessage.id.in_(select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap.id))),
+            OutboxMessage.as_of == day, OutboxMessage.kind == "reminder")))
         digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages,
                                new=unheld(tasks, entries, directory, sent_today))
         args = _render_args(roadmap, settings)
@@ -143,12 +157,10 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
 
     def render_one(d: Digest) -> Intent:
         msg = render_digest(d, message_id=make_message_id(domain), **args)
-        ids = tuple(i for line in d.lines for i in line.change_ids)
-        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg, ids,
-                      calendar=tuple(entry_rows(d, roadmap_key=args["roadmap_key"])),
-                      checkins=tuple(line.key for line in d.lines if line.reason == "checkin"))
+        return Intent(d.kind, d.dedup_key, d.recipient.email, d.recipient.name, msg,
+                      **reminder_share(d, args["roadmap_key"]))
 
-    return _plan(roadmap, day, digests, recorded, render_one, settings)
+    return _plan(roadmap, day, digests, recorded, render_one, settings, args)
 
 
 def plan_escalation_messages(
@@ -172,6 +184,9 @@ def plan_escalation_messages(
         prefix = f"{roadmap.key}:"
         today = [k[len(prefix):] for k in session.scalars(select(OutboxMessage.dedup_key).where(
             OutboxMessage.roadmap_id == roadmap.id, OutboxMessage.kind == "escalation", OutboxMessage.as_of == day))]
+        today += [k[len(prefix):] for k in session.scalars(  # its parts of digests across roadmaps
+            select(OutboxPart.dedup_key).join(OutboxMessage, OutboxMessage.id == OutboxPart.outbox_id).where(
+                OutboxPart.roadmap_id == roadmap.id, OutboxMessage.kind == "escalation", OutboxMessage.as_of == day))]
         domain = _mail_domain(settings)
     for e in escalations:
         if "stage" in e.detail:
@@ -189,7 +204,7 @@ def plan_escalation_messages(
                       item_keys=tuple(e.dedup_key for e in d.items))
 
     return Plan(roadmap.id, roadmap.key, day, todo=digests, already=already, render_one=render_one,
-                stream=settings.template_dir is None)
+                stream=settings.template_dir is None, args=args)
 
 
 def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], day: date,

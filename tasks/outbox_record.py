@@ -3,6 +3,11 @@ bytes to send (``record``); what a message carries with it is written in the sam
 transaction: the date changes it notifies, the escalation items of a digest, the calendar
 entries its .ics files leave, the check-ins it asks. Sending is tasks/outbox.py's.
 
+A message of the whole office (``record`` with no roadmap: a digest across roadmaps,
+tasks/shared_digests.py) has no roadmap prefix; what it carries is kept per roadmap (``Part``):
+each part's rows under its own roadmap, and its dedup key in ``outbox_parts``, so the roadmap's
+own run finds its share already recorded.
+
 A second recording of the same intent is skipped by the database (ON CONFLICT DO NOTHING), so
 re-runs are no-ops and the Message-ID fixed here is the one every resend carries.
 """
@@ -18,9 +23,32 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.db import conflict_insert
-from models.schema import CalendarEntry, Change, CheckIn, EscalationItem, OutboxContent, OutboxMessage, utcnow
+from models.schema import (
+    CalendarEntry,
+    Change,
+    CheckIn,
+    EscalationItem,
+    OutboxContent,
+    OutboxMessage,
+    OutboxPart,
+    utcnow,
+)
 from tasks.mail import Prepared, SendError, prepare
 from tasks.mail_message import OutgoingMessage
+
+
+@dataclass(frozen=True)
+class Part:
+    """One roadmap's share of a message of the whole office: the dedup key its own digest would
+    have had (no prefix), and what that share carries, kept under the roadmap."""
+
+    roadmap_id: int
+    roadmap_key: str
+    dedup_key: str
+    change_ids: tuple[int, ...] = ()
+    item_keys: tuple[str, ...] = ()
+    calendar: tuple[dict[str, Any], ...] = ()
+    checkins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +65,7 @@ class Intent:
     # calendar_entries rows its .ics files leave in the recipient's calendar (models/calendar_entries.py)
     calendar: tuple[dict[str, Any], ...] = ()
     checkins: tuple[str, ...] = ()  # keys of the tasks whose check-in line it carries (models/checkins.py)
+    parts: tuple[Part, ...] = ()  # a message of the whole office: each roadmap's share (then the above are empty)
 
 
 @dataclass
@@ -46,15 +75,17 @@ class RecordStats:
 
 
 def already_recorded(session: Session, roadmap_key: str, dedup_keys: list[str], column: Any = None) -> set[str]:
-    """The dedup keys (without the roadmap prefix) that the outbox already holds, or with
+    """The dedup keys (without the roadmap prefix) that the outbox already holds, itself or as a
+    roadmap's share of a message of the whole office (``outbox_parts``), or with
     ``column=EscalationItem.dedup_key`` the escalation items already sent in a digest."""
     prefix = f"{roadmap_key}:"
-    column = OutboxMessage.dedup_key if column is None else column
+    columns = [OutboxMessage.dedup_key, OutboxPart.dedup_key] if column is None else [column]
     found: set[str] = set()
     wanted = [prefix + k for k in dedup_keys]
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        found.update(session.scalars(select(column).where(column.in_(chunk))))
+        for col in columns:
+            found.update(session.scalars(select(col).where(col.in_(chunk))))
     return {k[len(prefix):] for k in found}
 
 
@@ -63,8 +94,9 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
     """Insert each intent once, in one batch; returns how many were new and how many were
     already there (the database skips a dedup key it holds: ON CONFLICT DO NOTHING).
 
-    A message of the whole office (the portfolio report) has no roadmap: ``roadmap_id`` and
-    ``roadmap_key`` None, its dedup key without a roadmap prefix (migration 0014).
+    A message of the whole office (the portfolio report, a digest across roadmaps) has no
+    roadmap: ``roadmap_id`` and ``roadmap_key`` None, its dedup key without a roadmap prefix
+    (migration 0014); a digest across roadmaps carries its roadmaps' shares (``parts``).
 
     A message that can never be sent as it is (a bad address) is recorded as failed for
     good, with the reason, instead of pending."""
@@ -94,7 +126,7 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents, items, entries, checkins = [], [], [], []
+    contents, items, entries, checkins, parts = [], [], [], [], []
     for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
@@ -106,18 +138,29 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
                              attachments=[{"filename": a.filename, "content_type": a.content_type}
                                           for a in msg.attachments],
                              raw=None if isinstance(w, SendError) else w.data))
-        if intent.change_ids:
-            session.execute(update(Change).where(Change.id.in_(intent.change_ids)).values(notice_outbox_id=new_id))
-        items += [dict(roadmap_id=roadmap_id, dedup_key=prefix + k, outbox_id=new_id)
-                  for k in intent.item_keys]
-        entries += [dict(row, roadmap_id=roadmap_id, outbox_id=new_id) for row in intent.calendar]
-        checkins += [dict(roadmap_id=roadmap_id, task_key=k, day=as_of, email=intent.recipient.lower(),
-                          outbox_id=new_id) for k in intent.checkins]
+        shares = intent.parts
+        if roadmap_id is not None and roadmap_key is not None:
+            shares = (Part(roadmap_id, roadmap_key, "", intent.change_ids, intent.item_keys, intent.calendar,
+                           intent.checkins),)
+        for p in shares:
+            if p.dedup_key:
+                parts.append(dict(roadmap_id=p.roadmap_id, dedup_key=f"{p.roadmap_key}:{p.dedup_key}",
+                                  outbox_id=new_id))
+            if p.change_ids:
+                session.execute(update(Change).where(Change.id.in_(p.change_ids)).values(notice_outbox_id=new_id))
+            items += [dict(roadmap_id=p.roadmap_id, dedup_key=f"{p.roadmap_key}:{k}", outbox_id=new_id)
+                      for k in p.item_keys]
+            entries += [dict(row, roadmap_id=p.roadmap_id, outbox_id=new_id) for row in p.calendar]
+            checkins += [dict(roadmap_id=p.roadmap_id, task_key=k, day=as_of, email=intent.recipient.lower(),
+                              outbox_id=new_id) for k in p.checkins]
     if contents:
         session.execute(sa_insert(OutboxContent), contents)
     if items:  # an item another run recorded meanwhile stays with that run's digest
         session.execute(conflict_insert(session)(EscalationItem).on_conflict_do_nothing(index_elements=["dedup_key"]),
                         items)
+    if parts:  # a share another run recorded meanwhile stays with that run's message
+        session.execute(conflict_insert(session)(OutboxPart).on_conflict_do_nothing(index_elements=["dedup_key"]),
+                        parts)
     if entries:
         _record_calendar_entries(session, entries)
     if checkins:

@@ -15,7 +15,7 @@ from models.notify import Recipient
 from models.portfolio_report import PortfolioReport
 from models.report_words import format_period
 from tasks.mail_message import Attachment, OutgoingMessage
-from tasks.render_mail import _compose
+from tasks.render_mail import compose
 
 
 def render_portfolio_mail(email: str, name: str, report: PortfolioReport, attachments: Sequence[Attachment],
@@ -31,7 +31,7 @@ def render_portfolio_mail(email: str, name: str, report: PortfolioReport, attach
         "counts": report.counts(), "worst": report.worst(), "failed": report.failed,
         "filenames": [a.filename for a in attachments], "roadmap_url": None,
     }
-    return _compose("portfolio", Recipient(email, name), {
+    return compose("portfolio", Recipient(email, name), {
         "roadmap_title": title, "roadmap_key": "portfolio", "lang": lang,
         "office_name": sender.display_name, "office_email": sender.addr_spec, "sender": settings.mail_from,
         "message_id": message_id, "template_dir": settings.template_dir, "short_title": title,

@@ -176,6 +176,13 @@ def _environment(template_dir: Path | None) -> jinja2.Environment:
 def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[MailArgs]) -> OutgoingMessage:
     """One owner's digest as a message with an .ics of the deadlines it mentions, and another
     (METHOD:CANCEL) withdrawing the entries no longer true (``digest.withdrawn``)."""
+    context, files = digest_context(digest, secret_key, args)
+    return compose("reminder", digest.recipient, args, context, files)
+
+
+def digest_context(digest: Digest, secret_key: Any, args: MailArgs) -> tuple[dict[str, Any], tuple[Attachment, ...]]:
+    """What the reminder templates get of one roadmap's digest, and its .ics files (also each
+    roadmap's part of a digest across roadmaps, tasks/render_shared.py)."""
     lines, key, public_url = digest.lines, _signing_key(secret_key), args.get("public_url")
     if not lines and not digest.withdrawn:
         raise ValueError(f"digest for {digest.recipient.email} on {digest.as_of} has no lines")
@@ -210,7 +217,7 @@ def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[Mail
                          title=w.summary, stage="", due=w.due, sequence=w.sequence) for w in digest.withdrawn]
         files.append(Attachment(f"{name}-cancel.ics", ICS_CANCEL_CONTENT_TYPE,
                                 build_ics(gone, now=stamp_of(digest.as_of), method=CANCEL)))
-    return _compose("reminder", digest.recipient, args, context, tuple(files))
+    return context, tuple(files)
 
 
 def render_escalation_digest(
@@ -221,6 +228,12 @@ def render_escalation_digest(
     digest's day. In each group, ``role`` is why the recipient gets it when that is the
     same for every item (else each item says it: a manager of one owner may be the partner
     contact of another task)."""
+    return compose("escalation", digest.recipient, args, escalation_context(digest, secret_key, args))
+
+
+def escalation_context(digest: EscalationDigest, secret_key: Any, args: MailArgs) -> dict[str, Any]:
+    """What the escalation templates get of one roadmap's digest (also each roadmap's part of a
+    digest across roadmaps, tasks/render_shared.py)."""
     if not digest.items:
         raise ValueError(f"escalation digest for {digest.recipient.email} on {digest.as_of} has no items")
     key, public_url = _signing_key(secret_key), args.get("public_url")
@@ -249,7 +262,7 @@ def render_escalation_digest(
         }
         context["calendar_url"] = calendar_link(key, public_url, args["roadmap_key"], digest.recipient)
     context["roadmap_url"] = roadmap_view_link(key, public_url, args["roadmap_key"], digest.recipient, digest.as_of)
-    return _compose("escalation", digest.recipient, args, context)
+    return context
 
 
 def render_escalation(
@@ -281,10 +294,10 @@ def render_report_mail(
         "roadmap_url": roadmap_view_link(secret_key, args.get("public_url"), args["roadmap_key"], recipient,
                                          report.as_of, office_email=args["office_email"]),
     }
-    return _compose("report", recipient, args, context, tuple(attachments))
+    return compose("report", recipient, args, context, tuple(attachments))
 
 
-def _compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str, Any],
+def compose(name: str, recipient: Recipient, args: MailArgs, context: dict[str, Any],
              attachments: tuple[Attachment, ...] = ()) -> OutgoingMessage:
     """The message of ``mail/<name>.*.j2`` to ``recipient``. The templates see ``context``,
     every ``MailArgs`` field and the recipient."""
