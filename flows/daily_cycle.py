@@ -114,6 +114,8 @@ def daily_cycle(
 ) -> list[MailSummary]:
     if roadmap_key is not None:
         return roadmap_cycle(roadmap_key, as_of, db_url)
+    if batch_size < 1:  # before anything is sent
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     url = database_url(db_url)
     keys = active_keys(url, as_of)
     cycles = shared_digests(url, keys, as_of)  # before the children, which then skip those shares

@@ -68,8 +68,9 @@ class Cycle:
 
     @property
     def roadmaps(self) -> int:
-        """1 for a roadmap's cycle, 0 for the digests across roadmaps (counted apart in "N of M")."""
-        return 0 if self.roadmap_key == SHARED else 1
+        """1 for a roadmap's cycle (or a batch of them), 0 for the office's steps, the digests across
+        roadmaps and the portfolio report (counted apart in "N of M")."""
+        return 0 if self.roadmap_key in (SHARED, PORTFOLIO) else 1
 
     @property
     def why(self) -> str:

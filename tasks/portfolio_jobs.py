@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from tasks.outbox_record import RecordStats
 
 KIND = "portfolio"  # the outbox's kind
-LABEL = "portfolio-report"  # in place of a roadmap's key: its summary line, its step in `roadmap run`
+# In place of a roadmap's key (its summary line, its step in `roadmap run`); never a key: keys
+# have no parentheses.
+LABEL = "(portfolio)"
 
 
 def portfolio_dedup_key(recipient: str, as_of: dt.date) -> str:

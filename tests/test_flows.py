@@ -388,11 +388,11 @@ def test_the_daily_cycle_flow_sends_the_portfolio_report_on_its_day_once(db_url,
     reset_settings_cache()
     result = CliRunner().invoke(app, ["run", "--prefect", "--as-of", "2014-11-10", "--db", db_url])
     assert result.exit_code == 0, result.output
-    assert "portfolio-report 2014-11-10 portfolio: planned 1, recorded 1" in result.stdout
+    assert "(portfolio) 2014-11-10 portfolio: planned 1, recorded 1" in result.stdout
     (row,) = list_messages(db_url, kind="portfolio")
     assert (row.roadmap_id, row.dedup_key, row.status) == (
         None, "portfolio-report:boss@office.example.org:2014-W45", "sent")
     summaries = daily_cycle(as_of=date(2014, 11, 11), db_url=db_url)
-    assert summaries and all(s.roadmap_key != "portfolio-report" for s in summaries)
+    assert summaries and all(s.roadmap_key != "(portfolio)" for s in summaries)
     assert len(list_messages(db_url, kind="portfolio")) == 1
     assert [m["To"].addresses[0].addr_spec for m in smtp_env.messages].count("boss@office.example.org") == 1

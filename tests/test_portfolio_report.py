@@ -214,17 +214,17 @@ def test_roadmap_run_sends_it_on_the_report_day_or_the_first_run_after(db_url, t
     set_recipients(monkeypatch, BOSS)
     result = cli("run", "--as-of", "2014-11-19", "--db", db_url)
     assert result.exit_code == 0, result.output
-    assert "portfolio-report 2014-11-17 portfolio: planned 1, recorded 1" in result.stdout
+    assert "(portfolio) 2014-11-17 portfolio: planned 1, recorded 1" in result.stdout
     assert report_path(tmp_path, "2014-W46").is_file()
     assert len(office_mail()) == 1
     (row,) = list_messages(db_url, kind="portfolio")
     assert (row.roadmap_id, row.dedup_key) == (None, f"portfolio-report:{BOSS}:2014-W46")
 
     result = cli("run", "--as-of", "2014-11-21", "--db", db_url)
-    assert result.exit_code == 0 and "portfolio-report" not in result.stdout and len(office_mail()) == 1
+    assert result.exit_code == 0 and "(portfolio)" not in result.stdout and len(office_mail()) == 1
     result = cli("run", "--as-of", "2014-11-24", "--db", db_url)
     assert result.exit_code == 0, result.output
-    assert "portfolio-report 2014-11-24 portfolio: planned 1, recorded 1" in result.stdout
+    assert "(portfolio) 2014-11-24 portfolio: planned 1, recorded 1" in result.stdout
     assert len(office_mail()) == 2 and report_path(tmp_path, "2014-W47").is_file()
 
 

@@ -249,3 +249,35 @@ def test_share_out_merges_an_address_only_when_two_roadmaps_write_to_it_the_same
     [esc], _ = share_out([("one", [EscalationDigest(Recipient("pmo@x.org", "PMO"), monday)]),
                           ("two", [EscalationDigest(Recipient("PMO@x.org", "PMO"), monday, part=2)])])
     assert esc.kind == "escalation" and esc.dedup_key == "escalation:pmo@x.org:2014-11-10"
+
+
+def test_a_downgrade_below_0014_drops_the_office_messages_with_what_refers_to_them(db_url, tmp_path, smtp_env):
+    """Downgrading to 0013 (before messages of no roadmap) after a run that sent digests across
+    roadmaps: those messages go with their contents and items, the roadmaps' own stay, and the
+    database is consistent (on SQLite the migration checks the foreign keys before committing)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from models.db import alembic_config, forget_schema_check, get_engine, migration_connection, upgrade
+
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    assert cli("run", "--as-of", DAY, "--db", db_url).exit_code == 0
+    engine = get_engine(db_url)
+
+    def count(where: str) -> int:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM outbox WHERE {where}")).scalar_one()
+
+    own = count("roadmap_id IS NOT NULL")
+    assert count("roadmap_id IS NULL") and own
+    cfg = alembic_config(db_url)
+    with migration_connection(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    assert (count("roadmap_id IS NULL"), count("roadmap_id IS NOT NULL")) == (0, own)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM outbox_content WHERE outbox_id NOT IN "
+                                 "(SELECT id FROM outbox)")).scalar_one() == 0
+    forget_schema_check(db_url)
+    upgrade(db_url)

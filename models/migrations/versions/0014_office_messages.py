@@ -27,6 +27,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The office's messages go, with what refers to them (foreign keys are off on SQLite here:
+    # models/db.migration_connection). What the digests across roadmaps carried (escalation items,
+    # calendar entries, check-ins) is forgotten with them: after a downgrade those may be sent again.
+    office = "SELECT id FROM outbox WHERE roadmap_id IS NULL"
+    for table in ("outbox_content", "escalation_items", "checkins"):  # ON DELETE CASCADE
+        op.execute(f"DELETE FROM {table} WHERE outbox_id IN ({office})")
+    op.execute(f"UPDATE calendar_entries SET outbox_id = NULL WHERE outbox_id IN ({office})")  # SET NULL
+    op.execute(f"UPDATE changes SET notice_outbox_id = NULL WHERE notice_outbox_id IN ({office})")
     op.execute("DELETE FROM outbox WHERE roadmap_id IS NULL")
     with op.batch_alter_table('outbox') as batch:
         batch.alter_column('roadmap_id', existing_type=sa.Integer(), nullable=False)
