@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, tuple_
+from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.gantt_rows import flatten, stage_groups
@@ -72,7 +72,6 @@ from models.schema import (
     Change,
     EscalationItem,
     OutboxMessage,
-    OutboxPart,
     Partner,
     Person,
     ReportSnapshot,
@@ -82,6 +81,7 @@ from models.schema import (
     Task,
     Workstream,
     in_zone,
+    roadmap_messages,
 )
 from models.spec import Policy
 from models.status import OPEN, TaskState, stage_states, task_states
@@ -283,8 +283,7 @@ def _messages(session: Session, roadmap: Roadmap, week_start: dt.date, week_end:
     """Counts per kind in SQL, and the escalations' few columns: a large roadmap sends
     thousands of reminders a week, whose bodies need not be read."""
     # The roadmap's own messages, and the digests across roadmaps that carried its share.
-    ours = or_(OutboxMessage.roadmap_id == roadmap.id,
-               OutboxMessage.id.in_(select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap.id)))
+    ours = roadmap_messages(roadmap.id)
     week = (
         ours, OutboxMessage.status == "sent",
         OutboxMessage.as_of >= week_start, OutboxMessage.as_of <= week_end,

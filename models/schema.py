@@ -11,7 +11,20 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -259,6 +272,13 @@ class OutboxPart(Base):
     roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+
+
+def roadmap_messages(roadmap_id: int) -> ColumnElement[bool]:
+    """The outbox rows that are a roadmap's: its own messages, and the digests across roadmaps
+    that carried its share."""
+    return or_(OutboxMessage.roadmap_id == roadmap_id,
+               OutboxMessage.id.in_(select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap_id)))
 
 
 class CheckIn(Base):

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from config import Settings, get_settings
 from models.calendar import BusinessCalendar
@@ -37,7 +37,18 @@ from models.notify import (
 )
 from models.planning import open_task_rows, roadmap_calendar
 from models.roadmaps import day_of, select_roadmap
-from models.schema import Change, CheckIn, EscalationItem, OutboxMessage, OutboxPart, Risk, Roadmap, Stage, in_zone
+from models.schema import (
+    Change,
+    CheckIn,
+    EscalationItem,
+    OutboxMessage,
+    OutboxPart,
+    Risk,
+    Roadmap,
+    Stage,
+    in_zone,
+    roadmap_messages,
+)
 from models.spec import Policy
 from tasks.mail import transport_from_settings
 from tasks.mail_message import make_message_id
@@ -142,9 +153,7 @@ def plan_reminders(db_url: str, roadmap_key: str | None, as_of: date | None, set
         # entries a notice left today are held like any other (else a re-run kicks them off).
         # A digest across roadmaps that carried this roadmap's part counts as the roadmap's own.
         sent_today = set(session.scalars(select(OutboxMessage.id).where(
-            or_(OutboxMessage.roadmap_id == roadmap.id,
-                OutboxMessage.id.in_(select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap.id))),
-            OutboxMessage.as_of == day, OutboxMessage.kind == "reminder")))
+            roadmap_messages(roadmap.id), OutboxMessage.as_of == day, OutboxMessage.kind == "reminder")))
         digests = plan_digests(tasks, directory, day, roadmap_calendar(roadmap), moves, stages,
                                new=unheld(tasks, entries, directory, sent_today))
         args = _render_args(roadmap, settings)

@@ -16,12 +16,12 @@ import getpass
 import socket
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from models.db import session_scope
 from models.errors import UserError
 from models.roadmaps import select_roadmap
-from models.schema import OutboxMessage, OutboxPart, utcnow
+from models.schema import OutboxMessage, roadmap_messages, utcnow
 
 FAILED = "failed"
 # Outbox ids are the column's INTEGER (32 bits in PostgreSQL, 64 in SQLite): a larger number
@@ -106,9 +106,7 @@ def list_messages(
     with session_scope(db_url) as session:
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if roadmap_key:  # its own messages, and the digests across roadmaps that carried its share
-            roadmap_id = select_roadmap(session, roadmap_key).id
-            query = query.where(or_(OutboxMessage.roadmap_id == roadmap_id, OutboxMessage.id.in_(
-                select(OutboxPart.outbox_id).where(OutboxPart.roadmap_id == roadmap_id))))
+            query = query.where(roadmap_messages(select_roadmap(session, roadmap_key).id))
         if status:
             query = query.where(OutboxMessage.status == status)
         if kind:
