@@ -261,10 +261,12 @@ class EscalationItem(Base):
 
 
 class OutboxPart(Base):
-    """One roadmap's share of a message of the whole office (migration 0015): a digest across
-    roadmaps (tasks/shared_digests.py) carries the digest each of its roadmaps would have sent on
-    its own, and this row holds that digest's dedup key, with the roadmap prefix, so the
-    roadmap's own run finds it already recorded (tasks/outbox_record.py ``already_recorded``)."""
+    """One roadmap's share of a message (migration 0015), its claim: a digest across roadmaps
+    (tasks/shared_digests.py) carries the digest each of its roadmaps would have sent on its own,
+    and this row holds that digest's dedup key, with the roadmap prefix, so the roadmap's own run
+    finds it already recorded (tasks/outbox_record.py ``already_recorded``). A roadmap's own
+    message claims its one share here too, so that of two runs planning the same share only the
+    first to record it sends it (tasks/outbox_record.py ``_claim``)."""
 
     __tablename__ = "outbox_parts"
 

@@ -196,6 +196,7 @@ def plan_escalation_messages(
         today += [k[len(prefix):] for k in session.scalars(  # its parts of digests across roadmaps
             select(OutboxPart.dedup_key).join(OutboxMessage, OutboxMessage.id == OutboxPart.outbox_id).where(
                 OutboxPart.roadmap_id == roadmap.id, OutboxMessage.kind == "escalation", OutboxMessage.as_of == day))]
+        today = list(dict.fromkeys(today))  # its own messages claim their share too (tasks/outbox_record.py)
         domain = _mail_domain(settings)
     for e in escalations:
         if "stage" in e.detail:

@@ -6,7 +6,8 @@ entries its .ics files leave, the check-ins it asks. Sending is tasks/outbox.py'
 A message of the whole office (``record`` with no roadmap: a digest across roadmaps,
 tasks/shared_digests.py) has no roadmap prefix; what it carries is kept per roadmap (``Part``):
 each part's rows under its own roadmap, and its dedup key in ``outbox_parts``, so the roadmap's
-own run finds its share already recorded.
+own run finds its share already recorded. A roadmap's own message claims its share there too:
+of two runs that planned the same share, the first to record it sends it (``_claim``).
 
 A second recording of the same intent is skipped by the database (ON CONFLICT DO NOTHING), so
 re-runs are no-ops and the Message-ID fixed here is the one every resend carries.
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import delete, select, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.db import conflict_insert
@@ -126,7 +127,12 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
         .returning(OutboxMessage.id, OutboxMessage.dedup_key)
     )
     new_ids = {key: new_id for new_id, key in session.execute(stmt, rows)}
-    contents, items, entries, checkins, parts = [], [], [], [], []
+    shares = {row["dedup_key"]: _shares(intent, roadmap_id, roadmap_key)
+              for intent, row in zip(intents, rows, strict=True)}
+    keys = {new_id: key for key, new_id in new_ids.items()}
+    for lost in _claim(session, {new_id: shares[key] for new_id, key in keys.items()}):
+        del new_ids[keys[lost]]
+    contents, items, entries, checkins = [], [], [], []
     for intent, row, w in zip(intents, rows, wire, strict=True):
         new_id = new_ids.get(row["dedup_key"])
         if new_id is None:
@@ -138,14 +144,7 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
                              attachments=[{"filename": a.filename, "content_type": a.content_type}
                                           for a in msg.attachments],
                              raw=None if isinstance(w, SendError) else w.data))
-        shares = intent.parts
-        if roadmap_id is not None and roadmap_key is not None:
-            shares = (Part(roadmap_id, roadmap_key, "", intent.change_ids, intent.item_keys, intent.calendar,
-                           intent.checkins),)
-        for p in shares:
-            if p.dedup_key:
-                parts.append(dict(roadmap_id=p.roadmap_id, dedup_key=f"{p.roadmap_key}:{p.dedup_key}",
-                                  outbox_id=new_id))
+        for p in shares[row["dedup_key"]]:
             if p.change_ids:
                 session.execute(update(Change).where(Change.id.in_(p.change_ids)).values(notice_outbox_id=new_id))
             items += [dict(roadmap_id=p.roadmap_id, dedup_key=f"{p.roadmap_key}:{k}", outbox_id=new_id)
@@ -158,15 +157,45 @@ def record(session: Session, roadmap_id: int | None, roadmap_key: str | None, as
     if items:  # an item another run recorded meanwhile stays with that run's digest
         session.execute(conflict_insert(session)(EscalationItem).on_conflict_do_nothing(index_elements=["dedup_key"]),
                         items)
-    if parts:  # a share another run recorded meanwhile stays with that run's message
-        session.execute(conflict_insert(session)(OutboxPart).on_conflict_do_nothing(index_elements=["dedup_key"]),
-                        parts)
     if entries:
         _record_calendar_entries(session, entries)
     if checkins:
         session.execute(conflict_insert(session)(CheckIn).on_conflict_do_nothing(
             index_elements=["roadmap_id", "task_key", "day"]), checkins)
     return RecordStats(recorded=len(new_ids), duplicates=len(intents) - len(new_ids))
+
+
+def _shares(intent: Intent, roadmap_id: int | None, roadmap_key: str | None) -> tuple[Part, ...]:
+    """What a message carries, per roadmap: a roadmap's own message is its one share."""
+    if roadmap_id is None or roadmap_key is None:
+        return intent.parts
+    return (Part(roadmap_id, roadmap_key, intent.dedup_key, intent.change_ids, intent.item_keys, intent.calendar,
+                 intent.checkins),)
+
+
+def _claim(session: Session, shares: dict[int, tuple[Part, ...]]) -> list[int]:
+    """Claim each new message's shares in ``outbox_parts`` (one row per roadmap's digest, unique by
+    its dedup key); the messages that lost a claim to another run are taken back out (their ids).
+
+    This is the one guard between a roadmap's own digest and a digest across roadmaps carrying
+    the same share: each is planned from what was recorded when it was planned, so two runs can
+    plan the same share; whichever records it first sends it, the other drops its message (a
+    digest across roadmaps then leaves its other shares to their roadmaps' own runs). Rows are
+    claimed in key order, so two runs claiming overlapping shares wait for each other, not
+    deadlock (PostgreSQL makes the second wait for the first's commit)."""
+    claims = sorted((f"{p.roadmap_key}:{p.dedup_key}", outbox_id, p.roadmap_id)
+                    for outbox_id, parts in shares.items() for p in parts if p.dedup_key)
+    if not claims:
+        return []
+    stmt = (conflict_insert(session)(OutboxPart).on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(OutboxPart.dedup_key))
+    claimed = set(session.scalars(stmt, [dict(dedup_key=key, outbox_id=outbox_id, roadmap_id=roadmap_id)
+                                         for key, outbox_id, roadmap_id in claims]))
+    lost = sorted({outbox_id for key, outbox_id, _ in claims if key not in claimed})
+    if lost:
+        session.execute(delete(OutboxPart).where(OutboxPart.outbox_id.in_(lost)))
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(lost)))
+    return lost
 
 
 def _record_calendar_entries(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -99,6 +99,16 @@ def send_shared(db_url: str, keys: Sequence[str], as_of: date | None, kind: str,
     settings = settings or get_settings()
     plan = plan_shared(db_url, keys, as_of, kind, settings)
     intents = plan.intents(settings.mail_from_domain)
+    recorded = record_shared(db_url, plan, intents)
+    delivered = deliver_pending(db_url, settings).sent if intents else 0
+    return summarise(kind, db_url, SHARED, plan.as_of or as_of or date.today(),
+                     [i.dedup_key for i in intents], recorded=recorded, delivered=delivered, office=True)
+
+
+def record_shared(db_url: str, plan: SharedPlan, intents: list[Intent]) -> int:
+    """Record the rendered shared digests of ``plan`` in one transaction; how many were new. A
+    digest one of whose shares another run recorded since the plan is dropped
+    (tasks/outbox_record.py ``_claim``): the roadmaps' own runs send its other shares."""
     recorded = 0
     by_day: dict[date, list[Intent]] = {}
     for shared, intent in zip(plan.todo, intents, strict=True):
@@ -106,6 +116,4 @@ def send_shared(db_url: str, keys: Sequence[str], as_of: date | None, kind: str,
     with session_scope(db_url, migrate=False) as session:
         for day, batch in sorted(by_day.items()):
             recorded += record(session, None, None, day, batch).recorded
-    delivered = deliver_pending(db_url, settings).sent if intents else 0
-    return summarise(kind, db_url, SHARED, plan.as_of or as_of or date.today(),
-                     [i.dedup_key for i in intents], recorded=recorded, delivered=delivered, office=True)
+    return recorded

@@ -114,7 +114,8 @@ def test_a_person_in_two_roadmaps_gets_one_digest_of_each_kind_a_day_grouped_by_
         shared = {m.recipient: m for m in office}
         assert set(shared) == {"alice@example.org", "boss@example.org", "pmo@example.org"}
         assert shared["alice@example.org"].dedup_key == "reminder:alice@example.org:2014-11-12"
-        parts = sorted(session.scalars(select(OutboxPart.dedup_key)))
+        parts = sorted(session.scalars(select(OutboxPart.dedup_key).join(
+            OutboxMessage, OutboxMessage.id == OutboxPart.outbox_id).where(OutboxMessage.roadmap_id.is_(None))))
         assert parts == sorted(f"{k}:{kind}:{a}:2014-11-12" for k in ("one", "two")
                                for kind, a in (("reminder", "alice@example.org"), ("escalation", "boss@example.org"),
                                                ("escalation", "pmo@example.org")))
@@ -208,6 +209,52 @@ def test_after_one_roadmap_ran_alone_the_shared_digest_holds_only_the_others(db_
     count = len(smtp_env.messages)
     run(db_url, "run")
     assert len(smtp_env.messages) == count
+
+
+REMINDED = ["Ваши задачи: 3 · Roadmap one · 12 ноября", "Ваши задачи: 3 · Roadmap two · 12 ноября"]
+ESCALATED = ["Эскалация: 2 просроченные задачи · Roadmap one · 12 ноября",
+             "Эскалация: 2 просроченные задачи · Roadmap two · 12 ноября"]
+
+
+@pytest.mark.parametrize(("kind", "command", "address", "word", "own"), [
+    ("reminders", "remind", "alice@example.org", "", REMINDED),
+    ("escalations", "escalate", "boss@example.org", "Эскалация", ESCALATED)])
+def test_a_roadmap_run_alone_while_the_shared_digests_are_planned_sends_no_share_twice(
+        db_url, tmp_path, smtp_env, kind, command, address, word, own):
+    """The race between the every-roadmap run and a run of one roadmap: the shared digests are
+    planned, roadmap one runs alone and sends its own, then the shared digests are recorded. The
+    digest carrying roadmap one's share is dropped; roadmap two's own run sends its share."""
+    from tasks.shared_digests import plan_shared, record_shared
+
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    plan = plan_shared(db_url, ["one", "two"], date.fromisoformat(DAY), kind)
+    assert [s.recipient.email for s in plan.todo if s.recipient.email == address] == [address]
+    run(db_url, command, "--roadmap", "one")
+    assert record_shared(db_url, plan, plan.intents("example.org")) < len(plan.todo)
+    run(db_url, command, "--roadmap", "two")
+    assert sorted(m["Subject"] for m in to(smtp_env, address, word)) == own
+
+
+@pytest.mark.parametrize(("kind", "planner"), [("reminders", "plan_reminders"),
+                                               ("escalations", "plan_escalation_messages")])
+def test_a_roadmap_run_planned_before_the_shared_digests_were_sent_drops_its_share(
+        db_url, tmp_path, smtp_env, kind, planner):
+    """The other way round: roadmap one's own run plans, the digests across roadmaps are sent,
+    then roadmap one records its plan: the digests whose share went in the shared ones are dropped."""
+    import tasks.notify_jobs as jobs
+    from tasks.shared_digests import send_shared
+
+    add_roadmap(db_url, tmp_path, "one")
+    add_roadmap(db_url, tmp_path, "two")
+    own = getattr(jobs, planner)(db_url, "one", date.fromisoformat(DAY))
+    shared = send_shared(db_url, ["one", "two"], date.fromisoformat(DAY), kind)
+    assert shared.recorded > 0
+    count = len(smtp_env.messages)
+    sent = jobs.send_plan(db_url, own)
+    dropped = {m.recipient for m in list_messages(db_url) if m.roadmap_id is None}
+    assert sent.recorded.duplicates == len(dropped & {i.recipient for i in own.intents}) > 0
+    assert not {m["To"].addresses[0].addr_spec for m in smtp_env.messages[count:]} & dropped
 
 
 def test_the_daily_cycle_flow_sends_the_shared_digests_before_the_roadmaps_runs(db_url, tmp_path, smtp_env):
