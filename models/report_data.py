@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -288,9 +289,17 @@ def _decode(tp: Any, value: Any) -> Any:
     if tp in (dt.date, dt.datetime):
         return tp.fromisoformat(value)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        unknown = set(value) - {f.name for f in dataclasses.fields(tp)}
+        hints = _hints(tp)
+        unknown = set(value) - set(hints)
         if unknown:
             raise ValueError(f"{tp.__name__}: unknown keys in snapshot: {sorted(unknown)}")
         return tp(**{k: _decode(hints[k], v) for k, v in value.items()})
     return value
+
+
+@functools.cache
+def _hints(tp: type) -> dict[str, Any]:
+    """A dataclass's fields and their types, resolved once (resolving them is most of the cost
+    of reading a week's snapshot back)."""
+    hints = typing.get_type_hints(tp)
+    return {f.name: hints[f.name] for f in dataclasses.fields(tp)}
