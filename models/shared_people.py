@@ -10,14 +10,15 @@ own digest, unchanged.
 
 Keys: a shared digest is a message of the whole office (no roadmap prefix):
 ``<kind>:<address>:<day>`` (kind: reminder, notice, calendar or escalation), with ":2", ":3"...
-appended for a later one the same day (roadmaps whose shares were not yet sent). Each share keeps
+appended for the next ones the same day: a day's shares beyond ``MAX_LINES`` lines in one message,
+or roadmaps whose shares were not yet sent. Each share keeps
 its roadmap's own dedup key (tasks/outbox_record.py ``Part``), so that roadmap's run alone finds
 it recorded and sends nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, TypeVar
@@ -68,6 +69,31 @@ class SharedDigest(Generic[D]):
         return self.base_key + (f":{self.part}" if self.part > 1 else "")
 
 
+MAX_LINES = 200  # task lines (reminders) or items (escalations) in one digest across roadmaps
+
+
+def _size(share: Share[D]) -> int:
+    digest = share.digest
+    return len(digest.lines) if isinstance(digest, Digest) else len(digest.items)
+
+
+def _capped(shares: list[Share[D]]) -> Iterator[list[Share[D]]]:
+    """The shares of one address and day, in order, as messages of at most ``MAX_LINES`` lines
+    (a share longer than that goes alone): a person in a hundred roadmaps gets a few messages
+    a relay takes (a hundred kick-offs with their calendars were 10 MB in one), not one."""
+    chunk: list[Share[D]] = []
+    lines = 0
+    for share in shares:
+        size = _size(share)
+        if chunk and lines + size > MAX_LINES:
+            yield chunk
+            chunk, lines = [], 0
+        chunk.append(share)
+        lines += size
+    if chunk:
+        yield chunk
+
+
 def shared_kind(kinds: Iterable[str]) -> str:
     """The kind of a message holding digests of these kinds: the most telling one."""
     found = set(kinds)
@@ -106,13 +132,16 @@ def share_out(by_roadmap: Sequence[tuple[str, Sequence[D]]], taken: set[str] | f
             groups.setdefault((d.recipient.email.lower(), d.as_of), []).append(Share(roadmap_key, d))
     shared: list[SharedDigest[D]] = []
     merged: set[tuple[str, int]] = set()  # (roadmap key, id of the digest)
+    used = set(taken)
     for shares in groups.values():
-        if len({s.roadmap_key for s in shares}) < 2:
-            continue
-        one = SharedDigest(shares)
-        while one.dedup_key in taken:
-            one.part += 1
-        shared.append(one)
-        merged |= {(s.roadmap_key, id(s.digest)) for s in shares}
+        for chunk in _capped(shares):
+            if len({s.roadmap_key for s in chunk}) < 2:
+                continue
+            one = SharedDigest(chunk)
+            while one.dedup_key in used:
+                one.part += 1
+            used.add(one.dedup_key)
+            shared.append(one)
+            merged |= {(s.roadmap_key, id(s.digest)) for s in chunk}
     left = {key: [d for d in digests if (key, id(d)) not in merged] for key, digests in by_roadmap}
     return sorted(shared, key=lambda s: (s.recipient.email.lower(), s.as_of)), left

@@ -50,12 +50,13 @@ class SharedPlan:
     todo: list[SharedDigest[Any]] = field(default_factory=list)
     plans: dict[str, Plan] = field(default_factory=dict)  # per roadmap key, its own plan
 
-    def intents(self, domain: str) -> list[Intent]:
-        """Each shared digest rendered, with each roadmap's share to record with it."""
+    def intents(self, domain: str, todo: Sequence[SharedDigest[Any]] | None = None) -> list[Intent]:
+        """Each shared digest (of ``todo``, default all) rendered, with each roadmap's share to
+        record with it."""
         args = {key: plan.args for key, plan in self.plans.items()}
         render = render_shared_digest if self.kind == "reminders" else render_shared_escalation
         out = []
-        for shared in self.todo:
+        for shared in self.todo if todo is None else todo:
             message = render(shared, args, make_message_id(domain))
             parts = tuple(self._part(s.roadmap_key, s.digest) for s in shared.shares)
             out.append(Intent(shared.kind, shared.dedup_key, shared.recipient.email, shared.recipient.name,
@@ -94,26 +95,32 @@ def plan_shared(db_url: str, keys: Sequence[str], as_of: date | None, kind: str,
 def send_shared(db_url: str, keys: Sequence[str], as_of: date | None, kind: str,
                 settings: Settings | None = None) -> MailSummary:
     """Plan, record and deliver the day's shared digests of one kind; the summary of those messages
-    (labelled SHARED). Everything is rendered before anything is recorded: a template mistake
-    records nothing, and each roadmap's own run still sends its digests."""
+    (labelled SHARED)."""
     settings = settings or get_settings()
     plan = plan_shared(db_url, keys, as_of, kind, settings)
-    intents = plan.intents(settings.mail_from_domain)
-    recorded = record_shared(db_url, plan, intents)
-    delivered = deliver_pending(db_url, settings).sent if intents else 0
+    recorded = record_shared(db_url, plan, settings.mail_from_domain, stream=settings.template_dir is None)
+    delivered = deliver_pending(db_url, settings).sent if plan.todo else 0
     return summarise(kind, db_url, SHARED, plan.as_of or as_of or date.today(),
-                     [i.dedup_key for i in intents], recorded=recorded, delivered=delivered, office=True)
+                     [s.dedup_key for s in plan.todo], recorded=recorded, delivered=delivered, office=True)
 
 
-def record_shared(db_url: str, plan: SharedPlan, intents: list[Intent]) -> int:
-    """Record the rendered shared digests of ``plan`` in one transaction; how many were new. A
-    digest one of whose shares another run recorded since the plan is dropped
-    (tasks/outbox_record.py ``_claim``): the roadmaps' own runs send its other shares."""
+CHUNK = 10  # shared digests rendered and recorded at a time (each up to MAX_LINES lines)
+
+
+def record_shared(db_url: str, plan: SharedPlan, domain: str, *, stream: bool = True) -> int:
+    """Render and record the shared digests of ``plan``; how many were new. ``stream``: a chunk
+    at a time, each in its own transaction, so that memory holds one chunk's messages however
+    many people and roadmaps there are; without it (a user's template folder) everything is
+    rendered first, so that a mistake in a template records nothing, and each roadmap's own run
+    then sends its digests. A digest one of whose shares another run recorded since the plan
+    is dropped (tasks/outbox_record.py ``_claim``): the roadmaps' own runs send its other shares."""
+    chunks = [plan.todo[i:i + CHUNK] for i in range(0, len(plan.todo), CHUNK)]
+    rendered = None if stream else [plan.intents(domain, chunk) for chunk in chunks]
     recorded = 0
-    by_day: dict[date, list[Intent]] = {}
-    for shared, intent in zip(plan.todo, intents, strict=True):
-        by_day.setdefault(shared.as_of, []).append(intent)
-    with session_scope(db_url, migrate=False) as session:
-        for day, batch in sorted(by_day.items()):
-            recorded += record(session, None, None, day, batch).recorded
+    for n, chunk in enumerate(chunks):
+        intents = plan.intents(domain, chunk) if rendered is None else rendered[n]
+        with session_scope(db_url, migrate=False) as session:
+            for day in sorted({s.as_of for s in chunk}):
+                recorded += record(session, None, None, day,
+                                   [i for s, i in zip(chunk, intents, strict=True) if s.as_of == day]).recorded
     return recorded

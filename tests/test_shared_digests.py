@@ -231,7 +231,7 @@ def test_a_roadmap_run_alone_while_the_shared_digests_are_planned_sends_no_share
     plan = plan_shared(db_url, ["one", "two"], date.fromisoformat(DAY), kind)
     assert [s.recipient.email for s in plan.todo if s.recipient.email == address] == [address]
     run(db_url, command, "--roadmap", "one")
-    assert record_shared(db_url, plan, plan.intents("example.org")) < len(plan.todo)
+    assert record_shared(db_url, plan, "example.org") < len(plan.todo)
     run(db_url, command, "--roadmap", "two")
     assert sorted(m["Subject"] for m in to(smtp_env, address, word)) == own
 
@@ -328,3 +328,23 @@ def test_a_downgrade_below_0014_drops_the_office_messages_with_what_refers_to_th
                                  "(SELECT id FROM outbox)")).scalar_one() == 0
     forget_schema_check(db_url)
     upgrade(db_url)
+
+
+def test_share_out_caps_a_digest_across_many_roadmaps_at_max_lines(monkeypatch: pytest.MonkeyPatch):
+    """Seven roadmaps of two lines each write to Ann, capped at five lines a message: messages of
+    two, two and two roadmaps (parts 1, 2, 3, after a part already taken), and the seventh's
+    digest, alone in its chunk, stays that roadmap's own."""
+    import models.shared_people as shared_people
+
+    monkeypatch.setattr(shared_people, "MAX_LINES", 5)
+    monday = date(2014, 11, 10)
+
+    def two_lines(key: str) -> Digest:
+        return Digest(Recipient("ann@x.org", "Ann"), monday, [
+            TaskLine("a", "T", "S", monday, "due_today"), TaskLine("b", "T", "S", monday, "due_today")])
+
+    keys = [f"r{i}" for i in range(1, 8)]
+    shared, left = share_out([(k, [two_lines(k)]) for k in keys], taken={"reminder:ann@x.org:2014-11-10:2"})
+    assert [[s.roadmap_key for s in one.shares] for one in shared] == [["r1", "r2"], ["r3", "r4"], ["r5", "r6"]]
+    assert [one.dedup_key.rsplit(":", 1)[-1] for one in shared] == ["2014-11-10", "3", "4"]
+    assert {k: len(ds) for k, ds in left.items() if ds} == {"r7": 1}
