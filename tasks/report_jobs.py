@@ -27,6 +27,7 @@ the week's snapshot, so it says what the attached report says.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,11 @@ def write_weekly_report(
     with tempfile.TemporaryDirectory(prefix="roadmap-report-") as tmp:
         charts = render_gantt(ctx.gantt, ctx.as_of, Path(tmp) / "gantt.png", lang=ctx.language)
         render_report(ctx, path, reference_docx=Path(reference) if reference else None, chart_png=charts)
+    # The DOCX and the chart are left as reference cycles, which only the cyclic collector
+    # frees, and the CLI runs it rarely (cli/main.py): without this, memory grew with every
+    # report of an every-roadmap run (200 roadmaps: 250 -> 440 MiB). The young generations
+    # only: a few milliseconds, and that garbage is young.
+    gc.collect(1)
     if why:
         convert_to_pdf(path, pdf_out or pdf_beside(path), why=why)
     with session_scope(db_url) as session:
