@@ -24,7 +24,7 @@ digest (``roadmap_url``) opens the read-only roadmap page, signed for them the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -364,7 +364,9 @@ def _render_three(name: str, context: dict[str, Any], template_dir: Path | None)
     (models/subjects.py) and passed on to
     the bodies as ``subject`` (the HTML uses it as its <title>)."""
     env = mail_environment(template_dir)
-    context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True))}
+    builtin = None if template_dir is None else (
+        lambda: _render(mail_environment(None), "mail/_phrases.j2", context, module=True))
+    context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True), builtin)}
     subject = fit_subject(_render(env, f"mail/{name}.subject.j2", context))
     context["subject"] = subject
     return subject, _render(env, f"mail/{name}.txt.j2", context), _render(env, f"mail/{name}.html.j2", context)
@@ -377,14 +379,27 @@ class _Phrases:
     markup when it is called from an autoescaped template, although _phrases.j2 itself
     was compiled without escaping, so a task title would reach the HTML part raw.
     Returned as a plain str, the HTML part escapes it on output and the text part
-    prints it as it is."""
+    prints it as it is.
 
-    def __init__(self, module: Any):
+    A user's ``_phrases.j2`` (ROADMAP_TEMPLATE_DIR) copied from an older version lacks the
+    phrases added since: those come from the built-in file (``builtin`` makes its module), so
+    an upgrade does not stop that user's mail."""
+
+    def __init__(self, module: Any, builtin: Callable[[], Any] | None = None):
         self._module = module
+        self._builtin = builtin
+        self._builtin_module: Any = None
         self._said: dict[Any, str] = {}  # the text part and the HTML part say the same things
 
     def __getattr__(self, name: str) -> Any:
-        macro = getattr(self._module, name)
+        try:
+            macro = getattr(self._module, name)
+        except AttributeError:
+            if self._builtin is None:
+                raise
+            if self._builtin_module is None:
+                self._builtin_module = self._builtin()
+            macro = getattr(self._builtin_module, name)
 
         def say(*args: Any, **kwargs: Any) -> str:
             try:

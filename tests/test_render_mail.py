@@ -376,3 +376,15 @@ def test_task_links_without_a_public_url_are_paths_on_the_same_server():
     assert links.done == links.page + "&action=done"
     with_base = task_links("k" * 32, "https://office.example.org/", "small", "a", "alice", date(2014, 11, 10))
     assert with_base.page.startswith("https://office.example.org/roadmaps/small/tasks/a?token=")
+
+
+def test_a_users_phrases_from_an_older_version_fall_back_to_the_built_in_ones(tmp_path: Path, digest: Digest) -> None:
+    """A user's _phrases.j2 with only the greeting: the greeting is theirs, every other phrase
+    (the subject's count, the section titles) the built-in one."""
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "_phrases.j2").write_text(
+        "{% macro greeting(name) %}Dear {{ name }},{% endmacro %}\n", encoding="utf-8")
+    msg = render_digest(digest, **mail_kwargs(template_dir=tmp_path))  # type: ignore[arg-type]
+    assert msg.text.startswith("Dear Иван Петров,")
+    assert msg.subject == render_digest(digest, **mail_kwargs()).subject  # type: ignore[arg-type]
+    assert "Срок перенесён: 24 ноября 2014 г. → 1 декабря 2014 г." in msg.text
