@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from models.addresses import parse_address
+from models.calendar import time_zone
 from models.db import DEFAULT_DATABASE_URL
 from models.errors import UserError
 from models.file_paths import FileRefused, read_regular_file
@@ -161,6 +163,9 @@ class Settings(BaseSettings):
         "sent by the next run within the week."))
     office_language: Literal["ru", "en"] = Field(default="ru", description=(
         "The language of the office's own documents: the portfolio report and its mail."))
+    office_timezone: str | None = Field(default=None, description=(
+        "The office's IANA time zone (e.g. Europe/Moscow): the day of the portfolio report and of its "
+        "weekday; empty: the machine's."))
 
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
@@ -198,6 +203,25 @@ class Settings(BaseSettings):
             raise ValueError(f"the folder {folder} is not readable")
         _check_mail_templates(folder)
         return folder
+
+    @field_validator("office_timezone", mode="before")
+    @classmethod
+    def _known_zone(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            time_zone(value.strip())  # raises ValueError naming it
+            return value.strip()
+        return value
+
+    def office_now(self) -> datetime:
+        """Now in the office's time zone (ROADMAP_OFFICE_TIMEZONE), else the machine's."""
+        if self.office_timezone is None:
+            return datetime.now().astimezone()
+        return datetime.now(time_zone(self.office_timezone))
+
+    def office_today(self) -> date:
+        return self.office_now().date()
 
     @field_validator("mail_from")
     @classmethod

@@ -21,6 +21,7 @@ import difflib
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
@@ -195,3 +196,14 @@ def stored_calendar(country: str, rules: dict | None) -> BusinessCalendar:
     rules = rules or {}
     days = [frozenset(date.fromisoformat(d) for d in rules.get(name, ())) for name in _EXTRA]
     return calendar_for(country, rules.get("region"), *days)
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` ("Europe/Moscow", "UTC"); ValueError for anything else,
+    abbreviations included ("MSK", "EST" would be read as fixed offsets or not at all)."""
+    try:
+        if "/" not in name and name != "UTC":
+            raise ZoneInfoNotFoundError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r}") from None

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ValidationError
 
 from models import roadmap_dates, spec, yaml_fast
 from models.addresses import address_key, is_email
-from models.calendar import BusinessCalendar, calendar_for, countries, country_named, regions
+from models.calendar import BusinessCalendar, calendar_for, countries, country_named, regions, time_zone
 from models.dates import DateExpr, outside_window
 from models.file_paths import FileRefused, read_regular_file
 from models.graph import find_cycles
@@ -287,10 +287,8 @@ def _check_meta(r: Reader, meta: Any, all_keys: dict[str, set[str]]) -> Business
     if meta is None:
         return None
     try:
-        ZoneInfo(meta.timezone)
-        if "/" not in meta.timezone and meta.timezone not in ("UTC",):
-            raise ZoneInfoNotFoundError
-    except (ZoneInfoNotFoundError, ValueError):
+        time_zone(meta.timezone)
+    except ValueError:
         hint = did_you_mean(meta.timezone, sorted(available_timezones()))
         r.problem(("roadmap", "timezone"), f"unknown timezone {meta.timezone!r}{hint}")
     cal = _check_calendar(r, meta)

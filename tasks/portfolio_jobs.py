@@ -62,9 +62,9 @@ def write_portfolio_report(db_url: str, as_of: dt.date | None, out: Path | str |
     reference = settings.report_template
     if reference is not None and not Path(reference).is_file():
         raise UserError(f"report template {reference} is not a file (ROADMAP_REPORT_TEMPLATE)")
-    generated_at = dt.datetime.now().astimezone().replace(microsecond=0)
+    generated_at = settings.office_now().replace(microsecond=0)
     with session_scope(db_url) as session:
-        report = build_portfolio_report(session, as_of, week_of=as_of or dt.date.today(),
+        report = build_portfolio_report(session, as_of, week_of=as_of or settings.office_today(),
                                         language=settings.office_language, generated_at=generated_at,
                                         max_rows=settings.report_max_rows)
     if docx_out is not None:
@@ -131,7 +131,7 @@ def portfolio_due(db_url: str, as_of: dt.date | None, settings: Settings | None 
     recipients = settings.portfolio_recipients
     if not recipients:
         return None
-    today = as_of or dt.date.today()
+    today = as_of or settings.office_today()
     last = today - dt.timedelta(days=(today.weekday() - WEEKDAYS.index(settings.portfolio_report_day)) % 7)
     keys = [portfolio_dedup_key(email, last) for email, _ in recipients]
     with session_scope(db_url) as session:

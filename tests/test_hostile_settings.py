@@ -142,6 +142,8 @@ def test_reports_dir_that_is_a_file_is_refused(db, tmp_path):
     ({"ROADMAP_REPORT_MAX_ROWS": "99999999999"}, ["ROADMAP_REPORT_MAX_ROWS", "1000"]),
     ({"ROADMAP_MAIL_FROM": '"Bad" <x@y.org>, <z@evil.example>'}, ["ROADMAP_MAIL_FROM", "one address only"]),
     ({"ROADMAP_MAIL_FROM": "Bad <x@y.org> <z@evil.example>"}, ["ROADMAP_MAIL_FROM", "one address only"]),
+    ({"ROADMAP_OFFICE_TIMEZONE": "MSK"}, ["ROADMAP_OFFICE_TIMEZONE", "unknown timezone 'MSK'"]),
+    ({"ROADMAP_OFFICE_TIMEZONE": "Europe/Atlantis"}, ["ROADMAP_OFFICE_TIMEZONE", "unknown timezone"]),
 ])
 def test_a_bad_mail_setting_is_refused_before_anything_is_recorded(db, tmp_path, env, words):
     env = {"ROADMAP_SMTP_HOST": "127.0.0.1", **env}

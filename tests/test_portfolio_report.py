@@ -241,3 +241,18 @@ def test_bad_input_is_refused_before_anything_is_written(db_url, tmp_path, monke
         "error: ROADMAP_PORTFOLIO_REPORT_TO: not a valid e-mail address: 'boss at office'"]
     assert not (tmp_path / "reports").exists()
     assert list_messages(db_url) == []
+
+
+def test_the_office_day_is_today_in_roadmap_office_timezone(monkeypatch):
+    """UTC+14 and UTC-11 are 25 hours apart: at any moment their dates differ, and each is the
+    date there now; unset, the machine's date."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from config import Settings
+
+    east, west = Settings(office_timezone="Pacific/Kiritimati"), Settings(office_timezone="Pacific/Pago_Pago")
+    assert east.office_today() > west.office_today()
+    assert east.office_today() == datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    assert Settings(office_timezone=" ").office_timezone is None
+    assert Settings().office_today() == date.today()
