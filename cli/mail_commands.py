@@ -22,11 +22,11 @@ from cli.run_commands import (
 )
 from models.errors import UserError
 from models.roadmaps import parse_day
+from models.schema import MESSAGE_KINDS
 from tasks.mail_summary import DeliveryFailed
 
 outbox_app = typer.Typer(help="Recorded messages: list them, retry or dismiss the failed ones.")
 STATUSES = ("pending", "sending", "sent", "failed", "dismissed")
-KINDS = ("reminder", "escalation", "report", "notice", "portfolio")  # portfolio: the office's, of no roadmap
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the messages that would be sent; record nothing.")]
 
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
 def outbox(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help=", ".join(STATUSES))] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help=", ".join(KINDS))] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=", ".join(MESSAGE_KINDS))] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     wide: Annotated[bool, typer.Option("--wide", help="Every column: kind, attempts, last error.")] = False,
     roadmap: RoadmapOption = None,
@@ -97,7 +97,7 @@ def outbox(
 
     for option, value, allowed in (("--format", format, ("table", "json")),
                                    ("--status", status, STATUSES),
-                                   ("--kind", kind, KINDS)):
+                                   ("--kind", kind, MESSAGE_KINDS)):
         if value is not None and value not in allowed:
             raise UserError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
     rows = list_messages(db_url(db), status=status, kind=kind, roadmap_key=roadmap)

@@ -212,6 +212,12 @@ class Change(Base):
     notice_outbox_id: Mapped[int | None] = mapped_column()
 
 
+# The kinds of outbox messages: an owner's digest (reminder; notice: only date changes; calendar:
+# only calendar entries withdrawn, models/notify.py), an escalation digest, a roadmap's weekly
+# report, and the office's portfolio report.
+MESSAGE_KINDS = ("reminder", "notice", "calendar", "escalation", "report", "portfolio")
+
+
 class OutboxMessage(Base):
     """Every intended message, recorded before it is sent and updated with the outcome.
 
@@ -225,7 +231,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # None: a message of the whole office (the portfolio report; a digest across roadmaps)
     roadmap_id: Mapped[int | None] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # reminder | notice | calendar | escalation | report
+    kind: Mapped[str] = mapped_column(String(20))  # one of MESSAGE_KINDS
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     recipient: Mapped[str] = mapped_column(String(320))
     recipient_name: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ and e done; Bob owns c and d. Alice's digest of that day carries a and b in its 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -170,6 +171,13 @@ def test_a_task_given_to_someone_else_is_withdrawn_from_the_former_owners_calend
     assert cancel is not None
     assert {c.uid.value for c in cancel.components()} == {"c.small@roadmap-office", "c.small@roadmap-office-event"}
     assert str(mails[0]["Subject"]).startswith("Обновление календаря")  # no reminder for Bob that day
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    listed = CliRunner().invoke(app, ["outbox", "--kind", "calendar", "--format", "json", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    assert [m["recipient"] for m in json.loads(listed.stdout)] == ["bob@example.org"]
     # The feeds follow: c is Carol's now, and no longer Bob's.
     client = make_client(url)
     assert "Agreement" in client.get(calendar_link(url, "carol")).text
