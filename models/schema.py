@@ -261,7 +261,7 @@ class EscalationItem(Base):
     __tablename__ = "escalation_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 
@@ -277,7 +277,7 @@ class OutboxPart(Base):
     __tablename__ = "outbox_parts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"))
+    roadmap_id: Mapped[int] = mapped_column(ForeignKey("roadmaps.id", ondelete="CASCADE"), index=True)
     dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
 

@@ -69,12 +69,12 @@ class SharedDigest(Generic[D]):
         return self.base_key + (f":{self.part}" if self.part > 1 else "")
 
 
-MAX_LINES = 200  # task lines (reminders) or items (escalations) in one digest across roadmaps
+MAX_LINES = 200  # task lines and withdrawn entries (reminders) or items (escalations) in one message
 
 
 def _size(share: Share[D]) -> int:
-    digest = share.digest
-    return len(digest.lines) if isinstance(digest, Digest) else len(digest.items)
+    digest = share.digest  # a calendar entry withdrawn is a line too (and an .ics entry)
+    return len(digest.lines) + len(digest.withdrawn) if isinstance(digest, Digest) else len(digest.items)
 
 
 def _capped(shares: list[Share[D]]) -> Iterator[list[Share[D]]]:

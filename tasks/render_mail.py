@@ -365,7 +365,7 @@ def _render_three(name: str, context: dict[str, Any], template_dir: Path | None)
     the bodies as ``subject`` (the HTML uses it as its <title>)."""
     env = mail_environment(template_dir)
     builtin = None if template_dir is None else (
-        lambda: _render(mail_environment(None), "mail/_phrases.j2", context, module=True))
+        lambda ctx=context: _render(mail_environment(None), "mail/_phrases.j2", ctx, module=True))
     context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True), builtin)}
     subject = fit_subject(_render(env, f"mail/{name}.subject.j2", context))
     context["subject"] = subject
@@ -392,6 +392,8 @@ class _Phrases:
         self._said: dict[Any, str] = {}  # the text part and the HTML part say the same things
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not a phrase (copy, pickle and the like ask for these)
+            raise AttributeError(name)
         try:
             macro = getattr(self._module, name)
         except AttributeError:

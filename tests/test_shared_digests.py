@@ -348,3 +348,14 @@ def test_share_out_caps_a_digest_across_many_roadmaps_at_max_lines(monkeypatch: 
     assert [[s.roadmap_key for s in one.shares] for one in shared] == [["r1", "r2"], ["r3", "r4"], ["r5", "r6"]]
     assert [one.dedup_key.rsplit(":", 1)[-1] for one in shared] == ["2014-11-10", "3", "4"]
     assert {k: len(ds) for k, ds in left.items() if ds} == {"r7": 1}
+
+    # A calendar entry withdrawn counts as a line: three roadmaps withdrawing three entries each
+    # are three messages of their own, not one.
+    from models.notify import Withdrawal
+
+    def withdrawals(key: str) -> Digest:
+        return Digest(Recipient("ann@x.org", "Ann"), monday, [],
+                      withdrawn=[Withdrawal(k, "T", monday, 1) for k in "abc"])
+
+    shared, left = share_out([(k, [withdrawals(k)]) for k in keys[:3]])
+    assert shared == [] and all(len(ds) == 1 for ds in left.values())
