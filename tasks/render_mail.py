@@ -24,7 +24,7 @@ digest (``roadmap_url``) opens the read-only roadmap page, signed for them the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -54,6 +54,7 @@ from models.tokens import (
     sign_view_token,
 )
 from tasks.mail_message import Attachment, OutgoingMessage
+from tasks.mail_phrases import Phrases
 
 ICS_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 ICS_CANCEL_CONTENT_TYPE = "text/calendar; method=CANCEL; charset=utf-8"
@@ -366,54 +367,10 @@ def _render_three(name: str, context: dict[str, Any], template_dir: Path | None)
     env = mail_environment(template_dir)
     builtin = None if template_dir is None else (
         lambda ctx=context: _render(mail_environment(None), "mail/_phrases.j2", ctx, module=True))
-    context = {**context, "t": _Phrases(_render(env, "mail/_phrases.j2", context, module=True), builtin)}
+    context = {**context, "t": Phrases(_render(env, "mail/_phrases.j2", context, module=True), builtin)}
     subject = fit_subject(_render(env, f"mail/{name}.subject.j2", context))
     context["subject"] = subject
     return subject, _render(env, f"mail/{name}.txt.j2", context), _render(env, f"mail/{name}.html.j2", context)
-
-
-class _Phrases:
-    """The macros of ``mail/_phrases.j2`` as functions that return plain ``str``.
-
-    Why not ``{% import %}`` in each template: Jinja marks a macro's output as safe
-    markup when it is called from an autoescaped template, although _phrases.j2 itself
-    was compiled without escaping, so a task title would reach the HTML part raw.
-    Returned as a plain str, the HTML part escapes it on output and the text part
-    prints it as it is.
-
-    A user's ``_phrases.j2`` (ROADMAP_TEMPLATE_DIR) copied from an older version lacks the
-    phrases added since: those come from the built-in file (``builtin`` makes its module), so
-    an upgrade does not stop that user's mail."""
-
-    def __init__(self, module: Any, builtin: Callable[[], Any] | None = None):
-        self._module = module
-        self._builtin = builtin
-        self._builtin_module: Any = None
-        self._said: dict[Any, str] = {}  # the text part and the HTML part say the same things
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):  # not a phrase (copy, pickle and the like ask for these)
-            raise AttributeError(name)
-        try:
-            macro = getattr(self._module, name)
-        except AttributeError:
-            if self._builtin is None:
-                raise
-            if self._builtin_module is None:
-                self._builtin_module = self._builtin()
-            macro = getattr(self._builtin_module, name)
-
-        def say(*args: Any, **kwargs: Any) -> str:
-            try:
-                key = (name, args, tuple(sorted(kwargs.items())))
-                return self._said[key]
-            except KeyError:
-                text = self._said[key] = str(macro(*args, **kwargs))
-                return text
-            except TypeError:  # an argument that cannot be a key (a list, a dict)
-                return str(macro(*args, **kwargs))
-
-        return say
 
 
 def _render(env: jinja2.Environment, name: str, context: dict[str, Any], module: bool = False) -> Any:
