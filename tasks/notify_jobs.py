@@ -243,9 +243,10 @@ def _unanswered_checkins(session: Any, roadmap: Roadmap, tasks: list[Any], day: 
 CHUNK = 25  # digests rendered and recorded at a time while earlier ones are being sent
 
 
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size``, in order (the last one shorter)."""
     it = iter(items)
-    while chunk := list(itertools.islice(it, CHUNK)):
+    while chunk := list(itertools.islice(it, size)):
         yield chunk
 
 
@@ -254,7 +255,7 @@ def record_plan(db_url: str, plan: Plan, recording: Recording | None = None) -> 
     ``recording`` can send the first messages while the rest render. With a user's template
     folder everything is rendered first: a mistake in a template met half-way then records nothing."""
     total = RecordStats()
-    batches = _chunks(plan.todo) if plan.stream else [plan.intents]
+    batches = chunks(plan.todo) if plan.stream else [plan.intents]
     for batch in batches:
         intents = plan.render(batch) if plan.stream else batch
         with session_scope(db_url, migrate=False) as session:

@@ -30,7 +30,7 @@ from models.schema import OutboxMessage
 from models.shared_people import SharedDigest, share_out
 from tasks.mail_message import make_message_id
 from tasks.mail_summary import MailSummary, summarise
-from tasks.notify_jobs import Plan, deliver_pending, plan_escalation_messages, plan_reminders, reminder_share
+from tasks.notify_jobs import Plan, chunks, deliver_pending, plan_escalation_messages, plan_reminders, reminder_share
 from tasks.outbox_record import Intent, Part, record
 from tasks.render_shared import render_shared_digest, render_shared_escalation
 from tasks.roadmap_jobs import roadmap_day
@@ -114,10 +114,10 @@ def record_shared(db_url: str, plan: SharedPlan, domain: str, *, stream: bool = 
     rendered first, so that a mistake in a template records nothing, and each roadmap's own run
     then sends its digests. A digest one of whose shares another run recorded since the plan
     is dropped (tasks/outbox_record.py ``_claim``): the roadmaps' own runs send its other shares."""
-    chunks = [plan.todo[i:i + CHUNK] for i in range(0, len(plan.todo), CHUNK)]
-    rendered = None if stream else [plan.intents(domain, chunk) for chunk in chunks]
+    parts = list(chunks(plan.todo, CHUNK))
+    rendered = None if stream else [plan.intents(domain, chunk) for chunk in parts]
     recorded = 0
-    for n, chunk in enumerate(chunks):
+    for n, chunk in enumerate(parts):
         intents = plan.intents(domain, chunk) if rendered is None else rendered[n]
         with session_scope(db_url, migrate=False) as session:
             for day in sorted({s.as_of for s in chunk}):
