@@ -159,8 +159,7 @@ class SmtpTransport:
         self.retries, self.backoff, self.sleep = retries, backoff, sleep
         self.oauth2_file = Path(oauth2_file).expanduser() if oauth2_file else None
         self._password = password
-        # smtplib's own default context skips certificate checks; ours does not.
-        self._tls_context = tls_context or ssl.create_default_context()
+        self._tls_context = tls_context  # None: tasks/smtp_login.py's default, with certificate checks
         self._yag: yagmail.SMTP | None = None
         self._fatal: SendError | None = None
         self._data_sent = False  # whether the current attempt reached the DATA command

@@ -38,12 +38,13 @@ from config import TEMPLATES_DIR
 from models.addresses import mailbox, named_sender
 from models.calendar_entries import deadline, stamp_of
 from models.errors import UserError
-from models.i18n import install_gettext, language
+from models.i18n import language
 from models.ics import CANCEL, Deadline, build_ics
 from models.notify import Digest, Escalation, EscalationDigest, Recipient, TaskLine
 from models.report_data import ReportContext
 from models.report_words import format_period
 from models.subjects import fit_subject, short_title
+from models.templating import environment
 from models.tokens import (
     OFFICE,
     address_reader,
@@ -163,15 +164,8 @@ def mail_environment(template_dir: Path | None = None) -> jinja2.Environment:
 def _environment(template_dir: Path | None) -> jinja2.Environment:
     loaders = [jinja2.FileSystemLoader(template_dir)] if template_dir else []
     loaders.append(jinja2.FileSystemLoader(TEMPLATES_DIR))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    return install_gettext(env)
+    return environment(jinja2.ChoiceLoader(loaders), keep_trailing_newline=True,
+                       autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False))
 
 
 def render_digest(digest: Digest, *, secret_key: Any = None, **args: Unpack[MailArgs]) -> OutgoingMessage:

@@ -9,6 +9,7 @@ would hang. Settings that cannot log in raise ``LoginSetupError``, which no retr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import ssl
 import urllib.error
@@ -58,15 +59,29 @@ def checked_oauth2_file(path: Path) -> Path:
     return path
 
 
+@functools.cache
+def default_tls_context() -> ssl.SSLContext:
+    """TLS settings that check the server's certificate (smtplib's own default does not), made
+    once per process and shared by every connection: loading the system's CA certificates
+    takes about 50 ms of CPU, which each connection of each batch used to pay, with
+    ``security=none`` too (4 connections: 0.2 s of an escalation run's 1.5 s of CPU,
+    bench/bench_escalate.py). A process started before the system's CA certificates changed
+    goes on with the old ones until it is restarted."""
+    return ssl.create_default_context()
+
+
 def yagmail_client(host: str, port: int, security: Security, *, user: str | None,
                    password: str | None, oauth2_file: Path | None, timeout: float,
-                   tls_context: ssl.SSLContext) -> yagmail.SMTP:
+                   tls_context: ssl.SSLContext | None) -> yagmail.SMTP:
     """A yagmail client, not yet connected, logging in with OAuth2 when given a file, else
-    with ``password`` (no login without a user)."""
+    with ``password`` (no login without a user); TLS with ``tls_context`` or else
+    ``default_tls_context()``."""
     common: dict[str, object] = {
         "host": host, "port": port, "smtp_ssl": security == "ssl",
         "soft_email_validation": False, "timeout": timeout,
     }
+    if security != "none":
+        tls_context = tls_context or default_tls_context()
     if security == "ssl":
         common["context"] = tls_context
     if oauth2_file is not None:

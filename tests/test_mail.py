@@ -38,6 +38,7 @@ from models.addresses import InvalidAddress, mailbox, parse_address, sanitise
 from models.ics import Deadline, build_ics
 from tasks.mail import FolderTransport, SendError, SmtpTransport, prepare, transport_from_settings
 from tasks.mail_message import Attachment, OutgoingMessage, attachment_name, make_message_id, message_bytes
+from tasks.smtp_login import default_tls_context
 from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpRecorder, free_port
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -639,6 +640,16 @@ def test_implicit_tls_checks_the_certificate_too(self_signed: tuple[Path, Path])
         with trusting:
             send(trusting, reminder())
         assert len(server.received) == 1
+
+
+def test_certificates_are_loaded_once_per_process_and_not_at_all_without_tls(smtp_server) -> None:
+    default_tls_context.cache_clear()
+    plain = [SmtpTransport(smtp_server.host, smtp_server.port, "none", timeout=5.0) for _ in range(2)]
+    for transport in plain:
+        with transport:
+            send(transport, reminder())
+    assert default_tls_context.cache_info().currsize == 0  # none asked for: nothing loaded
+    assert default_tls_context() is default_tls_context()  # one context for every connection
 
 
 # --- OAuth2: yagmail's file for Google accounts ------------------------------------------

@@ -10,19 +10,13 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from config import TEMPLATES_DIR
-from models.i18n import install_gettext
+from models.templating import environment
 
 
 @lru_cache(maxsize=1)
 def web_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,  # every web template is HTML; user text never reaches a page raw
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return install_gettext(env)
+    # every web template is HTML: user text never reaches a page raw
+    return environment(jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
 
 
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
