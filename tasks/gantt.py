@@ -258,7 +258,7 @@ def _draw_rows(fig: Figure, ax, rows: list[Row]) -> None:
         if spans:
             ax.add_collection(PolyCollection([_bar(y, start, end, height) for y, start, end, _ in spans],
                                              facecolors=[s[3] for s in spans], edgecolors=edges or "none",
-                                             linewidths=0.7, zorder=2), autolim=False)
+                                             linewidths=0.7, joinstyle="miter", zorder=2), autolim=False)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
 

@@ -63,9 +63,8 @@ def checked_oauth2_file(path: Path) -> Path:
 def default_tls_context() -> ssl.SSLContext:
     """TLS settings that check the server's certificate (smtplib's own default does not), made
     once per process and shared by every connection: loading the system's CA certificates
-    takes about 50 ms of CPU, which each connection of each batch used to pay, with
-    ``security=none`` too (4 connections: 0.2 s of an escalation run's 1.5 s of CPU,
-    bench/bench_escalate.py). A process started before the system's CA certificates changed
+    takes about 18 ms of CPU, which each connection of each batch used to pay, with
+    ``security=none`` too. A process started before the system's CA certificates changed
     goes on with the old ones until it is restarted."""
     return ssl.create_default_context()
 

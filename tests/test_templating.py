@@ -35,3 +35,31 @@ def test_a_cache_that_cannot_be_written_is_no_cache_not_an_error(tmp_path):
     env = environment(_loader(tmp_path), autoescape=False)
     env.bytecode_cache = _BytecodeCache(str(tmp_path / "gone"))  # writing there fails (OSError)
     assert env.get_template("hello.txt.j2").render(name="Ann", lang="en") == "Hello, Ann"
+
+
+def test_an_environment_with_other_settings_never_runs_code_compiled_for_another(tmp_path):
+    """Jinja alone keys its cache by template name and file: an autoescaping environment then
+    ran code compiled without escaping."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "x.html.j2").write_text("{{ text }}")
+    cache = _BytecodeCache(str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    for escape, expected in ((False, "<b>"), (True, "&lt;b&gt;")):
+        env = environment(jinja2.FileSystemLoader(tmp_path / "t"), autoescape=escape)
+        env.bytecode_cache = cache
+        assert env.get_template("x.html.j2").render(text="<b>", lang="en") == expected
+
+
+def test_a_damaged_entry_is_compiled_again(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = environment(_loader(tmp_path), autoescape=False)
+    env.bytecode_cache = _BytecodeCache(str(cache))
+    env.get_template("hello.txt.j2")
+    [entry] = cache.iterdir()
+    from jinja2.bccache import bc_magic
+
+    entry.write_bytes(bc_magic + b"not a pickle")
+    again = environment(jinja2.FileSystemLoader(tmp_path / "t"), autoescape=False)
+    again.bytecode_cache = _BytecodeCache(str(cache))
+    assert again.get_template("hello.txt.j2").render(name="Ann", lang="en") == "Hello, Ann"
