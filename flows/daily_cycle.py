@@ -38,19 +38,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
-from flows.fan_out import BATCH_SIZE, batch_label, batches, one_run_per_roadmap, start_cycles, wait_for_cycles
-from flows.prefect_tasks import (
-    active_keys,
-    database_url,
-    plan_escalations,
-    plan_reminders,
-    portfolio_report,
-    render_report,
-    report_due,
-    roadmap_day,
-    send_and_count,
-    send_report,
-)
+from flows.fan_out import BATCH_SIZE, batch_label, batches, start_cycles, wait_for_cycles
+from flows.prefect_tasks import active_keys, cycle, database_url, portfolio_report
 from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle, shared_cycle
 from tasks.mail_summary import MailSummary, end_of_run
 
@@ -59,7 +48,7 @@ from tasks.mail_summary import MailSummary, end_of_run
 def roadmap_cycle(
     roadmap_key: str | None = None, as_of: dt.date | None = None, db_url: str | None = None
 ) -> list[MailSummary]:
-    return end_of_run(cycle_steps(database_url(db_url), roadmap_key, as_of), get_run_logger())
+    return end_of_run(cycle(database_url(db_url), roadmap_key, as_of).summaries, get_run_logger())
 
 
 def batch_name() -> str:
@@ -70,34 +59,17 @@ def batch_name() -> str:
 def roadmap_cycles(
     roadmap_keys: list[str], as_of: dt.date | None = None, db_url: str | None = None
 ) -> list[MailSummary]:
-    """A batch of roadmaps (flows/fan_out.py): each one's cycle in turn in this run, its tasks
+    """A batch of roadmaps (flows/fan_out.py): each one's cycle in turn in this run, its task
     and its slot as in roadmap-cycle, without a flow run (and a process) of its own."""
     url = database_url(db_url)
     cycles = []
     for key in roadmap_keys:
         try:
-            cycles.append(Cycle(key, end_of_run(cycle_steps(url, key, as_of), get_run_logger())))
+            done = cycle(url, key, as_of)
+            cycles.append(Cycle(key, end_of_run(done.summaries, get_run_logger()), note=done.note))
         except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's cycle
             cycles.append(failed_cycle(key, exc))
     return end_of_cycles(cycles)
-
-
-def cycle_steps(url: str, roadmap_key: str | None, as_of: dt.date | None) -> list[MailSummary]:
-    """One roadmap's steps, holding its slot; nothing on its day off."""
-    day = roadmap_day(url, roadmap_key, as_of)
-    if day.day_off_note is not None:
-        get_run_logger().info(day.day_off_note)
-        return []
-    with one_run_per_roadmap(day.roadmap_key):
-        summaries = [
-            send_and_count("reminders", url, plan_reminders(url, day.roadmap_key, day.as_of)),
-            send_and_count("escalations", url, plan_escalations(url, day.roadmap_key, day.as_of)),
-        ]
-        report_as_of = report_due(url, day.roadmap_key, day.as_of)
-        if report_as_of is not None:
-            path = render_report(url, day.roadmap_key, report_as_of)
-            summaries.append(send_report(url, day.roadmap_key, report_as_of, path))
-    return summaries
 
 
 @task(name="shared-digests", cache_policy=NONE, persist_result=False)

@@ -13,17 +13,20 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import TaskRun
+from prefect.runtime import task_run
 from prefect.states import State
 from prefect.utilities.annotations import quote
 from sqlalchemy.engine import make_url
 
 from config import get_settings
+from flows.fan_out import one_run_per_roadmap
 from models.errors import UserError
 from models.importer import ImportReport
-from tasks import notify_jobs, report_jobs, roadmap_jobs
+from tasks import daily_cycle, notify_jobs, report_jobs, roadmap_jobs
+from tasks.daily_cycle import Cycle
 from tasks.mail_summary import MailSummary, summarise
 from tasks.outbox import DeliveryStats
 
@@ -34,9 +37,8 @@ class TransientSendFailures(Exception):
     """Some messages could not be sent for now (a 4xx reply, a dropped connection); they stay
     in the outbox as `failed`, and Prefect's retry of the task sends them again."""
 
-    def __init__(self, stats: DeliveryStats):
-        super().__init__(f"{stats.failed + stats.deferred} message(s) failed transiently: "
-                         + "; ".join(stats.errors[:3]))
+    def __init__(self, count: int, errors: list[str]):
+        super().__init__(f"{count} message(s) failed transiently: " + "; ".join(errors[:3]))
 
 
 def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -106,7 +108,7 @@ def send_plan(db_url: str, plan: notify_jobs.Plan) -> notify_jobs.Sent:
 def deliver(db_url: str) -> DeliveryStats:
     stats = notify_jobs.deliver_pending(db_url)
     if stats.worth_retrying:  # else the flow fails, naming the messages, when it counts them
-        raise TransientSendFailures(stats)
+        raise TransientSendFailures(stats.failed + stats.deferred, stats.errors)
     return stats
 
 
@@ -140,6 +142,30 @@ def render_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, o
 def record_report(db_url: str, roadmap_key: str, as_of: dt.date, path: Path,
                   pdf: Path | None = None) -> report_jobs.RecordedReport:
     return report_jobs.record_weekly_report(db_url, roadmap_key, as_of, path, pdf=pdf)
+
+
+@_task("roadmap-cycle-steps")
+def cycle(db_url: str, roadmap_key: str | None, as_of: dt.date | None) -> Cycle:
+    """One roadmap's daily cycle as `roadmap run` runs it (tasks/daily_cycle.cycle_summaries),
+    holding the roadmap's slot (flows/fan_out.py); nothing on its day off, which it logs.
+
+    One task for the whole cycle, not one per step: each task run is a round trip to the
+    Prefect API (about 25 ms), and a cycle had up to twelve, 0.3 s a roadmap, most of what the
+    fan-out added to a roadmap's cycle (docs/deployment.md). A retry runs the whole cycle again,
+    which every step allows: planning reads, recording skips what is recorded, delivery sends
+    only what is not sent yet. Messages that failed for now (a 4xx, a dropped connection) are
+    tried again by the task's retries, after RETRY_DELAYS; after the last one the summaries
+    name them, and the flow fails (``end_of_run``)."""
+    day = roadmap_jobs.roadmap_day(db_url, roadmap_key, as_of)
+    if day.day_off_note is not None:
+        get_run_logger().info(day.day_off_note)
+        return Cycle(day.roadmap_key, note=day.day_off_note)
+    with one_run_per_roadmap(day.roadmap_key):
+        summaries = daily_cycle.cycle_summaries(db_url, day)
+    retryable = sum(s.retryable for s in summaries)
+    if retryable and task_run.run_count <= len(RETRY_DELAYS):
+        raise TransientSendFailures(retryable, [e for s in summaries for e in s.errors])
+    return Cycle(day.roadmap_key, summaries)
 
 
 # The sequences the mail flows share. Each ends by counting from the outbox, so a message that

@@ -46,6 +46,13 @@ def daily_cycle(db_url: str, roadmap_key: str | None, as_of: date | None) -> lis
 
 
 def roadmap_cycle(db_url: str, day: RoadmapDay) -> list[MailSummary]:
+    """The cycle's summaries, or DeliveryFailed when a message failed."""
+    return raise_if_failed(cycle_summaries(db_url, day))
+
+
+def cycle_summaries(db_url: str, day: RoadmapDay) -> list[MailSummary]:
+    """Reminders, escalations and the report when due: what each step did, failures included
+    (the Prefect task of flows/daily_cycle.py retries the cycle when some may yet succeed)."""
     if day.day_off_note is not None:
         return []
     summaries = [remind(db_url, day.roadmap_key, day.as_of), escalate(db_url, day.roadmap_key, day.as_of)]
@@ -54,7 +61,7 @@ def roadmap_cycle(db_url: str, day: RoadmapDay) -> list[MailSummary]:
         _, summary = weekly_report(db_url, day.roadmap_key, report_as_of, send=True)
         if summary is not None:
             summaries.append(summary)
-    return raise_if_failed(summaries)
+    return summaries
 
 
 @dataclass

@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from config import get_settings
 from models.db import session_scope
 from models.schema import OutboxMessage
 from tasks.outbox_admin import waiting_count, waiting_line
@@ -34,6 +35,7 @@ class MailSummary:
     sent: int = 0
     pending: int = 0
     failed: int = 0
+    retryable: int = 0  # of the failed: failed for now (not for good) with attempts left, so a retry may send them
     dismissed: int = 0  # of this run's messages, failed earlier and dismissed since: not failures
     waiting: int = 0  # failed messages in the whole outbox, any day, not dismissed (after this step)
     delivered_by_run: int = 0
@@ -92,20 +94,23 @@ def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys:
     summary = MailSummary(kind, roadmap_key, as_of, planned=len(dedup_keys), recorded=recorded,
                           duplicates=len(dedup_keys) - recorded, delivered_by_run=delivered)
     wanted = list(dedup_keys) if office else [f"{roadmap_key}:{k}" for k in dedup_keys]
+    max_attempts = get_settings().mail_max_attempts
     with session_scope(db_url, migrate=False) as session:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = session.execute(
                 select(OutboxMessage.status, OutboxMessage.recipient, OutboxMessage.recipient_name,
-                       OutboxMessage.subject, OutboxMessage.last_error)
+                       OutboxMessage.subject, OutboxMessage.last_error, OutboxMessage.permanent,
+                       OutboxMessage.attempts)
                 .where(OutboxMessage.dedup_key.in_(chunk)).order_by(OutboxMessage.id)
             )
-            for status, recipient, name, subject, error in rows:
+            for status, recipient, name, subject, error, permanent, attempts in rows:
                 summary.messages.append((name or "", recipient, subject))
                 if status == "sent":
                     summary.sent += 1
                 elif status == "failed":
                     summary.failed += 1
+                    summary.retryable += not permanent and attempts < max_attempts
                     summary.errors.append(f"{recipient}: {error}")
                 elif status == "dismissed":
                     summary.dismissed += 1

@@ -126,6 +126,47 @@ def test_transient_smtp_failure_is_retried_by_prefect(url, smtp_env, monkeypatch
     assert sorted(m.attempts for m in list_messages(url)) == [1, 3]
 
 
+def test_the_daily_cycle_runs_a_roadmap_again_when_some_of_its_mail_failed_for_now(url, smtp_env, monkeypatch):
+    """One task per roadmap (flows/prefect_tasks.cycle): bob's relay refuses for now (4xx); the
+    task runs the whole cycle again, which records nothing twice and sends bob's mail."""
+    from tasks import daily_cycle as cycle_jobs
+
+    no_retry_delays(monkeypatch)
+    smtp_env.tempfail.add("bob@example.org")
+    real, runs = cycle_jobs.cycle_summaries, []
+
+    def again(db_url, day):
+        runs.append(1)
+        if len(runs) == 2:
+            smtp_env.tempfail.clear()  # the relay is fine again for the retry
+        return real(db_url, day)
+
+    monkeypatch.setattr(cycle_jobs, "cycle_summaries", again)
+    summaries = daily_cycle(as_of=date(2014, 11, 10), db_url=url)
+    assert len(runs) == 2
+    assert summaries and all(s.failed == 0 for s in summaries)
+    rows = list_messages(url)
+    assert rows and {r.status for r in rows} == {"sent"}
+    ids = [m["Message-ID"] for m in smtp_env.messages]
+    assert len(ids) == len(set(ids)) == len(rows)  # nothing sent twice, nothing recorded twice
+
+
+def test_the_daily_cycle_names_what_still_failed_after_its_last_retry(url, smtp_env, monkeypatch):
+    from config import get_settings
+    from tasks.daily_cycle import CyclesFailed
+
+    no_retry_delays(monkeypatch)
+    smtp_env.tempfail.add("bob@example.org")
+    state = daily_cycle(as_of=date(2014, 11, 10), db_url=url, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(CyclesFailed, match=r"^1 of 1 roadmap\(s\) failed: small: 2 message\(s\) failed: bob@example.org"):
+        state.result()
+    # Retried until bob's messages had no attempts left (ROADMAP_MAIL_MAX_ATTEMPTS), then no more.
+    bob = [r for r in list_messages(url) if r.recipient == "bob@example.org"]
+    assert {(r.status, r.attempts) for r in bob} == {("failed", get_settings().mail_max_attempts)}
+    assert "bob@example.org" not in recipients(smtp_env)
+
+
 def test_permanent_failure_fails_the_flow_run(url, smtp_env):
     smtp_env.refuse.add("bob@example.org")
     state = send_reminders(as_of=date(2014, 11, 10), db_url=url, return_state=True)
@@ -342,6 +383,13 @@ def test_a_batch_run_goes_over_its_roadmaps_in_one_flow_run_and_fails_at_the_end
     for name in before:
         new_runs.remove(name)
     assert new_runs == ["alpha..beta (2)"]
+    # One task run per roadmap (what the fan-out costs per roadmap: docs/deployment.md).
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(
+            any_=[state.state_details.flow_run_id])))
+    assert sorted(r.name.rsplit("-", 1)[0] for r in task_runs) == ["roadmap-cycle-steps"] * 2
 
 
 def test_batches_cut_the_roadmaps_in_order_into_the_fewest_runs_of_nearly_equal_sizes():
