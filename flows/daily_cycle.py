@@ -18,8 +18,10 @@ each in its own process and cannot merge. A person several roadmaps write to tha
 reminder digest and one escalation digest, and each child then finds its share of them already
 recorded and sends only the rest.
 
-One roadmap's cycle, `roadmap_cycle`, holds the roadmap's one-slot concurrency limit while it
-plans and sends, so two runs of one roadmap never overlap (flows/fan_out.py). After days when
+One roadmap's cycle is one task (`roadmap-cycle-steps`, flows/prefect_tasks.cycle), which holds
+the roadmap's one-slot concurrency limit while it plans and sends, so two runs of one roadmap
+never overlap (flows/fan_out.py); when some of its mail failed for now, the delivery task
+follows with Prefect's spaced retries (``roadmap_steps``). After days when
 nothing ran it catches up without a flood: reminders are computed for today only, escalations
 that became due in the gap go out once (each has its dedup key), and a missed weekly report is
 produced. On a day that is not a business day
@@ -39,16 +41,16 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from flows.fan_out import BATCH_SIZE, batch_label, batches, start_cycles, wait_for_cycles
-from flows.prefect_tasks import active_keys, cycle, database_url, portfolio_report
+from flows.prefect_tasks import active_keys, cycle, database_url, deliver_with_retries, portfolio_report
 from tasks.daily_cycle import PORTFOLIO, Cycle, end_of_cycles, failed_cycle, shared_cycle
-from tasks.mail_summary import MailSummary, end_of_run
+from tasks.mail_summary import MailSummary, end_of_run, recount
 
 
 @flow(name="roadmap-cycle", flow_run_name="{roadmap_key}", log_prints=False, persist_result=False)
 def roadmap_cycle(
     roadmap_key: str | None = None, as_of: dt.date | None = None, db_url: str | None = None
 ) -> list[MailSummary]:
-    return end_of_run(cycle(database_url(db_url), roadmap_key, as_of).summaries, get_run_logger())
+    return end_of_run(roadmap_steps(database_url(db_url), roadmap_key, as_of).summaries, get_run_logger())
 
 
 def batch_name() -> str:
@@ -65,11 +67,20 @@ def roadmap_cycles(
     cycles = []
     for key in roadmap_keys:
         try:
-            done = cycle(url, key, as_of)
+            done = roadmap_steps(url, key, as_of)
             cycles.append(Cycle(key, end_of_run(done.summaries, get_run_logger()), note=done.note))
         except Exception as exc:  # noqa: BLE001 - whatever failed one roadmap's cycle
             cycles.append(failed_cycle(key, exc))
     return end_of_cycles(cycles)
+
+
+def roadmap_steps(url: str, roadmap_key: str | None, as_of: dt.date | None) -> Cycle:
+    """A roadmap's cycle (its one task), then, when some of its mail failed for now, the delivery
+    task with Prefect's retries after 10, 60 and 300 s, and the cycle's messages counted again."""
+    done = cycle(url, roadmap_key, as_of)
+    if not any(s.worth_retrying for s in done.summaries):
+        return done
+    return Cycle(done.roadmap_key, recount(url, done.summaries, deliver_with_retries(url)), note=done.note)
 
 
 @task(name="shared-digests", cache_policy=NONE, persist_result=False)

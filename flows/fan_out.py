@@ -12,11 +12,14 @@ roadmaps, and at most one run of a roadmap's cycle at a time.
   `wait_for_cycles` then polls their states (one API call per poll for all of them) until each
   has ended, or the deadline.
 - `one_run_per_roadmap` holds the roadmap's global concurrency limit, `roadmap-<key>` with one
-  slot (created on first use), for the whole of a roadmap's cycle, in a batch or alone. Two runs
+  slot (created on first use), for the whole of a roadmap's cycle (its task,
+  flows/prefect_tasks.cycle), in a batch or alone; it waits up to SLOT_WAIT_SECONDS for it, then
+  fails with SlotBusy, which the task does not retry. Two runs
   of the same roadmap (a schedule fired twice, PrefectHQ/prefect#17508, #18894; a manual run
   during the scheduled one) then run one after the other, and the second finds everything
-  already recorded and sent (the outbox's dedup keys). The slot is a lease the running flow
-  renews: a worker that dies frees it when the lease runs out (5 minutes).
+  already recorded and sent (the outbox's dedup keys). The slot is a lease the running cycle
+  renews: a worker that dies frees it when the lease runs out (5 minutes). The delivery retries
+  that may follow a cycle run outside it: outbox claims keep them from sending anything twice.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -46,6 +49,10 @@ PAGE = 200  # flow runs read per API call
 BATCH_SIZE = 20  # roadmaps per roadmap-cycles run (docs/deployment.md: what a run costs)
 
 
+class SlotBusy(Exception):
+    """A roadmap's cycle could not get the roadmap's slot in time: another run of it held it."""
+
+
 class CycleRunFailed(Exception):
     """A roadmap's `roadmap-cycle` run ended Failed, Crashed or Cancelled, or had not ended by
     the deadline; the message is its final state's (the error it raised), the run's UI has the rest."""
@@ -64,8 +71,11 @@ def one_run_per_roadmap(roadmap_key: str) -> Iterator[None]:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
         except ObjectAlreadyExists:
             pass  # created by an earlier run (an operator may have changed it: left as it is)
-    # strict: never run unguarded because the limit was deleted in between.
-    with concurrency(name, occupy=1, timeout_seconds=SLOT_WAIT_SECONDS, strict=True):
+    with ExitStack() as held:
+        try:  # strict: never run unguarded because the limit was deleted in between.
+            held.enter_context(concurrency(name, occupy=1, timeout_seconds=SLOT_WAIT_SECONDS, strict=True))
+        except TimeoutError as exc:  # not a TimeoutError to retry: the run's task would wait an hour again
+            raise SlotBusy(f"{roadmap_key}: another run of its cycle held it for {SLOT_WAIT_SECONDS:.0f} s") from exc
         yield
 
 

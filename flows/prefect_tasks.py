@@ -16,7 +16,6 @@ from typing import Any
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import TaskRun
-from prefect.runtime import task_run
 from prefect.states import State
 from prefect.utilities.annotations import quote
 from sqlalchemy.engine import make_url
@@ -28,7 +27,7 @@ from models.importer import ImportReport
 from tasks import daily_cycle, notify_jobs, report_jobs, roadmap_jobs
 from tasks.daily_cycle import Cycle
 from tasks.mail_summary import MailSummary, summarise
-from tasks.outbox import DeliveryStats
+from tasks.outbox import DeliveryStats, one_delivery_run
 
 RETRY_DELAYS: list[float] = [10, 60, 300]  # seconds: a relay or database restart is usually over within minutes
 
@@ -150,22 +149,18 @@ def cycle(db_url: str, roadmap_key: str | None, as_of: dt.date | None) -> Cycle:
     holding the roadmap's slot (flows/fan_out.py); nothing on its day off, which it logs.
 
     One task for the whole cycle, not one per step: each task run is a round trip to the
-    Prefect API (about 25 ms), and a cycle had up to twelve, 0.3 s a roadmap, most of what the
-    fan-out added to a roadmap's cycle (docs/deployment.md). A retry runs the whole cycle again,
-    which every step allows: planning reads, recording skips what is recorded, delivery sends
-    only what is not sent yet. Messages that failed for now (a 4xx, a dropped connection) are
-    tried again by the task's retries, after RETRY_DELAYS; after the last one the summaries
-    name them, and the flow fails (``end_of_run``)."""
+    Prefect API, and a cycle had up to twelve, about 0.3 s a roadmap, most of what the fan-out
+    added to a roadmap's cycle (docs/deployment.md). Retried whole on a transient error (the
+    database away), which every step allows: planning reads, recording skips what is recorded,
+    delivery sends only what is not sent yet. Its deliveries count as one run
+    (``one_delivery_run``): a message that failed for now is left to the delivery task's
+    spaced retries, which the flow starts (flows/daily_cycle.py ``roadmap_steps``)."""
     day = roadmap_jobs.roadmap_day(db_url, roadmap_key, as_of)
     if day.day_off_note is not None:
         get_run_logger().info(day.day_off_note)
         return Cycle(day.roadmap_key, note=day.day_off_note)
-    with one_run_per_roadmap(day.roadmap_key):
-        summaries = daily_cycle.cycle_summaries(db_url, day)
-    retryable = sum(s.retryable for s in summaries)
-    if retryable and task_run.run_count <= len(RETRY_DELAYS):
-        raise TransientSendFailures(retryable, [e for s in summaries for e in s.errors])
-    return Cycle(day.roadmap_key, summaries)
+    with one_run_per_roadmap(day.roadmap_key), one_delivery_run():
+        return Cycle(day.roadmap_key, daily_cycle.cycle_summaries(db_url, day))
 
 
 # The sequences the mail flows share. Each ends by counting from the outbox, so a message that

@@ -14,7 +14,6 @@ from datetime import date
 
 from sqlalchemy import select
 
-from config import get_settings
 from models.db import session_scope
 from models.schema import OutboxMessage
 from tasks.outbox_admin import waiting_count, waiting_line
@@ -35,7 +34,6 @@ class MailSummary:
     sent: int = 0
     pending: int = 0
     failed: int = 0
-    retryable: int = 0  # of the failed: failed for now (not for good) with attempts left, so a retry may send them
     dismissed: int = 0  # of this run's messages, failed earlier and dismissed since: not failures
     waiting: int = 0  # failed messages in the whole outbox, any day, not dismissed (after this step)
     delivered_by_run: int = 0
@@ -43,6 +41,10 @@ class MailSummary:
     messages: list[tuple[str, str, str]] = field(default_factory=list)  # (name, address, subject)
     texts: list[str] = field(default_factory=list)  # bodies, for --dry-run only
     errors: list[str] = field(default_factory=list)
+    # Its delivery failed for now in a way a later delivery may mend (DeliveryStats.worth_retrying:
+    # not after a bad login): the daily cycle under Prefect then retries delivery (flows/daily_cycle.py).
+    worth_retrying: bool = False
+    dedup_keys: list[str] = field(default_factory=list, repr=False)  # its messages', for ``recount``
 
     def line(self) -> str:
         """One line for the log and the CLI; `delivered` is what this run sent itself, `sent in
@@ -86,31 +88,30 @@ def end_of_run(summaries: list[MailSummary], logger: logging.Logger | logging.Lo
 
 
 def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys: list[str], *,
-              recorded: int = 0, delivered: int = 0, office: bool = False) -> MailSummary:
+              recorded: int = 0, delivered: int = 0, office: bool = False,
+              worth_retrying: bool = False) -> MailSummary:
     """The fate of the messages of these dedup keys (without the roadmap prefix), logged.
     ``recorded`` and ``delivered``: how many of them this run recorded, and how many it sent.
     ``office``: messages of the whole office, whose keys have no roadmap prefix; ``roadmap_key``
     is then only the summary's label."""
     summary = MailSummary(kind, roadmap_key, as_of, planned=len(dedup_keys), recorded=recorded,
-                          duplicates=len(dedup_keys) - recorded, delivered_by_run=delivered)
+                          duplicates=len(dedup_keys) - recorded, delivered_by_run=delivered,
+                          worth_retrying=worth_retrying, dedup_keys=list(dedup_keys))
     wanted = list(dedup_keys) if office else [f"{roadmap_key}:{k}" for k in dedup_keys]
-    max_attempts = get_settings().mail_max_attempts
     with session_scope(db_url, migrate=False) as session:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = session.execute(
                 select(OutboxMessage.status, OutboxMessage.recipient, OutboxMessage.recipient_name,
-                       OutboxMessage.subject, OutboxMessage.last_error, OutboxMessage.permanent,
-                       OutboxMessage.attempts)
+                       OutboxMessage.subject, OutboxMessage.last_error)
                 .where(OutboxMessage.dedup_key.in_(chunk)).order_by(OutboxMessage.id)
             )
-            for status, recipient, name, subject, error, permanent, attempts in rows:
+            for status, recipient, name, subject, error in rows:
                 summary.messages.append((name or "", recipient, subject))
                 if status == "sent":
                     summary.sent += 1
                 elif status == "failed":
                     summary.failed += 1
-                    summary.retryable += not permanent and attempts < max_attempts
                     summary.errors.append(f"{recipient}: {error}")
                 elif status == "dismissed":
                     summary.dismissed += 1
@@ -121,3 +122,14 @@ def summarise(kind: str, db_url: str, roadmap_key: str, as_of: date, dedup_keys:
     for error in summary.errors:  # info: the command prints them, a flow run fails naming them
         log.info("failed: %s", error)
     return summary
+
+
+def recount(db_url: str, summaries: list[MailSummary], delivered: int) -> list[MailSummary]:
+    """The summaries of a roadmap's steps counted again from the outbox after a delivery retry
+    that sent ``delivered`` more (counted once, in the first summary)."""
+    out = []
+    for summary in summaries:
+        out.append(summarise(summary.kind, db_url, summary.roadmap_key, summary.as_of, summary.dedup_keys,
+                             recorded=summary.recorded, delivered=summary.delivered_by_run + delivered))
+        delivered = 0
+    return out

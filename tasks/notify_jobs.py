@@ -8,6 +8,7 @@ data and the as-of day; here it is rendered, recorded in the outbox and delivere
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import sys
@@ -308,7 +309,8 @@ def send_plan(db_url: str, plan: Plan) -> Sent:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="delivery") as pool:
-            delivery = pool.submit(deliver_pending, db_url, follow=recording)
+            # In this thread's context: a caller's `one_delivery_run` holds for it too.
+            delivery = pool.submit(contextvars.copy_context().run, deliver_pending, db_url, follow=recording)
             try:
                 recorded = record_plan(db_url, plan, recording)
             finally:
@@ -333,7 +335,8 @@ def escalate(db_url: str, roadmap_key: str | None, as_of: date | None, dry_run: 
 def _send(kind: str, db_url: str, plan: Plan) -> MailSummary:
     sent = send_plan(db_url, plan)
     return summarise(kind, db_url, plan.roadmap_key, plan.as_of, plan.dedup_keys,
-                     recorded=sent.recorded.recorded, delivered=sent.delivery.sent)
+                     recorded=sent.recorded.recorded, delivered=sent.delivery.sent,
+                     worth_retrying=sent.delivery.worth_retrying)
 
 
 def preview(kind: str, plan: Plan) -> MailSummary:

@@ -27,8 +27,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -245,6 +247,23 @@ class Recording:
             self._changed.wait_for(lambda: self._batches > batches or self._ended, timeout=5)
 
 
+_ONE_RUN: ContextVar[datetime | None] = ContextVar("one_delivery_run", default=None)
+
+
+@contextmanager
+def one_delivery_run() -> Iterator[None]:
+    """The deliveries inside count as one run: a message that failed (for now) in one of them is
+    not tried again by the next ones (a retry is for messages that failed before the run
+    started), so a roadmap's cycle under Prefect spends one attempt on it and leaves the rest
+    to the delivery task's retries, spaced 10, 60 and 300 s apart (flows/daily_cycle.py).
+    A context variable: `tasks.notify_jobs.send_plan` runs delivery in the context it is called in."""
+    token = _ONE_RUN.set(utcnow())
+    try:
+        yield
+    finally:
+        _ONE_RUN.reset(token)
+
+
 def _crash_point(name: str) -> None:
     """Tests kill the process at a named point of delivery (ROADMAP_TEST_CRASH_AT=name:n
     kills it the n-th time the point is reached), instead of after a guessed sleep.
@@ -340,7 +359,7 @@ def deliver(
 
     When one connection cannot write the outbox, the others stop after the message they
     have in flight, and OutboxUnwritable is raised with what the whole batch sent."""
-    run_started = utcnow()
+    run_started = _ONE_RUN.get() or utcnow()
     total = DeliveryStats()
     stop = threading.Event()
 

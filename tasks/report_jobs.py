@@ -287,9 +287,10 @@ def weekly_report(db_url: str, roadmap_key: str | None, as_of: dt.date | None, *
 
     report = record_weekly_report(db_url, roadmap_key, as_of, path, settings,
                                   pdf=written_pdf(path, out, pdf=pdf, settings=settings))
-    delivered = deliver_pending(db_url).sent
+    delivery = deliver_pending(db_url)
     return path, summarise("report", db_url, report.roadmap_key, report.as_of, report.dedup_keys,
-                           recorded=report.recorded.recorded, delivered=delivered)
+                           recorded=report.recorded.recorded, delivered=delivery.sent,
+                           worth_retrying=delivery.worth_retrying)
 
 
 def report_recipients(session: Session, roadmap: Roadmap) -> list[Recipient]:

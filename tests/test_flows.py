@@ -126,32 +126,39 @@ def test_transient_smtp_failure_is_retried_by_prefect(url, smtp_env, monkeypatch
     assert sorted(m.attempts for m in list_messages(url)) == [1, 3]
 
 
-def test_the_daily_cycle_runs_a_roadmap_again_when_some_of_its_mail_failed_for_now(url, smtp_env, monkeypatch):
-    """One task per roadmap (flows/prefect_tasks.cycle): bob's relay refuses for now (4xx); the
-    task runs the whole cycle again, which records nothing twice and sends bob's mail."""
+def test_the_daily_cycle_leaves_mail_that_failed_for_now_to_the_delivery_task_retries(url, smtp_env, monkeypatch):
+    """A roadmap's cycle is one task (flows/prefect_tasks.cycle): bob's relay refuses for now
+    (4xx); the cycle spends one attempt on each of bob's messages (its steps' deliveries count
+    as one run), then the delivery task and its retry send them; nothing twice, the cycle not
+    run again."""
+    from prefect.runtime import task_run
+
     from tasks import daily_cycle as cycle_jobs
 
     no_retry_delays(monkeypatch)
     smtp_env.tempfail.add("bob@example.org")
-    real, runs = cycle_jobs.cycle_summaries, []
+    real_deliver, by_task = notify_jobs.deliver_pending, []
 
-    def again(db_url, day):
-        runs.append(1)
-        if len(runs) == 2:
-            smtp_env.tempfail.clear()  # the relay is fine again for the retry
-        return real(db_url, day)
+    def deliver(db_url, settings=None, follow=None):
+        by_task.append(task_run.task_name)
+        if by_task.count("deliver-outbox") == 2:
+            smtp_env.tempfail.clear()  # the relay is fine again for the delivery task's retry
+        return real_deliver(db_url, settings, follow)
 
-    monkeypatch.setattr(cycle_jobs, "cycle_summaries", again)
+    real_cycle, cycles = cycle_jobs.cycle_summaries, []
+    monkeypatch.setattr(notify_jobs, "deliver_pending", deliver)
+    monkeypatch.setattr(cycle_jobs, "cycle_summaries", lambda *a: cycles.append(1) or real_cycle(*a))
     summaries = daily_cycle(as_of=date(2014, 11, 10), db_url=url)
-    assert len(runs) == 2
+    assert len(cycles) == 1 and by_task.count("deliver-outbox") == 2
     assert summaries and all(s.failed == 0 for s in summaries)
     rows = list_messages(url)
     assert rows and {r.status for r in rows} == {"sent"}
+    assert {r.attempts for r in rows if r.recipient == "bob@example.org"} == {3}  # cycle, task, its retry
     ids = [m["Message-ID"] for m in smtp_env.messages]
-    assert len(ids) == len(set(ids)) == len(rows)  # nothing sent twice, nothing recorded twice
+    assert len(ids) == len(set(ids)) == len(rows)  # nothing sent twice
 
 
-def test_the_daily_cycle_names_what_still_failed_after_its_last_retry(url, smtp_env, monkeypatch):
+def test_the_daily_cycle_names_what_still_failed_after_the_last_retry(url, smtp_env, monkeypatch):
     from config import get_settings
     from tasks.daily_cycle import CyclesFailed
 
@@ -159,12 +166,27 @@ def test_the_daily_cycle_names_what_still_failed_after_its_last_retry(url, smtp_
     smtp_env.tempfail.add("bob@example.org")
     state = daily_cycle(as_of=date(2014, 11, 10), db_url=url, return_state=True)
     assert state.is_failed()
-    with pytest.raises(CyclesFailed, match=r"^1 of 1 roadmap\(s\) failed: small: 2 message\(s\) failed: bob@example.org"):
+    with pytest.raises(CyclesFailed,
+                       match=r"^1 of 1 roadmap\(s\) failed: small: 2 message\(s\) failed: bob@example.org"):
         state.result()
-    # Retried until bob's messages had no attempts left (ROADMAP_MAIL_MAX_ATTEMPTS), then no more.
+    # One attempt in the cycle, then the delivery task's runs until no attempt was left.
     bob = [r for r in list_messages(url) if r.recipient == "bob@example.org"]
     assert {(r.status, r.attempts) for r in bob} == {("failed", get_settings().mail_max_attempts)}
-    assert "bob@example.org" not in recipients(smtp_env)
+
+
+def test_the_daily_cycle_never_retries_a_bad_login(url, monkeypatch):
+    from flows import daily_cycle as cycle_flows
+    from tests.smtp_fixtures import SmtpRecorder
+
+    no_retry_delays(monkeypatch)
+    monkeypatch.setattr(cycle_flows, "deliver_with_retries", lambda *a: pytest.fail("delivery retried"))
+    with SmtpRecorder(auth=("roadmap", "right")) as server:
+        point_settings_at(server, monkeypatch)
+        monkeypatch.setenv("ROADMAP_SMTP_USER", "roadmap")
+        monkeypatch.setenv("ROADMAP_SMTP_PASSWORD", "wrong")
+        state = daily_cycle(as_of=date(2014, 11, 10), db_url=url, return_state=True)
+    assert state.is_failed() and "authentication" in str(state.message).lower()
+    assert {m.attempts for m in list_messages(url)} == {0}
 
 
 def test_permanent_failure_fails_the_flow_run(url, smtp_env):
