@@ -36,8 +36,9 @@ class TransientSendFailures(Exception):
     """Some messages could not be sent for now (a 4xx reply, a dropped connection); they stay
     in the outbox as `failed`, and Prefect's retry of the task sends them again."""
 
-    def __init__(self, count: int, errors: list[str]):
-        super().__init__(f"{count} message(s) failed transiently: " + "; ".join(errors[:3]))
+    def __init__(self, stats: DeliveryStats):
+        super().__init__(f"{stats.failed + stats.deferred} message(s) failed transiently: "
+                         + "; ".join(stats.errors[:3]))
 
 
 def _transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -107,7 +108,7 @@ def send_plan(db_url: str, plan: notify_jobs.Plan) -> notify_jobs.Sent:
 def deliver(db_url: str) -> DeliveryStats:
     stats = notify_jobs.deliver_pending(db_url)
     if stats.worth_retrying:  # else the flow fails, naming the messages, when it counts them
-        raise TransientSendFailures(stats.failed + stats.deferred, stats.errors)
+        raise TransientSendFailures(stats)
     return stats
 
 

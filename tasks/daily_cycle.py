@@ -52,7 +52,7 @@ def roadmap_cycle(db_url: str, day: RoadmapDay) -> list[MailSummary]:
 
 def cycle_summaries(db_url: str, day: RoadmapDay) -> list[MailSummary]:
     """Reminders, escalations and the report when due: what each step did, failures included
-    (the Prefect task of flows/daily_cycle.py retries the cycle when some may yet succeed)."""
+    (under Prefect, flows/daily_cycle.py retries the delivery when some may yet succeed)."""
     if day.day_off_note is not None:
         return []
     summaries = [remind(db_url, day.roadmap_key, day.as_of), escalate(db_url, day.roadmap_key, day.as_of)]
