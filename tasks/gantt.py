@@ -24,6 +24,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -187,13 +188,19 @@ def render_gantt(bars: Sequence[GanttBar], as_of: dt.date, path: Path, *, lang: 
         target = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
         # rc_context changes matplotlib's global settings: the lock keeps two reports rendered
         # in threads (Prefect's default task runner) from drawing with each other's settings.
-        # Glyphs unhinted: hinting snaps outlines to the pixel grid for small text on screens,
-        # while this chart is printed at 150 dpi or scaled by Word. FreeType's autohinter was
-        # 15 % of a 250-task chart's CPU (its two pages 0.27 -> 0.23 s), the picture the same.
-        with _LOCK, matplotlib.rc_context({"font.family": FONT_FAMILY, "font.size": SMALL_PT, "text.hinting": "none"}):
+        with _LOCK, chart_settings():
             _draw_page(rows, days, as_of, target, lang, _caption(plan, number, lang))
         out.append(target)
     return out
+
+
+def chart_settings() -> contextlib.AbstractContextManager[None]:
+    """matplotlib's settings while a chart is drawn (and while its text is measured in tests).
+
+    Glyphs unhinted: hinting snaps outlines to the pixel grid for small text on screens, while
+    this chart is printed at 150 dpi or scaled by Word. FreeType's autohinter was 15 % of a
+    250-task chart's CPU (its two pages 0.27 -> 0.23 s); the picture looks the same."""
+    return matplotlib.rc_context({"font.family": FONT_FAMILY, "font.size": SMALL_PT, "text.hinting": "none"})
 
 
 def _caption(plan: Layout, number: int, lang: str) -> str:

@@ -48,15 +48,16 @@ def test_every_shown_label_is_whole_wrapped_onto_at_most_three_lines():
     assert " ".join(lines) == LONG  # nothing cut, no "…"
     plan = layout([stage("S1"), task("t08", "S1", label=LONG)])
     assert LONG in shown_labels(plan)
-    # a line fits the label column at the label font (measured, not estimated)
+    # a line fits the label column at the label font, as the chart draws it (measured, not estimated)
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
     font = FontProperties(family=gantt.FONT_FAMILY, size=gantt.FONT_PT)
     renderer = RendererAgg(100, 100, 72)
-    for line in lines:
-        width_pt = renderer.get_text_width_height_descent(line, font, ismath=False)[0]
-        assert width_pt <= (gantt.LABEL_IN - gantt.INDENT_IN) * 72, line
+    with gantt.chart_settings():
+        for line in lines:
+            width_pt = renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+            assert width_pt <= (gantt.LABEL_IN - gantt.INDENT_IN) * 72, line
 
 
 def test_only_a_monster_title_is_cut_and_only_after_three_lines():
